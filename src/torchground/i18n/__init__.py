@@ -1,0 +1,84 @@
+"""Message catalogue: every user-facing text of torchground, in English and Japanese.
+
+Messages live in JSON files beside this module, one per domain and language:
+``<domain>.<lang>.json`` (for example ``core.en.json`` and ``core.ja.json``). All files of
+a language are merged into one flat ``{key: template}`` table; templates use
+``str.format`` placeholders (``{field}``). Splitting by domain lets each part of the
+package own its texts without touching a shared file.
+
+Example:
+    >>> from torchground.i18n import t
+    >>> t("cli.interrupted", lang="en", path="runs/x")
+    'Interrupted: the run so far was saved to runs/x.'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from importlib import resources
+from typing import Any, Mapping
+
+__all__ = ["LANGUAGES", "t", "catalogue", "detect_language", "get_language", "set_language"]
+
+LANGUAGES: tuple[str, ...] = ("en", "ja")
+_current: str | None = None
+
+
+@cache
+def catalogue(lang: str) -> Mapping[str, str]:
+    """Return the merged message table for ``lang`` ("en" or "ja")."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"language {lang!r} is not available; choose one of {', '.join(LANGUAGES)}")
+    table: dict[str, str] = {}
+    folder = resources.files(__name__)
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(f".{lang}.json"):
+            table.update(json.loads(entry.read_text(encoding="utf-8")))
+    return table
+
+
+def detect_language(environ: Mapping[str, str] | None = None) -> str:
+    """Pick the language from ``TORCHGROUND_LANG`` or the locale variables (ja* → "ja").
+
+    >>> detect_language({"LANG": "ja_JP.UTF-8"})
+    'ja'
+    >>> detect_language({"LANG": "C.UTF-8"})
+    'en'
+    """
+    env = os.environ if environ is None else environ
+    explicit = env.get("TORCHGROUND_LANG", "")
+    if explicit in LANGUAGES:
+        return explicit
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = env.get(var, "")
+        if value:
+            return "ja" if value.lower().startswith("ja") else "en"
+    return "en"
+
+
+def get_language() -> str:
+    """The language used when none is given: set by :func:`set_language`, else detected."""
+    return _current or detect_language()
+
+
+def set_language(lang: str | None) -> None:
+    """Set the default language for messages (``None`` goes back to detection)."""
+    global _current
+    if lang is not None and lang not in LANGUAGES:
+        raise ValueError(f"language {lang!r} is not available; choose one of {', '.join(LANGUAGES)}")
+    _current = lang
+
+
+def t(key: str, lang: str | None = None, **params: Any) -> str:
+    """Render message ``key`` in ``lang`` (default :func:`get_language`) with ``params``.
+
+    A key missing from the chosen language falls back to English; a key missing from both
+    is a programming error and raises ``KeyError``.
+    """
+    lang = lang or get_language()
+    template = catalogue(lang).get(key)
+    if template is None:
+        template = catalogue("en")[key]
+    return template.format(**params) if params else template
