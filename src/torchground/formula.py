@@ -1,0 +1,623 @@
+"""Formulas for ``torchground grad``: a whitelisting parser, evaluation with torch, autograd.
+
+A formula such as ``sin(x) * y**2`` is read by a hand-written tokenizer and a
+recursive-descent parser into an immutable tree (:class:`Num`, :class:`Var`,
+:class:`Unary`, :class:`Binary`, :class:`Call`), which :meth:`Formula.evaluate` turns into
+torch operations and :func:`differentiate` differentiates with ``torch.autograd``.
+
+Why hand-written rather than ``ast``, a parser generator or a math library: the grammar
+is tiny (numbers, names, ``+ - * / **``, parentheses, ten one-argument functions), a
+hand-written parser reports the exact character offset of the first problem in reading
+order with a specific reason, and nothing of Python is reachable: no ``eval``, ``exec``,
+``compile`` or ``ast`` is used, so there is no attribute, no other name and no other call
+to escape through. Anything outside the grammar is refused with :class:`FormulaError`
+before anything is computed; the size limits below keep every input cheap.
+
+Grammar (Python's precedence; ``**`` is right-associative and binds tighter than unary
+minus, so ``-x**2`` is ``-(x**2)``; ``×``, ``÷`` and ``^`` mean ``*``, ``/`` and ``**``)::
+
+    expr  := term (("+" | "-") term)*
+    term  := unary (("*" | "/") unary)*
+    unary := ("+" | "-") unary | power
+    power := atom ("**" unary)?
+    atom  := NUMBER | NAME | FUNCTION "(" expr ")" | "(" expr ")"
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import numbers
+import re
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any, Callable, Iterator, Mapping
+
+import torch
+from torch import Tensor
+
+from torchground.errors import TorchgroundError
+from torchground.i18n import t
+
+__all__ = [
+    "FUNCTIONS", "MAX_LENGTH", "MAX_TOKENS", "MAX_DEPTH", "MAX_NUMBER", "MAX_EXPONENT",
+    "MAX_VARIABLES", "FormulaError", "Node", "Num", "Var", "Unary", "Binary", "Call",
+    "Formula", "GradResult", "parse", "differentiate", "parse_assignments",
+]
+
+MAX_LENGTH = 500  #: characters in a formula or an assignment list
+MAX_TOKENS = 200  #: numbers, names, operators, parentheses and commas
+MAX_DEPTH = 32  #: nested parentheses (a function call's parentheses count)
+MAX_NUMBER = 1e6  #: largest absolute value of a numeric literal or an assigned value
+MAX_EXPONENT = 64  #: largest absolute value of a constant exponent of ``**``
+MAX_VARIABLES = 16  #: distinct variable names
+
+#: The only functions a formula may call, each with exactly one argument.
+FUNCTIONS: Mapping[str, Callable[[Tensor], Tensor]] = {
+    "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp,
+    "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs, "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid, "relu": torch.relu,
+}
+_BINARY: Mapping[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "+": torch.add, "-": torch.sub, "*": torch.mul, "/": torch.div, "**": torch.pow,
+}
+_UNARY: Mapping[str, Callable[[Tensor], Tensor]] = {"-": torch.neg, "+": torch.positive}
+_OPERATORS = {"**": "**", "*": "*", "/": "/", "+": "+", "-": "-", "^": "**", "×": "*", "÷": "/"}
+# ASCII only on purpose: ``\d`` and ``str.isdigit`` accept "²" and "١", ``\w`` accepts "ｘ".
+_NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_SIGNED_NUMBER = re.compile(r"[+-]?" + _NUMBER.pattern)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SPACE = " \t\r\n"
+
+
+class FormulaError(TorchgroundError):
+    """A formula or an assignment list that is refused.
+
+    Attributes:
+        position: 0-based offset (a Python ``str`` index) of the problem in ``text``, or
+            ``None`` when it is not about one place (an extra variable, a bad ``dtype``).
+        reason: a stable short code, the catalogue key without ``formula.``
+            (``"unknown_function"``, ``"too_deep"``, ...).
+        text: the text that was read, when there is one.
+    """
+
+    def __init__(self, key: str, position: int | None = None, text: str | None = None,
+                 **params: Any) -> None:
+        self.position = position
+        self.reason = key.removeprefix("formula.")
+        self.text = text
+        if position is not None:
+            params.setdefault("column", position + 1)
+        super().__init__(key, **params)
+
+    def message(self, lang: str | None = None) -> str:
+        params = dict(self.params)
+        if "found" in params and params["found"] is None:
+            params["found"] = t("formula.end_of_input", lang)
+        return t(self.key, lang, **params)
+
+    def pointer(self, width: int = 60) -> str:
+        """The text around the problem and a caret under it ('' without text or position)."""
+        if self.text is None or self.position is None:
+            return ""
+        start = max(0, self.position - width // 2)
+        shown = "".join(c if c.isprintable() and c not in _SPACE else " "
+                        for c in self.text[start:start + width])
+        return f"{shown}\n{' ' * (self.position - start)}^"
+
+
+def _show(s: str, limit: int = 40) -> str:
+    return s if len(s) <= limit else s[:limit] + "..."
+
+
+def _check_name(name: str, pos: int, text: str) -> None:
+    if name.startswith("_"):
+        raise FormulaError("formula.underscore_name", pos, text, name=_show(name))
+    if keyword.iskeyword(name):
+        raise FormulaError("formula.keyword", pos, text, name=name)
+
+
+# ----------------------------------------------------------------------------- the tree
+@dataclass(frozen=True)
+class Node:
+    """A node of a formula's tree. ``pos`` (where its text starts) is left out of ``==``."""
+
+    pos: int = field(default=0, kw_only=True, compare=False, repr=False)
+
+    def __post_init__(self) -> None:  # a tree built by hand meets the same whitelist
+        op, func = getattr(self, "op", None), getattr(self, "func", None)
+        if isinstance(self, Var):
+            _check_name(self.name, self.pos, self.name)
+        elif op is not None and op not in (_BINARY if isinstance(self, Binary) else _UNARY):
+            raise FormulaError("formula.unknown_operator", op=_show(repr(op)))
+        elif func is not None and func not in FUNCTIONS:
+            raise FormulaError("formula.unknown_function", self.pos, name=_show(repr(func)),
+                               functions=", ".join(FUNCTIONS))
+
+    def to_text(self) -> str:
+        """The node as formula text with as few parentheses as the grammar needs."""
+        return _to_text(self)
+
+
+@dataclass(frozen=True)
+class Num(Node):
+    """A numeric literal."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class Var(Node):
+    """A variable, looked up in the values given to :meth:`Formula.evaluate`."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Unary(Node):
+    """``-operand`` or ``+operand``."""
+
+    op: str
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Binary(Node):
+    """``left op right`` with ``op`` one of ``+ - * / **``."""
+
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    """``func(arg)`` with ``func`` one of :data:`FUNCTIONS`."""
+
+    func: str
+    arg: Node
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    yield node
+    for child in (getattr(node, "operand", None), getattr(node, "left", None),
+                  getattr(node, "right", None), getattr(node, "arg", None)):
+        if child is not None:
+            yield from _walk(child)
+
+
+def _precedence(node: Node) -> int:
+    if isinstance(node, Binary):
+        return {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}[node.op]
+    if isinstance(node, Unary) or (isinstance(node, Num) and node.value < 0):
+        return 3
+    return 5
+
+
+def _to_text(node: Node) -> str:
+    def wrap(child: Node, parens: bool) -> str:
+        return f"({_to_text(child)})" if parens else _to_text(child)
+
+    if isinstance(node, Num):
+        v = node.value
+        return str(int(v)) if v.is_integer() and abs(v) < 1e16 else repr(v)
+    if isinstance(node, Var):
+        return node.name
+    if isinstance(node, Call):
+        return f"{node.func}({_to_text(node.arg)})"
+    if isinstance(node, Unary):
+        return node.op + wrap(node.operand, _precedence(node.operand) < 3)
+    assert isinstance(node, Binary), node
+    p = _precedence(node)
+    if node.op == "**":  # the base is an atom; the exponent may be a unary or another **
+        return f"{wrap(node.left, _precedence(node.left) <= 4)}**{wrap(node.right, _precedence(node.right) < 3)}"
+    return f"{wrap(node.left, _precedence(node.left) < p)} {node.op} {wrap(node.right, _precedence(node.right) <= p)}"
+
+
+def _evaluate(node: Node, values: Mapping[str, Tensor], dtype: torch.dtype,
+              device: torch.device) -> Tensor:
+    if isinstance(node, Num):
+        return torch.tensor(node.value, dtype=dtype, device=device)
+    if isinstance(node, Var):
+        return values[node.name]
+    if isinstance(node, Unary):
+        return _UNARY[node.op](_evaluate(node.operand, values, dtype, device))
+    if isinstance(node, Binary):
+        left = _evaluate(node.left, values, dtype, device)
+        if node.op == "**" and isinstance(node.right, Num):  # x**2 records PowBackward0
+            return torch.pow(left, node.right.value)
+        return _BINARY[node.op](left, _evaluate(node.right, values, dtype, device))
+    assert isinstance(node, Call), node
+    return FUNCTIONS[node.func](_evaluate(node.arg, values, dtype, device))
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A parsed formula: the tree ``root`` and its ``variables`` (sorted names).
+
+    Made by :func:`parse`; ``text`` is the source (not part of ``==``).
+    """
+
+    root: Node
+    text: str = field(default="", compare=False)
+    variables: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = {n.name for n in _walk(self.root) if isinstance(n, Var)}
+        object.__setattr__(self, "variables", tuple(sorted(names)))
+
+    def to_text(self) -> str:
+        """The formula with canonical operators and minimal parentheses (re-parses equal)."""
+        return _to_text(self.root)
+
+    __str__ = to_text
+
+    def position_of(self, name: str) -> int | None:
+        """Where variable ``name`` first occurs in ``text`` (``None`` if it does not)."""
+        spots = [n.pos for n in _walk(self.root) if isinstance(n, Var) and n.name == name]
+        return min(spots) if spots else None
+
+    def evaluate(self, values: Mapping[str, Tensor | float], *,
+                 dtype: torch.dtype | None = None) -> Tensor:
+        r"""Build the formula's value from ``values`` with torch operations (autograd records it).
+
+        Args:
+            values: a tensor (or number) per variable; extra entries are ignored.
+            dtype: dtype of the formula's constants. Default: ``None``, the promoted
+                floating dtype of ``values`` (``torch.get_default_dtype()`` if none is).
+
+        Shape:
+            - values: any shapes that broadcast together.
+            - Output: their broadcast shape (0-d for scalars).
+
+        Raises:
+            FormulaError: a variable has no value (``reason == "missing_variable"``).
+
+        Example::
+
+            >>> f = parse("x**2 + 1")
+            >>> f.evaluate({"x": torch.tensor([0.0, 1.0, 2.0])})
+            tensor([1., 2., 5.])
+        """
+        missing = [n for n in self.variables if n not in values]
+        if missing:
+            raise FormulaError("formula.missing_variable", self.position_of(missing[0]),
+                               self.text or None, names=", ".join(missing))
+        tensors = {n: torch.as_tensor(values[n]) for n in self.variables}
+        if dtype is None:
+            floats = [v.dtype for v in tensors.values() if v.is_floating_point()]
+            dtype = reduce(torch.promote_types, floats) if floats else torch.get_default_dtype()
+        device = next((v.device for v in tensors.values()), torch.device("cpu"))
+        return _evaluate(self.root, tensors, dtype, device)
+
+
+# ----------------------------------------------------------------------------- reading
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "num", "name", "op", "(", ")", ",", "end"
+    text: str
+    pos: int
+    value: Any = None
+
+
+def _tokens(text: str, assign: bool = False) -> Iterator[_Token]:
+    """Yield tokens lazily, so the first problem in reading order is the one reported."""
+    pos, count = 0, 0
+    while True:
+        while pos < len(text) and text[pos] in _SPACE:
+            pos += 1
+        if pos == len(text):
+            yield _Token("end", "", pos)
+            return
+        count += 1
+        if count > MAX_TOKENS:
+            raise FormulaError("formula.too_many_tokens", pos, text, limit=MAX_TOKENS)
+        ch, match = text[pos], _NUMBER.match(text, pos) or _NAME.match(text, pos)
+        if match and match.re is _NUMBER:
+            value = float(match.group())  # a digit string that overflows becomes inf
+            if not value <= MAX_NUMBER:
+                raise FormulaError("formula.number_too_large", pos, text,
+                                   number=_show(match.group()), limit=f"{MAX_NUMBER:g}")
+            yield _Token("num", match.group(), pos, value)
+        elif match:
+            _check_name(match.group(), pos, text)
+            yield _Token("name", match.group(), pos)
+        elif text.startswith("**", pos):
+            yield _Token("op", "**", pos, "**")
+            pos += 1
+        elif ch in _OPERATORS:
+            yield _Token("op", ch, pos, _OPERATORS[ch])
+        elif ch in "(),":
+            yield _Token(ch, ch, pos)
+        elif ch == ".":
+            raise FormulaError("formula.attribute", pos, text)
+        elif ch == "=" and assign:
+            yield _Token("=", ch, pos)
+        elif ch == "=":
+            raise FormulaError("formula.assignment", pos, text)
+        else:
+            raise FormulaError("formula.unknown_character", pos, text,
+                               char=f"{ch!r} (U+{ord(ch):04X})")
+        pos = match.end() if match else pos + 1
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokens(text)
+        self.tok = next(self.tokens)
+        self.depth = 0
+        self.names: set[str] = set()
+
+    def error(self, key: str, pos: int, **params: Any) -> FormulaError:
+        return FormulaError(key, pos, self.text, **params)
+
+    def advance(self) -> _Token:
+        tok, self.tok = self.tok, next(self.tokens)
+        return tok
+
+    def is_op(self, *ops: str) -> bool:
+        return self.tok.kind == "op" and self.tok.value in ops
+
+    def parse(self) -> Node:
+        node = self.expr()
+        if self.tok.kind != "end":
+            self.refuse_after_expression(None)
+        return node
+
+    def refuse_after_expression(self, func: str | None) -> None:
+        tok = self.tok
+        if tok.kind == ")":
+            raise self.error("formula.unmatched_paren", tok.pos)
+        if tok.kind == ",":
+            if func is not None:
+                raise self.error("formula.too_many_arguments", tok.pos, name=func)
+            raise self.error("formula.unexpected_comma", tok.pos)
+        raise self.error("formula.trailing_input", tok.pos, found=repr(_show(tok.text)))
+
+    def expr(self) -> Node:
+        node = self.term()
+        while self.is_op("+", "-"):
+            node = Binary(self.advance().value, node, self.term(), pos=node.pos)
+        return node
+
+    def term(self) -> Node:
+        node = self.unary()
+        while self.is_op("*", "/"):
+            node = Binary(self.advance().value, node, self.unary(), pos=node.pos)
+        return node
+
+    def unary(self) -> Node:
+        if self.is_op("+", "-"):
+            tok = self.advance()
+            return Unary(tok.value, self.unary(), pos=tok.pos)
+        return self.power()
+
+    def power(self) -> Node:
+        base = self.atom()
+        if not self.is_op("**"):
+            return base
+        self.advance()
+        exponent = self.unary()
+        if not any(isinstance(n, Var) for n in _walk(exponent)):
+            # Fold a constant exponent (9**9**9 included) and bound it: a huge power is
+            # never what a learner means. Only whitelisted torch ops on 0-d tensors run.
+            with torch.no_grad():
+                value = _evaluate(exponent, {}, torch.float64, torch.device("cpu")).item()
+            if not abs(value) <= MAX_EXPONENT:
+                raise self.error("formula.power_too_large", exponent.pos,
+                                 value=f"{value:g}", limit=MAX_EXPONENT)
+        return Binary("**", base, exponent, pos=base.pos)
+
+    def parenthesised(self, func: str | None) -> Node:
+        opening = self.advance()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error("formula.too_deep", opening.pos, limit=MAX_DEPTH)
+        if func is not None and self.tok.kind == ")":
+            raise self.error("formula.missing_argument", self.tok.pos, name=func)
+        node = self.expr()
+        if self.tok.kind == "end":
+            raise self.error("formula.unclosed_paren", opening.pos)
+        if self.tok.kind != ")":
+            self.refuse_after_expression(func)
+        self.advance()
+        self.depth -= 1
+        return node
+
+    def atom(self) -> Node:
+        tok = self.tok
+        node: Node
+        if tok.kind == "num":
+            self.advance()
+            node = Num(tok.value, pos=tok.pos)
+        elif tok.kind == "name" and tok.text in FUNCTIONS:
+            self.advance()
+            if self.tok.kind != "(":
+                raise self.error("formula.not_called", tok.pos, name=tok.text)
+            node = Call(tok.text, self.parenthesised(tok.text), pos=tok.pos)
+        elif tok.kind == "name":
+            self.advance()
+            if self.tok.kind == "(":
+                raise self.error("formula.unknown_function", tok.pos, name=repr(_show(tok.text)),
+                                 functions=", ".join(FUNCTIONS))
+            if tok.text not in self.names and len(self.names) == MAX_VARIABLES:
+                raise self.error("formula.too_many_variables", tok.pos,
+                                 name=_show(tok.text), limit=MAX_VARIABLES)
+            self.names.add(tok.text)
+            node = Var(tok.text, pos=tok.pos)
+        elif tok.kind == "(":
+            node = self.parenthesised(None)
+        elif tok.kind == "end":
+            raise self.error("formula.unexpected_end", tok.pos)
+        else:
+            raise self.error("formula.expected_operand", tok.pos, found=repr(tok.text))
+        if self.tok.kind == "(":
+            raise self.error("formula.not_callable", self.tok.pos)
+        return node
+
+
+def parse(text: str) -> Formula:
+    """Read ``text`` into a :class:`Formula`, refusing anything outside the grammar.
+
+    Args:
+        text: the formula, at most :data:`MAX_LENGTH` characters.
+
+    Raises:
+        FormulaError: with the ``position`` of the first problem and its ``reason``.
+
+    Example::
+
+        >>> f = parse("-x**2 + sin(y) × 2")
+        >>> f.variables
+        ('x', 'y')
+        >>> f.to_text()
+        '-x**2 + sin(y) * 2'
+        >>> parse("x.grad")
+        Traceback (most recent call last):
+            ...
+        torchground.formula.FormulaError: '.' at column 2: attribute access (such as x.grad) is not part of a formula.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"parse() needs a str, not {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise FormulaError("formula.too_long", MAX_LENGTH, text, length=len(text), limit=MAX_LENGTH)
+    if not text.strip(_SPACE):
+        raise FormulaError("formula.empty", 0, text)
+    return Formula(_Parser(text).parse(), text)
+
+
+# ----------------------------------------------------------------------------- autograd
+@dataclass(frozen=True)
+class GradResult:
+    """What :func:`differentiate` found.
+
+    Attributes:
+        formula: the parsed formula.
+        value: the formula's value (may be ``nan`` or ``inf``).
+        grads: d value / d variable for each variable, by ``torch.autograd``.
+        finite: whether ``value`` is finite.
+        output: the 0-d result tensor; its ``grad_fn`` graph is kept (``retain_graph``).
+        inputs: the leaf tensors (``requires_grad=True``, ``.grad`` filled), by name.
+    """
+
+    formula: Formula
+    value: float
+    grads: dict[str, float]
+    finite: bool
+    output: Tensor
+    inputs: dict[str, Tensor]
+
+
+def _real(name: str, value: Any) -> float:
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex():
+        return float(value.item())
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise FormulaError("formula.bad_value", name=name, value=_show(repr(value)))
+
+
+def differentiate(formula: str | Formula, at: Mapping[str, float],
+                  dtype: torch.dtype = torch.float64) -> GradResult:
+    r"""Evaluate a formula at one point and take its partial derivatives with autograd.
+
+    Each variable becomes a 0-d leaf tensor with ``requires_grad=True``; the formula is
+    built from torch operations and ``backward()`` fills every leaf's ``.grad``. A value
+    that is not finite (``log(-1)``, ``1/x`` at 0) is returned, not refused; then
+    ``finite`` is ``False`` and gradients may be ``nan`` too.
+
+    Args:
+        formula: formula text (read with :func:`parse`) or a :class:`Formula`.
+        at: a real value for every variable of the formula, and for nothing else.
+        dtype: floating dtype of the leaves and constants. Default: ``torch.float64``.
+
+    Returns:
+        GradResult: ``value``, ``grads``, ``finite``, ``output`` and ``inputs``.
+
+    Raises:
+        FormulaError: the text is refused by :func:`parse`, a variable has no value
+            (``missing_variable``), ``at`` names variables the formula does not use
+            (``extra_variable``), a value is not a real number, or ``dtype`` is not floating.
+
+    Example::
+
+        >>> r = differentiate("x**2 * y", {"x": 3.0, "y": 2.0})
+        >>> r.value, r.grads, r.finite
+        (18.0, {'x': 12.0, 'y': 9.0}, True)
+        >>> r.output.grad_fn.name()
+        'MulBackward0'
+        >>> differentiate("log(x)", {"x": -1.0}).finite
+        False
+    """
+    if isinstance(formula, str):
+        formula = parse(formula)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise FormulaError("formula.bad_dtype", dtype=str(dtype))
+    missing = [n for n in formula.variables if n not in at]
+    if missing:
+        raise FormulaError("formula.missing_variable", formula.position_of(missing[0]),
+                           formula.text or None, names=", ".join(missing))
+    extra = sorted(str(n) for n in at if n not in formula.variables)
+    if extra:
+        raise FormulaError("formula.extra_variable", names=", ".join(map(_show, extra)),
+                           variables=", ".join(formula.variables) or "-")
+    inputs = {n: torch.tensor(_real(n, at[n]), dtype=dtype, requires_grad=True)
+              for n in formula.variables}
+    output = formula.evaluate(inputs, dtype=dtype)  # ()
+    if output.requires_grad:
+        output.backward(retain_graph=True)  # keep saved tensors for graph pictures
+    grads = {n: (x.grad.item() if x.grad is not None else 0.0) for n, x in inputs.items()}
+    value = output.item()
+    return GradResult(formula, value, grads, math.isfinite(value), output, inputs)
+
+
+def parse_assignments(text: str) -> dict[str, float]:
+    """Read ``"x=1.0, y=-2e-3"`` (the ``--at`` option) into ``{"x": 1.0, "y": -0.002}``.
+
+    Blank text gives ``{}``. Names follow the formula rules (no leading ``_``, no keyword,
+    no function name), each at most once; values are numbers with an optional sign and
+    absolute value at most :data:`MAX_NUMBER`. Lengths and counts have the formula limits.
+
+    Raises:
+        FormulaError: with the ``position`` of the first problem and its ``reason``.
+
+    Example::
+
+        >>> parse_assignments("x=1.0, y=-2e-3")
+        {'x': 1.0, 'y': -0.002}
+    """
+    if len(text) > MAX_LENGTH:
+        raise FormulaError("formula.too_long", MAX_LENGTH, text, length=len(text), limit=MAX_LENGTH)
+    tokens = _tokens(text, assign=True)
+    tok, result = next(tokens), {}
+
+    def found(tok: _Token) -> str | None:
+        return None if tok.kind == "end" else repr(_show(tok.text))
+
+    while tok.kind != "end":
+        name = tok
+        if name.kind != "name":
+            raise FormulaError("formula.assign_expected", tok.pos, text, found=found(tok))
+        if name.text in FUNCTIONS:
+            raise FormulaError("formula.reserved_name", tok.pos, text, name=name.text)
+        if (tok := next(tokens)).kind != "=":
+            raise FormulaError("formula.assign_expected", tok.pos, text, found=found(tok))
+        sign = 1.0
+        if (tok := next(tokens)).kind == "op" and tok.text in "+-":
+            sign = -1.0 if tok.text == "-" else 1.0
+            tok = next(tokens)
+        if tok.kind != "num":
+            raise FormulaError("formula.assign_number", tok.pos, text, name=_show(name.text),
+                               found=found(tok))
+        if name.text in result:
+            raise FormulaError("formula.assign_duplicate", name.pos, text, name=_show(name.text))
+        if len(result) == MAX_VARIABLES:
+            raise FormulaError("formula.too_many_variables", name.pos, text,
+                               name=_show(name.text), limit=MAX_VARIABLES)
+        result[name.text] = sign * tok.value
+        if (tok := next(tokens)).kind == ",":
+            if (tok := next(tokens)).kind == "end":
+                raise FormulaError("formula.assign_expected", tok.pos, text, found=None)
+        elif tok.kind != "end":
+            raise FormulaError("formula.assign_separator", tok.pos, text, found=found(tok))
+    return result

@@ -1,0 +1,428 @@
+"""The experiment spec: one validated, immutable object holding everything a user can set.
+
+CLI flags, TOML/JSON files, presets and (later) URLs and sweeps are all views of a
+:class:`Spec`. Validation lives here and only here: a wrong value is refused with a
+:class:`~torchground.errors.SpecError` whose message names the field, the value and what
+is allowed. Serialisation is pure (text in, text out; no files, no seeding).
+
+A few fields default to ``None`` and are *resolved* from others when the spec is made, so
+a stored spec is always complete: ``problem`` and ``n_samples`` from the data set,
+``output_activation`` from the problem, ``weight_decay`` from the optimiser (the recipe's
+0.03 where the optimiser takes one, else 0).
+
+Example:
+    >>> spec = Spec()
+    >>> spec.dataset, spec.hidden, spec.n_samples, spec.output_activation
+    ('circle', (3, 3), 500, 'tanh')
+    >>> Spec.from_json(spec.to_json()) == spec
+    True
+    >>> Spec(hidden=(3, 300))
+    Traceback (most recent call last):
+    ...
+    torchground.errors.SpecError: hidden = (3, 300): not allowed. Allowed: 0 to 16 layers, each of 1 to 256 neurons
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from typing import Any, Literal, Mapping
+
+import tomli_w
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from torchground.datasets import DATASETS
+from torchground.errors import RegistryError, SpecError
+from torchground.features import FEATURES
+from torchground.i18n import t
+from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
+
+__all__ = ["Spec", "PRESETS", "SPEC_FIELDS", "MAX_LAYERS", "MAX_WIDTH", "MAX_EPOCHS"]
+
+MAX_LAYERS = 16
+MAX_WIDTH = 256
+MAX_EPOCHS = 100_000
+MAX_SEED = 2**32 - 1
+MAX_SAMPLES = 100_000
+
+# Output activations whose range lies in [-1, 1], so that BCE's (output + 1) / 2 is a probability.
+_UNIT_RANGE_OUTPUTS = {"tanh", "softsign", "hardtanh", "sigmoid", "hardsigmoid"}
+
+OptimizerArg = bool | int | float | str | tuple[float, float] | None
+
+
+class Spec(BaseModel):
+    """Everything that defines one experiment. Immutable; build changed copies with :meth:`replace`.
+
+    Args:
+        problem: "classification" or "regression"; resolved from ``dataset``.
+        dataset: circle (default), xor, gauss, spiral, reg-plane, reg-gauss.
+        n_samples: points generated (default 500 for classification, 1200 for regression).
+        noise: Playground noise in percent, 0–50 (default 0).
+        train_pct, val_pct, test_pct: split in percent (default 50/50/0; each 0–90,
+            train ≥ 10, sum 100).
+        seed, init_seed, shuffle_seed: seeds of the data, the initial weights and the
+            batch order (default 0 each).
+        features: input features (default x1, x2).
+        hidden: hidden-layer widths, 0–16 layers of 1–256 (default (3, 3)).
+        activation: hidden activation (default tanh).
+        output_activation: default tanh for classification, identity for regression.
+        init: xavier (default), playground, zero, kaiming, torch.
+        loss: default mse. optimizer: default sgd.
+        lr: learning rate (default 0.03). weight_decay: the optimiser's own weight decay
+            (default 0.03 where the optimiser takes one, else 0).
+        optimizer_args: the optimiser's other hyper-parameters (momentum, betas, …).
+        l1, l2: Playground-style penalties on weights only (not biases), default 0.
+        batch_size: 1…N or "full" (default 15). shuffle: reshuffle each epoch (default on).
+        epochs: default 100. patience, min_delta, restore_best: early stopping on the
+            validation loss (off while ``patience`` is None).
+        device: auto, cpu or cuda. dtype: float32 or float64.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    problem: Literal["classification", "regression"] | None = None
+    dataset: str = "circle"
+    n_samples: int | None = None
+    noise: float = 0.0
+    train_pct: int = 50
+    val_pct: int = 50
+    test_pct: int = 0
+    seed: int = 0
+    init_seed: int = 0
+    shuffle_seed: int = 0
+    features: tuple[str, ...] = ("x1", "x2")
+    hidden: tuple[int, ...] = (3, 3)
+    activation: str = "tanh"
+    output_activation: str | None = None
+    init: str = "xavier"
+    loss: str = "mse"
+    optimizer: str = "sgd"
+    lr: float = 0.03
+    weight_decay: float | None = None
+    optimizer_args: dict[str, OptimizerArg] = {}
+    l1: float = 0.0
+    l2: float = 0.0
+    batch_size: int | Literal["full"] = 15
+    shuffle: bool = True
+    epochs: int = 100
+    patience: int | None = None
+    min_delta: float = 0.0
+    restore_best: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["float32", "float64"] = "float32"
+
+    # -- construction with our own error type -------------------------------------------------
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _to_spec_error(exc, data) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> "Spec":  # type: ignore[override]
+        if not isinstance(obj, Mapping):
+            raise SpecError("spec.not_a_table", value=type(obj).__name__)
+        return cls(**dict(obj))
+
+    # -- field checks -------------------------------------------------------------------------
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, v: str) -> str:
+        name = v.strip().lower().replace("_", "-")
+        if name not in DATASETS:
+            raise SpecError("spec.invalid", field="dataset", value=v, allowed=", ".join(DATASETS))
+        return name
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _features(cls, v: Any) -> tuple[str, ...]:
+        names = tuple(s.strip().lower() for s in v.split(",")) if isinstance(v, str) else tuple(v)
+        bad = [n for n in names if n not in FEATURES]
+        if not names or bad or len(set(names)) != len(names):
+            raise SpecError("spec.invalid", field="features", value=v, allowed=t("spec.allowed.features", names=", ".join(FEATURES)))
+        return names
+
+    @field_validator("hidden", mode="before")
+    @classmethod
+    def _hidden(cls, v: Any) -> tuple[int, ...]:
+        if isinstance(v, str):
+            v = [] if v.strip() in ("", "none", "0") else v.split(",")
+        try:
+            widths = tuple(_strict_int(w) for w in v)
+        except (TypeError, ValueError):
+            widths = None
+        if widths is None or len(widths) > MAX_LAYERS or any(not 1 <= w <= MAX_WIDTH for w in widths):
+            raise SpecError("spec.invalid", field="hidden", value=v, allowed=t("spec.allowed.hidden", layers=MAX_LAYERS, width=MAX_WIDTH))
+        return widths
+
+    @field_validator("activation", "output_activation")
+    @classmethod
+    def _activation(cls, v: str | None) -> str | None:
+        return None if v is None else _registry_name(ACTIVATIONS, v)
+
+    @field_validator("init")
+    @classmethod
+    def _init(cls, v: str) -> str:
+        return _registry_name(INITS, v)
+
+    @field_validator("loss")
+    @classmethod
+    def _loss(cls, v: str) -> str:
+        return _registry_name(LOSSES, v)
+
+    @field_validator("optimizer")
+    @classmethod
+    def _optimizer(cls, v: str) -> str:
+        return _registry_name(OPTIMIZERS, v)
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower() == "full":
+            return "full"
+        try:
+            return _strict_int(v)
+        except (TypeError, ValueError):
+            raise SpecError("spec.invalid", field="batch_size", value=v, allowed=t("spec.allowed.batch_size")) from None
+
+    # -- resolution and cross-field checks ------------------------------------------------------
+    @model_validator(mode="after")
+    def _resolve(self) -> "Spec":
+        info = DATASETS[self.dataset]
+        if self.problem is not None and self.problem != info.problem:
+            raise SpecError("spec.problem_mismatch", value=self.problem, dataset=self.dataset, problem=info.problem)
+        _set(self, "problem", info.problem)
+        if self.n_samples is None:
+            _set(self, "n_samples", info.default_n)
+        if self.output_activation is None:
+            _set(self, "output_activation", "tanh" if info.problem == "classification" else "identity")
+        opt = OPTIMIZERS.get(self.optimizer)
+        if self.weight_decay is None:
+            _set(self, "weight_decay", 0.03 if opt.info["weight_decay"] else 0.0)
+        self._check_ranges()
+        self._check_split()
+        self._check_loss()
+        self._check_optimizer(opt.info)
+        return self
+
+    def _check_ranges(self) -> None:
+        _in_range("n_samples", self.n_samples, 2, MAX_SAMPLES)
+        _in_range("noise", self.noise, 0, 50)
+        for name in ("seed", "init_seed", "shuffle_seed"):
+            _in_range(name, getattr(self, name), 0, MAX_SEED)
+        _in_range("lr", self.lr, 0, 100, low_open=True)
+        _in_range("weight_decay", self.weight_decay, 0, 100)
+        _in_range("l1", self.l1, 0, 100)
+        _in_range("l2", self.l2, 0, 100)
+        _in_range("epochs", self.epochs, 1, MAX_EPOCHS)
+        if self.patience is not None:
+            _in_range("patience", self.patience, 1, MAX_EPOCHS)
+        _in_range("min_delta", self.min_delta, 0, 1e6)
+
+    def _check_split(self) -> None:
+        for name in ("train_pct", "val_pct", "test_pct"):
+            _in_range(name, getattr(self, name), 0, 90)
+        if self.train_pct < 10:
+            raise SpecError("spec.invalid", field="train_pct", value=self.train_pct, allowed=t("spec.allowed.train_pct"))
+        total = self.train_pct + self.val_pct + self.test_pct
+        if total != 100:
+            raise SpecError("spec.split_sum", train=self.train_pct, val=self.val_pct, test=self.test_pct, total=total)
+        n_train = self.n_train
+        if self.batch_size != "full" and not 1 <= self.batch_size <= n_train:
+            raise SpecError("spec.invalid", field="batch_size", value=self.batch_size, allowed=t("spec.allowed.batch_size_n", n=n_train))
+        if self.patience is not None and self.val_pct == 0:
+            raise SpecError("spec.patience_needs_val")
+
+    def _check_loss(self) -> None:
+        entry = LOSSES.get(self.loss)
+        if self.problem not in entry.info["problems"]:
+            raise SpecError("spec.loss_problem", loss=self.loss, problem=self.problem)
+        if entry.info["output_range"] and self.output_activation not in _UNIT_RANGE_OUTPUTS:
+            raise SpecError(
+                "spec.loss_output", loss=self.loss, value=self.output_activation, allowed=", ".join(sorted(_UNIT_RANGE_OUTPUTS))
+            )
+
+    def _check_optimizer(self, info: Mapping[str, Any]) -> None:
+        if self.weight_decay and not info["weight_decay"]:
+            raise SpecError("spec.no_weight_decay", optimizer=self.optimizer)
+        allowed = optimizer_params(self.optimizer)
+        for key, value in self.optimizer_args.items():
+            if key not in allowed:
+                raise SpecError(
+                    "spec.optimizer_arg_unknown", optimizer=self.optimizer, name=key, allowed=", ".join(sorted(allowed)) or "-"
+                )
+        kwargs = dict(self.optimizer_args)
+        if info["weight_decay"]:
+            kwargs["weight_decay"] = self.weight_decay
+        try:  # let torch.optim check value ranges (momentum ≥ 0, betas in [0, 1), nesterov needs momentum, …)
+            OPTIMIZERS.get(self.optimizer).build([torch.zeros(1, requires_grad=True)], lr=self.lr, **kwargs)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=_fmt(self.optimizer_args), reason=str(exc)) from None
+
+    # -- derived values -------------------------------------------------------------------------
+    @property
+    def n_train(self) -> int:
+        """Number of training points (the split rule of :func:`~torchground.datasets.split_dataset`)."""
+        assert self.n_samples is not None
+        return self.n_samples * self.train_pct // 100
+
+    @property
+    def n_inputs(self) -> int:
+        """Width of the network's input: one column per feature."""
+        return len(self.features)
+
+    # -- copies, presets, serialisation ---------------------------------------------------------
+    def replace(self, **changes: Any) -> "Spec":
+        """A validated copy with ``changes`` applied; auto-resolved fields follow their sources.
+
+        >>> Spec().replace(dataset="reg-plane").n_samples
+        1200
+        """
+        data = self.to_dict()
+        for name, source in _AUTO_FIELDS.items():
+            if name not in changes and any(s in changes for s in source):
+                if data[name] == getattr(Spec(**{k: data[k] for k in source if k in data}), name, None):
+                    data[name] = None
+        data.update(changes)
+        return Spec(**data)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "Spec":
+        """The spec of preset ``name`` ("seed" or "playground") with ``overrides`` applied."""
+        if name not in PRESETS:
+            raise SpecError("spec.invalid", field="preset", value=name, allowed=", ".join(PRESETS))
+        return cls(**{**PRESETS[name], **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (tuples become lists)."""
+        return json.loads(self.to_json())
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """JSON text; :meth:`from_json` gives back an equal spec."""
+        return self.model_dump_json(indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Spec":
+        """Parse JSON text (refused with a :class:`SpecError` when malformed)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError("spec.bad_file", format="JSON", line=exc.lineno, reason=exc.msg) from None
+        return cls.model_validate(data)
+
+    def to_toml(self) -> str:
+        """TOML text (``None`` fields are left out, as TOML has no null)."""
+        data = {k: v for k, v in self.to_dict().items() if v is not None}
+        data["optimizer_args"] = {k: v for k, v in data["optimizer_args"].items() if v is not None}
+        return tomli_w.dumps(data)
+
+    @classmethod
+    def from_toml(cls, text: str) -> "Spec":
+        """Parse TOML text (refused with a :class:`SpecError` when malformed)."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError("spec.bad_file", format="TOML", line=getattr(exc, "lineno", "?"), reason=str(exc)) from None
+        return cls.model_validate(data)
+
+
+# Fields resolved from others when left as None: field -> the fields it follows.
+_AUTO_FIELDS: dict[str, tuple[str, ...]] = {
+    "problem": ("dataset",),
+    "n_samples": ("dataset",),
+    "output_activation": ("dataset",),
+    "weight_decay": ("optimizer",),
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The curriculum's part-3 recipe: the defaults of Spec.
+    "seed": {},
+    # TensorFlow Playground's defaults: 4-2 network, batch 10, lr 0.03, no regularisation,
+    # U(-0.5, 0.5) weights with bias 0.1, half squared error, no reshuffling, 50 % test data.
+    "playground": {
+        "hidden": (4, 2),
+        "batch_size": 10,
+        "lr": 0.03,
+        "weight_decay": 0.0,
+        "init": "playground",
+        "loss": "half_mse",
+        "shuffle": False,
+        "train_pct": 50,
+        "val_pct": 0,
+        "test_pct": 50,
+    },
+}
+
+SPEC_FIELDS: tuple[str, ...] = tuple(Spec.model_fields)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def _set(spec: Spec, name: str, value: Any) -> None:
+    object.__setattr__(spec, name, value)  # resolution inside validation of a frozen model
+
+
+def _strict_int(v: Any) -> int:
+    if isinstance(v, bool):
+        raise TypeError("bool is not an int")
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise ValueError("not an integer")
+        return int(v)
+    return int(str(v).strip()) if isinstance(v, str) else int(v)
+
+
+def _registry_name(registry: Any, v: str) -> str:
+    try:
+        return registry.get(v).name
+    except RegistryError as exc:
+        field = registry.kind
+        if exc.key == "registry.refused":
+            raise SpecError("spec.refused", field=field, value=v, reason=exc.params["reason"]) from None
+        raise SpecError("spec.invalid", field=field, value=v, allowed=", ".join(registry.names())) from None
+
+
+def _in_range(field: str, value: Any, low: float, high: float, low_open: bool = False) -> None:
+    bad = not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
+    bad = bad or value > high or (value <= low if low_open else value < low)
+    if bad:
+        key = "spec.allowed.range_open" if low_open else "spec.allowed.range"
+        raise SpecError("spec.invalid", field=field, value=value, allowed=t(key, low=low, high=high))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(str(v) for v in value) + ")"
+    return str(value)
+
+
+def _to_spec_error(exc: ValidationError, data: Mapping[str, Any]) -> SpecError:
+    """Turn pydantic's first error into one SpecError naming field, value and what is allowed."""
+    err = exc.errors()[0]
+    original = (err.get("ctx") or {}).get("error")
+    if isinstance(original, SpecError):
+        return original
+    loc = [str(p) for p in err["loc"]]
+    field = loc[0] if loc else "?"
+    if err["type"] == "extra_forbidden":
+        return SpecError("spec.unknown_field", field=field, allowed=", ".join(Spec.model_fields))
+    value = data.get(field, err.get("input"))
+    allowed_key = f"spec.allowed.{field}"
+    if field == "optimizer_args":
+        allowed = t("spec.allowed.optimizer_args")
+    else:
+        allowed = t(allowed_key) if allowed_key in _ALLOWED_KEYS else err["msg"]
+    return SpecError("spec.invalid", field=field, value=_fmt(value), allowed=allowed)
+
+
+_ALLOWED_KEYS = {
+    f"spec.allowed.{f}"
+    for f in (
+        "problem", "n_samples", "noise", "train_pct", "val_pct", "test_pct", "seed", "init_seed", "shuffle_seed",
+        "lr", "weight_decay", "l1", "l2", "epochs", "patience", "min_delta", "shuffle", "restore_best", "device", "dtype",
+    )
+}
