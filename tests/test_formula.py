@@ -299,3 +299,14 @@ def test_catalogues_have_the_same_keys_and_placeholders():
 
     for key in en:
         assert fields(en[key]) == fields(ja[key]), key
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("xyz_ab01.5e-+=, \t;é(")), max_size=40) | st.text(max_size=40))
+def test_parse_assignments_raises_only_formula_error(text):
+    try:
+        values = parse_assignments(text)
+    except FormulaError as err:
+        assert err.position is not None and 0 <= err.position <= len(text)
+        return
+    assert all(isinstance(v, float) and abs(v) <= 1e6 for v in values.values())

@@ -1,3 +1,35 @@
-"""torchground: a neural-network playground in which every model is real PyTorch."""
+"""torchground: a neural-network playground in which every model is real PyTorch.
 
-__all__: list[str] = []
+The Python API in five names:
+
+    >>> import torchground as tg
+    >>> spec = tg.Spec(epochs=5)                    # the curriculum's recipe, 5 epochs
+    >>> data = tg.make_dataset("circle", seed=0)    # 500 Playground points
+    >>> model = tg.build_model(spec)                 # 2-3-3-1 tanh network
+    >>> run = tg.train(spec)                         # history, model, data, summary
+    >>> run.history.epochs, run.summary["status"]
+    (5, 'completed')
+"""
+
+from torchground.callbacks import Callback, EarlyStopping
+from torchground.datasets import DATASETS, Dataset, Splits, make_dataset, split_dataset
+from torchground.errors import DataError, RegistryError, SpecError, TorchgroundError
+from torchground.features import FEATURES, feature_matrix
+from torchground.history import History
+from torchground.model import Discretize, PlaygroundNet, build_model, discretize
+from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
+from torchground.spec import PRESETS, Spec
+from torchground.trainer import Run, Trainer, make_data, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Spec", "PRESETS",
+    "make_dataset", "split_dataset", "make_data", "Dataset", "Splits", "DATASETS",
+    "FEATURES", "feature_matrix",
+    "build_model", "PlaygroundNet", "discretize", "Discretize",
+    "train", "Trainer", "Run", "History", "Callback", "EarlyStopping",
+    "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS",
+    "TorchgroundError", "SpecError", "DataError", "RegistryError",
+    "__version__",
+]

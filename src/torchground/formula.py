@@ -1,20 +1,18 @@
 """Formulas for ``torchground grad``: a whitelisting parser, evaluation with torch, autograd.
 
-A formula such as ``sin(x) * y**2`` is read by a hand-written tokenizer and a
-recursive-descent parser into an immutable tree (:class:`Num`, :class:`Var`,
-:class:`Unary`, :class:`Binary`, :class:`Call`), which :meth:`Formula.evaluate` turns into
-torch operations and :func:`differentiate` differentiates with ``torch.autograd``.
+:func:`parse` reads a formula such as ``sin(x) * y**2`` into an immutable tree,
+:meth:`Formula.evaluate` turns it into torch operations, :func:`differentiate` takes partial
+derivatives with ``torch.autograd`` and :func:`parse_assignments` reads ``--at x=1,y=2``.
 
-Why hand-written rather than ``ast``, a parser generator or a math library: the grammar
-is tiny (numbers, names, ``+ - * / **``, parentheses, ten one-argument functions), a
-hand-written parser reports the exact character offset of the first problem in reading
-order with a specific reason, and nothing of Python is reachable: no ``eval``, ``exec``,
-``compile`` or ``ast`` is used, so there is no attribute, no other name and no other call
-to escape through. Anything outside the grammar is refused with :class:`FormulaError`
-before anything is computed; the size limits below keep every input cheap.
+Why hand-written rather than ``ast``, a parser generator or a math library: the grammar is
+tiny (numbers, names, ``+ - * / **``, parentheses, ten one-argument functions); a hand-written
+parser reports the exact offset of the first problem in reading order with a specific reason;
+and there is no eval surface: no ``eval``, ``exec``, ``compile`` or ``ast``, so no attribute,
+no other name and no other call is reachable. Anything outside the grammar is refused with
+:class:`FormulaError` before anything is computed, and the size limits keep every input cheap.
 
-Grammar (Python's precedence; ``**`` is right-associative and binds tighter than unary
-minus, so ``-x**2`` is ``-(x**2)``; ``×``, ``÷`` and ``^`` mean ``*``, ``/`` and ``**``)::
+Grammar (Python's precedence: ``**`` is right-associative and binds tighter than unary minus,
+so ``-x**2`` is ``-(x**2)``; ``×``, ``÷`` and ``^`` mean ``*``, ``/`` and ``**``)::
 
     expr  := term (("+" | "-") term)*
     term  := unary (("*" | "/") unary)*
@@ -29,6 +27,7 @@ import keyword
 import math
 import numbers
 import re
+from collections import namedtuple
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any, Callable, Iterator, Mapping
@@ -54,38 +53,35 @@ MAX_VARIABLES = 16  #: distinct variable names
 
 #: The only functions a formula may call, each with exactly one argument.
 FUNCTIONS: Mapping[str, Callable[[Tensor], Tensor]] = {
-    "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp,
-    "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs, "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid, "relu": torch.relu,
+    "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp, "log": torch.log,
+    "sqrt": torch.sqrt, "abs": torch.abs, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+    "relu": torch.relu,
 }
 _BINARY: Mapping[str, Callable[[Tensor, Tensor], Tensor]] = {
     "+": torch.add, "-": torch.sub, "*": torch.mul, "/": torch.div, "**": torch.pow,
 }
 _UNARY: Mapping[str, Callable[[Tensor], Tensor]] = {"-": torch.neg, "+": torch.positive}
-_OPERATORS = {"**": "**", "*": "*", "/": "/", "+": "+", "-": "-", "^": "**", "×": "*", "÷": "/"}
+_OPERATORS = {"*": "*", "/": "/", "+": "+", "-": "-", "^": "**", "×": "*", "÷": "/"}
 # ASCII only on purpose: ``\d`` and ``str.isdigit`` accept "²" and "١", ``\w`` accepts "ｘ".
 _NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_SIGNED_NUMBER = re.compile(r"[+-]?" + _NUMBER.pattern)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPACE = " \t\r\n"
 
 
 class FormulaError(TorchgroundError):
-    """A formula or an assignment list that is refused.
+    """A formula or an ``--at`` assignment list that is refused; nothing was computed.
 
     Attributes:
         position: 0-based offset (a Python ``str`` index) of the problem in ``text``, or
             ``None`` when it is not about one place (an extra variable, a bad ``dtype``).
-        reason: a stable short code, the catalogue key without ``formula.``
-            (``"unknown_function"``, ``"too_deep"``, ...).
+        reason: a stable code, the catalogue key without ``formula.`` (``"too_deep"``, ...).
         text: the text that was read, when there is one.
     """
 
     def __init__(self, key: str, position: int | None = None, text: str | None = None,
                  **params: Any) -> None:
-        self.position = position
+        self.position, self.text = position, text
         self.reason = key.removeprefix("formula.")
-        self.text = text
         if position is not None:
             params.setdefault("column", position + 1)
         super().__init__(key, **params)
@@ -120,7 +116,7 @@ def _check_name(name: str, pos: int, text: str) -> None:
 # ----------------------------------------------------------------------------- the tree
 @dataclass(frozen=True)
 class Node:
-    """A node of a formula's tree. ``pos`` (where its text starts) is left out of ``==``."""
+    """A node of a formula's tree; ``pos``, where its text starts, is left out of ``==``."""
 
     pos: int = field(default=0, kw_only=True, compare=False, repr=False)
 
@@ -142,21 +138,18 @@ class Node:
 @dataclass(frozen=True)
 class Num(Node):
     """A numeric literal."""
-
     value: float
 
 
 @dataclass(frozen=True)
 class Var(Node):
     """A variable, looked up in the values given to :meth:`Formula.evaluate`."""
-
     name: str
 
 
 @dataclass(frozen=True)
 class Unary(Node):
     """``-operand`` or ``+operand``."""
-
     op: str
     operand: Node
 
@@ -164,7 +157,6 @@ class Unary(Node):
 @dataclass(frozen=True)
 class Binary(Node):
     """``left op right`` with ``op`` one of ``+ - * / **``."""
-
     op: str
     left: Node
     right: Node
@@ -173,25 +165,21 @@ class Binary(Node):
 @dataclass(frozen=True)
 class Call(Node):
     """``func(arg)`` with ``func`` one of :data:`FUNCTIONS`."""
-
     func: str
     arg: Node
 
 
 def _walk(node: Node) -> Iterator[Node]:
     yield node
-    for child in (getattr(node, "operand", None), getattr(node, "left", None),
-                  getattr(node, "right", None), getattr(node, "arg", None)):
-        if child is not None:
+    for name in ("operand", "left", "right", "arg"):
+        if (child := getattr(node, name, None)) is not None:
             yield from _walk(child)
 
 
 def _precedence(node: Node) -> int:
     if isinstance(node, Binary):
         return {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}[node.op]
-    if isinstance(node, Unary) or (isinstance(node, Num) and node.value < 0):
-        return 3
-    return 5
+    return 3 if isinstance(node, Unary) or (isinstance(node, Num) and node.value < 0) else 5
 
 
 def _to_text(node: Node) -> str:
@@ -208,35 +196,34 @@ def _to_text(node: Node) -> str:
     if isinstance(node, Unary):
         return node.op + wrap(node.operand, _precedence(node.operand) < 3)
     assert isinstance(node, Binary), node
-    p = _precedence(node)
+    left, right, p = _precedence(node.left), _precedence(node.right), _precedence(node)
     if node.op == "**":  # the base is an atom; the exponent may be a unary or another **
-        return f"{wrap(node.left, _precedence(node.left) <= 4)}**{wrap(node.right, _precedence(node.right) < 3)}"
-    return f"{wrap(node.left, _precedence(node.left) < p)} {node.op} {wrap(node.right, _precedence(node.right) <= p)}"
+        return f"{wrap(node.left, left <= 4)}**{wrap(node.right, right < 3)}"
+    return f"{wrap(node.left, left < p)} {node.op} {wrap(node.right, right <= p)}"
 
 
 def _evaluate(node: Node, values: Mapping[str, Tensor], dtype: torch.dtype,
               device: torch.device) -> Tensor:
+    def ev(child: Node) -> Tensor:
+        return _evaluate(child, values, dtype, device)
+
     if isinstance(node, Num):
         return torch.tensor(node.value, dtype=dtype, device=device)
     if isinstance(node, Var):
         return values[node.name]
     if isinstance(node, Unary):
-        return _UNARY[node.op](_evaluate(node.operand, values, dtype, device))
+        return _UNARY[node.op](ev(node.operand))
     if isinstance(node, Binary):
-        left = _evaluate(node.left, values, dtype, device)
         if node.op == "**" and isinstance(node.right, Num):  # x**2 records PowBackward0
-            return torch.pow(left, node.right.value)
-        return _BINARY[node.op](left, _evaluate(node.right, values, dtype, device))
+            return torch.pow(ev(node.left), node.right.value)
+        return _BINARY[node.op](ev(node.left), ev(node.right))
     assert isinstance(node, Call), node
-    return FUNCTIONS[node.func](_evaluate(node.arg, values, dtype, device))
+    return FUNCTIONS[node.func](ev(node.arg))
 
 
 @dataclass(frozen=True)
 class Formula:
-    """A parsed formula: the tree ``root`` and its ``variables`` (sorted names).
-
-    Made by :func:`parse`; ``text`` is the source (not part of ``==``).
-    """
+    """A parsed formula (made by :func:`parse`): tree, sorted variable names, source text."""
 
     root: Node
     text: str = field(default="", compare=False)
@@ -252,10 +239,12 @@ class Formula:
 
     __str__ = to_text
 
-    def position_of(self, name: str) -> int | None:
-        """Where variable ``name`` first occurs in ``text`` (``None`` if it does not)."""
-        spots = [n.pos for n in _walk(self.root) if isinstance(n, Var) and n.name == name]
-        return min(spots) if spots else None
+    def _require(self, values: Mapping[str, Any]) -> None:
+        missing = [n for n in self.variables if n not in values]
+        if missing:
+            first = min(n.pos for n in _walk(self.root) if isinstance(n, Var) and n.name in missing)
+            raise FormulaError("formula.missing_variable", first, self.text or None,
+                               names=", ".join(missing))
 
     def evaluate(self, values: Mapping[str, Tensor | float], *,
                  dtype: torch.dtype | None = None) -> Tensor:
@@ -263,8 +252,8 @@ class Formula:
 
         Args:
             values: a tensor (or number) per variable; extra entries are ignored.
-            dtype: dtype of the formula's constants. Default: ``None``, the promoted
-                floating dtype of ``values`` (``torch.get_default_dtype()`` if none is).
+            dtype: dtype of the formula's constants. Default: ``None``, the promoted floating
+                dtype of ``values`` (``torch.get_default_dtype()`` if none is floating).
 
         Shape:
             - values: any shapes that broadcast together.
@@ -275,14 +264,10 @@ class Formula:
 
         Example::
 
-            >>> f = parse("x**2 + 1")
-            >>> f.evaluate({"x": torch.tensor([0.0, 1.0, 2.0])})
+            >>> parse("x**2 + 1").evaluate({"x": torch.tensor([0.0, 1.0, 2.0])})
             tensor([1., 2., 5.])
         """
-        missing = [n for n in self.variables if n not in values]
-        if missing:
-            raise FormulaError("formula.missing_variable", self.position_of(missing[0]),
-                               self.text or None, names=", ".join(missing))
+        self._require(values)
         tensors = {n: torch.as_tensor(values[n]) for n in self.variables}
         if dtype is None:
             floats = [v.dtype for v in tensors.values() if v.is_floating_point()]
@@ -292,12 +277,8 @@ class Formula:
 
 
 # ----------------------------------------------------------------------------- reading
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # "num", "name", "op", "(", ")", ",", "end"
-    text: str
-    pos: int
-    value: Any = None
+# kind: "num", "name", "op", "(", ")", ",", "=" or "end"; value: a number or a canonical op
+_Token = namedtuple("_Token", "kind text pos value", defaults=[None])
 
 
 def _tokens(text: str, assign: bool = False) -> Iterator[_Token]:
@@ -327,14 +308,10 @@ def _tokens(text: str, assign: bool = False) -> Iterator[_Token]:
             pos += 1
         elif ch in _OPERATORS:
             yield _Token("op", ch, pos, _OPERATORS[ch])
-        elif ch in "(),":
+        elif ch in "()," or (ch == "=" and assign):
             yield _Token(ch, ch, pos)
-        elif ch == ".":
-            raise FormulaError("formula.attribute", pos, text)
-        elif ch == "=" and assign:
-            yield _Token("=", ch, pos)
-        elif ch == "=":
-            raise FormulaError("formula.assignment", pos, text)
+        elif ch in ".=":
+            raise FormulaError("formula.attribute" if ch == "." else "formula.assignment", pos, text)
         else:
             raise FormulaError("formula.unknown_character", pos, text,
                                char=f"{ch!r} (U+{ord(ch):04X})")
@@ -342,12 +319,12 @@ def _tokens(text: str, assign: bool = False) -> Iterator[_Token]:
 
 
 class _Parser:
+    """One method per grammar rule; ``tok`` is the one token of look-ahead."""
+
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = _tokens(text)
+        self.text, self.tokens = text, _tokens(text)
         self.tok = next(self.tokens)
-        self.depth = 0
-        self.names: set[str] = set()
+        self.depth, self.names = 0, set[str]()
 
     def error(self, key: str, pos: int, **params: Any) -> FormulaError:
         return FormulaError(key, pos, self.text, **params)
@@ -359,33 +336,25 @@ class _Parser:
     def is_op(self, *ops: str) -> bool:
         return self.tok.kind == "op" and self.tok.value in ops
 
-    def parse(self) -> Node:
-        node = self.expr()
-        if self.tok.kind != "end":
-            self.refuse_after_expression(None)
-        return node
-
-    def refuse_after_expression(self, func: str | None) -> None:
+    def refuse_rest(self, func: str | None) -> None:
+        """Refuse the token after a complete expression (at the top or inside parentheses)."""
         tok = self.tok
         if tok.kind == ")":
             raise self.error("formula.unmatched_paren", tok.pos)
+        if tok.kind == "," and func is not None:
+            raise self.error("formula.too_many_arguments", tok.pos, name=func)
         if tok.kind == ",":
-            if func is not None:
-                raise self.error("formula.too_many_arguments", tok.pos, name=func)
             raise self.error("formula.unexpected_comma", tok.pos)
         raise self.error("formula.trailing_input", tok.pos, found=repr(_show(tok.text)))
 
-    def expr(self) -> Node:
-        node = self.term()
-        while self.is_op("+", "-"):
-            node = Binary(self.advance().value, node, self.term(), pos=node.pos)
+    def chain(self, ops: tuple[str, str], operand: Callable[[], Node]) -> Node:
+        node = operand()  # left-associative: a - b - c is (a - b) - c
+        while self.is_op(*ops):
+            node = Binary(self.advance().value, node, operand(), pos=node.pos)
         return node
 
-    def term(self) -> Node:
-        node = self.unary()
-        while self.is_op("*", "/"):
-            node = Binary(self.advance().value, node, self.unary(), pos=node.pos)
-        return node
+    def expr(self) -> Node:
+        return self.chain(("+", "-"), lambda: self.chain(("*", "/"), self.unary))
 
     def unary(self) -> Node:
         if self.is_op("+", "-"):
@@ -400,13 +369,13 @@ class _Parser:
         self.advance()
         exponent = self.unary()
         if not any(isinstance(n, Var) for n in _walk(exponent)):
-            # Fold a constant exponent (9**9**9 included) and bound it: a huge power is
-            # never what a learner means. Only whitelisted torch ops on 0-d tensors run.
+            # Fold a constant exponent (9**9**9 too) and bound it: a huge power is never what
+            # a learner means. Only whitelisted torch ops on 0-d float64 tensors run here.
             with torch.no_grad():
                 value = _evaluate(exponent, {}, torch.float64, torch.device("cpu")).item()
             if not abs(value) <= MAX_EXPONENT:
-                raise self.error("formula.power_too_large", exponent.pos,
-                                 value=f"{value:g}", limit=MAX_EXPONENT)
+                raise self.error("formula.power_too_large", exponent.pos, value=f"{value:g}",
+                                 limit=MAX_EXPONENT)
         return Binary("**", base, exponent, pos=base.pos)
 
     def parenthesised(self, func: str | None) -> Node:
@@ -420,17 +389,15 @@ class _Parser:
         if self.tok.kind == "end":
             raise self.error("formula.unclosed_paren", opening.pos)
         if self.tok.kind != ")":
-            self.refuse_after_expression(func)
+            self.refuse_rest(func)
         self.advance()
         self.depth -= 1
         return node
 
     def atom(self) -> Node:
-        tok = self.tok
-        node: Node
+        tok, node = self.tok, None
         if tok.kind == "num":
-            self.advance()
-            node = Num(tok.value, pos=tok.pos)
+            node = Num(self.advance().value, pos=tok.pos)
         elif tok.kind == "name" and tok.text in FUNCTIONS:
             self.advance()
             if self.tok.kind != "(":
@@ -442,8 +409,8 @@ class _Parser:
                 raise self.error("formula.unknown_function", tok.pos, name=repr(_show(tok.text)),
                                  functions=", ".join(FUNCTIONS))
             if tok.text not in self.names and len(self.names) == MAX_VARIABLES:
-                raise self.error("formula.too_many_variables", tok.pos,
-                                 name=_show(tok.text), limit=MAX_VARIABLES)
+                raise self.error("formula.too_many_variables", tok.pos, name=_show(tok.text),
+                                 limit=MAX_VARIABLES)
             self.names.add(tok.text)
             node = Var(tok.text, pos=tok.pos)
         elif tok.kind == "(":
@@ -469,14 +436,13 @@ def parse(text: str) -> Formula:
     Example::
 
         >>> f = parse("-x**2 + sin(y) × 2")
-        >>> f.variables
-        ('x', 'y')
-        >>> f.to_text()
-        '-x**2 + sin(y) * 2'
-        >>> parse("x.grad")
-        Traceback (most recent call last):
-            ...
-        torchground.formula.FormulaError: '.' at column 2: attribute access (such as x.grad) is not part of a formula.
+        >>> f.variables, f.to_text()
+        (('x', 'y'), '-x**2 + sin(y) * 2')
+        >>> try:
+        ...     parse("x.grad")
+        ... except FormulaError as err:
+        ...     print(err.position, err.reason)
+        1 attribute
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() needs a str, not {type(text).__name__}")
@@ -484,22 +450,19 @@ def parse(text: str) -> Formula:
         raise FormulaError("formula.too_long", MAX_LENGTH, text, length=len(text), limit=MAX_LENGTH)
     if not text.strip(_SPACE):
         raise FormulaError("formula.empty", 0, text)
-    return Formula(_Parser(text).parse(), text)
+    parser = _Parser(text)
+    root = parser.expr()
+    if parser.tok.kind != "end":
+        parser.refuse_rest(None)
+    return Formula(root, text)
 
 
 # ----------------------------------------------------------------------------- autograd
 @dataclass(frozen=True)
 class GradResult:
-    """What :func:`differentiate` found.
-
-    Attributes:
-        formula: the parsed formula.
-        value: the formula's value (may be ``nan`` or ``inf``).
-        grads: d value / d variable for each variable, by ``torch.autograd``.
-        finite: whether ``value`` is finite.
-        output: the 0-d result tensor; its ``grad_fn`` graph is kept (``retain_graph``).
-        inputs: the leaf tensors (``requires_grad=True``, ``.grad`` filled), by name.
-    """
+    """What :func:`differentiate` found: ``value`` (may be nan or inf) and whether it is
+    ``finite``, ``grads`` (d value / d variable), the 0-d ``output`` tensor with its autograd
+    graph kept, and the leaf ``inputs`` (``requires_grad=True``, ``.grad`` filled) by name."""
 
     formula: Formula
     value: float
@@ -521,31 +484,27 @@ def differentiate(formula: str | Formula, at: Mapping[str, float],
                   dtype: torch.dtype = torch.float64) -> GradResult:
     r"""Evaluate a formula at one point and take its partial derivatives with autograd.
 
-    Each variable becomes a 0-d leaf tensor with ``requires_grad=True``; the formula is
-    built from torch operations and ``backward()`` fills every leaf's ``.grad``. A value
-    that is not finite (``log(-1)``, ``1/x`` at 0) is returned, not refused; then
-    ``finite`` is ``False`` and gradients may be ``nan`` too.
+    Each variable becomes a 0-d leaf tensor with ``requires_grad=True``; the formula is built
+    from torch operations and ``backward()`` fills every leaf's ``.grad``. A value that is not
+    finite (``log(-1)``, ``1/x`` at 0) is returned, not refused: ``finite`` is then ``False``
+    and gradients may be ``nan`` too.
 
     Args:
         formula: formula text (read with :func:`parse`) or a :class:`Formula`.
         at: a real value for every variable of the formula, and for nothing else.
         dtype: floating dtype of the leaves and constants. Default: ``torch.float64``.
 
-    Returns:
-        GradResult: ``value``, ``grads``, ``finite``, ``output`` and ``inputs``.
-
     Raises:
-        FormulaError: the text is refused by :func:`parse`, a variable has no value
-            (``missing_variable``), ``at`` names variables the formula does not use
-            (``extra_variable``), a value is not a real number, or ``dtype`` is not floating.
+        FormulaError: refused by :func:`parse`, a variable without a value, values for names
+            the formula does not use, a value that is not a real number, or a non-float dtype.
 
     Example::
 
         >>> r = differentiate("x**2 * y", {"x": 3.0, "y": 2.0})
         >>> r.value, r.grads, r.finite
         (18.0, {'x': 12.0, 'y': 9.0}, True)
-        >>> r.output.grad_fn.name()
-        'MulBackward0'
+        >>> r.output.grad_fn.name(), r.inputs["x"].grad
+        ('MulBackward0', tensor(12., dtype=torch.float64))
         >>> differentiate("log(x)", {"x": -1.0}).finite
         False
     """
@@ -553,10 +512,7 @@ def differentiate(formula: str | Formula, at: Mapping[str, float],
         formula = parse(formula)
     if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise FormulaError("formula.bad_dtype", dtype=str(dtype))
-    missing = [n for n in formula.variables if n not in at]
-    if missing:
-        raise FormulaError("formula.missing_variable", formula.position_of(missing[0]),
-                           formula.text or None, names=", ".join(missing))
+    formula._require(at)
     extra = sorted(str(n) for n in at if n not in formula.variables)
     if extra:
         raise FormulaError("formula.extra_variable", names=", ".join(map(_show, extra)),
@@ -574,9 +530,9 @@ def differentiate(formula: str | Formula, at: Mapping[str, float],
 def parse_assignments(text: str) -> dict[str, float]:
     """Read ``"x=1.0, y=-2e-3"`` (the ``--at`` option) into ``{"x": 1.0, "y": -0.002}``.
 
-    Blank text gives ``{}``. Names follow the formula rules (no leading ``_``, no keyword,
-    no function name), each at most once; values are numbers with an optional sign and
-    absolute value at most :data:`MAX_NUMBER`. Lengths and counts have the formula limits.
+    Blank text gives ``{}``. Names follow the formula rules (no leading ``_``, no keyword, no
+    function name), each at most once; values are numbers with an optional sign and absolute
+    value at most :data:`MAX_NUMBER`. Lengths and counts have the formula limits.
 
     Raises:
         FormulaError: with the ``position`` of the first problem and its ``reason``.
@@ -591,33 +547,32 @@ def parse_assignments(text: str) -> dict[str, float]:
     tokens = _tokens(text, assign=True)
     tok, result = next(tokens), {}
 
-    def found(tok: _Token) -> str | None:
-        return None if tok.kind == "end" else repr(_show(tok.text))
+    def refuse(key: str, tok: _Token, **params: Any) -> FormulaError:
+        found = None if tok.kind == "end" else repr(_show(tok.text))
+        return FormulaError(key, tok.pos, text, found=found, **params)
 
     while tok.kind != "end":
         name = tok
         if name.kind != "name":
-            raise FormulaError("formula.assign_expected", tok.pos, text, found=found(tok))
+            raise refuse("formula.assign_expected", tok)
         if name.text in FUNCTIONS:
-            raise FormulaError("formula.reserved_name", tok.pos, text, name=name.text)
+            raise refuse("formula.reserved_name", tok, name=name.text)
         if (tok := next(tokens)).kind != "=":
-            raise FormulaError("formula.assign_expected", tok.pos, text, found=found(tok))
-        sign = 1.0
-        if (tok := next(tokens)).kind == "op" and tok.text in "+-":
-            sign = -1.0 if tok.text == "-" else 1.0
+            raise refuse("formula.assign_expected", tok)
+        sign = -1.0 if (tok := next(tokens)).text == "-" else 1.0
+        if tok.text in ("+", "-"):
             tok = next(tokens)
         if tok.kind != "num":
-            raise FormulaError("formula.assign_number", tok.pos, text, name=_show(name.text),
-                               found=found(tok))
+            raise refuse("formula.assign_number", tok, name=_show(name.text))
         if name.text in result:
-            raise FormulaError("formula.assign_duplicate", name.pos, text, name=_show(name.text))
+            raise refuse("formula.assign_duplicate", name, name=_show(name.text))
         if len(result) == MAX_VARIABLES:
-            raise FormulaError("formula.too_many_variables", name.pos, text,
-                               name=_show(name.text), limit=MAX_VARIABLES)
+            raise refuse("formula.too_many_variables", name, name=_show(name.text),
+                         limit=MAX_VARIABLES)
         result[name.text] = sign * tok.value
         if (tok := next(tokens)).kind == ",":
             if (tok := next(tokens)).kind == "end":
-                raise FormulaError("formula.assign_expected", tok.pos, text, found=None)
+                raise refuse("formula.assign_expected", tok)
         elif tok.kind != "end":
-            raise FormulaError("formula.assign_separator", tok.pos, text, found=found(tok))
+            raise refuse("formula.assign_separator", tok)
     return result

@@ -142,12 +142,13 @@ class Spec(BaseModel):
         names = tuple(s.strip().lower() for s in v.split(",")) if isinstance(v, str) else tuple(v)
         bad = [n for n in names if n not in FEATURES]
         if not names or bad or len(set(names)) != len(names):
-            raise SpecError("spec.invalid", field="features", value=v, allowed=t("spec.allowed.features", names=", ".join(FEATURES)))
+            raise SpecError("spec.invalid", field="features", value=_fmt(v), allowed=t("spec.allowed.features", names=", ".join(FEATURES)))
         return names
 
     @field_validator("hidden", mode="before")
     @classmethod
-    def _hidden(cls, v: Any) -> tuple[int, ...]:
+    def _hidden(cls, raw: Any) -> tuple[int, ...]:
+        v = raw
         if isinstance(v, str):
             v = [] if v.strip() in ("", "none", "0") else v.split(",")
         try:
@@ -155,7 +156,7 @@ class Spec(BaseModel):
         except (TypeError, ValueError):
             widths = None
         if widths is None or len(widths) > MAX_LAYERS or any(not 1 <= w <= MAX_WIDTH for w in widths):
-            raise SpecError("spec.invalid", field="hidden", value=v, allowed=t("spec.allowed.hidden", layers=MAX_LAYERS, width=MAX_WIDTH))
+            raise SpecError("spec.invalid", field="hidden", value=_fmt(raw), allowed=t("spec.allowed.hidden", layers=MAX_LAYERS, width=MAX_WIDTH))
         return widths
 
     @field_validator("activation", "output_activation")
