@@ -4,11 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test install install-test clean
+.PHONY: run test install install-test system-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip
 
 # torch first, pinned, so the package's `torch>=2.4` is already satisfied by the CPU build.
 $(VENV)/.stamp-install: $(PY) pyproject.toml
@@ -20,9 +19,13 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-install
 	$(PIP) install -e '.[test]'
 	touch $@
 
+# Graphviz's `dot` (Debian package) renders graph pictures; tests draw SVG/PNG with it.
+system-deps:
+	@command -v dot >/dev/null 2>&1 || { apt-get update && apt-get install -y graphviz; }
+
 install: $(VENV)/.stamp-install
 
-install-test: $(VENV)/.stamp-test
+install-test: $(VENV)/.stamp-test system-deps
 
 run: install
 	$(VENV)/bin/torchground train

@@ -353,7 +353,7 @@ def plot_dataset(dataset_or_splits: Dataset | Splits, lang: str | None = None) -
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     """Write ``fig`` to ``path`` atomically (format from the suffix, 100 dpi), then close it.
 
-    SVG and PDF files carry no creation date, so the same figure gives the same bytes.
+    SVG and PDF files carry no creation date.
     Closing removes the figure from pyplot's registry when pyplot made it; the figures of
     this module are never registered and are freed once unreferenced.
 
