@@ -19,15 +19,22 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-install
 	$(PIP) install -e '.[test]'
 	touch $@
 
-# Graphviz's `dot` (Debian package) renders graph pictures; tests draw SVG/PNG with it.
+# Debian packages: Graphviz's `dot` renders graph pictures (tests draw SVG/PNG with it) and
+# the IPAex Gothic font draws Japanese text in pictures. Installed once, when missing.
+APT_PACKAGES := graphviz fonts-ipaexfont-gothic
 system-deps:
-	@command -v dot >/dev/null 2>&1 || { apt-get update && apt-get install -y graphviz; }
+	@missing=""; command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
+	fc-list 2>/dev/null | grep -qi ipaexg || missing="$$missing fonts-ipaexfont-gothic"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y $$missing; \
+	  else echo "note: install these Debian packages for pictures: sudo apt-get install -y$$missing"; fi; \
+	fi
 
 install: $(VENV)/.stamp-install
 
 install-test: $(VENV)/.stamp-test system-deps
 
-run: install
+run: install system-deps
 	$(VENV)/bin/torchground train
 
 test: install-test

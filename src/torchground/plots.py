@@ -107,6 +107,27 @@ def cjk_font() -> str | None:
     Matplotlib's font list is built once per process (and cached on disk); a font
     installed later shows up after the cache is rebuilt.
     """
+    global _scanned
+    found = _known_cjk()
+    if found is None and not _scanned:
+        _scanned = True
+        # The on-disk font cache may predate the font's installation: register the
+        # system's CJK font files directly instead of rebuilding the whole cache.
+        for path in font_manager.findSystemFonts():
+            if any(key in Path(path).name.lower() for key in _CJK_FILE_KEYS):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        found = _known_cjk()
+    return found
+
+
+_scanned = False
+_CJK_FILE_KEYS = ("ipaexg", "ipag", "notosanscjk", "notosansjp", "notoserifcjk")
+
+
+def _known_cjk() -> str | None:
     installed = {entry.name for entry in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FONTS if name in installed), None)
 

@@ -1,0 +1,354 @@
+"""Lesson 3 (curriculum part 3): a deep network trained end to end, in the article's style.
+
+Data from torchground's generator (circle, noise 0, 50/50) as float tensors in a
+``TensorDataset`` and ``DataLoader`` (batch 15, shuffled with a seeded generator), the
+2-3-3-1 tanh network, ``discretize``, SGD (lr 0.03, weight decay 0.03), ``nn.MSELoss``,
+Xavier initialisation through ``model.apply``, ``train_step`` / ``valid_step``, the epoch
+loop, the final ``state_dict``, the loss plot (PNG) and a note on the article's
+loss-averaging flaw, computed on the same run.
+
+The plain code gives the same numbers as :func:`torchground.trainer.train` with the
+default :class:`~torchground.spec.Spec`: the same data, the same initial weights
+(``torch.manual_seed(0)`` before building the model, then Xavier through
+``model.apply``) and the same batch order (the trainer draws its permutations as a
+``DataLoader(shuffle=True, generator=torch.Generator().manual_seed(0))`` does).
+
+Example:
+    >>> values = lesson3(step=7, epochs=2, lang="en").step(7).values
+    >>> len(values["train_history"]), values["n_batches"]
+    (2, 17)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from torchground.errors import TorchgroundError
+from torchground.lessons.steps import Lesson, LessonResult, Step, check_step, run_lesson
+
+__all__ = ["LESSON3", "PLOT_STEP", "DEFAULT_EPOCHS", "MAX_EPOCHS", "lesson3"]
+
+#: The article trains 100 epochs.
+DEFAULT_EPOCHS = 100
+#: Most epochs a lesson runs (each prints one line).
+MAX_EPOCHS = 1000
+
+_DATA = '''\
+import numpy as np
+import torch
+from torchground.datasets import make_dataset, split_dataset
+
+# The Playground's "circle": points in [-6, 6]², label 1.0 (blue) or -1.0 (orange)
+dataset = make_dataset("circle", n_samples=500, noise=0.0, seed=0)
+splits = split_dataset(dataset, 50, 50, 0)  # 50% training, 50% validation, no test
+
+X_train, y_train = splits.train.points, splits.train.labels  # NumPy arrays
+X_valid, y_valid = splits.val.points, splits.val.labels
+print(X_train.shape, y_train.shape, X_valid.shape, y_valid.shape)
+print(X_train[:3])
+print(y_train[:3])
+'''
+
+_LOADERS = '''\
+from torch.utils.data import DataLoader, TensorDataset
+
+# NumPy (float64) → tensors (float32, PyTorch's usual dtype); labels as a column (N, 1)
+t_X_train = torch.from_numpy(X_train).float()
+t_y_train = torch.from_numpy(y_train).float().view(-1, 1)
+t_X_valid = torch.from_numpy(X_valid).float()
+t_y_valid = torch.from_numpy(y_valid).float().view(-1, 1)
+
+dataset_train = TensorDataset(t_X_train, t_y_train)  # pairs (features, label)
+dataset_valid = TensorDataset(t_X_valid, t_y_valid)
+
+BATCH_SIZE = 15  # the Playground offers 1 to 30
+# shuffle=True: a new order every epoch; the seeded generator makes it repeatable
+loader_train = DataLoader(dataset_train, batch_size=BATCH_SIZE, shuffle=True,
+                          generator=torch.Generator().manual_seed(0))
+loader_valid = DataLoader(dataset_valid, batch_size=BATCH_SIZE)
+
+print(len(dataset_train), len(dataset_valid))
+print(len(loader_train), len(loader_valid))  # batches per epoch: 16 × 15 + 1 × 10
+print(dataset_train[0])
+
+valid_X, valid_y = next(iter(loader_valid))  # one batch
+print(valid_X.shape, valid_y.shape)
+'''
+
+_MODEL = '''\
+import torch.nn as nn
+
+INPUT_FEATURES = 2   # input (features): X1, X2
+LAYER1_NEURONS = 3   # neurons in hidden layer 1
+LAYER2_NEURONS = 3   # neurons in hidden layer 2
+OUTPUT_RESULTS = 1   # output: one value
+
+activation1 = torch.nn.Tanh()  # hidden activations (may be changed)
+activation2 = torch.nn.Tanh()
+acti_out = torch.nn.Tanh()     # output activation: stays tanh, values in (-1, 1)
+
+
+class NeuralNetwork(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer1 = nn.Linear(INPUT_FEATURES, LAYER1_NEURONS)
+        self.layer2 = nn.Linear(LAYER1_NEURONS, LAYER2_NEURONS)
+        self.layer_out = nn.Linear(LAYER2_NEURONS, OUTPUT_RESULTS)
+
+    def forward(self, x):
+        x = activation1(self.layer1(x))
+        x = activation2(self.layer2(x))
+        x = acti_out(self.layer_out(x))
+        return x
+
+
+def init_parameters(layer):
+    if isinstance(layer, nn.Linear):
+        nn.init.xavier_uniform_(layer.weight)  # Xavier (Glorot) uniform weights
+        nn.init.zeros_(layer.bias)             # biases 0
+
+
+torch.manual_seed(0)          # the same initial weights every run
+model = NeuralNetwork()
+model.apply(init_parameters)  # apply() calls init_parameters on every sub-module
+print(model)
+print(model.layer1.weight)
+initial_state = {k: v.clone() for k, v in model.state_dict().items()}
+'''
+
+_DISCRETIZE = '''\
+def discretize(proba):
+    # output ≥ 0.0 → class 1.0 (blue), otherwise -1.0 (orange)
+    return torch.where(proba >= 0.0, 1.0, -1.0)
+
+
+class Discretize(nn.Module):  # the same as a module, to append to a model
+    def forward(self, proba):
+        return discretize(proba)
+
+
+outputs = torch.tensor([[-0.7], [-0.1], [0.0], [0.4]])
+classes = discretize(outputs)
+print(classes.flatten())
+print(nn.Sequential(model, Discretize())(t_X_valid[:5]).flatten())  # classes of 5 points
+'''
+
+_OPTIMIZER = '''\
+import torch.optim as optim
+
+LEARNING_RATE = 0.03   # learning rate
+REGULARIZATION = 0.03  # L2 regularisation = SGD's weight_decay (L1 is not built in)
+
+optimizer = optim.SGD(model.parameters(), lr=LEARNING_RATE, weight_decay=REGULARIZATION)
+criterion = nn.MSELoss()  # loss function: mean squared error
+print(optimizer)
+print(criterion)
+
+# The alternatives the article lists, looked up in torch.optim and torch.nn
+article_optimizers = ["Adadelta", "Adagrad", "Adam", "AdamW", "SparseAdam", "Adamax",
+                      "ASGD", "LBFGS", "RMSprop", "Rprop", "SGD"]
+article_losses = ["L1Loss", "MSELoss", "CrossEntropyLoss", "CTCLoss", "NLLLoss",
+                  "PoissonNLLLoss", "KLDivLoss", "BCELoss", "BCEWithLogitsLoss",
+                  "MarginRankingLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
+                  "SmoothL1Loss", "SoftMarginLoss", "MultiLabelSoftMarginLoss",
+                  "CosineEmbeddingLoss", "MultiMarginLoss", "TripletMarginLoss"]
+print(all(hasattr(optim, n) for n in article_optimizers), all(hasattr(nn, n) for n in article_losses))
+'''
+
+_STEPS = '''\
+def train_step(train_X, train_y):
+    model.train()                      # training mode
+    pred_y = model(train_X)            # forward pass
+    optimizer.zero_grad()              # reset the gradients
+    loss = criterion(pred_y, train_y)  # the loss
+    loss.backward()                    # back-propagation: the gradients
+    optimizer.step()                   # update the weights with the gradients
+
+    with torch.no_grad():              # no graph is needed for the accuracy
+        discr_y = discretize(pred_y)
+        acc = (discr_y == train_y).sum()  # correct predictions in the batch
+    return (loss.item(), acc.item())
+
+
+def valid_step(valid_X, valid_y):
+    model.eval()                       # evaluation mode
+    with torch.no_grad():              # no gradients when only evaluating
+        pred_y = model(valid_X)
+        loss = criterion(pred_y, valid_y)
+        discr_y = discretize(pred_y)
+        acc = (discr_y == valid_y).sum()
+    return (loss.item(), acc.item())
+'''
+
+_TRAIN = '''\
+EPOCHS = $epochs  # the article trains 100
+
+train_history, valid_history = [], []          # mean loss per sample, per epoch
+train_acc_history, valid_acc_history = [], []
+article_history, batch_mean_history = [], []   # for the note on the article's flaw
+
+for epoch in range(EPOCHS):
+    total_loss = 0.0        # Σ (batch loss × batch size)
+    total_batch_loss = 0.0  # Σ batch loss (what the article sums)
+    total_acc = 0
+    total_train = 0
+    n_batches = 0
+    for train_X, train_y in loader_train:
+        loss, acc = train_step(train_X, train_y)
+        total_loss += loss * len(train_y)  # the last batch has 10 points, not 15
+        total_batch_loss += loss
+        total_acc += acc
+        total_train += len(train_y)
+        n_batches += 1
+
+    total_val_loss = 0.0
+    total_val_acc = 0
+    total_valid = 0
+    for valid_X, valid_y in loader_valid:
+        val_loss, val_acc = valid_step(valid_X, valid_y)
+        total_val_loss += val_loss * len(valid_y)
+        total_val_acc += val_acc
+        total_valid += len(valid_y)
+
+    avg_loss = total_loss / total_train  # mean loss per sample
+    avg_acc = total_acc / total_train
+    avg_val_loss = total_val_loss / total_valid
+    avg_val_acc = total_val_acc / total_valid
+    train_history.append(avg_loss)
+    valid_history.append(avg_val_loss)
+    train_acc_history.append(avg_acc)
+    valid_acc_history.append(avg_val_acc)
+    article_history.append(total_batch_loss / (epoch + 1))  # the article: ÷ epoch number
+    batch_mean_history.append(total_batch_loss / n_batches)
+
+    print(f"[Epoch {epoch + 1:3d}/{EPOCHS:3d}]"
+          f" loss: {avg_loss:.5f}, acc: {avg_acc:.5f}"
+          f" val_loss: {avg_val_loss:.5f}, val_acc: {avg_val_acc:.5f}")
+'''
+
+_STATE = '''\
+final_state = model.state_dict()  # the trained weights and biases
+print(final_state)
+'''
+
+_PLOT = '''\
+from pathlib import Path
+from matplotlib.figure import Figure  # a figure without pyplot: no window, drawn by Agg
+from torchground.atomic import atomic_path
+
+fig = Figure(figsize=(6, 4))
+ax = fig.add_subplot()
+epochs = range(1, EPOCHS + 1)
+ax.plot(epochs, train_history, label="train loss")
+ax.plot(epochs, valid_history, label="valid loss")
+ax.set_xlabel("epoch")
+ax.set_ylabel("MSE loss")
+ax.legend()
+
+png_path = Path($out_dir) / "lesson3-loss.png"
+with atomic_path(png_path) as tmp:  # write a temporary file, then rename it
+    fig.savefig(tmp, dpi=100)
+print(png_path)
+'''
+
+_FLAW = '''\
+# The article divides the summed batch losses by the epoch number: wrong.
+# Right: the mean per sample (or per batch) of the same epoch.
+shown = sorted({1, 2, EPOCHS // 2, EPOCHS} & set(range(1, EPOCHS + 1)))
+print(f"{'epoch':>5} {'Σ batch losses':>15} {'÷ epoch':>10} {'÷ batches':>10} {'per sample':>11}")
+flaw_rows = []
+for e in shown:
+    i = e - 1
+    summed = article_history[i] * e
+    flaw_rows.append((e, summed, article_history[i], batch_mean_history[i], train_history[i]))
+    print(f"{e:>5} {summed:>15.5f} {article_history[i]:>10.5f}"
+          f" {batch_mean_history[i]:>10.5f} {train_history[i]:>11.5f}")
+'''
+
+
+def _flaw_params(ns: dict) -> dict:
+    first, last = ns["flaw_rows"][0], ns["flaw_rows"][-1]
+    return {
+        "n_batches": ns["n_batches"],
+        "first_article": first[2],
+        "first_mean": first[4],
+        "ratio": first[2] / first[4] if first[4] else float("nan"),
+        "last_epoch": last[0],
+        "last_article": last[2],
+        "last_mean": last[4],
+    }
+
+
+def _plot_params(ns: dict) -> dict:
+    return {"path": str(ns["png_path"])}
+
+
+LESSON3 = Lesson(
+    3,
+    "lessons.l3",
+    (
+        Step("lessons.l3.data", _DATA, ("dataset", "splits", "X_train", "y_train", "X_valid", "y_valid")),
+        Step(
+            "lessons.l3.loaders",
+            _LOADERS,
+            ("t_X_train", "t_y_train", "t_X_valid", "t_y_valid", "dataset_train", "loader_train", "loader_valid"),
+        ),
+        Step("lessons.l3.model", _MODEL, ("model", "NeuralNetwork", "init_parameters", "initial_state")),
+        Step("lessons.l3.discretize", _DISCRETIZE, ("discretize", "Discretize", "outputs", "classes")),
+        Step("lessons.l3.optimizer", _OPTIMIZER, ("optimizer", "criterion", "article_optimizers", "article_losses")),
+        Step("lessons.l3.steps", _STEPS, ("train_step", "valid_step")),
+        Step(
+            "lessons.l3.train",
+            _TRAIN,
+            (
+                "EPOCHS", "train_history", "valid_history", "train_acc_history", "valid_acc_history",
+                "article_history", "batch_mean_history", "n_batches", "model",
+            ),
+        ),
+        Step("lessons.l3.state", _STATE, ("final_state",)),
+        Step("lessons.l3.plot", _PLOT, ("png_path", "fig"), _plot_params),
+        Step("lessons.l3.flaw", _FLAW, ("flaw_rows", "article_history", "batch_mean_history", "train_history"), _flaw_params),
+    ),
+)
+
+#: The step that writes the loss plot (and so needs an output folder).
+PLOT_STEP = 9
+
+
+def lesson3(
+    step: int | None = None,
+    lang: str | None = None,
+    epochs: int = DEFAULT_EPOCHS,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> LessonResult:
+    """Run lesson 3 (a deep network, trained) and return its steps with their values.
+
+    Args:
+        step: run only up to this step (1–10) and return it alone. Default: all steps.
+        lang: "en" or "ja". Default: the current language.
+        epochs: epochs to train, 1 to :data:`MAX_EPOCHS`. Default: 100, as the article.
+        out_dir: folder for the loss plot ``lesson3-loss.png``. Default: a new temporary
+            folder.
+
+    Values (``result.step(n).values``): 1 ``dataset``, ``splits``, ``X_train`` …;
+    2 the tensors and loaders; 3 ``model``, ``initial_state``; 4 ``discretize``,
+    ``classes``; 5 ``optimizer``, ``criterion``; 6 ``train_step``, ``valid_step``;
+    7 ``train_history`` (mean loss per sample and epoch), ``valid_history``,
+    ``train_acc_history``, ``valid_acc_history``, ``article_history`` (the article's
+    Σ batch losses ÷ epoch number), ``batch_mean_history``, ``n_batches``; 8
+    ``final_state``; 9 ``png_path``; 10 ``flaw_rows`` (epoch, Σ batch losses, ÷ epoch,
+    ÷ batches, per sample).
+
+    Raises:
+        TorchgroundError: a step outside 1–10, ``epochs`` outside 1–1000, or an unknown
+            language.
+    """
+    number = check_step(LESSON3, step)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= MAX_EPOCHS:
+        raise TorchgroundError("lessons.bad_epochs", value=epochs, max=MAX_EPOCHS)
+    if out_dir is None and (number is None or number >= PLOT_STEP):
+        out_dir = tempfile.mkdtemp(prefix="torchground-lesson3-")
+    settings = {"epochs": epochs, "out_dir": str(Path(out_dir)) if out_dir is not None else ""}
+    return run_lesson(LESSON3, number, lang, settings)

@@ -1,0 +1,50 @@
+"""Every example in the README runs: the Python tour, and each `torchground` command line."""
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from torchground.cli import main
+from torchground.spec import Spec
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+
+
+def _commands() -> list[str]:
+    lines = []
+    for block in _blocks("bash"):
+        block = block.replace("\\\n", " ")
+        for line in block.splitlines():
+            line = line.split("  #")[0].strip()
+            if line.startswith("torchground "):
+                lines.append(line)
+    return lines
+
+
+def test_readme_opens_with_make_run_and_make_test():
+    head = README.read_text(encoding="utf-8").split("\n## ")[0]
+    assert "make run" in head and "make test" in head
+
+
+def test_python_tour_runs():
+    (code,) = _blocks("python")
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # our own README, not user input
+    assert namespace["run"].history.epochs == 50
+    assert namespace["history"].status in ("completed", "early_stopped")
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_cli_example_runs(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my.toml").write_text(Spec(epochs=5).to_toml(), encoding="utf-8")
+    argv = shlex.split(command)[1:]
+    status = main(argv)
+    expected = 2 if "--hidden 3,300" in command else 0
+    assert status == expected, command
