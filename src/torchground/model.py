@@ -61,6 +61,7 @@ class PlaygroundNet(nn.Module):
         self.layer_out = nn.Linear(width, 1)
         self.act_out = ACTIVATIONS.get(output_activation).build()
 
+
     def linear_layers(self) -> list[nn.Linear]:
         """The linear layers in order, ``layer_out`` last."""
         return [getattr(self, f"layer{i}") for i in range(1, self.n_layers + 1)] + [self.layer_out]
@@ -70,9 +71,9 @@ class PlaygroundNet(nn.Module):
         return [getattr(self, f"act{i}") for i in range(1, self.n_layers + 1)] + [self.act_out]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer, act in zip(self.linear_layers(), self.activations()):
-            x = act(layer(x))  # (B, width)
-        return x  # (B, 1)
+        for i in range(1, self.n_layers + 1):
+            x = self._modules[f"act{i}"](self._modules[f"layer{i}"](x))  # (B, width)
+        return self.act_out(self.layer_out(x))  # (B, 1)
 
     def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every neuron's output: one (B, width) tensor per hidden layer, then (B, 1) of the output."""

@@ -67,17 +67,24 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_optimizer(spec: Spec, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-    """The spec's ``torch.optim`` optimiser over ``params``."""
+def build_optimizer(spec: Spec, params: Iterable[nn.Parameter], fast: bool = False) -> torch.optim.Optimizer:
+    """The spec's ``torch.optim`` optimiser over ``params``.
+
+    ``fast=True`` picks the multi-tensor ("foreach") implementation where it gives
+    bit-identical results, as the trainer does; the numbers are the same either way.
+    """
     entry = OPTIMIZERS.get(spec.optimizer)
     kwargs: dict[str, Any] = dict(spec.optimizer_args)
     if entry.info["weight_decay"]:
         kwargs["weight_decay"] = spec.weight_decay
+    if fast and entry.info["foreach_exact"]:
+        kwargs["foreach"] = True
     return entry.build(params, lr=spec.lr, **kwargs)
 
 
 def build_loss(spec: Spec) -> nn.Module:
-    """The spec's loss function (a :class:`~torchground.registry.LossFunction`)."""
+    """The spec's loss function: a ``torch.nn`` loss, wrapped in a
+    :class:`~torchground.registry.LossFunction` where labels need mapping."""
     return LOSSES.get(spec.loss).build()
 
 
@@ -117,7 +124,7 @@ class Trainer:
         self.dtype = getattr(torch, spec.dtype)
         self.data = data if data is not None else make_data(spec)
         self.model = (model if model is not None else build_model(spec)).to(self.device, self.dtype)
-        self.optimizer = build_optimizer(spec, self.model.parameters())
+        self.optimizer = build_optimizer(spec, self.model.parameters(), fast=True)
         self.criterion = build_loss(spec)
         self.callbacks = list(callbacks)
         if spec.patience is not None:
