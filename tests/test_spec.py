@@ -50,7 +50,6 @@ def test_defaults_are_the_curriculum_part3_recipe() -> None:
 def test_spec_fields_lists_every_setting_in_order() -> None:
     assert SPEC_FIELDS[0] == "problem"
     assert set(SPEC_FIELDS) == set(Spec().to_dict())
-    assert len(SPEC_FIELDS) == 30
 
 
 @pytest.mark.parametrize("dataset", ["reg-plane", "reg-gauss"])
@@ -179,7 +178,7 @@ def test_spec_is_immutable() -> None:
     assert s.lr == 0.03 and s.hidden == (3, 3)
 
 
-def test_spec_is_hashable_and_equal_by_value() -> None:
+def test_spec_is_equal_by_value() -> None:
     assert Spec(epochs=3) == Spec(epochs=3)
     assert Spec(epochs=3) != Spec(epochs=4)
 
@@ -279,7 +278,11 @@ def test_wrong_values_are_refused_with_field_value_and_allowed(fields: dict, exp
     assert str(err) == msg
 
 
-@pytest.mark.parametrize(("fields", "expected"), BAD_SPECS[:6] + BAD_SPECS[17:20])
+JA_CASES = {"hidden-width-300", "lr-0", "noise-60", "split-sum", "dataset-unknown", "activation-softmax",
+            "loss-crossentropy", "unknown-field", "patience-without-val", "weight-decay-lbfgs"}
+
+
+@pytest.mark.parametrize(("fields", "expected"), [p for p in BAD_SPECS if p.id in JA_CASES])
 def test_refusal_messages_exist_in_japanese(fields: dict, expected: list[str]) -> None:
     err = refused(**fields)
     ja = err.message("ja")
