@@ -242,11 +242,6 @@ def test_config_and_preset_together(capsys: pytest.CaptureFixture[str], tmp_path
     assert_usage_error(*run(capsys, "train", "--config", str(config), "--preset", "playground"), "--config", "--preset")
 
 
-@pytest.mark.xfail(
-    reason="BUG: a JSON config with \"features\": null makes Spec raise TypeError ('NoneType' object is not "
-    "iterable), which escapes main() as a traceback instead of exit 2",
-    strict=True,
-)
 def test_config_with_null_features(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     bad = tmp_path / "exp.json"
     bad.write_text('{"features": null}', encoding="utf-8")
@@ -298,11 +293,6 @@ def test_lang_ja_gives_japanese_errors(capsys: pytest.CaptureFixture[str]) -> No
     assert "not allowed" not in err
 
 
-@pytest.mark.xfail(
-    reason="BUG: --lang sets the process-wide language (set_language) and never restores it, so after "
-    "main([..., '--lang', 'ja']) every later in-process main() call without --lang answers in Japanese",
-    strict=True,
-)
 def test_lang_does_not_leak_into_the_next_call(capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "train", "--lang", "ja", "--lr", "0")
     code, out, err = run(capsys, "train", "--lr", "0")
@@ -416,11 +406,6 @@ def test_list_other_kinds(capsys: pytest.CaptureFixture[str], kind: str) -> None
     assert expected in out
 
 
-@pytest.mark.xfail(
-    reason="BUG: `list optimizers` appends '  [momentum=0, dampening=0, ...]' to each row, but rich reads "
-    "the square brackets as markup and drops them, so no optimizer setting is shown",
-    strict=True,
-)
 def test_list_optimizers_shows_their_settings(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "list", "optimizers")
     assert code == 0

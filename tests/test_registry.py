@@ -192,10 +192,7 @@ def _registry_key(cls_name: str) -> str | None:
     return None
 
 
-KNOWN_GAPS = {"LinearCrossEntropyLoss"}  # added in recent torch; see the xfail below
-
-
-@pytest.mark.parametrize("cls_name", sorted(set(_torch_loss_classes()) - USABLE_TORCH_LOSSES - KNOWN_GAPS))
+@pytest.mark.parametrize("cls_name", sorted(set(_torch_loss_classes()) - USABLE_TORCH_LOSSES))
 def test_every_other_torch_loss_is_refused_with_a_reason(cls_name: str) -> None:
     key = _registry_key(cls_name)
     assert key is not None, f"{cls_name} is neither usable nor refused"
@@ -205,16 +202,6 @@ def test_every_other_torch_loss_is_refused_with_a_reason(cls_name: str) -> None:
     with pytest.raises(SpecError) as info:
         Spec(loss=key)
     assert info.value.key == "spec.refused" and reason_en in info.value.message()
-
-
-@pytest.mark.parametrize("cls_name", sorted(KNOWN_GAPS & set(_torch_loss_classes())))
-@pytest.mark.xfail(
-    reason="BUG: torch 2.13's nn.LinearCrossEntropyLoss is not in the loss registry, so "
-    "Spec(loss='linearcrossentropy') says 'not allowed' (unknown) instead of refusing it with a reason",
-    strict=True,
-)
-def test_new_torch_losses_are_refused_too(cls_name: str) -> None:
-    assert _registry_key(cls_name) in LOSSES.refused()
 
 
 @pytest.mark.parametrize("cls_name", sorted(USABLE_TORCH_LOSSES))

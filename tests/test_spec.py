@@ -308,12 +308,6 @@ def test_refused_activation_message_carries_the_registry_reason() -> None:
     [{"lr": 0}, {"activation": "softmax"}],
     ids=["allowed-part", "refusal-reason"],
 )
-@pytest.mark.xfail(
-    reason="BUG: SpecError renders the nested 'allowed'/'reason' text in the language current when the "
-    "error was raised, so SpecError.message('ja') mixes in English (e.g. 'lr = 0.0 は使えません。"
-    "使える値: a number greater than 0 and at most 100')",
-    strict=True,
-)
 def test_japanese_message_has_no_english_parts(fields: dict) -> None:
     err = refused(**fields)  # raised while the language is English (autouse fixture)
     ja = err.message("ja")
@@ -322,41 +316,21 @@ def test_japanese_message_has_no_english_parts(fields: dict) -> None:
 
 
 @pytest.mark.parametrize("fields", [{"epochs": True}, {"lr": True}, {"noise": True}])
-@pytest.mark.xfail(
-    reason="BUG: booleans are accepted as numbers (Spec(epochs=True) gives epochs=1, Spec(lr=True) lr=1.0; "
-    "TOML 'epochs = true' trains 1 epoch), while hidden/batch_size refuse them",
-    strict=True,
-)
 def test_booleans_are_not_numbers(fields: dict) -> None:
     refused(**fields)
 
 
 @pytest.mark.parametrize("text", ['{"features": null}', '{"features": 3}'])
-@pytest.mark.xfail(
-    reason="BUG: Spec._features calls tuple(v) unguarded, so features=None or 3 (e.g. from a JSON config) "
-    "raises TypeError \"'NoneType' object is not iterable\" instead of a SpecError",
-    strict=True,
-)
 def test_non_list_features_are_a_spec_error(text: str) -> None:
     with pytest.raises(SpecError) as info:
         Spec.from_json(text)
     assert "features" in info.value.message()
 
 
-@pytest.mark.xfail(
-    reason="BUG: a non-string dataset is refused with pydantic's text as 'what is allowed': "
-    "'dataset = 3: not allowed. Allowed: Input should be a valid string' (no data set names)",
-    strict=True,
-)
 def test_non_string_dataset_lists_the_data_sets() -> None:
     assert "circle" in refused(dataset=3).message()
 
 
-@pytest.mark.xfail(
-    reason="BUG: the weight_decay-with-LBFGS refusal does not name the offending value: "
-    "'optimizer = lbfgs takes no weight_decay: ...' for weight_decay=0.1",
-    strict=True,
-)
 def test_weight_decay_refusal_names_the_value() -> None:
     assert "0.1" in refused(optimizer="lbfgs", weight_decay=0.1).message()
 
@@ -380,11 +354,6 @@ def test_malformed_toml_mentions_the_line() -> None:
     assert "TOML" in msg and "line 2" in msg
 
 
-@pytest.mark.xfail(
-    reason="BUG: on Python 3.11-3.13 tomllib.TOMLDecodeError has no .lineno, so the message reads "
-    "'the TOML text is malformed (line ?): Invalid value (at line 2, column 10)'",
-    strict=True,
-)
 def test_malformed_toml_line_parameter_is_the_line_number() -> None:
     with pytest.raises(SpecError) as info:
         Spec.from_toml("lr = 0.1\nepochs = = 3\n")

@@ -304,12 +304,6 @@ def test_divergence_in_the_first_epoch_leaves_no_rows_and_no_exception() -> None
     assert all(bool(torch.isfinite(p).all()) for p in run.model.parameters())
 
 
-@pytest.mark.xfail(
-    reason="BUG: when the step whose loss became inf leaves finite (huge) weights, _diverged keeps them: "
-    "Spec(dataset='reg-plane', lr=5) ends with weights ~3e32 that are the state after step 16, whose loss "
-    "was inf, not the last state reached with a finite loss (after step 15 = history.steps)",
-    strict=True,
-)
 def test_divergence_does_not_keep_the_update_of_the_infinite_step() -> None:
     recorder = Recorder()
     trainer = Trainer(Spec(dataset="reg-plane", lr=5), callbacks=[recorder])
@@ -367,12 +361,6 @@ def test_early_stopping_callback_directly() -> None:
     assert history.epochs == stopper.best_epoch + 2
 
 
-@pytest.mark.xfail(
-    reason="BUG: with min_delta > 0 the history's best_epoch (plain minimum, saved as summary best_epoch) "
-    "and the epoch EarlyStopping restores differ: Spec(patience=3, min_delta=0.01) reports best_epoch 15, "
-    "the message says best at epoch 14 and the weights of epoch 14 are restored",
-    strict=True,
-)
 def test_min_delta_best_epoch_is_the_restored_epoch() -> None:
     snaps = EpochSnapshots()
     trainer = Trainer(Spec(patience=3, min_delta=0.01, epochs=100), callbacks=[snaps])

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from torchground.errors import RegistryError
-from torchground.i18n import t
+from torchground.i18n import Text, t
 
 __all__ = [
     "Entry",
@@ -82,10 +82,10 @@ class Registry(Generic[T]):
         entry = self._entries.get(self.canonical(name))
         if entry is None:
             raise RegistryError(
-                "registry.unknown", kind=t(f"registry.kind.{self.kind}"), name=name, allowed=", ".join(self.names())
+                "registry.unknown", kind=Text(f"registry.kind.{self.kind}"), name=name, allowed=", ".join(self.names())
             )
         if entry.refused:
-            raise RegistryError("registry.refused", name=entry.name, reason=entry.reason())
+            raise RegistryError("registry.refused", name=entry.name, reason=Text(entry.refused))
         return entry
 
     def names(self) -> tuple[str, ...]:
@@ -210,7 +210,7 @@ def _loss(
 _REFUSED_LOSSES = (
     "crossentropy", "nll", "ctc", "poissonnll", "gaussiannll", "kldiv", "marginranking", "hingeembedding",
     "multilabelmargin", "multilabelsoftmargin", "cosineembedding", "multimargin", "tripletmargin",
-    "tripletmarginwithdistance", "adaptivelogsoftmaxwithloss",
+    "tripletmarginwithdistance", "adaptivelogsoftmaxwithloss", "linearcrossentropy",
 )
 
 LOSSES: Registry[nn.Module] = Registry(
@@ -232,6 +232,7 @@ LOSSES: Registry[nn.Module] = Registry(
         "softmarginloss": "soft_margin", "bcewithlogits": "bce_with_logits", "bcewithlogitsloss": "bce_with_logits",
         "bceloss": "bce", "cross_entropy": "crossentropy", "crossentropyloss": "crossentropy", "nllloss": "nll",
         "ctcloss": "ctc", "kl_div": "kldiv", "kldivloss": "kldiv",
+        "linearcrossentropyloss": "linearcrossentropy", "linear_cross_entropy": "linearcrossentropy",
     },
 )
 

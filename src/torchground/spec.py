@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from typing import Any, Literal, Mapping
 
@@ -36,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from torchground.datasets import DATASETS
 from torchground.errors import RegistryError, SpecError
 from torchground.features import FEATURES
-from torchground.i18n import t
+from torchground.i18n import Text, t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
 
 __all__ = ["Spec", "PRESETS", "SPEC_FIELDS", "MAX_LAYERS", "MAX_WIDTH", "MAX_EPOCHS"]
@@ -114,6 +115,9 @@ class Spec(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "float64"] = "float32"
 
+    def __hash__(self) -> int:  # optimizer_args is a dict: hash the canonical JSON instead
+        return hash(self.to_json(indent=None))
+
     # -- construction with our own error type -------------------------------------------------
     def __init__(self, **data: Any) -> None:
         try:
@@ -128,10 +132,10 @@ class Spec(BaseModel):
         return cls(**dict(obj))
 
     # -- field checks -------------------------------------------------------------------------
-    @field_validator("dataset")
+    @field_validator("dataset", mode="before")
     @classmethod
-    def _dataset(cls, v: str) -> str:
-        name = v.strip().lower().replace("_", "-")
+    def _dataset(cls, v: Any) -> str:
+        name = v.strip().lower().replace("_", "-") if isinstance(v, str) else None
         if name not in DATASETS:
             raise SpecError("spec.invalid", field="dataset", value=v, allowed=", ".join(DATASETS))
         return name
@@ -139,10 +143,15 @@ class Spec(BaseModel):
     @field_validator("features", mode="before")
     @classmethod
     def _features(cls, v: Any) -> tuple[str, ...]:
-        names = tuple(s.strip().lower() for s in v.split(",")) if isinstance(v, str) else tuple(v)
+        if isinstance(v, str):
+            names = tuple(s.strip().lower() for s in v.split(","))
+        elif isinstance(v, (list, tuple)) and all(isinstance(n, str) for n in v):
+            names = tuple(v)
+        else:
+            names = ()
         bad = [n for n in names if n not in FEATURES]
         if not names or bad or len(set(names)) != len(names):
-            raise SpecError("spec.invalid", field="features", value=_fmt(v), allowed=t("spec.allowed.features", names=", ".join(FEATURES)))
+            raise SpecError("spec.invalid", field="features", value=_fmt(v), allowed=Text("spec.allowed.features", names=", ".join(FEATURES)))
         return names
 
     @field_validator("hidden", mode="before")
@@ -151,33 +160,45 @@ class Spec(BaseModel):
         v = raw
         if isinstance(v, str):
             v = [] if v.strip() in ("", "none", "0") else v.split(",")
+        elif not isinstance(v, (list, tuple)):
+            v = None
         try:
             widths = tuple(_strict_int(w) for w in v)
         except (TypeError, ValueError):
             widths = None
         if widths is None or len(widths) > MAX_LAYERS or any(not 1 <= w <= MAX_WIDTH for w in widths):
-            raise SpecError("spec.invalid", field="hidden", value=_fmt(raw), allowed=t("spec.allowed.hidden", layers=MAX_LAYERS, width=MAX_WIDTH))
+            raise SpecError("spec.invalid", field="hidden", value=_fmt(raw), allowed=Text("spec.allowed.hidden", layers=MAX_LAYERS, width=MAX_WIDTH))
         return widths
 
-    @field_validator("activation", "output_activation")
+    @field_validator("activation", "output_activation", mode="before")
     @classmethod
-    def _activation(cls, v: str | None) -> str | None:
+    def _activation(cls, v: Any) -> str | None:
         return None if v is None else _registry_name(ACTIVATIONS, v)
 
-    @field_validator("init")
+    @field_validator("init", mode="before")
     @classmethod
-    def _init(cls, v: str) -> str:
+    def _init(cls, v: Any) -> str:
         return _registry_name(INITS, v)
 
-    @field_validator("loss")
+    @field_validator("loss", mode="before")
     @classmethod
-    def _loss(cls, v: str) -> str:
+    def _loss(cls, v: Any) -> str:
         return _registry_name(LOSSES, v)
 
-    @field_validator("optimizer")
+    @field_validator("optimizer", mode="before")
     @classmethod
-    def _optimizer(cls, v: str) -> str:
+    def _optimizer(cls, v: Any) -> str:
         return _registry_name(OPTIMIZERS, v)
+
+    @field_validator(
+        "n_samples", "noise", "train_pct", "val_pct", "test_pct", "seed", "init_seed", "shuffle_seed", "lr",
+        "weight_decay", "l1", "l2", "epochs", "patience", "min_delta", mode="before",
+    )
+    @classmethod
+    def _not_bool(cls, v: Any, info: Any) -> Any:
+        if isinstance(v, bool):  # pydantic would read true as 1
+            raise SpecError("spec.invalid", field=info.field_name, value=v, allowed=Text(f"spec.allowed.{info.field_name}"))
+        return v
 
     @field_validator("batch_size", mode="before")
     @classmethod
@@ -185,9 +206,11 @@ class Spec(BaseModel):
         if isinstance(v, str) and v.strip().lower() == "full":
             return "full"
         try:
+            if isinstance(v, bool):
+                raise TypeError("bool")
             return _strict_int(v)
         except (TypeError, ValueError):
-            raise SpecError("spec.invalid", field="batch_size", value=v, allowed=t("spec.allowed.batch_size")) from None
+            raise SpecError("spec.invalid", field="batch_size", value=v, allowed=Text("spec.allowed.batch_size")) from None
 
     # -- resolution and cross-field checks ------------------------------------------------------
     @model_validator(mode="after")
@@ -227,13 +250,13 @@ class Spec(BaseModel):
         for name in ("train_pct", "val_pct", "test_pct"):
             _in_range(name, getattr(self, name), 0, 90)
         if self.train_pct < 10:
-            raise SpecError("spec.invalid", field="train_pct", value=self.train_pct, allowed=t("spec.allowed.train_pct"))
+            raise SpecError("spec.invalid", field="train_pct", value=self.train_pct, allowed=Text("spec.allowed.train_pct"))
         total = self.train_pct + self.val_pct + self.test_pct
         if total != 100:
             raise SpecError("spec.split_sum", train=self.train_pct, val=self.val_pct, test=self.test_pct, total=total)
         n_train = self.n_train
         if self.batch_size != "full" and not 1 <= self.batch_size <= n_train:
-            raise SpecError("spec.invalid", field="batch_size", value=self.batch_size, allowed=t("spec.allowed.batch_size_n", n=n_train))
+            raise SpecError("spec.invalid", field="batch_size", value=self.batch_size, allowed=Text("spec.allowed.batch_size_n", n=n_train))
         if self.patience is not None and self.val_pct == 0:
             raise SpecError("spec.patience_needs_val")
 
@@ -248,7 +271,7 @@ class Spec(BaseModel):
 
     def _check_optimizer(self, info: Mapping[str, Any]) -> None:
         if self.weight_decay and not info["weight_decay"]:
-            raise SpecError("spec.no_weight_decay", optimizer=self.optimizer)
+            raise SpecError("spec.no_weight_decay", optimizer=self.optimizer, value=self.weight_decay)
         allowed = optimizer_params(self.optimizer)
         for key, value in self.optimizer_args.items():
             if key not in allowed:
@@ -326,7 +349,9 @@ class Spec(BaseModel):
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise SpecError("spec.bad_file", format="TOML", line=getattr(exc, "lineno", "?"), reason=str(exc)) from None
+            found = re.search(r"line (\d+)", str(exc))
+            line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else "?")
+            raise SpecError("spec.bad_file", format="TOML", line=line, reason=str(exc)) from None
         return cls.model_validate(data)
 
 
@@ -375,7 +400,9 @@ def _strict_int(v: Any) -> int:
     return int(str(v).strip()) if isinstance(v, str) else int(v)
 
 
-def _registry_name(registry: Any, v: str) -> str:
+def _registry_name(registry: Any, v: Any) -> str:
+    if not isinstance(v, str):
+        raise SpecError("spec.invalid", field=registry.kind, value=_fmt(v), allowed=", ".join(registry.names()))
     try:
         return registry.get(v).name
     except RegistryError as exc:
@@ -390,7 +417,7 @@ def _in_range(field: str, value: Any, low: float, high: float, low_open: bool = 
     bad = bad or value > high or (value <= low if low_open else value < low)
     if bad:
         key = "spec.allowed.range_open" if low_open else "spec.allowed.range"
-        raise SpecError("spec.invalid", field=field, value=value, allowed=t(key, low=low, high=high))
+        raise SpecError("spec.invalid", field=field, value=value, allowed=Text(key, low=low, high=high))
 
 
 def _fmt(value: Any) -> str:

@@ -172,6 +172,8 @@ class Trainer:
         self.optimizer.zero_grad()
         data_loss = self.criterion(pred, y)
         loss = data_loss if not (self.spec.l1 or self.spec.l2) else self.loss_of(pred, y)
+        if not math.isfinite(loss.item()):  # a diverged step is not applied
+            return data_loss.detach(), pred.detach()
         loss.backward()
         self._optimizer_step()
         return data_loss.detach(), pred.detach()
@@ -262,8 +264,8 @@ class Trainer:
                 cb.on_batch_end(self, self.history.steps, value)
         row = self._row(loss_sum, done)
         self.history.rows.append(row)
-        best = self.history.best_epoch
-        if best is None or self.history.monitored(row) < self.history.monitored(self.history.rows[best - 1]):
+        best = self.history.best_epoch  # same rule as early stopping: better by more than min_delta
+        if best is None or self.history.monitored(row) < self.history.monitored(self.history.rows[best - 1]) - self.spec.min_delta:
             self.history.best_epoch = row["epoch"]
         for cb in self.callbacks:
             cb.on_epoch_end(self, row)
@@ -318,11 +320,14 @@ class Trainer:
     def _diverged(self, value: float, start_params: list[torch.Tensor], start_opt: dict[str, Any], done: list[Any]) -> None:
         """Stop at a non-finite loss and put back the last state whose weights were all finite.
 
-        Nothing is copied per step: the epoch's starting weights and optimiser state are
-        kept, and on divergence the epoch's finished steps are replayed (same batches, so
-        the same results) while the weights stay finite.
+        The failing step was not applied, so the weights are those that produced the
+        non-finite loss; if they are finite they are kept. If they are not (an earlier
+        update overflowed, or LBFGS's inner iterations went astray), nothing having been
+        copied per step, the epoch's starting weights and optimiser state are put back and
+        the epoch's finished steps replayed (same batches, same results) while the
+        weights stay finite.
         """
-        if not self._finite():
+        if self._needs_closure or not self._finite():  # LBFGS has already applied its step
             with torch.no_grad():
                 for p, s in zip(self._params, start_params):
                     p.copy_(s)
@@ -374,8 +379,11 @@ def summarize(spec: Spec, history: History, wall_s: float, device: torch.device)
         "device": str(device),
         "torch": torch.__version__,
     }
+    restored = history.status == "early_stopped" and spec.restore_best and history.best_epoch is not None
+    source = history.rows[history.best_epoch - 1] if restored else last  # the weights the model ends with
+    summary["metrics_epoch"] = source.get("epoch")
     for col in history.columns[1:]:
-        summary[col] = last.get(col)
+        summary[col] = source.get(col)
     if history.message:
         summary["message_key"], summary["message_params"] = history.message
     return summary

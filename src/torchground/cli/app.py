@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from torchground.errors import TorchgroundError
-from torchground.i18n import LANGUAGES, detect_language, set_language, t
+from torchground.i18n import LANGUAGES, detect_language, get_language, set_language, t
 
 __all__ = ["app", "run_app", "err_console", "apply_lang"]
 
@@ -36,7 +37,7 @@ def apply_lang(lang: str | None) -> None:
 
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from torchground.cli import data_cmd, explore_cmd, info_cmd, train_cmd  # noqa: F401
+    from torchground.cli import data_cmd, explore_cmd, export_cmd, info_cmd, lesson_cmd, train_cmd  # noqa: F401
 
 
 def run_app(argv: list[str]) -> int:
@@ -47,11 +48,14 @@ def run_app(argv: list[str]) -> int:
     as one catalogue message, also with status 2.
     """
     _register_commands()
+    previous = get_language()
     try:
         app(args=argv, prog_name="torchground")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except TorchgroundError as exc:
-        err_console.print(f"[bold red]{t('cli.error')}[/] {exc.message()}", markup=True, highlight=False)
+        err_console.print(f"[bold red]{t('cli.error')}[/] {escape(exc.message())}", markup=True, highlight=False)
         return 2
+    finally:
+        set_language(previous)  # --lang holds for one command, not for the caller's later calls
     return 0

@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from torchground.cli.app import app, apply_lang
@@ -38,9 +39,9 @@ def list_command(
             about = registry.get(name).summary()
             if kind == "optimizers" and optimizer_params(name):
                 about += "  [" + ", ".join(f"{k}={v}" for k, v in optimizer_params(name).items()) + "]"
-            table.add_row(name, about)
+            table.add_row(name, escape(about))
         for name in registry.refused():
-            table.add_row(f"[dim]{name}[/]", f"[dim]{t('cli.list.refused')}: {registry.entry(name).reason()}[/]")
+            table.add_row(f"[dim]{name}[/]", f"[dim]{t('cli.list.refused')}: {escape(registry.entry(name).reason())}[/]")
     elif kind == "datasets":
         for name, info in DATASETS.items():
             table.add_row(name, f"{t(info.summary_key)} ({info.problem}, n={info.default_n})")

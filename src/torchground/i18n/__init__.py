@@ -20,7 +20,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Mapping
 
-__all__ = ["LANGUAGES", "t", "catalogue", "detect_language", "get_language", "set_language"]
+__all__ = ["LANGUAGES", "Text", "t", "catalogue", "detect_language", "get_language", "set_language"]
 
 LANGUAGES: tuple[str, ...] = ("en", "ja")
 _current: str | None = None
@@ -71,6 +71,31 @@ def set_language(lang: str | None) -> None:
     _current = lang
 
 
+class Text:
+    """A catalogue message rendered later, in the language asked for then.
+
+    Used as a parameter of another message (an error's "allowed" part, a refusal's
+    reason) so the whole message comes out in one language.
+
+    >>> t("registry.kind.loss", "ja") == str(Text("registry.kind.loss").render("ja"))
+    True
+    """
+
+    __slots__ = ("key", "params")
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key, self.params = key, params
+
+    def render(self, lang: str | None = None) -> str:
+        return t(self.key, lang, **self.params)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __repr__(self) -> str:
+        return f"Text({self.key!r})"
+
+
 def t(key: str, lang: str | None = None, **params: Any) -> str:
     """Render message ``key`` in ``lang`` (default :func:`get_language`) with ``params``.
 
@@ -81,4 +106,7 @@ def t(key: str, lang: str | None = None, **params: Any) -> str:
     template = catalogue(lang).get(key)
     if template is None:
         template = catalogue("en")[key]
-    return template.format(**params) if params else template
+    if not params:
+        return template
+    rendered = {k: v.render(lang) if isinstance(v, Text) else v for k, v in params.items()}
+    return template.format(**rendered)

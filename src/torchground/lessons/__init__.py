@@ -13,9 +13,11 @@ terminal.
 
 Example:
     >>> from torchground.lessons import lesson1
-    >>> grads = lesson1(step=6, lang="en").step(6).values["grads"]
-    >>> grads
-    {0.0: 0.0, 1.0: 2.0, 10.0: 20.0}
+    >>> step = lesson1(step=4, lang="en").step(4)
+    >>> step.heading(), step.values["grad_fn_name"]
+    ('Step 4/7: Forward pass', 'TanhBackward0')
+    >>> print(step.output.splitlines()[1])
+    tensor([[0.7616]], grad_fn=<TanhBackward0>)
 """
 
 from __future__ import annotations

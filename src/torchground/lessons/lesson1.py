@@ -53,14 +53,17 @@ from torchground.registry import ACTIVATIONS
 
 # The activation modules of torch.nn that the article lists
 article_activations = [
-    "ELU", "Hardshrink", "Hardtanh", "LeakyReLU", "LogSigmoid", "MultiheadAttention",
-    "PReLU", "ReLU", "ReLU6", "RReLU", "SELU", "CELU", "GELU", "Sigmoid", "Softplus",
-    "Softshrink", "Softsign", "Tanh", "Tanhshrink", "Threshold", "Softmin", "Softmax",
-    "Softmax2d", "LogSoftmax", "AdaptiveLogSoftmaxWithLoss",
+    "ELU", "Hardshrink", "Hardtanh", "LeakyReLU", "LogSigmoid",
+    "MultiheadAttention", "PReLU", "ReLU", "ReLU6", "RReLU", "SELU", "CELU",
+    "GELU", "Sigmoid", "Softplus", "Softshrink", "Softsign", "Tanh",
+    "Tanhshrink", "Threshold", "Softmin", "Softmax", "Softmax2d", "LogSoftmax",
+    "AdaptiveLogSoftmaxWithLoss",
 ]
-assert all(hasattr(nn, name) for name in article_activations)  # all are in torch.nn
+assert all(hasattr(nn, n) for n in article_activations)  # all in torch.nn
 
-elementwise = [n for n in article_activations if n.lower() in ACTIVATIONS.names()]
+# torchground's registry knows which ones work on one value at a time
+usable = ACTIVATIONS.names()
+elementwise = [n for n in article_activations if n.lower() in usable]
 not_elementwise = [n for n in article_activations if n not in elementwise]
 print("element-wise:", ", ".join(elementwise))
 reasons = {n: ACTIVATIONS.entry(n).reason(lang=$lang) for n in not_elementwise}
@@ -71,15 +74,15 @@ for name, reason in reasons.items():
 a = torch.tensor([[1.0, 2.0, 3.0]])
 b = torch.tensor([[1.0, 0.0, 0.0]])
 print(torch.tanh(a)[0, 0].item(), torch.tanh(b)[0, 0].item())
-# ... but softmax of the same 1.0 depends on its neighbours (the outputs sum to 1)
+# ... but softmax of the same 1.0 depends on its neighbours (they sum to 1)
 softmax = nn.Softmax(dim=1)
 print(softmax(a)[0, 0].item(), softmax(b)[0, 0].item())
 '''
 
 _PARAMETERS = '''\
 # Parameters must be nn.Parameter objects made from tensors
-weight_array = nn.Parameter(torch.tensor([[0.6, -0.2]]))  # weights (1 neuron × 2 inputs)
-bias_array = nn.Parameter(torch.tensor([0.8]))            # bias (1 neuron)
+weight_array = nn.Parameter(torch.tensor([[0.6, -0.2]]))  # weights (1 × 2)
+bias_array = nn.Parameter(torch.tensor([0.8]))            # bias (1)
 
 model.layer1.weight = weight_array
 model.layer1.bias = bias_array
@@ -108,13 +111,15 @@ from torchground.graph import extract_graph
 from torchground.graph_render import to_text, write_graph
 
 # Walk y_pred.grad_fn back to the parameters, as torchviz's make_dot does
-graph = extract_graph({"y_pred": y_pred}, params=dict(model.named_parameters()))
+params_by_name = dict(model.named_parameters())
+graph = extract_graph({"y_pred": y_pred}, params=params_by_name)
 
 graph_text = to_text(graph, lang=$lang)  # the graph drawn as text
 print(graph_text)
 
-# The picture: SVG drawn by Graphviz's dot (the DOT text instead when dot is missing)
-picture = write_graph(graph, Path($out_dir) / "lesson1-graph.svg")
+# The picture: SVG drawn by Graphviz's dot (DOT text when dot is missing)
+out_dir = Path($out_dir)
+picture = write_graph(graph, out_dir / "lesson1-graph.svg")
 print(picture.path)
 if picture.fell_back:
     print(picture.notice(lang=$lang))
@@ -151,8 +156,8 @@ X_data = torch.tensor([[1.0, 2.0]])  # input (again)
 y_pred = model(X_data)               # output (again)
 y_true = torch.tensor([[1.0]])       # the correct label
 
-criterion = nn.MSELoss()          # the loss function ("criterion"): mean squared error
-loss = criterion(y_pred, y_true)  # the loss from the error (prediction − label)
+criterion = nn.MSELoss()          # the loss function: mean squared error
+loss = criterion(y_pred, y_true)  # the loss from the error (pred − label)
 print(loss)
 
 loss.backward()  # back-propagation: gradients of the loss for every parameter

@@ -39,7 +39,8 @@ for name, dtype in dtypes:
     dtype_table.append((name, str(x.dtype), x.element_size()))
     print(f"{name:<18}{str(x.dtype):<16}{x.element_size():>5}  {x.tolist()}")
 
-print(torch.short is torch.int16, torch.long is torch.int64, torch.double is torch.float64)
+print(torch.short is torch.int16, torch.long is torch.int64,
+      torch.double is torch.float64)
 
 # One tensor has one dtype: mixed Python values are converted to a common one
 mixed = torch.tensor([1, 2.5, True])
@@ -47,7 +48,7 @@ print(mixed, mixed.dtype)
 '''
 
 _CREATION = '''\
-x = torch.empty(2, 3)  # memory left as it was: the values are arbitrary, do not use them
+x = torch.empty(2, 3)  # memory as it was: arbitrary values, never use them
 print(x.shape, x.dtype)
 
 torch.manual_seed(0)  # so the random numbers are the same every run
@@ -63,7 +64,7 @@ print(x)
 x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # from (nested) Python lists
 print(x)
 
-y = x.new_ones(2, 2, dtype=torch.int32)  # new_*: same device as x, dtype as asked
+y = x.new_ones(2, 2, dtype=torch.int32)  # new_*: x's device, dtype as asked
 print(y)
 
 z = torch.ones_like(x, dtype=torch.float64)  # *_like: same shape as x
@@ -127,7 +128,7 @@ np.add(c, 1, out=c)  # change the array in place ...
 print(c, d)  # ... and the tensor changed too
 tensor_follows_numpy = bool((d == 2.0).all())
 
-# A dtype conversion makes a copy: float() turns float64 into a new float32 tensor
+# A dtype conversion makes a copy: float() turns float64 into new float32
 e = d.float()
 c[0] = 100.0  # change the array again
 print(d, e)   # d follows, the copy e does not
@@ -141,7 +142,8 @@ from torch import nn
 cuda = torch.cuda.is_available()
 print("CUDA available:", cuda)
 if cuda:
-    device_names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    device_names = [torch.cuda.get_device_name(i)
+                    for i in range(torch.cuda.device_count())]
     print("GPUs:", device_names)
 else:
     device_names = []
@@ -182,6 +184,7 @@ LESSON2 = Lesson(
         ),
         Step("lessons.l2.devices", _DEVICES, ("cuda", "device_names", "device", "z", "model"), _device_params),
     ),
+    uses_cuda=True,
 )
 
 

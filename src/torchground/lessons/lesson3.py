@@ -40,9 +40,9 @@ import numpy as np
 import torch
 from torchground.datasets import make_dataset, split_dataset
 
-# The Playground's "circle": points in [-6, 6]², label 1.0 (blue) or -1.0 (orange)
+# The Playground's "circle": points in [-6, 6]², 1.0 (blue) or -1.0 (orange)
 dataset = make_dataset("circle", n_samples=500, noise=0.0, seed=0)
-splits = split_dataset(dataset, 50, 50, 0)  # 50% training, 50% validation, no test
+splits = split_dataset(dataset, 50, 50, 0)  # 50% training, 50% validation
 
 X_train, y_train = splits.train.points, splits.train.labels  # NumPy arrays
 X_valid, y_valid = splits.val.points, splits.val.labels
@@ -54,7 +54,8 @@ print(y_train[:3])
 _LOADERS = '''\
 from torch.utils.data import DataLoader, TensorDataset
 
-# NumPy (float64) → tensors (float32, PyTorch's usual dtype); labels as a column (N, 1)
+# NumPy (float64) → tensors (float32, PyTorch's usual dtype);
+# the labels become a column (N, 1) like the model's output
 t_X_train = torch.from_numpy(X_train).float()
 t_y_train = torch.from_numpy(y_train).float().view(-1, 1)
 t_X_valid = torch.from_numpy(X_valid).float()
@@ -64,13 +65,13 @@ dataset_train = TensorDataset(t_X_train, t_y_train)  # pairs (features, label)
 dataset_valid = TensorDataset(t_X_valid, t_y_valid)
 
 BATCH_SIZE = 15  # the Playground offers 1 to 30
-# shuffle=True: a new order every epoch; the seeded generator makes it repeatable
+# shuffle=True: a new order every epoch; the seeded generator repeats it
 loader_train = DataLoader(dataset_train, batch_size=BATCH_SIZE, shuffle=True,
                           generator=torch.Generator().manual_seed(0))
 loader_valid = DataLoader(dataset_valid, batch_size=BATCH_SIZE)
 
 print(len(dataset_train), len(dataset_valid))
-print(len(loader_train), len(loader_valid))  # batches per epoch: 16 × 15 + 1 × 10
+print(len(loader_train), len(loader_valid))  # batches: 16 × 15 + 1 × 10
 print(dataset_train[0])
 
 valid_X, valid_y = next(iter(loader_valid))  # one batch
@@ -87,7 +88,7 @@ OUTPUT_RESULTS = 1   # output: one value
 
 activation1 = torch.nn.Tanh()  # hidden activations (may be changed)
 activation2 = torch.nn.Tanh()
-acti_out = torch.nn.Tanh()     # output activation: stays tanh, values in (-1, 1)
+acti_out = torch.nn.Tanh()     # output: stays tanh, values in (-1, 1)
 
 
 class NeuralNetwork(nn.Module):
@@ -106,13 +107,13 @@ class NeuralNetwork(nn.Module):
 
 def init_parameters(layer):
     if isinstance(layer, nn.Linear):
-        nn.init.xavier_uniform_(layer.weight)  # Xavier (Glorot) uniform weights
+        nn.init.xavier_uniform_(layer.weight)  # Xavier (Glorot) uniform
         nn.init.zeros_(layer.bias)             # biases 0
 
 
 torch.manual_seed(0)          # the same initial weights every run
 model = NeuralNetwork()
-model.apply(init_parameters)  # apply() calls init_parameters on every sub-module
+model.apply(init_parameters)  # calls init_parameters on every sub-module
 print(model)
 print(model.layer1.weight)
 initial_state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -132,29 +133,36 @@ class Discretize(nn.Module):  # the same as a module, to append to a model
 outputs = torch.tensor([[-0.7], [-0.1], [0.0], [0.4]])
 classes = discretize(outputs)
 print(classes.flatten())
-print(nn.Sequential(model, Discretize())(t_X_valid[:5]).flatten())  # classes of 5 points
+classifier = nn.Sequential(model, Discretize())
+print(classifier(t_X_valid[:5]).flatten())  # classes of 5 points
 '''
 
 _OPTIMIZER = '''\
 import torch.optim as optim
 
 LEARNING_RATE = 0.03   # learning rate
-REGULARIZATION = 0.03  # L2 regularisation = SGD's weight_decay (L1 is not built in)
+REGULARIZATION = 0.03  # L2 regularisation = weight_decay (no L1 built in)
 
-optimizer = optim.SGD(model.parameters(), lr=LEARNING_RATE, weight_decay=REGULARIZATION)
+optimizer = optim.SGD(model.parameters(), lr=LEARNING_RATE,
+                      weight_decay=REGULARIZATION)
 criterion = nn.MSELoss()  # loss function: mean squared error
 print(optimizer)
 print(criterion)
 
 # The alternatives the article lists, looked up in torch.optim and torch.nn
-article_optimizers = ["Adadelta", "Adagrad", "Adam", "AdamW", "SparseAdam", "Adamax",
-                      "ASGD", "LBFGS", "RMSprop", "Rprop", "SGD"]
-article_losses = ["L1Loss", "MSELoss", "CrossEntropyLoss", "CTCLoss", "NLLLoss",
-                  "PoissonNLLLoss", "KLDivLoss", "BCELoss", "BCEWithLogitsLoss",
-                  "MarginRankingLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
-                  "SmoothL1Loss", "SoftMarginLoss", "MultiLabelSoftMarginLoss",
-                  "CosineEmbeddingLoss", "MultiMarginLoss", "TripletMarginLoss"]
-print(all(hasattr(optim, n) for n in article_optimizers), all(hasattr(nn, n) for n in article_losses))
+article_optimizers = [
+    "Adadelta", "Adagrad", "Adam", "AdamW", "SparseAdam", "Adamax", "ASGD",
+    "LBFGS", "RMSprop", "Rprop", "SGD",
+]
+article_losses = [
+    "L1Loss", "MSELoss", "CrossEntropyLoss", "CTCLoss", "NLLLoss",
+    "PoissonNLLLoss", "KLDivLoss", "BCELoss", "BCEWithLogitsLoss",
+    "MarginRankingLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
+    "SmoothL1Loss", "SoftMarginLoss", "MultiLabelSoftMarginLoss",
+    "CosineEmbeddingLoss", "MultiMarginLoss", "TripletMarginLoss",
+]
+print(all(hasattr(optim, n) for n in article_optimizers),
+      all(hasattr(nn, n) for n in article_losses))
 '''
 
 _STEPS = '''\
@@ -185,9 +193,9 @@ def valid_step(valid_X, valid_y):
 _TRAIN = '''\
 EPOCHS = $epochs  # the article trains 100
 
-train_history, valid_history = [], []          # mean loss per sample, per epoch
+train_history, valid_history = [], []  # mean loss per sample, per epoch
 train_acc_history, valid_acc_history = [], []
-article_history, batch_mean_history = [], []   # for the note on the article's flaw
+article_history, batch_mean_history = [], []  # for the note on a flaw
 
 for epoch in range(EPOCHS):
     total_loss = 0.0        # Σ (batch loss × batch size)
@@ -197,7 +205,7 @@ for epoch in range(EPOCHS):
     n_batches = 0
     for train_X, train_y in loader_train:
         loss, acc = train_step(train_X, train_y)
-        total_loss += loss * len(train_y)  # the last batch has 10 points, not 15
+        total_loss += loss * len(train_y)  # the last batch has only 10
         total_batch_loss += loss
         total_acc += acc
         total_train += len(train_y)
@@ -220,7 +228,8 @@ for epoch in range(EPOCHS):
     valid_history.append(avg_val_loss)
     train_acc_history.append(avg_acc)
     valid_acc_history.append(avg_val_acc)
-    article_history.append(total_batch_loss / (epoch + 1))  # the article: ÷ epoch number
+    # the article's "average" (÷ epoch number), kept to show its flaw
+    article_history.append(total_batch_loss / (epoch + 1))
     batch_mean_history.append(total_batch_loss / n_batches)
 
     print(f"[Epoch {epoch + 1:3d}/{EPOCHS:3d}]"
@@ -235,7 +244,7 @@ print(final_state)
 
 _PLOT = '''\
 from pathlib import Path
-from matplotlib.figure import Figure  # a figure without pyplot: no window, drawn by Agg
+from matplotlib.figure import Figure  # no pyplot: no window, Agg draws it
 from torchground.atomic import atomic_path
 
 fig = Figure(figsize=(6, 4))
@@ -257,14 +266,16 @@ _FLAW = '''\
 # The article divides the summed batch losses by the epoch number: wrong.
 # Right: the mean per sample (or per batch) of the same epoch.
 shown = sorted({1, 2, EPOCHS // 2, EPOCHS} & set(range(1, EPOCHS + 1)))
-print(f"{'epoch':>5} {'Σ batch losses':>15} {'÷ epoch':>10} {'÷ batches':>10} {'per sample':>11}")
+print(f"{'epoch':>5} {'Σ batch losses':>15} {'÷ epoch':>10}"
+      f" {'÷ batches':>10} {'per sample':>11}")
 flaw_rows = []
 for e in shown:
     i = e - 1
-    summed = article_history[i] * e
-    flaw_rows.append((e, summed, article_history[i], batch_mean_history[i], train_history[i]))
-    print(f"{e:>5} {summed:>15.5f} {article_history[i]:>10.5f}"
-          f" {batch_mean_history[i]:>10.5f} {train_history[i]:>11.5f}")
+    row = (e, article_history[i] * e, article_history[i],
+           batch_mean_history[i], train_history[i])
+    flaw_rows.append(row)
+    print(f"{row[0]:>5} {row[1]:>15.5f} {row[2]:>10.5f}"
+          f" {row[3]:>10.5f} {row[4]:>11.5f}")
 '''
 
 

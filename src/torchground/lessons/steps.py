@@ -12,8 +12,9 @@ of epochs, the language), through ``$name`` placeholders of :class:`string.Templ
 that are replaced by Python literals (``repr``) *before* the code is shown or run, so the
 text a learner reads, copies or runs as a script is the text that produced the output.
 
-The global torch random state is forked while a lesson runs, so running a lesson does
-not change the caller's random numbers (the lesson code seeds its own where it matters).
+The global torch random state (CPU, and CUDA for a lesson that uses it) is forked while
+a lesson runs, so running a lesson does not change the caller's random numbers (the
+lesson code seeds its own where it matters).
 
 Example:
     >>> lesson = Lesson(0, "lessons.l1", (Step("lessons.l1.forward", "y = 1 + $n\\nprint(y)", ("y",)),))
@@ -61,16 +62,25 @@ class Step:
 
 @dataclass(frozen=True)
 class Lesson:
-    """A numbered lesson: ``<key>.title`` and ``<key>.intro`` in the catalogue, and its steps."""
+    """A numbered lesson: ``<key>.title`` and ``<key>.intro`` in the catalogue, and its steps.
+
+    ``uses_cuda`` marks a lesson whose code may touch CUDA; its run then also forks the
+    CUDA random state (which initialises CUDA, so the others leave it alone).
+    """
 
     number: int
     key: str
     steps: tuple[Step, ...]
+    uses_cuda: bool = False
 
 
-@dataclass
+@dataclass(repr=False)
 class StepResult:
-    """What one step did: its texts, the code that ran, what it printed, and its values."""
+    """What one step did: its texts, the code that ran, what it printed, and its values.
+
+    ``str()`` and ``repr()`` give the step as text (heading, explanation, code, output);
+    Jupyter shows it as Markdown.
+    """
 
     lesson: int
     number: int
@@ -98,6 +108,9 @@ class StepResult:
             ]
         )
 
+    def __repr__(self) -> str:
+        return str(self)
+
     def _repr_markdown_(self) -> str:
         output = self.output.rstrip("\n") or t("lessons.ui.no_output", self.lang)
         return (
@@ -107,9 +120,13 @@ class StepResult:
         )
 
 
-@dataclass
+@dataclass(repr=False)
 class LessonResult:
-    """The steps a lesson ran (all of them, or the one asked for) with their results."""
+    """The steps a lesson ran (all of them, or the one asked for) with their results.
+
+    ``str()`` gives the whole lesson as text, ``repr()`` a short summary; Jupyter shows
+    the whole lesson as Markdown.
+    """
 
     number: int
     title: str
@@ -142,6 +159,10 @@ class LessonResult:
     def __str__(self) -> str:
         head = t("lessons.ui.lesson", self.lang, number=self.number, title=self.title)
         return "\n\n".join([head, self.intro] + [str(s) for s in self.steps])
+
+    def __repr__(self) -> str:
+        steps = ", ".join(str(s.number) for s in self.steps)
+        return f"<LessonResult lesson={self.number} lang={self.lang!r} steps=[{steps}] of {self.total}>"
 
     def _repr_markdown_(self) -> str:
         head = t("lessons.ui.lesson", self.lang, number=self.number, title=self.title)
@@ -205,7 +226,8 @@ def run_lesson(
     last = number or len(lesson.steps)
     namespace: dict[str, Any] = {"__name__": f"torchground_lesson{lesson.number}"}
     results: list[StepResult] = []
-    with torch.random.fork_rng(devices=[]):
+    cuda = lesson.uses_cuda and torch.cuda.is_available()
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if cuda else []):
         for index, item in enumerate(lesson.steps[:last], start=1):
             code = render_code(item.code, filled)
             buffer = io.StringIO()
