@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from torchground.codegen_parts import Parts
+from torchground.codegen_parts import Parts, display_width
 from torchground.errors import TorchgroundError
 from torchground.i18n import LANGUAGES, t
 from torchground.spec import Spec
@@ -172,7 +172,7 @@ def to_script(spec: Spec, lang: str | None = None) -> str:
     chunks = [_header(spec, lang)]
     for section in sections(spec, lang):
         comment = "".join(f"# {line}\n" for line in section.text.splitlines())
-        rule = "# " + "-" * 4 + f" {section.title} " + "-" * max(4, 80 - len(section.title))
+        rule = "# " + "-" * 4 + f" {section.title} " + "-" * max(4, 80 - display_width(section.title))
         chunks.append(f"{rule}\n{comment}{section.code}")
     return "\n\n".join(chunk.rstrip("\n") + "\n" for chunk in chunks)
 

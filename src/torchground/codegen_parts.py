@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 import string
+import unicodedata
 from typing import Any
 
 from torch import nn
@@ -30,10 +31,11 @@ from torchground.i18n import t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
 from torchground.spec import Spec
 
-__all__ = ["Parts", "literal", "activation_code", "criterion_code", "feature_code", "INIT_CODE"]
+__all__ = ["Parts", "display_width", "literal", "activation_code", "criterion_code", "feature_code", "INIT_CODE"]
 
 _MARKER = re.compile(r"«([a-z0-9_]+)»")
 _WHOLE_LINE_COMMENT = re.compile(r"^(\s*)# «([a-z0-9_]+)»$")
+_MAX_LINE = 100  # longer lines get their inline comment moved above them
 
 # --- registry entries as source text ----------------------------------------------------------
 # Activations whose registry factory is not a bare ``nn`` class (it fixes constructor values).
@@ -60,6 +62,15 @@ _FEATURE_CODE = {
     "cosx1": "np.cos(x1)",
     "cosx2": "np.cos(x2)",
 }
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: wide (e.g. Japanese) characters count twice.
+
+    >>> display_width("loss"), display_width("損失")
+    (4, 4)
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _unsupported(kind: str, name: str) -> TorchgroundError:
@@ -240,8 +251,16 @@ class Parts:
             if whole:
                 indent, key = whole.groups()
                 out.extend(f"{indent}# {part}" for part in self.c(key).splitlines())
+                continue
+            filled = _MARKER.sub(lambda m: self.c(m.group(1)), line)
+            code, sep, comment = line.partition("  # ")
+            if display_width(filled) > _MAX_LINE and sep and "«" in comment and code.strip():
+                # A long inline comment goes on its own line, above the code it explains.
+                indent = code[: len(code) - len(code.lstrip())]
+                out.append(indent + "# " + _MARKER.sub(lambda m: self.c(m.group(1)), comment))
+                out.append(code)
             else:
-                out.append(_MARKER.sub(lambda m: self.c(m.group(1)), line))
+                out.append(filled)
         return "\n".join(out) + "\n"
 
     # -- sections -----------------------------------------------------------------------------
@@ -494,7 +513,9 @@ def criterion(output, target):
     model.train()  # «train_mode»
     pred = model(x)  # (B, 1)
     optimizer.zero_grad()  # «zero_grad»
-{body}    {total}.backward()  # «backward»
+{body}    if not math.isfinite({total}.item()):
+        return loss.item(), pred.detach()  # «skip_diverged»
+    {total}.backward()  # «backward»
     {step}  # «step»
     return loss.item(), pred.detach()
 '''
