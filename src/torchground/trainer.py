@@ -231,12 +231,16 @@ class Trainer:
         # The same generator calls as DataLoader: its iterator draws a base seed, then
         # RandomSampler draws a permutation for the epoch and one more when exhausted.
         torch.empty((), dtype=torch.int64).random_(generator=self.generator)
-        if self.spec.shuffle:
-            perm = torch.randperm(self.n_train, generator=self.generator).to(self.device)
-            x, y = x[perm], y[perm]  # (N, F), (N, 1): one gather, then views per batch
+        order = torch.randperm(self.n_train, generator=self.generator).to(self.device) if self.spec.shuffle else None
         bs = self.batch_size
         for start in range(0, self.n_train, bs):
-            yield x[start : start + bs], y[start : start + bs]
+            # Each batch is a fresh tensor, as DataLoader's are: CPU matmul kernels can round
+            # differently on a view that starts at an unaligned address (e.g. 5 features).
+            if order is None:
+                yield x[start : start + bs].clone(), y[start : start + bs].clone()
+            else:
+                idx = order[start : start + bs]
+                yield x.index_select(0, idx), y.index_select(0, idx)  # (B, F), (B, 1)
         if self.spec.shuffle:
             torch.randperm(self.n_train, generator=self.generator)
 

@@ -16,7 +16,7 @@ import typer
 
 from torchground.atomic import write_text
 from torchground.cli.app import app, apply_lang, err_console
-from torchground.cli.train_cmd import _parse_opt_args, spec_from_options
+from torchground.cli.train_cmd import parse_opt_args, spec_from_options
 from torchground.codegen import EXPORT_KINDS, export
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
@@ -74,7 +74,7 @@ def export_command(
         dataset=dataset, n_samples=n_samples, noise=noise, train_pct=train_pct, val_pct=val_pct, test_pct=test_pct,
         seed=seed, init_seed=init_seed, shuffle_seed=shuffle_seed, features=features, hidden=hidden,
         activation=activation, output_activation=output_activation, init=init, loss=loss, optimizer=optimizer,
-        lr=lr, weight_decay=weight_decay, optimizer_args=_parse_opt_args(opt), l1=l1, l2=l2,
+        lr=lr, weight_decay=weight_decay, optimizer_args=parse_opt_args(opt), l1=l1, l2=l2,
         batch_size=batch_size, shuffle=shuffle, epochs=epochs, patience=patience, min_delta=min_delta,
         restore_best=restore_best, device=device, dtype=dtype,
     )
@@ -87,5 +87,8 @@ def export_command(
     path = Path(out)
     if path.is_dir():
         raise TorchgroundError("codegen.out_is_dir", path=out)
-    write_text(path, text)
+    try:
+        write_text(path, text)
+    except OSError as exc:  # e.g. a read-only folder: a message, not a traceback
+        raise TorchgroundError("codegen.write_failed", path=out, reason=exc.strerror or str(exc)) from None
     err_console.print(t("codegen.written", kind=kind, path=out), highlight=False)

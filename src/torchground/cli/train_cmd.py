@@ -19,7 +19,7 @@ from torchground.rundir import default_run_dir, load_spec, save_run
 from torchground.spec import Spec
 from torchground.trainer import Run, Trainer, summarize
 
-__all__ = ["train_command", "spec_from_options"]
+__all__ = ["train_command", "spec_from_options", "parse_opt_args", "log_line"]
 
 _H = "cli.help."
 
@@ -39,7 +39,7 @@ def spec_from_options(config: Path | None, preset: str | None, values: dict[str,
     return Spec.preset(preset or "seed", **changes)
 
 
-def _parse_opt_args(items: list[str] | None) -> dict[str, Any] | None:
+def parse_opt_args(items: list[str] | None) -> dict[str, Any] | None:
     """``--opt momentum=0.9 --opt betas=0.9,0.99`` → optimizer_args."""
     if not items:
         return None
@@ -161,7 +161,7 @@ def train_command(
         dataset=dataset, n_samples=n_samples, noise=noise, train_pct=train_pct, val_pct=val_pct, test_pct=test_pct,
         seed=seed, init_seed=init_seed, shuffle_seed=shuffle_seed, features=features, hidden=hidden,
         activation=activation, output_activation=output_activation, init=init, loss=loss, optimizer=optimizer,
-        lr=lr, weight_decay=weight_decay, optimizer_args=_parse_opt_args(opt), l1=l1, l2=l2,
+        lr=lr, weight_decay=weight_decay, optimizer_args=parse_opt_args(opt), l1=l1, l2=l2,
         batch_size=batch_size, shuffle=shuffle, epochs=epochs, patience=patience, min_delta=min_delta,
         restore_best=restore_best, device=device, dtype=dtype,
     )

@@ -1,211 +1,35 @@
-"""The pieces of an exported training script: one builder per section, all text, no I/O.
+"""The sections of an exported training script, built for one spec, as text.
 
-:mod:`torchground.codegen` assembles these pieces into a script or a notebook. Every
-piece is Python source for one spec, written to do exactly what the torchground code it
-mirrors does (same calls, same order, same arithmetic), because the exported script must
-reproduce :func:`torchground.trainer.train` number for number:
+:mod:`torchground.codegen` puts these sections in order (script) or in cells (notebook).
+Each section mirrors the torchground code that does the same job, so that the script
+reproduces :func:`torchground.trainer.train`: the model is
+:class:`~torchground.model.PlaygroundNet` built as :func:`~torchground.model.build_model`
+does, and the steps and the loop are those of :class:`~torchground.trainer.Trainer` and
+:class:`~torchground.callbacks.EarlyStopping` (batch order of a seeded ``DataLoader``,
+true mean loss, L1/L2 on weights with the Playground's dead-weight rule, LBFGS closure,
+early stopping, a diverged step not applied).
 
-* data: the generators of :mod:`torchground.datasets`, the shuffle and the split;
-* features: :data:`torchground.features.FEATURES`;
-* model: :class:`torchground.model.PlaygroundNet` and :func:`~torchground.model.build_model`;
-* optimiser, loss, activations, initialisers: :mod:`torchground.registry`;
-* the loop: :class:`torchground.trainer.Trainer` and
-  :class:`torchground.callbacks.EarlyStopping`.
-
-Comments are written as ``«key»`` markers that :class:`Parts` fills in from the catalogue
-(keys ``codegen.c.<key>``), so one template serves English and Japanese.
+Comments are written as ``«key»`` markers that :meth:`Parts.fill` fills in from the
+catalogue (keys ``codegen.c.<key>``), so one template serves English and Japanese.
 """
 
 from __future__ import annotations
 
-import math
 import re
-import string
-import unicodedata
 from typing import Any
 
-from torch import nn
-
-from torchground.errors import TorchgroundError
+from torchground.codegen.sources import (
+    GENERATORS, INIT_CODE, activation_code, criterion_code, display_width, feature_code, fstring, literal, unsupported,
+)
 from torchground.i18n import t
-from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
+from torchground.registry import INITS, LOSSES, OPTIMIZERS
 from torchground.spec import Spec
 
-__all__ = ["Parts", "display_width", "literal", "activation_code", "criterion_code", "feature_code", "INIT_CODE"]
+__all__ = ["Parts"]
 
 _MARKER = re.compile(r"«([a-z0-9_]+)»")
 _WHOLE_LINE_COMMENT = re.compile(r"^(\s*)# «([a-z0-9_]+)»$")
 _MAX_LINE = 100  # longer lines get their inline comment moved above them
-
-# --- registry entries as source text ----------------------------------------------------------
-# Activations whose registry factory is not a bare ``nn`` class (it fixes constructor values).
-_ACTIVATION_SPECIAL = {"threshold": "nn.Threshold(0.0, 0.0)"}
-
-#: Initialiser bodies (weight line, bias line), as in :mod:`torchground.registry`; ``None``
-#: for "torch", which keeps what ``nn.Linear`` drew when it was made.
-INIT_CODE: dict[str, tuple[str, str] | None] = {
-    "xavier": ("nn.init.xavier_uniform_(m.weight)", "nn.init.zeros_(m.bias)"),
-    "playground": ("nn.init.uniform_(m.weight, -0.5, 0.5)", "nn.init.constant_(m.bias, 0.1)"),
-    "zero": ("nn.init.zeros_(m.weight)", "nn.init.zeros_(m.bias)"),
-    "kaiming": ('nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")', "nn.init.zeros_(m.bias)"),
-    "torch": None,
-}
-
-_FEATURE_CODE = {
-    "x1": "x1",
-    "x2": "x2",
-    "x1sq": "x1 * x1",
-    "x2sq": "x2 * x2",
-    "x1x2": "x1 * x2",
-    "sinx1": "np.sin(x1)",
-    "sinx2": "np.sin(x2)",
-    "cosx1": "np.cos(x1)",
-    "cosx2": "np.cos(x2)",
-}
-
-
-def display_width(text: str) -> int:
-    """Columns ``text`` takes in a terminal: wide (e.g. Japanese) characters count twice.
-
-    >>> display_width("loss"), display_width("損失")
-    (4, 4)
-    """
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _unsupported(kind: str, name: str) -> TorchgroundError:
-    return TorchgroundError("codegen.unsupported", kind=kind, name=name)
-
-
-def literal(value: Any) -> str:
-    """Python source for a spec value (``float("inf")`` where ``repr`` would not parse).
-
-    >>> literal(0.03), literal((0.9, 0.99)), literal(True), literal(float("inf")), literal("strong_wolfe")
-    ('0.03', '(0.9, 0.99)', 'True', 'float("inf")', "'strong_wolfe'")
-    """
-    if isinstance(value, float) and not math.isfinite(value):
-        return 'float("nan")' if math.isnan(value) else ('float("inf")' if value > 0 else '-float("inf")')
-    if isinstance(value, (tuple, list)):
-        items = ", ".join(literal(v) for v in value)
-        return f"({items},)" if len(value) == 1 else f"({items})"
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return repr(value)
-    raise _unsupported("value", repr(value))
-
-
-def activation_code(name: str) -> str:
-    """Source that builds activation ``name`` as the registry does, e.g. ``nn.Tanh()``."""
-    entry = ACTIVATIONS.get(name)
-    if entry.name in _ACTIVATION_SPECIAL:
-        return _ACTIVATION_SPECIAL[entry.name]
-    build = entry.build
-    if isinstance(build, type) and getattr(nn, build.__name__, None) is build:
-        return f"nn.{build.__name__}()"
-    raise _unsupported("activation", name)
-
-
-def criterion_code(name: str) -> str | None:
-    """Source of the ``torch.nn`` loss inside loss ``name`` (``None`` for half_mse, written out)."""
-    entry = LOSSES.get(name)
-    if entry.name == "half_mse":
-        return None
-    built = entry.build()
-    cls = type(getattr(built, "criterion", built))  # a LossFunction wraps the torch loss
-    if getattr(nn, cls.__name__, None) is cls:
-        return f"nn.{cls.__name__}()"
-    raise _unsupported("loss", name)
-
-
-def feature_code(name: str) -> str:
-    """NumPy source of feature ``name`` from the columns ``x1`` and ``x2``."""
-    if name not in _FEATURE_CODE:
-        raise _unsupported("feature", name)
-    return _FEATURE_CODE[name]
-
-
-# --- the data generators, as in torchground.datasets ------------------------------------------
-_HALVES = "    n_pos, n_neg = (n + 1) // 2, n // 2  # «halves»\n"
-_SIGN_LABELS = "    labels = np.concatenate([np.ones(n_pos), -np.ones(n_neg)])  # (N,) «first_half_pos»\n"
-_UNIFORM_PLANE = """\
-    radius = 6.0
-    points = rng.uniform(-radius, radius, (n, 2))  # (N, 2)
-    noisy = points + rng.uniform(-radius, radius, (n, 2)) * noise  # (N, 2) «reg_noisy»
-"""
-
-_GENERATORS = {
-    "circle": '''\
-def make_circle(rng, n, noise):
-    """«gen_circle»"""
-    radius = 5.0
-''' + _HALVES + '''\
-    r_inside = rng.uniform(0.0, radius * 0.5, n_pos)  # «circle_inside»
-    r_ring = rng.uniform(radius * 0.7, radius, n_neg)  # «circle_ring»
-    r = np.concatenate([r_inside, r_ring])  # (N,)
-    angle = rng.uniform(0.0, 2.0 * math.pi, n)  # (N,)
-    points = np.stack([r * np.sin(angle), r * np.cos(angle)], axis=1)  # (N, 2)
-    offset = rng.uniform(-radius, radius, (n, 2)) * noise  # (N, 2) «always_drawn»
-    moved = points + offset  # «noise_flips»
-    labels = np.where(np.hypot(moved[:, 0], moved[:, 1]) < radius * 0.5, 1.0, -1.0)  # (N,)
-    return points, labels
-''',
-    "xor": '''\
-def make_xor(rng, n, noise):
-    """«gen_xor»"""
-    padding = 0.3
-    raw = rng.uniform(-5.0, 5.0, (n, 2))  # (N, 2)
-    points = np.where(raw > 0, raw + padding, raw - padding)  # (N, 2) «xor_padding»
-    offset = rng.uniform(-5.0, 5.0, (n, 2)) * noise  # (N, 2) «always_drawn»
-    moved = points + offset  # «noise_flips»
-    labels = np.where(moved[:, 0] * moved[:, 1] >= 0, 1.0, -1.0)  # (N,)
-    return points, labels
-''',
-    "gauss": '''\
-def make_gauss(rng, n, noise):
-    """«gen_gauss»"""
-    variance = 0.5 + (4.0 - 0.5) * noise / 0.5  # «gauss_variance»
-''' + _HALVES + '''\
-    centres = np.repeat(np.array([[2.0, 2.0], [-2.0, -2.0]]), [n_pos, n_neg], axis=0)  # (N, 2)
-    points = centres + math.sqrt(variance) * rng.standard_normal((n, 2))  # (N, 2)
-''' + _SIGN_LABELS + '''\
-    return points, labels
-''',
-    "spiral": '''\
-def make_spiral(rng, n, noise):
-    """«gen_spiral»"""
-''' + _HALVES + '''\
-    arms = []
-    for m, delta in ((n_pos, 0.0), (n_neg, math.pi)):  # «spiral_arms»
-        frac = np.arange(m) / m  # i / m
-        r = 5.0 * frac
-        t = 1.75 * 2.0 * math.pi * frac + delta
-        arms.append(np.stack([r * np.sin(t), r * np.cos(t)], axis=1))  # (m, 2)
-    points = np.concatenate(arms) + rng.uniform(-1.0, 1.0, (n, 2)) * noise  # (N, 2)
-''' + _SIGN_LABELS + '''\
-    return points, labels
-''',
-    "reg-plane": '''\
-def make_reg_plane(rng, n, noise):
-    """«gen_reg_plane»"""
-''' + _UNIFORM_PLANE + '''\
-    labels = noisy.sum(axis=1) / 10.0  # (N,) «reg_plane_label»
-    return points, labels
-''',
-    "reg-gauss": '''\
-def make_reg_gauss(rng, n, noise):
-    """«gen_reg_gauss»"""
-''' + _UNIFORM_PLANE + '''\
-    # «reg_gauss_centres»
-    centres = np.array(
-        [[-4.0, 2.5, 1.0], [0.0, 2.5, -1.0], [4.0, 2.5, 1.0], [-4.0, -2.5, -1.0], [0.0, -2.5, 1.0], [4.0, -2.5, -1.0]]
-    )
-    diff = noisy[:, None, :] - centres[None, :, :2]  # (N, 6, 2)
-    dist = np.hypot(diff[..., 0], diff[..., 1])  # (N, 6)
-    values = centres[:, 2] * np.clip(1.0 - dist / 2.0, 0.0, 1.0)  # (N, 6)
-    best = np.argmax(np.abs(values), axis=1)  # (N,) «reg_gauss_best»
-    labels = values[np.arange(n), best]  # (N,)
-    return points, labels
-''',
-}
 
 
 class Parts:
@@ -312,7 +136,7 @@ class Parts:
 
     def data(self) -> str:
         fn = "make_" + self.spec.dataset.replace("-", "_")
-        code = _GENERATORS[self.spec.dataset] + f"""
+        code = GENERATORS[self.spec.dataset] + f"""
 
 rng = np.random.default_rng(DATA_SEED)  # «one_stream»
 points, labels = {fn}(rng, N_SAMPLES, NOISE / 100.0)  # (N, 2), (N,)
@@ -375,7 +199,7 @@ train_loader = DataLoader(
         init_lines.append(f"        self.act_out = {activation_code(s.output_activation)}")
         forward_lines.append("        x = self.act_out(self.layer_out(x))  # (B, 1)")
         code = (
-            f'''\
+            '''\
 class Net(nn.Module):
     """«net_doc»"""
 
@@ -389,20 +213,20 @@ class Net(nn.Module):
     def forward(self, x):  # x: (B, {s.n_inputs})
 '''
             + "\n".join(forward_lines)
-            + '''
-        return x
-
+            + "\n        return x\n"
+        )
+        if self.classification:
+            code += '''
 
 def discretize(output):
     """«discretize_doc»"""
     return torch.where(output >= 0.0, 1.0, -1.0).to(output.dtype)
 '''
-        )
         return self.fill(code)
 
     def init(self) -> str:
         if self.spec.init not in INIT_CODE:
-            raise _unsupported("init", self.spec.init)
+            raise unsupported("init", self.spec.init)
         body = INIT_CODE[INITS.get(self.spec.init).name]
         code = "torch.manual_seed(INIT_SEED)  # «init_seed_why»\nmodel = Net()\n"
         if body is None:
@@ -565,7 +389,7 @@ for epoch in range(1, EPOCHS + 1):
         targets.append(y)
     if not math.isfinite(loss):
 """
-        code += f"        print(f{_fstring(self.c('diverged'), {'value': 'loss', 'epoch': 'epoch'})})\n"
+        code += f"        print(f{fstring(self.c('diverged'), {'value': 'loss', 'epoch': 'epoch'})})\n"
         code += """        break
     train_loss = loss_sum / n_seen
     pred, target = torch.cat(preds), torch.cat(targets)  # («n_train_shape»)
@@ -592,7 +416,7 @@ for epoch in range(1, EPOCHS + 1):
         log_key = "train.log_line" if self.classification else "train.log_line_reg"
         names = {"epoch": "epoch", "epochs": "EPOCHS"}
         names.update({c: c for c in columns if c != "epoch" and c.split("_")[0] in self.sets})
-        code += f"    print(f{_fstring(t(log_key, self.lang), names, width=len(str(s.epochs)))})\n"
+        code += f"    print(f{fstring(t(log_key, self.lang), names, width=len(str(s.epochs)))})\n"
         if self.early:
             monitored = "val_loss" if "val" in self.sets else "train_loss"
             code += f"""    # «early_check»
@@ -601,7 +425,7 @@ for epoch in range(1, EPOCHS + 1):
 """
             if s.restore_best:
                 code += "        best_state = copy.deepcopy(model.state_dict())  # «keep_best»\n"
-            stop = _fstring(t("train.early_stopped", self.lang), {"epoch": "epoch", "best": "best_epoch", "patience": "PATIENCE"})
+            stop = fstring(t("train.early_stopped", self.lang), {"epoch": "epoch", "best": "best_epoch", "patience": "PATIENCE"})
             code += f"""    else:
         wait += 1
         if wait >= PATIENCE:
@@ -634,33 +458,7 @@ plt.ylabel("loss")
 plt.legend()
 plt.savefig(LOSS_PLOT, dpi=100)
 """
-        code += f"print(f{_fstring(self.c('plot_saved'), {'path': 'LOSS_PLOT'})})\n"
+        code += f"print(f{fstring(self.c('plot_saved'), {'path': 'LOSS_PLOT'})})\n"
         if self.notebook:
             code += "plt.show()\n"
         return self.fill(code)
-
-
-def _fstring(template: str, names: dict[str, str], **fixed: Any) -> str:
-    """Turn a catalogue template into an f-string literal that reads script variables.
-
-    Fields in ``names`` become expressions; fields in ``fixed`` (e.g. a width) are put in
-    as text; any other field prints as ``nan`` (a set that is empty, as torchground shows it).
-
-    >>> _fstring("[Epoch {epoch:{width}d}/{epochs}] loss: {val_loss:.5f}", {"epoch": "epoch", "epochs": "EPOCHS"}, width=3)
-    '"[Epoch {epoch:3d}/{EPOCHS}] loss: nan"'
-    """
-    out = ['"']
-    for text, field, spec, conversion in string.Formatter().parse(template):
-        out.append(text.replace("\\", "\\\\").replace('"', '\\"').replace("{", "{{").replace("}", "}}"))
-        if field is None:
-            continue
-        spec = (spec or "").format(**fixed)
-        if field in names:
-            conv = f"!{conversion}" if conversion else ""
-            out.append("{" + names[field] + conv + (":" + spec if spec else "") + "}")
-        elif field in fixed:
-            out.append(format(fixed[field], spec))
-        else:
-            out.append("nan")
-    out.append('"')
-    return "".join(out)

@@ -8,8 +8,8 @@ then the final ``state_dict()`` and a loss plot. Run on the CPU, it reproduces
 :func:`torchground.trainer.train` of the same spec: the same per-epoch losses and metrics
 (the same calls in the same order, so the same numbers).
 
-The pieces are built in :mod:`torchground.codegen_parts`; this module puts them in order,
-adds the explanations (catalogue keys ``codegen.md.*``) and writes the notebook JSON.
+The sections are built in :mod:`torchground.codegen.parts` from the source text of
+:mod:`torchground.codegen.sources`; this module puts them in order, adds the explanations (catalogue keys ``codegen.md.*``) and writes the notebook JSON.
 
 Example:
     >>> from torchground.spec import Spec
@@ -27,7 +27,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from torchground.codegen_parts import Parts, display_width
+from torchground.codegen.parts import Parts
+from torchground.codegen.sources import display_width
 from torchground.errors import TorchgroundError
 from torchground.i18n import LANGUAGES, t
 from torchground.spec import Spec
@@ -98,7 +99,8 @@ def sections(spec: Spec, lang: str | None = None, notebook: bool = False) -> lis
     parts = Parts(spec, lang, notebook=notebook)
     out = []
     for name, build in _ORDER:
-        text = t(f"codegen.md.{name}", lang, dataset=spec.dataset, loss=spec.loss, optimizer=spec.optimizer)
+        key = "model_reg" if name == "model" and spec.problem == "regression" else name
+        text = t(f"codegen.md.{key}", lang, dataset=spec.dataset)
         out.append(Section(name, t(f"codegen.title.{name}", lang), text, build(parts)))
     return out
 
