@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from torchground.data_io import CSV_HEADER, read_csv, write_csv
+from torchground.data_io import read_csv, write_csv
 from torchground.datasets import DATASETS, Dataset, make_dataset
 from torchground.errors import DataError
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from torchground.cli.app import app, apply_lang, err_console
-from torchground.cli.train_cmd import spec_from_options
+from torchground.cli.spec_options import spec_from_options
 from torchground.errors import TorchgroundError
 from torchground.explore import model_graph, neuron_pass
 from torchground.formula import differentiate, parse_assignments

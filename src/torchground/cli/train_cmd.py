@@ -15,55 +15,13 @@ from torchground.callbacks import Callback
 from torchground.cli.app import app, apply_lang, err_console
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
-from torchground.rundir import default_run_dir, load_spec, save_run
-from torchground.spec import Spec
+from torchground.cli.spec_options import SpecOptions, with_spec_options
+from torchground.rundir import default_run_dir, save_run
 from torchground.trainer import Run, Trainer, summarize
 
-__all__ = ["train_command", "spec_from_options", "parse_opt_args", "log_line"]
+__all__ = ["train_command", "log_line"]
 
 _H = "cli.help."
-
-
-def _opt(field: str, *names: str) -> Any:
-    return typer.Option(*(names or (f"--{field.replace('_', '-')}",)), help=t(_H + field), show_default=False)
-
-
-def spec_from_options(config: Path | None, preset: str | None, values: dict[str, Any]) -> Spec:
-    """Base spec (config file, else preset, else defaults) with the given flag values applied."""
-    changes = {k: v for k, v in values.items() if v is not None}
-    if config is not None:
-        base = load_spec(config)
-        if preset is not None:
-            raise TorchgroundError("cli.config_and_preset")
-        return base.replace(**changes) if changes else base
-    return Spec.preset(preset or "seed", **changes)
-
-
-def parse_opt_args(items: list[str] | None) -> dict[str, Any] | None:
-    """``--opt momentum=0.9 --opt betas=0.9,0.99`` → optimizer_args."""
-    if not items:
-        return None
-    out: dict[str, Any] = {}
-    for item in items:
-        name, sep, raw = item.partition("=")
-        if not sep or not name.strip() or not raw.strip():
-            raise TorchgroundError("cli.bad_opt", value=item)
-        raw = raw.strip()
-        value: Any
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
-        elif "," in raw:
-            try:
-                value = tuple(float(v) for v in raw.split(","))
-            except ValueError:
-                raise TorchgroundError("cli.bad_opt", value=item) from None
-        else:
-            try:
-                value = float(raw) if any(c in raw for c in ".eE") else int(raw)
-            except ValueError:
-                value = raw  # e.g. LBFGS line_search_fn=strong_wolfe; the spec checks it
-        out[name.strip()] = value
-    return out
 
 
 class _Report(Callback):
@@ -118,38 +76,9 @@ def log_line(row: dict[str, Any], epochs: int) -> str:
 
 
 @app.command("train", help=t(_H + "train"))
+@with_spec_options
 def train_command(
-    config: Annotated[Optional[Path], typer.Option("--config", help=t(_H + "config"))] = None,
-    preset: Annotated[Optional[str], _opt("preset")] = None,
-    dataset: Annotated[Optional[str], _opt("dataset")] = None,
-    n_samples: Annotated[Optional[str], _opt("n_samples")] = None,
-    noise: Annotated[Optional[str], _opt("noise")] = None,
-    train_pct: Annotated[Optional[str], _opt("train_pct")] = None,
-    val_pct: Annotated[Optional[str], _opt("val_pct")] = None,
-    test_pct: Annotated[Optional[str], _opt("test_pct")] = None,
-    seed: Annotated[Optional[str], _opt("seed")] = None,
-    init_seed: Annotated[Optional[str], _opt("init_seed")] = None,
-    shuffle_seed: Annotated[Optional[str], _opt("shuffle_seed")] = None,
-    features: Annotated[Optional[str], _opt("features")] = None,
-    hidden: Annotated[Optional[str], _opt("hidden")] = None,
-    activation: Annotated[Optional[str], _opt("activation")] = None,
-    output_activation: Annotated[Optional[str], _opt("output_activation")] = None,
-    init: Annotated[Optional[str], _opt("init")] = None,
-    loss: Annotated[Optional[str], _opt("loss")] = None,
-    optimizer: Annotated[Optional[str], _opt("optimizer")] = None,
-    lr: Annotated[Optional[str], _opt("lr")] = None,
-    weight_decay: Annotated[Optional[str], _opt("weight_decay")] = None,
-    opt: Annotated[Optional[list[str]], _opt("optimizer_args", "--opt")] = None,
-    l1: Annotated[Optional[str], _opt("l1")] = None,
-    l2: Annotated[Optional[str], _opt("l2")] = None,
-    batch_size: Annotated[Optional[str], _opt("batch_size")] = None,
-    shuffle: Annotated[Optional[bool], typer.Option("--shuffle/--no-shuffle", help=t(_H + "shuffle"), show_default=False)] = None,
-    epochs: Annotated[Optional[str], _opt("epochs")] = None,
-    patience: Annotated[Optional[str], _opt("patience")] = None,
-    min_delta: Annotated[Optional[str], _opt("min_delta")] = None,
-    restore_best: Annotated[Optional[bool], typer.Option("--restore-best/--no-restore-best", help=t(_H + "restore_best"), show_default=False)] = None,
-    device: Annotated[Optional[str], _opt("device")] = None,
-    dtype: Annotated[Optional[str], _opt("dtype")] = None,
+    spec_options: SpecOptions,
     out: Annotated[Optional[Path], typer.Option("--out", help=t(_H + "out"))] = None,
     log_every: Annotated[int, typer.Option("--log-every", min=0, help=t(_H + "log_every"))] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help=t(_H + "quiet"))] = False,
@@ -157,15 +86,7 @@ def train_command(
     lang: Annotated[Optional[str], typer.Option("--lang", help=t(_H + "lang"))] = None,
 ) -> None:
     apply_lang(lang)
-    values = dict(
-        dataset=dataset, n_samples=n_samples, noise=noise, train_pct=train_pct, val_pct=val_pct, test_pct=test_pct,
-        seed=seed, init_seed=init_seed, shuffle_seed=shuffle_seed, features=features, hidden=hidden,
-        activation=activation, output_activation=output_activation, init=init, loss=loss, optimizer=optimizer,
-        lr=lr, weight_decay=weight_decay, optimizer_args=parse_opt_args(opt), l1=l1, l2=l2,
-        batch_size=batch_size, shuffle=shuffle, epochs=epochs, patience=patience, min_delta=min_delta,
-        restore_best=restore_best, device=device, dtype=dtype,
-    )
-    spec = spec_from_options(config, preset, values)
+    spec = spec_options.build()
     out_dir = out or default_run_dir(spec)
     if out_dir.exists() and not out_dir.is_dir():
         raise TorchgroundError("cli.out_not_dir", path=str(out_dir))

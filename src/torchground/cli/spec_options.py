@@ -1,0 +1,129 @@
+"""One flag per spec field, shared by every command that takes a spec (train, export, …).
+
+``@with_spec_options`` adds ``--config``, ``--preset`` and a flag for every field of
+:class:`~torchground.spec.Spec` to a Typer command and hands the command a
+:class:`SpecOptions` whose :meth:`~SpecOptions.build` makes the spec. Written here rather
+than repeated per command because Typer reads options from a function's signature: the
+decorator extends that signature once, so every command offers the same flags with the
+same help, and a new spec field needs one line here.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from torchground.errors import TorchgroundError
+from torchground.i18n import t
+from torchground.rundir import load_spec
+from torchground.spec import Spec
+
+__all__ = ["SpecOptions", "with_spec_options", "spec_from_options", "parse_opt_args"]
+
+_H = "cli.help."
+
+# Spec fields taken as text (validated by Spec) — field name → flag.
+_TEXT_FIELDS = (
+    "dataset", "n_samples", "noise", "train_pct", "val_pct", "test_pct", "seed", "init_seed", "shuffle_seed",
+    "features", "hidden", "activation", "output_activation", "init", "loss", "optimizer", "lr", "weight_decay",
+    "l1", "l2", "batch_size", "epochs", "patience", "min_delta", "device", "dtype",
+)
+_SWITCHES = {"shuffle": "--shuffle/--no-shuffle", "restore_best": "--restore-best/--no-restore-best"}
+
+
+def _option(field: str, *names: str) -> Any:
+    return typer.Option(*(names or (f"--{field.replace('_', '-')}",)), help=t(_H + field), show_default=False)
+
+
+def _parameters() -> list[inspect.Parameter]:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("config", kw, default=None, annotation=Annotated[Optional[Path], typer.Option("--config", help=t(_H + "config"))]),
+        inspect.Parameter("preset", kw, default=None, annotation=Annotated[Optional[str], _option("preset")]),
+    ]
+    params += [inspect.Parameter(f, kw, default=None, annotation=Annotated[Optional[str], _option(f)]) for f in _TEXT_FIELDS]
+    params.append(inspect.Parameter("opt", kw, default=None, annotation=Annotated[Optional[list[str]], _option("optimizer_args", "--opt")]))
+    params += [
+        inspect.Parameter(f, kw, default=None, annotation=Annotated[Optional[bool], typer.Option(flag, help=t(_H + f), show_default=False)])
+        for f, flag in _SWITCHES.items()
+    ]
+    return params
+
+
+_SPEC_PARAMETERS = _parameters()
+_SPEC_NAMES = {p.name for p in _SPEC_PARAMETERS}
+
+
+@dataclass(frozen=True)
+class SpecOptions:
+    """The spec flags a command was given; :meth:`build` validates them into a spec."""
+
+    config: Path | None
+    preset: str | None
+    values: dict[str, Any]
+
+    def build(self) -> Spec:
+        """Base spec (config file, else preset, else the defaults) with the flags applied."""
+        values = dict(self.values)
+        values["optimizer_args"] = parse_opt_args(values.pop("opt", None))
+        return spec_from_options(self.config, self.preset, values)
+
+
+def with_spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a Typer command every spec flag; it receives them as ``spec_options``."""
+    signature = inspect.signature(func, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "spec_options"]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _SPEC_NAMES}
+        options = SpecOptions(given.pop("config"), given.pop("preset"), given)
+        return func(spec_options=options, **kwargs)
+
+    params = own + _SPEC_PARAMETERS
+    command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    return command
+
+
+def spec_from_options(config: Path | None, preset: str | None, values: dict[str, Any]) -> Spec:
+    """Base spec (config file, else preset, else defaults) with the given flag values applied."""
+    changes = {k: v for k, v in values.items() if v is not None}
+    if config is not None:
+        if preset is not None:
+            raise TorchgroundError("cli.config_and_preset")
+        base = load_spec(config)
+        return base.replace(**changes) if changes else base
+    return Spec.preset(preset or "seed", **changes)
+
+
+def parse_opt_args(items: list[str] | None) -> dict[str, Any] | None:
+    """``--opt momentum=0.9 --opt betas=0.9,0.99`` → ``{"momentum": 0.9, "betas": (0.9, 0.99)}``."""
+    if not items:
+        return None
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip() or not raw.strip():
+            raise TorchgroundError("cli.bad_opt", value=item)
+        raw = raw.strip()
+        value: Any
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        elif "," in raw:
+            try:
+                value = tuple(float(v) for v in raw.split(","))
+            except ValueError:
+                raise TorchgroundError("cli.bad_opt", value=item) from None
+        else:
+            try:
+                value = float(raw) if any(c in raw for c in ".eE") else int(raw)
+            except ValueError:
+                value = raw  # e.g. LBFGS line_search_fn=strong_wolfe; the spec checks it
+        out[name.strip()] = value
+    return out
