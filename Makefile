@@ -19,12 +19,13 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-install
 	$(PIP) install -e '.[test]'
 	touch $@
 
-# Debian packages: Graphviz's `dot` renders graph pictures (tests draw SVG/PNG with it) and
-# the IPAex Gothic font draws Japanese text in pictures. Installed once, when missing.
-APT_PACKAGES := graphviz fonts-ipaexfont-gothic
+# Debian packages: Graphviz's `dot` renders graph pictures (tests draw SVG/PNG with it),
+# the IPAex Gothic font draws Japanese text in pictures, and Chromium runs the browser
+# tests (Playwright drives /usr/bin/chromium; no browser is ever downloaded).
 system-deps:
 	@missing=""; command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	fc-list 2>/dev/null | grep -qi ipaexg || missing="$$missing fonts-ipaexfont-gothic"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y $$missing; \
 	  else echo "note: install these Debian packages for pictures: sudo apt-get install -y$$missing"; fi; \
