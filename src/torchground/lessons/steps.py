@@ -8,7 +8,7 @@ namespace as the step's ``values`` (for tests and notebooks).
 
 The code strings are torchground's own, fixed in the lesson modules; no user text is ever
 executed. The only things filled in are the caller's settings (an output folder, a number
-of epochs, the language), through ``$name`` placeholders of :class:`string.Template`
+of epochs, the language), through ``$name`` fields of :class:`string.Template`
 that are replaced by Python literals (``repr``) *before* the code is shown or run, so the
 text a learner reads, copies or runs as a script is the text that produced the output.
 
@@ -46,12 +46,12 @@ class Step:
     Args:
         key: catalogue prefix; ``<key>.title`` and ``<key>.text`` are its title and
             explanation.
-        code: Python source run with :func:`exec`; ``$name`` placeholders are replaced
+        code: Python source run with :func:`exec`; ``$name`` fields are replaced
             by the ``repr`` of the lesson's settings first (see :func:`render_code`).
         returns: names read from the namespace after the code ran, into
             :attr:`StepResult.values`.
         params: optional function of the namespace giving the explanation's
-            placeholders (for texts that quote numbers the step computed).
+            fields (for texts that quote numbers the step computed).
     """
 
     key: str
@@ -213,7 +213,7 @@ def run_lesson(
         lesson: the lesson.
         step: a 1-based step number, or ``None`` for all steps. Default: ``None``.
         lang: "en" or "ja" for the texts. Default: the current language.
-        settings: values for the code's ``$name`` placeholders; ``lang`` is always
+        settings: values for the code's ``$name`` fields; ``lang`` is always
             available as ``$lang``. Default: none.
 
     Raises:
