@@ -519,3 +519,24 @@ def test_lbfgs_runs_with_its_closure() -> None:
     assert run.history.steps == 3
     assert finite_rows(run.history)
     assert run.history.rows[-1]["train_loss"] < run.history.rows[0]["train_loss"] + 1e-9
+
+
+@pytest.mark.parametrize(
+    "optimizer, args",
+    [("sgd", {}), ("sgd", {"momentum": 0.9, "nesterov": True}), ("adam", {}), ("adamw", {}), ("adamax", {}),
+     ("adadelta", {}), ("adagrad", {}), ("rmsprop", {"momentum": 0.5}), ("rprop", {})],
+)
+def test_fast_optimizer_implementations_give_identical_numbers(optimizer: str, args: dict) -> None:
+    """The trainer's fused/foreach optimisers are bit-identical to torch.optim's defaults."""
+    from torchground.trainer import build_optimizer
+
+    spec = Spec(optimizer=optimizer, optimizer_args=args, lr=0.01, epochs=4, n_samples=200)
+    results = []
+    for fast in (True, False):
+        trainer = Trainer(spec)
+        trainer.optimizer = build_optimizer(spec, trainer.model.parameters(), fast=fast)
+        history = trainer.fit()
+        results.append(([r["train_loss"] for r in history.rows], [p.detach().clone() for p in trainer.model.parameters()]))
+    (losses_fast, params_fast), (losses_plain, params_plain) = results
+    assert losses_fast == losses_plain
+    assert all(torch.equal(a, b) for a, b in zip(params_fast, params_plain))
