@@ -86,7 +86,7 @@ def to_dot(graph: Graph, title: str | None = None) -> str:
         >>> print(to_dot(g))  # doctest: +NORMALIZE_WHITESPACE
         digraph torchground {
           graph [size="12,12"];
-          node [shape=box, style=filled, fontname=monospace, fontsize=10, height=0.2];
+          node [shape=box, style=filled, fontname="Courier", fontsize=10, height=0.2];
           "n0" [label="y\n(1)", fillcolor="#caff70"];
           "n1" [label="say \"hi\"\n(1)", fillcolor="#fff68f"];
           "n1" -> "n0";
@@ -95,7 +95,7 @@ def to_dot(graph: Graph, title: str | None = None) -> str:
     lines = ["digraph torchground {", '  graph [size="12,12"];']
     if title:
         lines.append(f"  label={_quote(title)}; labelloc=t; fontsize=12;")
-    lines.append("  node [shape=box, style=filled, fontname=monospace, fontsize=10, height=0.2];")
+    lines.append('  node [shape=box, style=filled, fontname="Courier", fontsize=10, height=0.2];')
     for node in graph.nodes:
         colour = KIND_COLOURS[node.kind]
         label = _quote(_box_text(node))
