@@ -2,7 +2,8 @@
 
 0 base (messages, errors, atomic files) → 1 core (pure: spec, registries, data, model) →
 2 engines (trainer) → 3 introspection (graphs, boundary grids, code generation) →
-4 output (pictures, files, lessons) → 5 front ends (CLI). Core modules never print.
+4 output (pictures, files, lessons) → 5 the server → 6 the CLI, whose `serve` command is the
+one place a front end starts another. Core modules never print.
 """
 
 import ast
@@ -16,10 +17,11 @@ LAYERS = {
     "i18n": 0, "errors": 0, "atomic": 0,
     "registry": 1, "datasets": 1, "features": 1, "spec": 1, "model": 1, "metrics": 1, "history": 1,
     "formula_tree": 1, "formula": 1,
-    "trainer": 2, "callbacks": 2,
+    "trainer": 2, "callbacks": 2, "engine": 2,
     "graph": 3, "graph_values": 3, "boundary": 3, "codegen": 3, "explore": 3,
     "plots": 4, "graph_render": 4, "data_io": 4, "rundir": 4, "lessons": 4,
-    "cli": 5,
+    "server": 5,
+    "cli": 6,
 }
 
 

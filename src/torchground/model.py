@@ -25,12 +25,15 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from typing import Sequence
 
 import torch
 from torch import nn
 
 from torchground.registry import ACTIVATIONS, INITS
+
+_BUILD_LOCK = threading.RLock()
 
 __all__ = ["PlaygroundNet", "Discretize", "discretize", "build_model", "weight_parameters"]
 
@@ -107,9 +110,9 @@ def build_model(spec: "Spec") -> PlaygroundNet:  # noqa: F821 (Spec imported laz
     The global torch RNG is seeded with ``init_seed`` and the initialiser applied through
     ``model.apply``, exactly as the curriculum does, so a plain script with
     ``torch.manual_seed(init_seed)`` reproduces the same weights. The caller's RNG state is
-    restored afterwards.
+    restored afterwards; builds from several threads are serialised.
     """
-    with torch.random.fork_rng(devices=[]):
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[]):  # the global RNG: one build at a time
         torch.manual_seed(spec.init_seed)
         model = PlaygroundNet(spec.n_inputs, spec.hidden, spec.activation, spec.output_activation)
         model.apply(INITS.get(spec.init).build())

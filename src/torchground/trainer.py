@@ -156,6 +156,31 @@ class Trainer:
         self._needs_closure = OPTIMIZERS.get(spec.optimizer).info["needs_closure"]
         self._train_sst = self._sum_squares(self.sets["train"][1])
 
+    # Settings that may change while training, as the Playground lets the learning rate change.
+    LIVE_FIELDS = frozenset({"lr", "weight_decay", "l1", "l2", "optimizer_args"})
+
+    def update_hyperparameters(self, spec: Spec) -> None:
+        """Carry on with ``spec``'s lr, weight_decay, l1, l2 and optimizer_args; weights are kept.
+
+        Every other field must equal the current spec's (a new shape or data set needs a
+        new trainer). A change of ``optimizer_args`` builds a new optimiser, since switches
+        such as ``amsgrad`` change the state it keeps.
+        """
+        changed = {f for f in type(spec).model_fields if getattr(spec, f) != getattr(self.spec, f)}
+        if changed - self.LIVE_FIELDS:
+            raise ValueError(f"only {sorted(self.LIVE_FIELDS)} can change while training, not {sorted(changed - self.LIVE_FIELDS)}")
+        if spec.optimizer_args != self.spec.optimizer_args:
+            self.optimizer = build_optimizer(spec, self.model.parameters(), fast=True)
+        for group in self.optimizer.param_groups:
+            group["lr"] = spec.lr
+            if "weight_decay" in group:
+                group["weight_decay"] = spec.weight_decay
+        self.spec = spec
+        if spec.l1 > 0 and not self._dead:  # the Playground's L1 rule keeps a mask of dead weights
+            self._dead = [torch.zeros_like(w, dtype=torch.bool) for w in self._weights]
+        elif spec.l1 == 0:
+            self._dead = []
+
     # -- the curriculum's two steps ---------------------------------------------------------
     def loss_of(self, pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Data loss plus the Playground's L1/L2 penalties on weights (not biases)."""

@@ -1,0 +1,184 @@
+"""The FastAPI application of ``torchground serve``: the page, its static files, the API, the WebSocket.
+
+:func:`create_app` wires the pieces together: :class:`~torchground.server.security.TokenGuard`
+in front of everything, the page and ``/static/`` from the packaged ``torchground/web/``
+folder, ``/api/options`` and ``/api/i18n/<lang>``, and ``/ws``, where each connection
+gets its own :class:`~torchground.server.session.Session` (at most
+:data:`~torchground.server.protocol.MAX_SESSIONS` at once).
+
+Example:
+    >>> from fastapi.testclient import TestClient
+    >>> client = TestClient(create_app("secret"))
+    >>> client.get("/api/options").status_code, client.get("/api/options?token=secret").status_code
+    (403, 200)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+
+from torchground.datasets import DATASETS
+from torchground.features import FEATURES
+from torchground.i18n import LANGUAGES, catalogue, get_language, t
+from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
+from torchground.server import frames
+from torchground.server.protocol import MAX_BATCH, MAX_FPS, MAX_LAYERS, MAX_MESSAGE_BYTES, MAX_NEURONS, MAX_SAMPLES, MAX_SESSIONS
+from torchground.server.security import TokenGuard, resolve_static
+from torchground.server.session import Session
+from torchground.server.urlstate import DEFAULT_SPEC
+
+__all__ = ["create_app", "WEB_DIR", "LEARNING_RATES", "REGULARIZATION_RATES", "WS_TOO_MANY"]
+
+#: The packaged page (made by the web front end; may be missing in a source checkout).
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+#: The Playground's choices.
+LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10)
+REGULARIZATION_RATES = (0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10)
+#: WebSocket close code when all session slots are taken ("try again later").
+WS_TOO_MANY = 1013
+_MEDIA_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".css": "text/css",
+                ".svg": "image/svg+xml", ".json": "application/json", ".html": "text/html"}
+
+
+class _Slots:
+    """Counts open sessions (thread-safe: test clients may run each socket on its own loop)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.count, self._lock = limit, 0, threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.count >= self.limit:
+                return False
+            self.count += 1
+            return True
+
+    def give(self) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+def create_app(token: str, lang: str | None = None, web_dir: Path | None = None, max_sessions: int = MAX_SESSIONS) -> FastAPI:
+    """The server's ASGI application.
+
+    Args:
+        token: the per-launch token every request must carry (cookie ``tg_token`` or ``?token=``).
+        lang: language of messages before a session says otherwise (default: the current one).
+        web_dir: folder of the page's files (default: the packaged ``torchground/web/``).
+        max_sessions: open WebSocket sessions allowed at once (default 16).
+
+    Returns:
+        The FastAPI app, with :class:`~torchground.server.security.TokenGuard` in front of
+        every route.
+    """
+    lang_default = lang or get_language()
+    root = web_dir or WEB_DIR
+    slots = _Slots(max_sessions)
+    api = FastAPI(title="torchground", docs_url=None, redoc_url=None, openapi_url=None)
+    api.state.slots = slots
+
+    def not_found(key: str, **params: Any) -> Response:
+        return PlainTextResponse(t(key, lang_default, **params) + "\n", status_code=404)
+
+    @api.get("/")
+    def index() -> Response:
+        page = resolve_static(root, "index.html")
+        return FileResponse(page, media_type="text/html") if page else not_found("server.page_missing")
+
+    @api.get("/static/{path:path}")
+    def static(path: str) -> Response:
+        found = resolve_static(root, path)
+        if found is None:
+            return not_found("server.not_found", path=path[:200])
+        return FileResponse(found, media_type=_MEDIA_TYPES.get(found.suffix.lower()))
+
+    @api.get("/api/options")
+    def options(lang: str | None = None) -> Response:
+        chosen = _language(lang, default=lang_default)
+        if chosen is None:
+            return PlainTextResponse(t("server.bad_lang", lang_default, value=lang, allowed=", ".join(LANGUAGES)) + "\n", 400)
+        return JSONResponse(_options(chosen))
+
+    @api.get("/api/i18n/{lang}")
+    def texts(lang: str) -> Response:
+        if lang not in LANGUAGES:
+            return not_found("server.bad_lang", value=lang[:20], allowed=", ".join(LANGUAGES))
+        return JSONResponse({k: v for k, v in catalogue(lang).items() if k.startswith("web.")})
+
+    @api.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        if not slots.take():
+            message = t("server.too_many_sessions", lang_default, limit=slots.limit)
+            await websocket.send_text(frames.dumps({"type": "error", "message": message}))
+            await websocket.close(code=WS_TOO_MANY)
+            return
+        send_lock = asyncio.Lock()
+        gone = False
+
+        async def send(text: str) -> None:
+            nonlocal gone
+            async with send_lock:
+                if gone:
+                    return
+                try:
+                    await websocket.send_text(text)
+                except Exception:  # the client went away mid-answer: drop what it can no longer read
+                    gone = True
+
+        session = Session(send, lang_default)
+        try:
+            while True:
+                event = await websocket.receive()
+                if event["type"] == "websocket.disconnect":
+                    break
+                raw = event.get("text")
+                await session.receive(raw if raw is not None else event.get("bytes") or b"")
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await session.close()
+            slots.give()
+
+    api.add_middleware(TokenGuard, token=token, lang=lang_default)
+    return api
+
+
+def _language(value: str | None, default: str) -> str | None:
+    if value is None:
+        return default
+    return value if value in LANGUAGES else None
+
+
+def _options(lang: str) -> dict[str, Any]:
+    """The choices the page offers, named and explained in ``lang``."""
+    def summaries(registry: Any) -> list[dict[str, Any]]:
+        return [{"name": n, "summary": registry.get(n).summary(lang)} for n in registry.names()]
+
+    losses = summaries(LOSSES)
+    for item in losses:
+        item["problems"] = list(LOSSES.get(item["name"]).info["problems"])
+    optimizers = summaries(OPTIMIZERS)
+    for item in optimizers:
+        item["params"] = frames.json_safe(optimizer_params(item["name"]))
+    return {
+        "activations": summaries(ACTIVATIONS),
+        "losses": losses,
+        "optimizers": optimizers,
+        "inits": summaries(INITS),
+        "datasets": [{"name": n, "problem": d.problem, "summary": t(d.summary_key, lang)} for n, d in DATASETS.items()],
+        "features": [{"name": n, "label": f.label, "summary": t(f.summary_key, lang)} for n, f in FEATURES.items()],
+        "learning_rates": list(LEARNING_RATES),
+        "regularization_rates": list(REGULARIZATION_RATES),
+        "limits": {
+            "layers": MAX_LAYERS, "neurons": MAX_NEURONS, "batch_size": MAX_BATCH, "noise": 50,
+            "samples": MAX_SAMPLES, "fps": MAX_FPS, "message_bytes": MAX_MESSAGE_BYTES,
+        },
+        "defaults": DEFAULT_SPEC.to_dict(),
+    }

@@ -1,0 +1,142 @@
+"""What the page draws, as JSON: heat maps, parameters, gradients, metrics and data points.
+
+A *map* is ``{"size": n, "data": base64}`` of ``n·n`` unsigned bytes, row-major, row 0 at
+``y = +6`` (the top of a canvas), column 0 at ``x = -6``; byte ``b`` stands for
+``b / 127.5 − 1`` and values are clipped to [-1, 1] (``docs/serve-protocol.md``).
+:func:`~torchground.boundary.boundary_grid` gives row 0 at ``y = -6``, so rows are
+flipped here and nowhere else.
+
+Example:
+    >>> import numpy as np
+    >>> grid = np.array([[-1.0, 0.0], [0.5, 2.0]])  # row 0 is the bottom (y = -6)
+    >>> m = encode_map(grid)
+    >>> m["size"], np.round(decode_map(m), 2).tolist()  # decoded: row 0 is the top
+    (2, [[0.5, 1.0], [-1.0, 0.0]])
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from functools import cache
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from torchground.boundary import EXTENT, boundary_grid
+from torchground.datasets import Splits
+from torchground.features import FEATURES
+from torchground.trainer import Trainer
+
+__all__ = [
+    "OUTPUT_SIZE", "NEURON_SIZE", "FEATURE_SIZE", "encode_map", "decode_map", "feature_maps", "model_maps",
+    "param_lists", "grad_lists", "data_points", "current_metrics", "json_safe", "dumps",
+]
+
+OUTPUT_SIZE = 100
+NEURON_SIZE = 40
+FEATURE_SIZE = 40
+#: Decimals kept for data points: far below a pixel of the picture, and a third of the bytes.
+_POINT_DECIMALS = 4
+
+
+def encode_map(grid: np.ndarray) -> dict[str, Any]:
+    """Encode a square grid in :func:`~torchground.boundary.boundary_grid`'s orientation.
+
+    Shape:
+        grid: (n, n), ``grid[i, j]`` at ``(x_j, y_i)`` with row 0 at ``y = -6``.
+    """
+    values = np.asarray(grid, dtype=np.float64)[::-1]  # (n, n), row 0 now at y = +6
+    values = np.clip(np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
+    data = np.rint((values + 1.0) * 127.5).astype(np.uint8)  # (n, n)
+    return {"size": int(data.shape[0]), "data": base64.b64encode(data.tobytes()).decode("ascii")}
+
+
+def decode_map(m: Mapping[str, Any]) -> np.ndarray:
+    """The values of a map, row 0 at ``y = +6`` (what the page sees).
+
+    Shape:
+        returns (n, n) float64 with n = ``m["size"]``.
+    """
+    n = int(m["size"])
+    raw = np.frombuffer(base64.b64decode(m["data"]), dtype=np.uint8)
+    return raw.reshape(n, n).astype(np.float64) / 127.5 - 1.0
+
+
+@cache
+def _feature_maps() -> tuple[tuple[str, dict[str, Any]], ...]:
+    xs = np.linspace(-EXTENT, EXTENT, FEATURE_SIZE)  # (R,)
+    gx, gy = np.meshgrid(xs, xs)  # (R, R): gx[i, j] = xs[j], gy[i, j] = ys[i]
+    return tuple((name, encode_map(info.fn(gx, gy))) for name, info in FEATURES.items())
+
+
+def feature_maps() -> dict[str, dict[str, Any]]:
+    """Every input feature (all nine, so the page can show the unused ones too) as a 40×40 map."""
+    return dict(_feature_maps())
+
+
+def model_maps(model: nn.Module, features: Sequence[str]) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
+    """The output map (100×100) and one 40×40 map per hidden neuron, per hidden layer."""
+    output = boundary_grid(model, features, resolution=OUTPUT_SIZE)["output"]  # (100, 100)
+    layers = boundary_grid(model, features, resolution=NEURON_SIZE)["neurons"]  # L × (H, 40, 40)
+    return encode_map(output), [[encode_map(neuron) for neuron in layer] for layer in layers]
+
+
+def param_lists(model: nn.Module) -> dict[str, Any]:
+    """``{name: nested list}`` of every parameter (``layer1.weight`` is (out, in))."""
+    return {name: p.detach().cpu().tolist() for name, p in model.named_parameters()}
+
+
+def grad_lists(model: nn.Module) -> dict[str, Any] | None:
+    """The gradients the parameters hold now (``None`` where a parameter has none, or overall)."""
+    grads = {name: None if p.grad is None else p.grad.detach().cpu().tolist() for name, p in model.named_parameters()}
+    return grads if any(g is not None for g in grads.values()) else None
+
+
+def data_points(splits: Splits) -> dict[str, list[list[float]]]:
+    """``{"train"|"val"|"test": [[x1, x2, label], …]}`` (rounded to 4 decimals)."""
+    out = {}
+    for name in ("train", "val", "test"):
+        ds = getattr(splits, name)
+        rows = np.column_stack([ds.points, ds.labels]) if ds.n else np.zeros((0, 3))  # (N, 3)
+        out[name] = np.round(rows, _POINT_DECIMALS).tolist()
+    return out
+
+
+def current_metrics(trainer: Trainer) -> dict[str, Any]:
+    """The last epoch's history row; before the first epoch, the same columns measured on the
+    untrained model (training metrics in eval mode over the whole training set)."""
+    if trainer.history.rows:
+        return dict(trainer.history.last)
+    row: dict[str, Any] = {c: None for c in trainer.history.columns}
+    row["epoch"] = 0
+    for name in ("train", "val", "test"):
+        for key, value in trainer.valid_step(*trainer.sets[name]).items():
+            if f"{name}_{key}" in row:
+                row[f"{name}_{key}"] = value
+    row["lr"] = float(trainer.optimizer.param_groups[0]["lr"])
+    return row
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by ``None`` (JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return json_safe(obj.tolist())
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON text of a server message; NaN and infinities become ``null``."""
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a non-finite number somewhere: rare, so only then walk the message
+        return json.dumps(json_safe(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False)

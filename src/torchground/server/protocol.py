@@ -1,0 +1,211 @@
+"""The WebSocket messages: pydantic models, size caps and the error texts for bad messages.
+
+Every client message is validated against one discriminated union on ``"type"``
+(``docs/serve-protocol.md``); anything else — text that is not JSON, an unknown type, a
+missing or extra field, a value of the wrong type, a message over :data:`MAX_MESSAGE_BYTES`
+— becomes a :class:`ProtocolError` whose catalogue message says what was wrong and what is
+allowed. The server's caps on specs (smaller than the spec's own limits, so that a
+browser tab stays light) live here too, with :func:`check_caps`.
+
+Example:
+    >>> parse_message('{"type": "fps", "value": 30}')
+    Fps(type='fps', value=30)
+    >>> parse_message('{"type": "fps", "value": 500}')
+    Traceback (most recent call last):
+    ...
+    torchground.server.protocol.ProtocolError: Message fps: value = 500 is not allowed. Allowed: an integer from 1 to 120
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from torchground.errors import SpecError, TorchgroundError
+from torchground.i18n import LANGUAGES, Text
+from torchground.spec import Spec
+
+__all__ = [
+    "MAX_SESSIONS", "MAX_MESSAGE_BYTES", "MAX_LAYERS", "MAX_NEURONS", "MAX_SAMPLES", "MAX_BATCH", "MAX_FPS",
+    "DEFAULT_FPS", "MAX_EDIT_VALUE", "MAX_QUERY_CHARS", "MESSAGE_TYPES", "ProtocolError", "Message",
+    "Init", "Set", "Play", "Pause", "Step", "Reset", "Reinit", "Regenerate", "Edit", "Code", "Graph", "Fps",
+    "parse_message", "check_caps",
+]
+
+#: Open WebSocket sessions at once; one more is answered with an error and closed.
+MAX_SESSIONS = 16
+#: Largest client message (bytes of UTF-8 text).
+MAX_MESSAGE_BYTES = 64 * 1024
+#: Hidden layers, neurons per layer, points and batch size allowed in the browser (the Playground's limits).
+MAX_LAYERS = 6
+MAX_NEURONS = 8
+MAX_SAMPLES = 2000
+MAX_BATCH = 30
+#: Frames (epochs) per second while playing.
+MAX_FPS = 120
+DEFAULT_FPS = 60
+#: Largest absolute value a weight edit may set.
+MAX_EDIT_VALUE = 1e6
+#: Longest URL state accepted in ``init``.
+MAX_QUERY_CHARS = 16 * 1024
+
+
+class ProtocolError(TorchgroundError):
+    """A client message that cannot be used; the session lives on."""
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Init(_Message):
+    """Build the session from a URL state (empty: the defaults), in language ``lang``."""
+
+    type: Literal["init"]
+    query: Annotated[str, Field(max_length=MAX_QUERY_CHARS)] = ""
+    lang: Literal["en", "ja"] | None = None
+
+
+class Set(_Message):
+    """Change spec fields (and view options ``discretize``, ``show_test``, ``lang``)."""
+
+    type: Literal["set"]
+    changes: dict[str, Any]
+
+
+class Play(_Message):
+    type: Literal["play"]
+
+
+class Pause(_Message):
+    type: Literal["pause"]
+
+
+class Step(_Message):
+    type: Literal["step"]
+
+
+class Reset(_Message):
+    type: Literal["reset"]
+
+
+class Reinit(_Message):
+    type: Literal["reinit"]
+
+
+class Regenerate(_Message):
+    type: Literal["regenerate"]
+
+
+class Edit(_Message):
+    """Set one entry of a parameter: ``index`` is ``[row, col]`` for a weight, ``[i]`` for a bias."""
+
+    type: Literal["edit"]
+    param: Annotated[str, Field(min_length=1, max_length=100)]
+    index: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=2)]
+    value: Annotated[float, Field(allow_inf_nan=False, ge=-MAX_EDIT_VALUE, le=MAX_EDIT_VALUE)]
+
+
+class Code(_Message):
+    type: Literal["code"]
+
+
+class Graph(_Message):
+    type: Literal["graph"]
+
+
+class Fps(_Message):
+    type: Literal["fps"]
+    value: Annotated[int, Field(ge=1, le=MAX_FPS)]
+
+
+Message = Annotated[
+    Union[Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps],
+    Field(discriminator="type"),
+]
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(Message)
+_MODELS: dict[str, type[_Message]] = {
+    m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
+    for m in (Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps)
+}
+#: The client message types, in the protocol's order.
+MESSAGE_TYPES: tuple[str, ...] = tuple(_MODELS)
+
+# Fields with an "allowed" text of their own (else pydantic's description is shown).
+_ALLOWED = {
+    ("init", "query"): Text("server.allowed.query", limit=MAX_QUERY_CHARS),
+    ("init", "lang"): ", ".join(LANGUAGES),
+    ("set", "changes"): Text("server.allowed.changes"),
+    ("edit", "param"): Text("server.allowed.param"),
+    ("edit", "index"): Text("server.allowed.index"),
+    ("edit", "value"): Text("server.allowed.value", limit=f"{MAX_EDIT_VALUE:g}"),
+    ("fps", "value"): Text("server.allowed.fps", limit=MAX_FPS),
+}
+
+
+def parse_message(text: str | bytes) -> Any:
+    """Validate one client message; returns its model (:class:`Init`, :class:`Set`, …).
+
+    Raises:
+        ProtocolError: binary or oversized data, malformed JSON or a message that does not
+            fit the protocol; the message names what was wrong and what is allowed.
+    """
+    if isinstance(text, bytes):
+        raise ProtocolError("server.not_text")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_MESSAGE_BYTES:
+        raise ProtocolError("server.too_large", size=size, limit=MAX_MESSAGE_BYTES)
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        raise ProtocolError("server.not_json", reason=reason) from None
+    allowed = ", ".join(MESSAGE_TYPES)
+    if not isinstance(data, dict):
+        raise ProtocolError("server.not_object", allowed=allowed)
+    kind = data.get("type")
+    if kind is None:
+        raise ProtocolError("server.missing_type", allowed=allowed)
+    if not isinstance(kind, str) or kind not in _MODELS:
+        raise ProtocolError("server.unknown_type", value=_short(kind), allowed=allowed)
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise _message_error(kind, data, exc) from None
+
+
+def _message_error(kind: str, data: dict[str, Any], exc: ValidationError) -> ProtocolError:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    if loc and loc[0] == kind:  # the union's tag comes first
+        loc = loc[1:]
+    field = loc[0] if loc else "?"
+    fields = [f for f in _MODELS[kind].model_fields if f != "type"]
+    if err["type"] == "extra_forbidden":
+        return ProtocolError("server.field_unknown", type=kind, field=field, allowed=", ".join(fields) or "-")
+    if err["type"] == "missing":
+        return ProtocolError("server.field_missing", type=kind, field=field)
+    allowed = _ALLOWED.get((kind, field), err["msg"])
+    return ProtocolError("server.field_invalid", type=kind, field=field, value=_short(data.get(field)), allowed=allowed)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_caps(spec: Spec) -> None:
+    """Refuse specs beyond the browser playground's caps (layers, neurons, points, batch size).
+
+    Raises:
+        SpecError: naming the field, the value and what the server allows.
+    """
+    if len(spec.hidden) > MAX_LAYERS or any(w > MAX_NEURONS for w in spec.hidden):
+        value = ",".join(map(str, spec.hidden))
+        raise SpecError("server.cap", field="hidden", value=value, allowed=Text("server.allowed.hidden", layers=MAX_LAYERS, neurons=MAX_NEURONS))
+    if spec.n_samples is not None and spec.n_samples > MAX_SAMPLES:
+        raise SpecError("server.cap", field="n_samples", value=spec.n_samples, allowed=Text("server.allowed.n_samples", limit=MAX_SAMPLES))
+    if spec.batch_size != "full" and spec.batch_size > MAX_BATCH:
+        raise SpecError("server.cap", field="batch_size", value=spec.batch_size, allowed=Text("server.allowed.batch_size", limit=MAX_BATCH))

@@ -1,0 +1,335 @@
+"""One training session: the model, data and play loop behind one WebSocket.
+
+A :class:`Session` turns validated client messages into work on its own
+:class:`~torchground.trainer.Trainer` and answers with ``state``, ``frame``, ``diverged``,
+``code``, ``graph`` and ``error`` messages (``docs/serve-protocol.md``). Training runs as
+an asyncio task, one epoch per tick and a frame after each, at most ``fps`` ticks a second.
+All CPU work (epochs, rebuilding, frames) runs in a worker thread (``asyncio.to_thread``)
+under the session's work lock, so the event loop stays free and at most one piece of work
+is in flight per session; every answer is sent while that lock is held, so frames arrive in
+order. Nothing here knows about HTTP or sockets: the app hands a ``send(text)`` coroutine in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+from typing import Any, Awaitable, Callable
+
+import torch
+
+from torchground.codegen import to_script
+from torchground.errors import TorchgroundError
+from torchground.graph import extract_graph
+from torchground.graph_render import to_dot
+from torchground.i18n import t
+from torchground.server import frames
+from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
+from torchground.server.urlstate import Edit, UrlState, parse_query, to_query, view_value, VIEW_OPTIONS
+from torchground.spec import SPEC_FIELDS, Spec
+from torchground.trainer import Trainer
+
+__all__ = ["Session", "LIVE_FIELDS", "GRAPH_BATCH"]
+
+log = logging.getLogger("torchground.server")
+
+#: Spec fields a ``set`` applies to the running model (weights kept); the rest rebuild at epoch 0.
+LIVE_FIELDS = frozenset({"lr", "l1", "l2", "weight_decay", "optimizer_args"})
+#: Training points in the ``graph`` answer's forward pass.
+GRAPH_BATCH = 4
+_MAX_SEED = 2**32 - 1
+
+Send = Callable[[str], Awaitable[None]]
+
+
+class Session:
+    """One independent playground: its spec, trainer, weight edits, view options and play loop.
+
+    Args:
+        send: coroutine that sends one text message to the client.
+        lang: language of messages until ``init`` (or ``set`` of ``lang``) says otherwise.
+    """
+
+    def __init__(self, send: Send, lang: str = "en") -> None:
+        self._send_text = send
+        self.lang = lang
+        self.spec: Spec | None = None
+        self.trainer: Trainer | None = None
+        self.edits: dict[tuple[str, tuple[int, ...]], Edit] = {}
+        self.view: dict[str, bool | str] = {}
+        self.fps = DEFAULT_FPS
+        self.running = False
+        self._grads: dict[str, Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._work = asyncio.Lock()
+        self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
+            "init": self._init, "set": self._set, "play": self._play, "pause": self._pause, "step": self._step,
+            "reset": self._reset, "reinit": self._reinit, "regenerate": self._regenerate, "edit": self._edit,
+            "code": self._code, "graph": self._graph, "fps": self._fps,
+        }
+
+    # -- entry points -------------------------------------------------------------------------
+    async def receive(self, raw: str | bytes) -> None:
+        """Handle one raw client message; every problem becomes an ``error`` answer."""
+        try:
+            message = parse_message(raw)
+            if message.type not in ("init", "fps") and self.trainer is None:
+                raise ProtocolError("server.no_session")
+            await self._handlers[message.type](message)
+        except TorchgroundError as exc:
+            await self._error(exc.message(self.lang))
+        except Exception as exc:  # a bug must not end the session: report it and go on
+            log.exception("session command failed")
+            await self._error(t("server.internal", self.lang, detail=f"{type(exc).__name__}: {exc}"))
+
+    async def close(self) -> None:
+        """Stop the play loop (an epoch already in a worker thread finishes on its own)."""
+        self.running = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def query(self) -> str:
+        """The session's URL state: spec, weight edits made at epoch 0, view options."""
+        assert self.spec is not None
+        return to_query(UrlState(self.spec, tuple(self.edits.values()), self.view))
+
+    # -- commands -----------------------------------------------------------------------------
+    async def _init(self, msg: Any) -> None:
+        self.running = False
+        if msg.lang:
+            self.lang = msg.lang
+        state = parse_query(msg.query)
+        if not msg.lang and isinstance(state.view.get("lang"), str):
+            self.lang = str(state.view["lang"])
+        check_caps(state.spec)
+        async with self._work:
+            self.trainer, self.edits = await asyncio.to_thread(self._build, state.spec, state.edits, True)
+            self.spec, self.view, self._grads = state.spec, dict(state.view), None
+            await self._send_state_and_frame()
+
+    async def _set(self, msg: Any) -> None:
+        assert self.spec is not None
+        view = {k: view_value(k, v) for k, v in msg.changes.items() if k in VIEW_OPTIONS}
+        changes = {k: v for k, v in msg.changes.items() if k not in VIEW_OPTIONS}
+        new = self.spec.replace(**changes) if changes else self.spec
+        check_caps(new)
+        self.view = {**self.view, **view}  # a new dict: a frame being built in a thread may read the old one
+        if isinstance(view.get("lang"), str):
+            self.lang = str(view["lang"])
+        changed = {f for f in SPEC_FIELDS if getattr(new, f) != getattr(self.spec, f)}
+        if changed and not changed <= LIVE_FIELDS:
+            await self._rebuild(new, list(self.edits.values()), state=True)
+            return
+        async with self._work:
+            if changed:
+                self._apply_live(new)
+            await self._send_frame()
+
+    async def _play(self, msg: Any) -> None:
+        if self.running:
+            return
+        self.running = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._play_loop())
+
+    async def _pause(self, msg: Any) -> None:
+        self.running = False
+        async with self._work:
+            await self._send_frame()
+
+    async def _step(self, msg: Any) -> None:
+        self.running = False
+        async with self._work:
+            await self._advance()
+
+    async def _reset(self, msg: Any) -> None:
+        assert self.spec is not None
+        await self._rebuild(self.spec, list(self.edits.values()), state=False)
+
+    async def _reinit(self, msg: Any) -> None:
+        assert self.spec is not None
+        await self._rebuild(self.spec.replace(init_seed=(self.spec.init_seed + 1) % (_MAX_SEED + 1)), [], state=True)
+
+    async def _regenerate(self, msg: Any) -> None:
+        assert self.spec is not None
+        await self._rebuild(self.spec.replace(seed=(self.spec.seed + 1) % (_MAX_SEED + 1)), list(self.edits.values()), state=True)
+
+    async def _edit(self, msg: Any) -> None:
+        assert self.trainer is not None
+        async with self._work:
+            edit = Edit(msg.param, tuple(msg.index), float(msg.value))
+            _apply_edit(self.trainer.model, edit)
+            if self.trainer.history.epochs == 0:  # the URL can rebuild edits of the initial weights only
+                self.edits = {**self.edits, (edit.param, edit.index): edit}
+            await self._send_frame()
+
+    async def _code(self, msg: Any) -> None:
+        assert self.spec is not None
+        script = await asyncio.to_thread(to_script, self.spec, self.lang)
+        await self._send({"type": "code", "script": script})
+
+    async def _graph(self, msg: Any) -> None:
+        async with self._work:
+            await self._send(await asyncio.to_thread(self._graph_message))
+
+    async def _fps(self, msg: Any) -> None:
+        self.fps = int(msg.value)
+
+    # -- the play loop ------------------------------------------------------------------------
+    async def _play_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            next_tick = loop.time()
+            while self.running:
+                async with self._work:
+                    if not self.running:
+                        break
+                    await self._advance(playing=True)
+                # Ticks on a fixed schedule (work time included); when behind, start afresh
+                # rather than burst to catch up.
+                next_tick += 1.0 / self.fps
+                delay = next_tick - loop.time()
+                if delay < 0:
+                    next_tick, delay = loop.time(), 0.0
+                await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a closed socket or a bug: stop playing, tell the client if it is there
+            self.running = False
+            log.debug("play loop stopped: %r", exc)
+            with contextlib.suppress(Exception):
+                await self._error(t("server.internal", self.lang, detail=f"{type(exc).__name__}: {exc}"))
+
+    async def _advance(self, playing: bool = False) -> None:
+        """Train one epoch (work lock held) and send its frame; on divergence pause and say why.
+
+        A frame of the play loop says ``running: true`` unless the loop stops by itself
+        (divergence, early stopping), even when a pause arrived during its epoch: the pause
+        is answered by a frame of its own, so the last frame a client sees is ``false``.
+        """
+        outcome, message = await asyncio.to_thread(self._epoch)
+        if outcome != "ok":
+            self.running = False
+        if message is not None:
+            await self._send({"type": "diverged", "message": message})
+        await self._send_frame(running=playing and outcome == "ok")
+
+    def _epoch(self) -> tuple[str, str | None]:
+        trainer = self.trainer
+        assert trainer is not None
+        row = trainer.run_epoch()
+        history = trainer.history
+        if row is None:  # diverged: the trainer put back the last finite weights
+            key, params = history.message or ("train.diverged", {})
+            history.status, history.message, trainer.epoch = "running", None, history.epochs
+            return "diverged", t(key, self.lang, **params)
+        self._grads = frames.grad_lists(trainer.model) or self._grads
+        if trainer.should_stop:  # early stopping (spec.patience): pause, and play on if asked to
+            trainer.should_stop, history.status = False, "running"
+            return "stopped", None
+        return "ok", None
+
+    # -- building -----------------------------------------------------------------------------
+    async def _rebuild(self, spec: Spec, edits: list[Edit], state: bool) -> None:
+        """A fresh trainer for ``spec`` at epoch 0 (data and weights from their seeds), edits re-applied."""
+        self.running = False
+        async with self._work:
+            self.trainer, self.edits = await asyncio.to_thread(self._build, spec, edits, False)
+            self.spec, self._grads = spec, None
+            if state:
+                await self._send_state_and_frame()
+            else:
+                await self._send_frame()
+
+    @staticmethod
+    def _build(spec: Spec, edits: Any, strict: bool) -> tuple[Trainer, dict[tuple[str, tuple[int, ...]], Edit]]:
+        trainer = Trainer(spec)  # build_model serialises its use of torch's global RNG
+        kept = {}
+        for edit in edits:
+            try:
+                _apply_edit(trainer.model, edit)
+            except TorchgroundError:
+                if strict:  # from the URL: say so; after a change of shape: drop what no longer fits
+                    raise
+                continue
+            kept[(edit.param, edit.index)] = edit
+        return trainer, kept
+
+    def _apply_live(self, new: Spec) -> None:
+        """Apply lr / weight_decay / l1 / l2 / optimizer_args to the running trainer, weights kept."""
+        assert self.trainer is not None
+        self.trainer.update_hyperparameters(new)
+        self.spec = new
+
+    # -- answers ------------------------------------------------------------------------------
+    def _state_message(self) -> str:
+        assert self.spec is not None and self.trainer is not None
+        spec = self.spec
+        return frames.dumps({
+            "type": "state",
+            "spec": spec.to_dict(),
+            "query": self.query(),
+            "data": frames.data_points(self.trainer.data),
+            "network": {"features": list(spec.features), "widths": [*spec.hidden, 1]},
+            "feature_maps": frames.feature_maps(),
+        })
+
+    def _frame_message(self, running: bool) -> str:
+        trainer = self.trainer
+        assert trainer is not None and self.spec is not None
+        output, neurons = frames.model_maps(trainer.model, self.spec.features)
+        return frames.dumps({
+            "type": "frame",
+            "epoch": trainer.history.epochs,
+            "running": running,
+            "metrics": frames.current_metrics(trainer),
+            "params": frames.param_lists(trainer.model),
+            "grads": self._grads,
+            "output": output,
+            "neurons": neurons,
+            "query": self.query(),
+        })
+
+    def _graph_message(self) -> dict[str, Any]:
+        trainer = self.trainer
+        assert trainer is not None
+        model = copy.deepcopy(trainer.model)  # the live model's gradients stay as training left them
+        model.train()
+        x, y = trainer.sets["train"]
+        x, y = x[:GRAPH_BATCH], y[:GRAPH_BATCH]  # (B, F), (B, 1)
+        loss = trainer.criterion(model(x), y)
+        loss.backward(retain_graph=True)
+        graph = extract_graph({"loss": loss}, params=model, with_values=True)
+        return {"type": "graph", "dot": to_dot(graph), "graph": frames.json_safe(graph.to_dict())}
+
+    async def _send_frame(self, running: bool | None = None) -> None:
+        running = self.running if running is None else running
+        await self._send(await asyncio.to_thread(self._frame_message, running))
+
+    async def _send_state_and_frame(self) -> None:
+        await self._send(await asyncio.to_thread(self._state_message))
+        await self._send_frame()
+
+    async def _send(self, message: str | dict[str, Any]) -> None:
+        await self._send_text(message if isinstance(message, str) else frames.dumps(message))
+
+    async def _error(self, message: str) -> None:
+        await self._send({"type": "error", "message": message})
+
+
+def _apply_edit(model: torch.nn.Module, edit: Edit) -> None:
+    """``param[index] = value`` in place; refused with a message naming what exists."""
+    params = dict(model.named_parameters())
+    p = params.get(edit.param)
+    if p is None:
+        raise ProtocolError("server.edit.unknown_param", param=edit.param, allowed=", ".join(params))
+    shape = tuple(p.shape)
+    if len(edit.index) != len(shape) or any(i < 0 or i >= n for i, n in zip(edit.index, shape)):
+        index = ",".join(map(str, edit.index))
+        raise ProtocolError("server.edit.bad_index", param=edit.param, index=index, shape="×".join(map(str, shape)), dims=len(shape))
+    with torch.no_grad():
+        p[edit.index] = edit.value

@@ -1,0 +1,388 @@
+// The page: connects the controls, the network picture, the output panel and the PyTorch
+// panels to the server's session (docs/serve-protocol.md). Messages are handled as they
+// come; drawing happens once per animation frame from the newest frame received.
+
+import { Connection } from "./ws.js";
+import { UrlState } from "./state.js";
+import { initialLang, loadLang, lang, t, applyLabels } from "./i18n.js";
+import { HeatMap } from "./heatmap.js";
+import { NetworkView } from "./network.js";
+import { LossChart } from "./chart.js";
+import { drawPoints } from "./points.js";
+import { Controls } from "./controls.js";
+import { Panels } from "./panels.js";
+
+// Epochs per second asked of the server while playing: one per animation frame, as in the
+// Playground, with a quarter more as headroom (the server's cap is a maximum and its
+// pacing runs a little under it; extra frames are merged into the next animation frame),
+// so at least 75 for a 60 Hz display.
+let fps = 75;
+const LIVE = new Set(["lr", "l1", "l2", "weight_decay", "optimizer_args"]); // applied without a rebuild
+
+const ICON_PLAY = '<svg viewBox="0 0 24 24" fill="currentColor" aria-hidden="true"><path d="M8 5l11 7-11 7z"/></svg>';
+const ICON_PAUSE = '<svg viewBox="0 0 24 24" fill="currentColor" aria-hidden="true"><path d="M7 5h3.5v14H7zM13.5 5H17v14h-3.5z"/></svg>';
+const byTest = (id) => document.querySelector(`[data-testid="${id}"]`);
+
+const S = {
+  options: null,
+  spec: null,
+  network: null,
+  data: null,
+  running: false,
+  epoch: 0,
+  pending: null, // newest frame not yet drawn
+  last: null, // last frame drawn
+  pointsDirty: true,
+  scheduled: false,
+  lastQuery: null, // the server's URL state last written
+  framesHaveQuery: false, // frames carry `query` (then the server is the authority for edits too)
+  // read by the browser tests and the UI bench: counts, and the spec and weights on screen
+  stats: { framesReceived: 0, framesDrawn: 0, epoch: 0, fps: 75, spec: null, params: null },
+};
+window.__tg = S.stats;
+
+/** For the UI bench: parse and draw the last frame received `n` times; main-thread ms per frame. */
+S.stats.replay = (n = 100) => {
+  const text = S.lastFrameText;
+  if (!text) return null;
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    S.pending = JSON.parse(text);
+    draw();
+    void document.body.offsetHeight; // style and layout too, as a real frame would need
+  }
+  return (performance.now() - start) / n;
+};
+
+const url = new UrlState();
+let conn = null;
+const outMap = new HeatMap(document.getElementById("output-map"));
+const chart = new LossChart(document.getElementById("chart"));
+
+const net = new NetworkView(document.getElementById("network"), {
+  toggleFeature(name) {
+    if (!S.spec) return;
+    const all = S.options.features.map((f) => (typeof f === "string" ? f : f.name));
+    const on = new Set(S.spec.features);
+    if (on.has(name)) {
+      if (on.size === 1) return;
+      on.delete(name);
+    } else on.add(name);
+    set({ features: all.filter((f) => on.has(f)) });
+  },
+  edit(param, index, value) {
+    send({ type: "edit", param, index, value });
+    if (!S.framesHaveQuery) url.addEdit(param, index, value);
+  },
+  neurons(layer, delta) {
+    const hidden = [...S.spec.hidden];
+    const w = hidden[layer - 1] + delta;
+    if (w < 1 || w > S.options.limits.neurons) return;
+    hidden[layer - 1] = w;
+    set({ hidden });
+  },
+});
+
+const controls = new Controls({
+  set: (changes) => set(changes),
+  regenerate: () => {
+    hideBanner();
+    send({ type: "regenerate" });
+  },
+  layers(delta) {
+    const hidden = [...S.spec.hidden];
+    if (delta > 0 && hidden.length < S.options.limits.layers) hidden.push(2);
+    else if (delta < 0 && hidden.length) hidden.pop();
+    else return;
+    set({ hidden });
+  },
+});
+
+const panels = new Panels((msg) => send(msg), (tab) => url.setView("tab", tab));
+
+function send(msg) {
+  if (conn) conn.send(msg);
+}
+
+function set(changes) {
+  send({ type: "set", changes });
+  const live = Object.keys(changes).every((k) => LIVE.has(k));
+  if (live && S.spec) {
+    S.liveUndo = S.liveUndo || S.spec; // the spec to go back to if the server refuses the change
+    S.spec = { ...S.spec, ...changes };
+    S.stats.spec = S.spec;
+    url.setFields(changes);
+    controls.sync(S.spec);
+    panels.specChanged();
+  }
+}
+
+// ---- messages ------------------------------------------------------------------------------
+function onState(msg) {
+  S.liveUndo = null;
+  S.spec = msg.spec;
+  S.stats.spec = msg.spec;
+  S.network = msg.network;
+  S.data = msg.data;
+  takeQuery(msg.query);
+  controls.sync(msg.spec);
+  net.build(S.options.features, msg.network, msg.feature_maps, S.options.limits);
+  const regression = msg.spec.problem === "regression";
+  const acc = document.getElementById("acc-label");
+  acc.dataset.i18n = regression ? "web.r2" : "web.accuracy";
+  acc.textContent = t(acc.dataset.i18n);
+  chart.reset();
+  S.pointsDirty = true;
+  hideBanner();
+  panels.specChanged();
+  schedule();
+}
+
+function takeQuery(query) {
+  if (typeof query !== "string" || query === S.lastQuery) return;
+  S.lastQuery = query;
+  url.setServerQuery(query);
+}
+
+function onFrame(msg, raw) {
+  S.stats.framesReceived++;
+  S.liveUndo = null; // a frame answers a `set` the server took
+  S.lastFrameText = raw;
+  if (typeof msg.query === "string") {
+    S.framesHaveQuery = true;
+    takeQuery(msg.query);
+  }
+  S.pending = msg;
+  chart.push(msg.epoch, msg.metrics);
+  if (msg.running !== S.running) setRunning(msg.running);
+  if (!msg.running) panels.weightsChanged();
+  schedule();
+}
+
+function schedule() {
+  if (S.scheduled) return;
+  S.scheduled = true;
+  requestAnimationFrame(draw);
+}
+
+function fmtMetric(v, kind) {
+  if (typeof v !== "number" || !Number.isFinite(v)) return "–";
+  if (kind === "acc") return `${(v * 100).toFixed(1)}%`;
+  return v.toFixed(3);
+}
+
+function fmtEpoch(n) {
+  const s = String(n).padStart(6, "0");
+  return `${s.slice(0, -3)},${s.slice(-3)}`;
+}
+
+function draw() {
+  S.scheduled = false;
+  const f = S.pending;
+  if (f) {
+    S.pending = null;
+    S.last = f;
+    const discrete = url.flag("discretize");
+    outMap.draw(f.output, discrete);
+    net.update(f, url.flag("gradient"), !f.running);
+    net.drawOutput(outMap.canvas);
+    const m = f.metrics || {};
+    const regression = S.spec && S.spec.problem === "regression";
+    for (const set of ["train", "val", "test"]) {
+      byTest(`loss-${set}`).textContent = fmtMetric(m[`${set}_loss`]);
+      byTest(`acc-${set}`).textContent = regression ? fmtMetric(m[`${set}_r2`]) : fmtMetric(m[`${set}_acc`], "acc");
+    }
+    byTest("epoch").textContent = fmtEpoch(f.epoch);
+    S.epoch = f.epoch;
+    S.stats.epoch = f.epoch;
+    S.stats.params = f.params;
+    S.stats.framesDrawn++;
+  }
+  if (S.pointsDirty) {
+    S.pointsDirty = false;
+    drawPoints(document.getElementById("points"), S.data, {
+      train: url.flag("show_train"),
+      val: url.flag("show_val"),
+      test: url.flag("show_test"),
+    });
+  }
+  chart.draw();
+}
+
+function setRunning(running) {
+  S.running = running;
+  const play = byTest("play");
+  play.innerHTML = running ? ICON_PAUSE : ICON_PLAY;
+  play.classList.toggle("playing", running);
+  const key = running ? "web.pause" : "web.play";
+  play.title = t(key);
+  play.setAttribute("aria-label", t(key));
+}
+
+function showBanner(text) {
+  const banner = byTest("diverged-banner");
+  banner.querySelector(".banner-msg").textContent = text;
+  banner.hidden = false;
+}
+
+function hideBanner() {
+  byTest("diverged-banner").hidden = true;
+}
+
+let toastTimer = 0;
+function toast(text) {
+  const el = byTest("error-toast");
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (el.hidden = true), 8000);
+}
+
+// ---- buttons and view options --------------------------------------------------------------
+function wire() {
+  byTest("play").addEventListener("click", () => {
+    if (S.running) {
+      send({ type: "pause" });
+      setRunning(false);
+    } else {
+      hideBanner();
+      send({ type: "fps", value: fps });
+      send({ type: "play" });
+      setRunning(true);
+    }
+  });
+  byTest("step").addEventListener("click", () => {
+    if (S.running) setRunning(false);
+    send({ type: "step" });
+  });
+  byTest("reset").addEventListener("click", () => {
+    hideBanner();
+    chart.reset();
+    send({ type: "reset" });
+  });
+  byTest("reinit").addEventListener("click", () => {
+    hideBanner();
+    chart.reset();
+    send({ type: "reinit" });
+  });
+  byTest("banner-close").addEventListener("click", hideBanner);
+  byTest("error-toast").addEventListener("click", () => (byTest("error-toast").hidden = true));
+
+  const check = (id, name, after) => {
+    const box = byTest(id);
+    box.checked = url.flag(name);
+    box.addEventListener("change", () => {
+      url.setView(name, box.checked);
+      after();
+    });
+  };
+  const points = () => {
+    S.pointsDirty = true;
+    schedule();
+  };
+  check("show-train", "show_train", points);
+  check("show-val", "show_val", points);
+  check("show-test", "show_test", points);
+  check("discretize", "discretize", () => {
+    outMap.redraw(url.flag("discretize"));
+    net.drawOutput(outMap.canvas);
+  });
+  check("gradient-view", "gradient", () => {
+    if (S.last) net.update({ params: S.last.params, grads: S.last.grads }, url.flag("gradient"), true);
+  });
+
+  byTest("lang").addEventListener("change", async (e) => {
+    const next = e.target.value;
+    url.setView("lang", next);
+    await setLanguage(next);
+  });
+  window.addEventListener("resize", () => {
+    S.pointsDirty = true;
+    schedule();
+  });
+}
+
+async function fetchOptions(language) {
+  const res = await fetch(`/api/options?lang=${language}`, { credentials: "same-origin" });
+  if (!res.ok) throw new Error(`options: HTTP ${res.status}`);
+  return res.json();
+}
+
+/** Show every label in `language`; the session's own messages follow from the next connection. */
+async function setLanguage(language) {
+  const [options] = await Promise.all([fetchOptions(language), loadLang(language)]);
+  S.options = options;
+  applyLabels();
+  controls.setOptions(options);
+  for (const el of document.querySelectorAll(".neuron-count")) el.textContent = t("web.neurons_n", { n: el.dataset.n });
+  setRunning(S.running);
+  if (S.spec) controls.sync(S.spec);
+  byTest("lang").value = language;
+  if (S.spec) send({ type: "set", changes: { lang: language } }); // the session's messages and code comments
+  panels.specChanged();
+}
+
+/** Measure the display's refresh rate over a few animation frames and set `fps` from it. */
+function measureDisplayRate() {
+  const times = [];
+  const tick = (now) => {
+    times.push(now);
+    if (times.length < 31) return requestAnimationFrame(tick);
+    // a busy machine skips frames: the short intervals tell the display's own rate
+    const gaps = times.slice(1).map((t, i) => t - times[i]).sort((a, b) => a - b);
+    const hz = 1000 / gaps[Math.floor(gaps.length / 10)];
+    const cap = (S.options && S.options.limits && S.options.limits.fps) || 120;
+    fps = Math.min(cap, Math.max(75, Math.round(hz * 1.25)));
+    S.stats.fps = fps;
+    send({ type: "fps", value: fps });
+  };
+  requestAnimationFrame(tick);
+}
+
+async function main() {
+  const language = initialLang(url.getView("lang"));
+  const [options] = await Promise.all([fetchOptions(language), loadLang(language)]);
+  S.options = options;
+  applyLabels();
+  byTest("lang").value = language;
+  controls.setOptions(options);
+  setRunning(false);
+  wire();
+  conn = new Connection(url.token)
+    .on("state", onState)
+    .on("frame", onFrame)
+    .on("diverged", (msg) => {
+      setRunning(false);
+      showBanner(msg.message);
+    })
+    .on("error", (msg) => {
+      toast(msg.message);
+      if (S.liveUndo) {
+        S.spec = S.stats.spec = S.liveUndo;
+        S.liveUndo = null;
+        if (S.lastQuery !== null) url.setServerQuery(S.lastQuery);
+      }
+      if (S.spec) controls.sync(S.spec);
+      else if (!S.retried) {
+        // the URL state was refused: start from the defaults (the toast says what was wrong)
+        S.retried = true;
+        send({ type: "init", query: "", lang: lang() });
+      }
+    })
+    .on("code", (msg) => panels.setCode(msg.script))
+    .on("graph", (msg) => panels.setGraph(msg.dot))
+    .on("close", (event) => {
+      setRunning(false);
+      showBanner(t("web.disconnected", { code: event.code }));
+    });
+  conn.connect();
+  send({ type: "init", query: url.specQuery(), lang: language });
+  measureDisplayRate();
+  const tab = url.getView("tab");
+  if (tab === "code" || tab === "graph") panels.show(tab);
+}
+
+main().catch((err) => {
+  console.error(err);
+  toast(String(err && err.message ? err.message : err));
+});

@@ -1,0 +1,122 @@
+// The page's URL state: `token` first, then the spec part (spec fields and `edits`, in the
+// CLI's text forms, as the server writes them), then the page's view options.
+// The server's `query` (in every `state` message) is the authority for the spec part; the
+// page adds what it changes without a rebuild (live settings, weight edits) and writes the
+// URL with history.replaceState after every change.
+
+/** View options: kept by the page, never sent to the server. name → default. */
+export const VIEW_DEFAULTS = {
+  lang: "",
+  discretize: "0",
+  show_train: "1",
+  show_val: "0",
+  show_test: "0",
+  gradient: "0",
+  tab: "",
+};
+
+function parse(text) {
+  const out = new Map();
+  for (const [k, v] of new URLSearchParams(text)) out.set(k, v);
+  return out;
+}
+
+// URLSearchParams writes "," as %2C and ":" as %3A; the query reads better with them kept.
+function encode(v) {
+  return encodeURIComponent(v).replace(/%2C/gi, ",").replace(/%3A/gi, ":").replace(/%3B/gi, ";");
+}
+
+function join(map) {
+  return [...map].map(([k, v]) => `${encode(k)}=${encode(v)}`).join("&");
+}
+
+export class UrlState {
+  constructor(search = location.search) {
+    const all = parse(search);
+    this.token = all.get("token") || "";
+    all.delete("token");
+    this.view = new Map();
+    for (const name of Object.keys(VIEW_DEFAULTS)) {
+      if (all.has(name)) this.view.set(name, all.get(name));
+      all.delete(name);
+    }
+    this.spec = all; // spec fields + edits
+  }
+
+  /** The spec part as a query string (for `init`). */
+  specQuery() {
+    return join(this.spec);
+  }
+
+  /** Take the server's canonical query as the spec part. */
+  setServerQuery(query) {
+    const q = parse(query || "");
+    q.delete("token");
+    for (const name of Object.keys(VIEW_DEFAULTS)) q.delete(name);
+    this.spec = q;
+    this.write();
+  }
+
+  /** Set spec fields changed without a rebuild (lr, l1, l2, weight_decay, optimizer_args). */
+  setFields(changes) {
+    for (const [k, v] of Object.entries(changes)) {
+      const text = fieldText(k, v);
+      if (text === null) this.spec.delete(k);
+      else this.spec.set(k, text);
+    }
+    this.write();
+  }
+
+  /** Record one weight edit `param:row[:col]:value` (a later edit of the same weight replaces it). */
+  addEdit(param, index, value) {
+    const key = [param, ...index].join(":");
+    const kept = (this.spec.get("edits") || "")
+      .split(";")
+      .filter((e) => e && e.slice(0, e.lastIndexOf(":")) !== key);
+    kept.push(`${key}:${value}`);
+    this.spec.set("edits", kept.join(";"));
+    this.write();
+  }
+
+  getView(name) {
+    return this.view.has(name) ? this.view.get(name) : VIEW_DEFAULTS[name];
+  }
+
+  flag(name) {
+    return this.getView(name) === "1";
+  }
+
+  setView(name, value) {
+    const text = typeof value === "boolean" ? (value ? "1" : "0") : String(value);
+    if (text === VIEW_DEFAULTS[name]) this.view.delete(name);
+    else this.view.set(name, text);
+    this.write();
+  }
+
+  toString() {
+    const parts = [];
+    if (this.token) parts.push(`token=${encode(this.token)}`);
+    const spec = join(this.spec);
+    if (spec) parts.push(spec);
+    const view = join(this.view);
+    if (view) parts.push(view);
+    return parts.length ? `?${parts.join("&")}` : "";
+  }
+
+  write() {
+    const url = `${location.pathname}${this.toString()}${location.hash}`;
+    if (url !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(null, "", url);
+  }
+}
+
+/** A spec value in its CLI text form (null: leave the field out). */
+export function fieldText(name, value) {
+  if (value === null || value === undefined) return null;
+  if (name === "optimizer_args") {
+    const items = Object.entries(value).filter(([, v]) => v !== null && v !== undefined);
+    if (!items.length) return null;
+    return items.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(",") : v}`).join(";");
+  }
+  if (Array.isArray(value)) return value.join(",");
+  return String(value);
+}
