@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test install install-test system-deps clean
+.PHONY: run test install install-test system-deps system-deps-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,24 +19,34 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-install
 	$(PIP) install -e '.[test]'
 	touch $@
 
-# Debian packages: Graphviz's `dot` renders graph pictures (tests draw SVG/PNG with it),
-# the IPAex Gothic font draws Japanese text in pictures, and Chromium runs the browser
-# tests (Playwright drives /usr/bin/chromium; no browser is ever downloaded).
-system-deps:
-	@missing=""; command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
-	fc-list 2>/dev/null | grep -qi ipaexg || missing="$$missing fonts-ipaexfont-gothic"; \
-	[ -x /usr/bin/chromium ] || missing="$$missing chromium chromium-driver"; \
+# Debian packages, installed once when missing (as root; otherwise the apt-get line is
+# printed): Graphviz's `dot` renders graph pictures, the IPAex Gothic font draws Japanese
+# text in pictures, and (for the tests) Chromium runs the browser tests — Playwright drives
+# /usr/bin/chromium, no browser is ever downloaded.
+define apt_missing
+	@missing=""; for item in $(1); do \
+	  pkg=$${item%%:*}; probe=$${item#*:}; sh -c "$$probe" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y $$missing; \
-	  else echo "note: install these Debian packages for pictures: sudo apt-get install -y$$missing"; fi; \
+	  else echo "note: install these Debian packages: sudo apt-get install -y$$missing"; fi; \
 	fi
+endef
+RUN_APT  := "graphviz:command -v dot" "fonts-ipaexfont-gothic:fc-list | grep -qi ipaexg"
+TEST_APT := $(RUN_APT) "chromium:test -x /usr/bin/chromium" "chromium-driver:command -v chromedriver"
+
+system-deps:
+	$(call apt_missing,$(RUN_APT))
+
+system-deps-test:
+	$(call apt_missing,$(TEST_APT))
 
 install: $(VENV)/.stamp-install
 
-install-test: $(VENV)/.stamp-test system-deps
+install-test: $(VENV)/.stamp-test system-deps-test
 
 run: install system-deps
-	$(VENV)/bin/torchground train
+	$(VENV)/bin/torchground serve
 
 test: install-test
 	$(PY) -m pytest

@@ -1,0 +1,181 @@
+"""The stacked engine's speed, side by side with the eager ways, in one run.
+
+Parts (``--part``, default ``one,many``):
+
+* ``one``  — one model, the curriculum recipe (circle, 2-3-3-1 tanh, SGD lr 0.03 wd 0.03,
+  MSE, batch 15, 250 training points): the engine, eager and compiled
+  (``StackedGroup(..., compile=True)``), against a plain ``DataLoader`` loop (the
+  curriculum's, validation each epoch). Steps/s of each (training only, setup excluded
+  for all), the ratios, and the largest per-epoch loss difference. Runs alternate;
+  medians reported.
+* ``many`` — M models 2-8-8-1, batch 10, on CPU (default M = 1024, distinct initial
+  weights and learning rates): model-steps/s, once with one shared batch order and once
+  with a distinct shuffle seed per model.
+* ``gpu``  — M models (default 100 000) on ``--device`` (cuda): model-steps/s of the
+  engine with and without CUDA graphs, against the eager trainer training one model on
+  the same device (model-steps/s = its steps/s). ``bench/gpu.sh`` runs this part.
+
+    python bench/engine.py [--part one,many,gpu] [--epochs N] [--models M] [--repeats R] [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn, optim
+from torch.utils.data import DataLoader, TensorDataset
+
+from torchground import Spec, build_model, make_data
+from torchground.engine import StackedGroup
+from torchground.model import discretize
+from torchground.trainer import Trainer, to_tensors
+
+
+def plain_loop(spec: Spec) -> tuple[float, int, list[tuple[float, float]]]:
+    """The curriculum's loop (DataLoader, nn.Module, autograd, torch.optim). → (seconds, steps, losses)."""
+    data = make_data(spec)
+    x_train, y_train = to_tensors(data.train, spec.features, torch.float32)
+    x_val, y_val = to_tensors(data.val, spec.features, torch.float32)
+    loader_train = DataLoader(TensorDataset(x_train, y_train), batch_size=spec.batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(spec.shuffle_seed))
+    loader_valid = DataLoader(TensorDataset(x_val, y_val), batch_size=spec.batch_size)
+    model = build_model(spec)
+    criterion = nn.MSELoss()
+    optimizer = optim.SGD(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
+    losses, steps = [], 0
+    start = time.perf_counter()
+    for _ in range(spec.epochs):
+        train_loss, train_correct = 0.0, 0
+        for xb, yb in loader_train:
+            model.train()
+            pred = model(xb)
+            optimizer.zero_grad()
+            loss = criterion(pred, yb)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                train_correct += int((discretize(pred) == yb).sum().item())
+            train_loss += loss.item() * len(yb)
+            steps += 1
+        model.eval()
+        val_loss, val_correct = 0.0, 0
+        with torch.no_grad():
+            for xb, yb in loader_valid:
+                pred = model(xb)
+                val_loss += criterion(pred, yb).item() * len(yb)
+                val_correct += int((discretize(pred) == yb).sum().item())
+        losses.append((train_loss / len(x_train), val_loss / len(x_val)))
+    return time.perf_counter() - start, steps, losses
+
+
+def engine_one(spec: Spec, compile: bool = False) -> tuple[float, int, list[tuple[float, float]]]:
+    """The engine on one model, timed like the plain loop: training only (data and weights made before)."""
+    group = StackedGroup([spec], compile=compile)
+    start = time.perf_counter()
+    result = group.run()[0]
+    wall = time.perf_counter() - start
+    return wall, result.steps, [(r["train_loss"], r["val_loss"]) for r in result.history().rows]
+
+
+def part_one(epochs: int, repeats: int) -> None:
+    spec = Spec(epochs=epochs)
+    plain_loop(spec.replace(epochs=2)), engine_one(spec.replace(epochs=2))  # warm-up
+    start = time.perf_counter()
+    engine_one(spec.replace(epochs=2), compile=True)  # compiles (Inductor caches it on disk for later runs)
+    compile_s = time.perf_counter() - start
+    rates: dict[str, list[float]] = {"plain": [], "eager": [], "compiled": []}
+    worst = 0.0
+    for _ in range(repeats):  # alternate, so that all see the same machine load
+        wp, sp, lp = plain_loop(spec)
+        rates["plain"].append(sp / wp)
+        for name, compiled in (("eager", False), ("compiled", True)):
+            wf, sf, lf = engine_one(spec, compile=compiled)
+            assert sp == sf
+            rates[name].append(sf / wf)
+            worst = max(worst, max(abs(a - b) for pa, pf in zip(lp, lf) for a, b in zip(pa, pf)))
+    p, e, c = (statistics.median(rates[k]) for k in ("plain", "eager", "compiled"))
+    print(f"[one] curriculum recipe, 1 model, {epochs} epochs ({sp} steps), torch {torch.__version__}, medians of {repeats}")
+    print(f"  plain DataLoader loop            : {p:10.0f} steps/s")
+    print(f"  stacked engine, eager (M = 1)    : {e:10.0f} steps/s  {e / p:6.1f}x the plain loop")
+    print(f"  stacked engine, compiled (M = 1) : {c:10.0f} steps/s  {c / p:6.1f}x the plain loop (target 40x;"
+          f" first compilation took {compile_s:.0f} s)")
+    print(f"  largest per-epoch loss difference to the plain loop: {worst:.2g}")
+
+
+def many_specs(models: int, epochs: int, distinct_orders: bool, device: str = "cpu") -> list[Spec]:
+    base = Spec(hidden=(8, 8), batch_size=10, epochs=epochs, device=device)
+    return [base.replace(init_seed=i, lr=0.003 * (1 + i % 10), shuffle_seed=i if distinct_orders else 0) for i in range(models)]
+
+
+def timed_group(specs: list[Spec], cuda_graph: bool = True) -> tuple[float, float, int]:
+    """(setup seconds, training seconds, model-steps)."""
+    start = time.perf_counter()
+    group = StackedGroup(specs, cuda_graph=cuda_graph)
+    setup = time.perf_counter() - start
+    if group.device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    results = group.run()
+    if group.device.type == "cuda":
+        torch.cuda.synchronize()
+    return setup, time.perf_counter() - start, sum(r.steps for r in results)
+
+
+def part_many(models: int, epochs: int, repeats: int) -> None:
+    print(f"[many] {models} models 2-8-8-1, batch 10, 250 points, {epochs} epochs, CPU, {torch.get_num_threads()} threads")
+    timed_group(many_specs(models, 1, False))  # warm-up
+    for distinct in (False, True):
+        rates, setups = [], []
+        for _ in range(repeats):
+            setup, wall, steps = timed_group(many_specs(models, epochs, distinct))
+            rates.append(steps / wall)
+            setups.append(setup)
+        label = "distinct shuffle seeds" if distinct else "one shared batch order"
+        print(f"  {label:24s}: {statistics.median(rates):12.0f} model-steps/s  (setup {statistics.median(setups):.2f} s; target 2e6)")
+
+
+def part_gpu(models: int, epochs: int, device: str) -> None:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("no CUDA device: run with --device cpu (or bench/gpu.sh --cpu-smoke)")
+    name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
+    print(f"[gpu] {models} models 2-8-8-1, batch 10, {epochs} epochs on {device} ({name}), torch {torch.__version__}")
+    spec = Spec(hidden=(8, 8), batch_size=10, epochs=epochs, device=device)
+    trainer = Trainer(spec.replace(epochs=1))
+    trainer.fit()  # warm-up
+    trainer = Trainer(spec)
+    start = time.perf_counter()
+    history = trainer.fit()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    eager = history.steps / (time.perf_counter() - start)
+    print(f"  eager trainer, 1 model      : {eager:14.0f} model-steps/s")
+    specs = many_specs(models, epochs, distinct_orders=False, device=device)
+    timed_group(specs[: min(models, 64)], cuda_graph=True)  # warm-up (kernels, graph capture path)
+    for graph in ([True, False] if device == "cuda" else [False]):
+        setup, wall, steps = timed_group(specs, cuda_graph=graph)
+        label = "stacked engine, CUDA graph" if graph else "stacked engine"
+        print(f"  {label:28s}: {steps / wall:14.0f} model-steps/s  ({steps / wall / eager:.0f}x eager; setup {setup:.1f} s; target 3e8 on an H100)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", default="one,many")
+    parser.add_argument("--epochs", type=int, default=None, help="default: 100 (one), 20 (many), 20 (gpu)")
+    parser.add_argument("--models", type=int, default=None, help="default: 1024 (many), 100000 (gpu)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cuda", help="device of the gpu part")
+    args = parser.parse_args()
+    parts = args.part.split(",")
+    if "one" in parts:
+        part_one(args.epochs or 100, args.repeats)
+    if "many" in parts:
+        part_many(args.models or 1024, args.epochs or 20, args.repeats)
+    if "gpu" in parts:
+        part_gpu(args.models or 100_000, args.epochs or 20, args.device)
+
+
+if __name__ == "__main__":
+    main()

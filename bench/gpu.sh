@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The GPU part of bench/engine.py for both engines (eager trainer, stacked engine with and
+# without CUDA graphs), as one prepared script for a machine with an NVIDIA GPU.
+#
+#   bash bench/gpu.sh               # M = 100000 models (MODELS=..., EPOCHS=... to change)
+#   bash bench/gpu.sh --cpu-smoke   # the same script on CPU with tiny sizes (tests, CI)
+#
+# Python: $PYTHON, else the project's .venv, else python3; it needs torch (with CUDA for
+# the real run). src/ is put on PYTHONPATH, so the package need not be installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+  if [ -x .venv/bin/python ] && .venv/bin/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() or '${1:-}' == '--cpu-smoke' else 1)" 2>/dev/null; then
+    PY=.venv/bin/python
+  else
+    PY=python3
+  fi
+fi
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+if [ "${1:-}" = "--cpu-smoke" ]; then
+  exec "$PY" bench/engine.py --part gpu --device cpu --models "${MODELS:-64}" --epochs "${EPOCHS:-2}"
+fi
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available())"
+exec "$PY" bench/engine.py --part gpu --device cuda --models "${MODELS:-100000}" --epochs "${EPOCHS:-20}"

@@ -1,0 +1,185 @@
+"""Sweep grids: ``"lr=0.003,0.03,0.3; activation=tanh,relu; hidden=4,2|8,8; seed=0..9"``.
+
+A grid is ``field=values`` items separated by ``;``. Values are separated by ``,``,
+except for list-valued fields (``hidden``, ``features``, and the tuple arguments
+``betas``, ``etas``, ``step_sizes``), whose values are separated by ``|`` and whose
+elements by ``,``. ``a..b`` stands for the integers a to b inclusive. A field is any
+:class:`~torchground.spec.Spec` field or an optimiser argument (``momentum``, ``betas``,
+…, put into ``optimizer_args``). The settings are the cartesian product, applied to a
+base spec with :meth:`~torchground.spec.Spec.replace`, so the spec validates every value
+and a bad one is refused naming its field. A malformed grid is refused with the column
+(1-based) and the reason.
+
+Example:
+    >>> grid = parse_grid("lr=0.01,0.1; hidden=4|8,8; seed=0..1")
+    >>> len(grid), grid.fields
+    (8, ('lr', 'hidden', 'seed'))
+    >>> grid.settings()[0]
+    {'lr': '0.01', 'hidden': '4', 'seed': 0}
+    >>> parse_grid("lr=0.1;; seed=1")
+    Traceback (most recent call last):
+    ...
+    torchground.errors.TorchgroundError: Sweep grid, column 8: empty item (two ";" in a row?)
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from torchground.errors import TorchgroundError
+from torchground.i18n import Text
+from torchground.registry import OPTIMIZERS, optimizer_params
+from torchground.spec import SPEC_FIELDS, Spec
+
+__all__ = ["Grid", "parse_grid", "expand_grid", "MAX_SETTINGS", "LIST_FIELDS"]
+
+#: Most settings one grid may expand to.
+MAX_SETTINGS = 100_000
+#: Fields whose values are lists: values separated by "|", elements by ",".
+LIST_FIELDS = frozenset({"hidden", "features", "betas", "etas", "step_sizes"})
+
+_OPTIMIZER_ARGS = sorted({name for opt in OPTIMIZERS.names() for name in optimizer_params(opt)})
+_FIELDS = [f for f in SPEC_FIELDS if f not in ("problem", "optimizer_args")]
+
+
+def _error(column: int, reason: str, **params: Any) -> TorchgroundError:
+    return TorchgroundError("sweep.grid.error", column=column, reason=Text(f"sweep.grid.{reason}", **params))
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A parsed grid: the text and, per field, its values (strings; ints from ranges)."""
+
+    text: str
+    axes: tuple[tuple[str, tuple[Any, ...]], ...]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.axes)
+
+    def __len__(self) -> int:
+        n = 1
+        for _, values in self.axes:
+            n *= len(values)
+        return n
+
+    def settings(self) -> list[dict[str, Any]]:
+        """Every combination, the first field varying slowest."""
+        names = self.fields
+        return [dict(zip(names, combo)) for combo in itertools.product(*(v for _, v in self.axes))]
+
+
+def parse_grid(text: str) -> Grid:
+    """Parse a grid (see the module docstring); refused with column and reason when malformed."""
+    if not text.strip():
+        raise _error(1, "empty")
+    axes: list[tuple[str, tuple[Any, ...]]] = []
+    items, start = [], 0
+    for part in text.split(";"):
+        items.append((start, part))
+        start += len(part) + 1
+    for n, (offset, item) in enumerate(items):
+        if not item.strip():
+            if n == len(items) - 1 and n > 0:  # a trailing ";" is fine
+                continue
+            raise _error(offset + 1, "empty_item")
+        col = offset + len(item) - len(item.lstrip()) + 1  # first non-blank character
+        name, eq, raw = item.partition("=")
+        if not eq:
+            raise _error(col, "no_equals", item=item.strip())
+        field = name.strip()
+        if not field:
+            raise _error(offset + len(name) + 1, "no_field")
+        if field not in _FIELDS and field not in _OPTIMIZER_ARGS:
+            raise _error(col, "unknown_field", field=field, allowed=", ".join([*_FIELDS, *_OPTIMIZER_ARGS]))
+        if field in dict(axes):
+            raise _error(col, "duplicate", field=field)
+        values = _values(field, raw, offset + len(name) + 2)
+        axes.append((field, tuple(values)))
+    grid = Grid(text, tuple(axes))
+    if len(grid) > MAX_SETTINGS:
+        raise _error(1, "too_many", count=len(grid), max=MAX_SETTINGS)
+    return grid
+
+
+def _values(field: str, raw: str, col0: int) -> list[Any]:
+    """The values of one item; ``col0`` is the column of ``raw``'s first character."""
+    sep = "|" if field in LIST_FIELDS else ","
+    out: list[Any] = []
+    pos = 0
+    for token in raw.split(sep):
+        col = col0 + pos + len(token) - len(token.lstrip())
+        pos += len(token) + 1
+        value = token.strip()
+        if not value:
+            raise _error(col, "empty_value", field=field)
+        if ".." in value and sep == ",":
+            out.extend(_range(value, col))
+        else:
+            out.append(value)
+    return out
+
+
+def _range(value: str, col: int) -> range:
+    low, _, high = value.partition("..")
+    try:
+        a, b = int(low), int(high)
+    except ValueError:
+        raise _error(col, "bad_range", value=value) from None
+    if a > b:
+        raise _error(col, "bad_range", value=value)
+    if b - a + 1 > MAX_SETTINGS:
+        raise _error(col, "too_many", count=b - a + 1, max=MAX_SETTINGS)
+    return range(a, b + 1)
+
+
+def _opt_value(field: str, raw: Any) -> Any:
+    """An optimiser argument from grid text: bool, int, float, tuple of floats, else the text."""
+    if not isinstance(raw, str):
+        return raw
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    if field in LIST_FIELDS:
+        try:
+            return tuple(float(v) for v in raw.split(","))
+        except ValueError:
+            return raw
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def expand_grid(base: Spec, grid: Grid) -> list[tuple[dict[str, Any], Spec]]:
+    """Every setting of ``grid`` applied to ``base``: (the varied values, the validated spec).
+
+    The varied values are read back from the spec (``hidden`` as ``"4,2"``), so they show
+    what was trained. Raises :class:`~torchground.errors.SpecError` for a value the spec refuses.
+    """
+    out = []
+    for setting in grid.settings():
+        changes: dict[str, Any] = {}
+        opt_args = dict(base.optimizer_args)
+        for field, value in setting.items():
+            if field in _FIELDS:
+                changes[field] = value
+            else:
+                opt_args[field] = _opt_value(field, value)
+        if opt_args != base.optimizer_args:
+            changes["optimizer_args"] = opt_args
+        spec = base.replace(**changes)
+        shown = {f: _show(getattr(spec, f) if f in _FIELDS else spec.optimizer_args.get(f)) for f in setting}
+        out.append((shown, spec))
+    return out
+
+
+def _show(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(_show(v)) for v in value) if value else "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return value

@@ -1,0 +1,216 @@
+"""M networks of one shape as stacked tensors, with a hand-written training step.
+
+All parameters of the M models live in one (M, P) tensor, each row laid out as
+``torch.cat([p.flatten() for p in model.parameters()])`` of a
+:class:`~torchground.model.PlaygroundNet` (``layer1.weight``, ``layer1.bias``, …,
+``layer_out.bias``); the layers' weights (M, out, in) and biases (M, 1, out) are views
+into it, and the gradients are written into views of a twin tensor. One step is a
+batched forward (``torch.baddbmm``), the loss gradient, the backward written out layer
+by layer (``bmm`` for weight gradients, a sum for biases, the activation's own autograd
+kernel in between), the Playground L1/L2 penalties on weights, the stacked optimiser's
+update and the L1 dead-weight rule: about four tensor ops per layer and a handful for the
+update, whatever M is.
+
+Example:
+    >>> from torchground.engine.optim import StackedOptimizer
+    >>> from torchground.spec import Spec
+    >>> specs = [Spec(hidden=(4,)), Spec(hidden=(4,), lr=0.1)]
+    >>> net = StackedNet.build(specs, torch.zeros(2, param_count((2, 4, 1))), torch.float32, "cpu")
+    >>> net.step(torch.ones(2, 5, 2), torch.ones(2, 5, 1)).shape
+    torch.Size([2, 5, 1])
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Sequence
+
+import torch
+
+from torchground.engine.ops import ACTIVATION_OPS, LOSS_OPS
+from torchground.engine.optim import StackedOptimizer
+from torchground.spec import Spec
+
+__all__ = ["StackedNet", "param_count", "layer_sizes"]
+
+Tensor = torch.Tensor
+
+
+def layer_sizes(spec: Spec) -> tuple[int, ...]:
+    """Widths from input to output: ``(F, *hidden, 1)``."""
+    return (spec.n_inputs, *spec.hidden, 1)
+
+
+def param_count(sizes: Sequence[int]) -> int:
+    """Parameters per model of a network with these widths."""
+    return sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+class StackedNet:
+    """Parameters, gradients, optimiser and penalties of M models; :meth:`step` trains them.
+
+    Args:
+        sizes: layer widths ``(F, *hidden, 1)``.
+        activation, output_activation, loss: registry names (one per group).
+        params: (M, P) initial parameters (taken over, not copied).
+        opt: the group's :class:`~torchground.engine.optim.StackedOptimizer`.
+        l1, l2: (M, 1) penalty rates, or ``None`` when every model's is 0.
+    """
+
+    def __init__(
+        self, sizes: Sequence[int], activation: str, output_activation: str, loss: str,
+        params: Tensor, opt: StackedOptimizer, l1: Tensor | None, l2: Tensor | None, dead: Tensor | None = None,
+    ) -> None:
+        self.sizes, self.activation, self.output_activation, self.loss_name = tuple(sizes), activation, output_activation, loss
+        self.hidden_ops, self.out_ops, self.loss = ACTIVATION_OPS[activation], ACTIVATION_OPS[output_activation], LOSS_OPS[loss]
+        self.params, self.opt, self.l1, self.l2 = params, opt, l1, l2
+        # Batched matmuls as broadcast products and sums: slower eagerly, but what
+        # torch.compile fuses into plain loops (see torchground.engine.compiled).
+        self.fused = False
+        self.grads = torch.zeros_like(params)
+        is_weight = torch.zeros(1, params.shape[1], dtype=torch.bool, device=params.device)
+        for w_off, o, i, _ in self._layout():
+            is_weight[:, w_off : w_off + o * i] = True
+        # The Playground L1 rule applies to the weights of models with l1 > 0 only.
+        self.l1_mask = (l1 > 0) & is_weight if l1 is not None else None
+        self.dead = dead if dead is not None or self.l1_mask is None else torch.zeros_like(params, dtype=torch.bool)
+        weight = is_weight.to(params.dtype)
+        self.l1w = l1 * weight if l1 is not None else None  # (M, P): l1 on weights, 0 on biases
+        self.l2w = l2 * weight if l2 is not None else None
+        self._views()
+
+    @classmethod
+    def build(cls, specs: Sequence[Spec], params: Tensor, dtype: torch.dtype, device: torch.device | str) -> "StackedNet":
+        """The net of ``specs`` (one group) starting from ``params`` (M, P)."""
+        s0 = specs[0]
+        opt = StackedOptimizer.build(specs, params.shape[1], dtype, device)
+
+        def rates(name: str) -> Tensor | None:
+            values = [getattr(s, name) for s in specs]
+            if not any(values):
+                return None
+            return torch.tensor(values, dtype=torch.float64).reshape(-1, 1).to(device=device, dtype=dtype)
+
+        assert s0.output_activation is not None
+        params = params.to(device=device, dtype=dtype)
+        return cls(layer_sizes(s0), s0.activation, s0.output_activation, s0.loss, params, opt, rates("l1"), rates("l2"))
+
+    # -- layout -----------------------------------------------------------------------------
+    def _layout(self) -> list[tuple[int, int, int, int]]:
+        """Per layer: (weight offset, out, in, bias offset) in a parameter row."""
+        out, off = [], 0
+        for i, o in zip(self.sizes[:-1], self.sizes[1:]):
+            out.append((off, o, i, off + o * i))
+            off += o * i + o
+        return out
+
+    def _views(self) -> None:
+        M = self.params.shape[0]
+        self.W, self.Wt, self.b = [], [], []
+        for w_off, o, i, b_off in self._layout():
+            self.W.append(self.params[:, w_off : w_off + o * i].view(M, o, i))  # (M, out, in) as nn.Linear's weight
+            self.Wt.append(self.W[-1].transpose(1, 2))  # (M, in, out)
+            self.b.append(self.params[:, b_off : b_off + o].view(M, 1, o))  # (M, 1, out)
+        acts = [self.hidden_ops] * (len(self.W) - 1) + [self.out_ops]
+        self._layers = list(zip(self.b, self.W, self.Wt, acts))
+
+    @property
+    def n_models(self) -> int:
+        return self.params.shape[0]
+
+    # -- copies -----------------------------------------------------------------------------
+    def select(self, idx: Tensor) -> "StackedNet":
+        """A net of the models ``idx`` only (parameters and state copied)."""
+        pick = lambda t: None if t is None else t.index_select(0, idx)  # noqa: E731
+        return StackedNet(
+            self.sizes, self.activation, self.output_activation, self.loss_name, self.params.index_select(0, idx),
+            self.opt.select(idx), pick(self.l1), pick(self.l2), pick(self.dead),
+        )
+
+    def snapshot(self) -> tuple[Tensor, StackedOptimizer, Tensor | None]:
+        """Parameters, optimiser state and dead-weight mask, copied (to go back to later)."""
+        return self.params.clone(), self.opt.clone(), None if self.dead is None else self.dead.clone()
+
+    def restore(self, snap: tuple[Tensor, StackedOptimizer, Tensor | None]) -> None:
+        """Put a :meth:`snapshot` back, in place."""
+        self.params.copy_(snap[0])
+        self.opt.load(snap[1])
+        if self.dead is not None and snap[2] is not None:
+            self.dead.copy_(snap[2])
+
+    def with_state(self, snap: tuple[Tensor, StackedOptimizer, Tensor | None]) -> "StackedNet":
+        """A new net with this one's settings and a copy of ``snap``'s state."""
+        new = copy.copy(self)
+        new.params, new.opt = snap[0].clone(), snap[1].clone()
+        new.dead = None if snap[2] is None else snap[2].clone()
+        new.grads = torch.zeros_like(new.params)
+        new._views()
+        return new
+
+    # -- compute ----------------------------------------------------------------------------
+    # No tensor here requires grad, so autograd records nothing: no ``no_grad`` needed.
+    def forward(self, x: Tensor) -> Tensor:
+        """Outputs of every model. Shape: x (M, N, F) (or (1, N, F), broadcast) → (M, N, 1)."""
+        a = x
+        for b, _, wt, act in self._layers:
+            if self.fused:
+                z = b + (a.unsqueeze(-1) * wt.unsqueeze(1)).sum(2)  # broadcasts a shared (1, N, F) input
+            else:
+                if a.shape[0] != b.shape[0]:
+                    a = a.expand(b.shape[0], *a.shape[1:])
+                z = torch.baddbmm(b, a, wt)  # (M, N, out)
+            a = act.forward(z)[0]
+        return a
+
+    def step(self, x: Tensor, y: Tensor) -> Tensor:
+        """One optimiser step of every model on its batch; returns the outputs before the step.
+
+        Shape:
+            x (M, B, F), y (M, B, 1) → (M, B, 1).
+        """
+        out = self.train_step(x, y)
+        self.opt.advance(1)
+        return out
+
+    def train_step(self, x: Tensor, y: Tensor) -> Tensor:
+        """:meth:`step` without counting it: only tensor work, for CUDA graphs and ``torch.compile``."""
+        layers = self._layers  # per layer: (bias, weight, weightᵀ, activation), output layer last
+        inputs, saved = [], []
+        a = x
+        fused = self.fused
+        for b, _, wt, act in layers:
+            inputs.append(a)
+            if fused:
+                z = b + (a.unsqueeze(-1) * wt.unsqueeze(1)).sum(2)  # (M, B, in, 1)·(M, 1, in, out) summed over in
+            else:
+                z = torch.baddbmm(b, a, wt)  # (M, B, out)
+            a, ctx = act.forward(z)
+            saved.append(ctx)
+        g = self.loss.grad(a, y, x.shape[1])  # (M, B, 1): d(mean batch loss)/d(output)
+        parts: list[Tensor] = [g] * (2 * len(layers))
+        for layer in range(len(layers) - 1, -1, -1):
+            w, act = layers[layer][1], layers[layer][3]
+            delta = act.backward(g, saved[layer])  # (M, B, out)
+            # Into fresh tensors, then one cat: bmm writing into a strided view of the
+            # gradient rows falls back to a per-model loop (10× slower for M = 1024).
+            if fused:
+                parts[2 * layer] = (delta.unsqueeze(-1) * inputs[layer].unsqueeze(2)).sum(1).flatten(1)
+            else:
+                parts[2 * layer] = torch.bmm(delta.transpose(1, 2), inputs[layer]).flatten(1)  # (M, out·in)
+            parts[2 * layer + 1] = delta.sum(1)  # (M, out)
+            if layer:
+                g = (delta.unsqueeze(-1) * w.unsqueeze(1)).sum(2) if fused else torch.bmm(delta, w)  # (M, B, in)
+        torch.cat(parts, dim=1, out=self.grads)  # (M, P), rows laid out as the parameters
+        p = self.params
+        if self.l1w is not None:
+            self.grads.addcmul_(p.sign(), self.l1w)  # d(l1·Σ|w|)/dw
+        if self.l2w is not None:
+            self.grads.addcmul_(p, self.l2w)  # d(l2·0.5·Σw²)/dw
+        before = p.clone() if self.dead is not None else None
+        self.opt.update(p, self.grads)
+        if self.dead is not None:
+            assert before is not None and self.l1_mask is not None
+            # Playground L1 rule: a weight that crosses 0 is set to 0 and stays dead.
+            self.dead |= ((p.sign() * before.sign()) < 0) & self.l1_mask
+            p.masked_fill_(self.dead, 0.0)
+        return a

@@ -1,0 +1,389 @@
+"""Train a group of M models at once: the epoch loop, metrics, divergence, early stopping.
+
+A *group* is a set of specs that differ only in seeds (data, weights, batch order),
+scalar hyper-parameters (lr, weight decay, L1/L2, momentum, betas, eps, …), early
+stopping settings and data of the same size (:func:`group_key`). The group's models
+train in lockstep as one :class:`~torchground.engine.net.StackedNet`; every epoch each
+gets the history row the eager :class:`~torchground.trainer.Trainer` would write (same
+columns, same definitions: size-weighted training loss over the batches as they were
+trained, validation and test metrics on the whole set).
+
+Per-step losses are not read back during the epoch (that would stop the pipeline each
+step): the epoch's outputs are kept and every model's batch losses are computed at the
+end of the epoch. A model whose loss went non-finite at some step is then put back to
+the state before that step (replaying the epoch's finished steps from the epoch's start,
+for that model only), marked diverged with the trainer's message, and leaves the group;
+the others go on. Models that stop early leave the same way, with their best weights
+restored if asked.
+
+One difference from the trainer, by design: the trainer skips (without stopping) a step
+whose loss *with the L1/L2 penalty* is non-finite while the data loss is finite (weights
+beyond ~1e19); the engine only looks at the data loss.
+
+Example:
+    >>> from torchground.spec import Spec
+    >>> results = StackedGroup([Spec(epochs=2, lr=lr) for lr in (0.01, 0.1)]).run()
+    >>> [r.status for r in results], [r.history().epochs for r in results]
+    (['completed', 'completed'], [2, 2])
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from torchground.datasets import Splits
+from torchground.engine.data import BatchOrders, GroupData, initial_params
+from torchground.engine.epoch import epoch_stats, gather, split_steps, stat_names, step_shapes, train_epoch
+from torchground.engine.net import StackedNet, layer_sizes
+from torchground.engine.ops import ACTIVATION_OPS, LOSS_OPS
+from torchground.engine.optim import OPTIMIZER_KINDS, check_optimizer, structure
+from torchground.errors import TorchgroundError
+from torchground.history import History, metric_columns
+from torchground.model import PlaygroundNet, build_model
+from torchground.spec import Spec
+from torchground.trainer import resolve_device
+
+__all__ = ["ModelResult", "StackedGroup", "group_key", "check_supported", "SUPPORTED"]
+
+Tensor = torch.Tensor
+
+#: What the engine trains: registry names per kind.
+SUPPORTED: dict[str, tuple[str, ...]] = {
+    "activation": tuple(ACTIVATION_OPS),
+    "loss": tuple(LOSS_OPS),
+    "optimizer": tuple(OPTIMIZER_KINDS),
+}
+
+
+def check_supported(spec: Spec) -> None:
+    """Refuse, naming what the engine supports, a spec the engine cannot train."""
+    for field, kind in (("activation", "activation"), ("output_activation", "activation"), ("loss", "loss")):
+        value = getattr(spec, field)
+        if value not in SUPPORTED[kind]:
+            raise TorchgroundError("engine.unsupported", field=field, value=value, allowed=", ".join(SUPPORTED[kind]))
+    check_optimizer(spec)
+
+
+def _batch(spec: Spec) -> int:
+    return spec.n_train if spec.batch_size == "full" else int(spec.batch_size)
+
+
+def _sizes(spec: Spec) -> tuple[int, int, int]:
+    assert spec.n_samples is not None
+    n_val = spec.n_samples * spec.val_pct // 100
+    return spec.n_train, n_val, spec.n_samples - spec.n_train - n_val
+
+
+def group_key(spec: Spec) -> tuple[Any, ...]:
+    """Specs with equal keys train together in one group."""
+    device = resolve_device(spec.device)
+    return (
+        spec.problem, layer_sizes(spec), spec.activation, spec.output_activation, spec.loss, structure(spec),
+        _batch(spec), _sizes(spec), spec.epochs, spec.dtype, str(device),
+    )
+
+
+@dataclass
+class ModelResult:
+    """What one model of a group ended with (picklable: NumPy and CPU tensors only).
+
+    Attributes:
+        spec: the model's spec.
+        status: completed, diverged, early_stopped or interrupted.
+        steps: optimiser steps applied.
+        metrics: (epochs, columns) float64 array of the history rows (NaN where a value is missing).
+        message: catalogue key and params for diverged / early-stopped runs.
+        best_epoch: as :attr:`~torchground.history.History.best_epoch`.
+        params: (P,) final parameters, ordered as ``model.parameters()``.
+        data: the model's data splits.
+    """
+
+    spec: Spec
+    status: str
+    steps: int
+    metrics: np.ndarray
+    message: tuple[str, dict[str, Any]] | None
+    best_epoch: int | None
+    params: Tensor
+    data: Splits
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return metric_columns(self.spec.problem or "classification")
+
+    @property
+    def last(self) -> dict[str, Any]:
+        """The last epoch's row (empty before the first)."""
+        return self._row(self.metrics[-1]) if len(self.metrics) else {}
+
+    def _row(self, values: np.ndarray) -> dict[str, Any]:
+        _, n_val, n_test = _sizes(self.spec)
+        row: dict[str, Any] = {}
+        for col, v in zip(self.columns, values.tolist()):
+            empty = (col.startswith("val_") and not n_val) or (col.startswith("test_") and not n_test)
+            row[col] = None if empty else (int(v) if col == "epoch" else v)
+        return row
+
+    def history(self) -> History:
+        """The eager trainer's :class:`~torchground.history.History` of this model."""
+        h = History(self.spec.problem or "classification")
+        h.rows = [self._row(v) for v in self.metrics]
+        h.status, h.steps, h.message, h.best_epoch = self.status, self.steps, self.message, self.best_epoch  # type: ignore[assignment]
+        return h
+
+    def model(self) -> PlaygroundNet:
+        """The trained network as a :class:`~torchground.model.PlaygroundNet`."""
+        net = build_model(self.spec)
+        torch.nn.utils.vector_to_parameters(self.params.to(next(net.parameters()).dtype), net.parameters())
+        return net
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    before = torch.get_num_threads()
+    if n is not None and n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+class StackedGroup:
+    """Train the models of ``specs`` (one :func:`group_key`) together. See the module docstring.
+
+    Args:
+        specs: the models' specs.
+        cuda_graph: on CUDA, capture each epoch's steps in a CUDA graph (default True).
+        compile: on CPU, compile each epoch's steps with ``torch.compile`` (default False;
+            see :mod:`torchground.engine.compiled`: much faster for a few small models,
+            after tens of seconds of compilation).
+    """
+
+    def __init__(self, specs: Sequence[Spec], cuda_graph: bool = True, compile: bool = False) -> None:
+        if not specs:
+            raise ValueError("a group needs at least one spec")
+        for spec in specs:
+            check_supported(spec)
+        key = group_key(specs[0])
+        if any(group_key(s) != key for s in specs[1:]):
+            raise ValueError("specs of one group must have equal group_key")
+        self.specs = list(specs)
+        s0 = specs[0]
+        self.device = resolve_device(s0.device)
+        self.dtype = getattr(torch, s0.dtype)
+        self.problem = s0.problem or "classification"
+        self.n_train, self.n_val, self.n_test = _sizes(s0)
+        self.batch = _batch(s0)
+        self.epochs = s0.epochs
+        self.data = GroupData.build(specs, self.dtype, self.device)
+        cache: dict[tuple[Any, ...], Tensor] = {}
+        rows = []
+        for s in specs:  # identical initial weights are made once
+            k = (s.init_seed, s.init, s.dtype)
+            if k not in cache:
+                cache[k] = initial_params(s)
+            rows.append(cache[k])
+        self.net = StackedNet.build(specs, torch.stack(rows), self.dtype, self.device)
+        self.orders = BatchOrders(specs, self.n_train)
+        self.use_graph = cuda_graph and self.device.type == "cuda"
+        self._graph: Any = None
+        self._compiled: Any = None
+        self.compile = compile and self.device.type == "cpu"
+        self._which: Tensor | None = None  # per model, its batch order among the distinct ones (on the device)
+        M = len(specs)
+        # Per active model (NumPy, host side): original index, bookkeeping of best epochs.
+        self.ids = np.arange(M)
+        self.hist_best = np.full(M, np.nan)  # history.best_epoch's rule: the first epoch counts
+        self.hist_best_epoch = np.zeros(M, dtype=np.int64)
+        self.es_best = np.full(M, np.inf)  # EarlyStopping's rule
+        self.es_best_epoch = np.zeros(M, dtype=np.int64)
+        self.wait = np.zeros(M, dtype=np.int64)
+        self.min_delta = np.array([s.min_delta for s in specs], dtype=np.float64)
+        self.patience = np.array([s.patience if s.patience is not None else -1 for s in specs], dtype=np.int64)
+        self.restore_best = np.array([s.patience is not None and s.restore_best for s in specs])
+        self.watching = bool((self.patience >= 0).any())
+        self.best_params = self.net.params.clone() if self.restore_best.any() else None
+        self.lrs = np.array([s.lr for s in specs], dtype=np.float64)
+        self.steps = 0
+        self.columns = metric_columns(self.problem)
+        self.metrics = np.full((self.epochs, M, len(self.columns)), np.nan)
+        self._set_evals()
+        self._stat_cols = [self.columns.index(n) for n in stat_names(self.problem, [e[0] for e in self.evals])]
+        self.results: list[ModelResult | None] = [None] * M
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, progress: Callable[[int, int], None] | None = None) -> list[ModelResult]:
+        """Train every model for ``epochs`` epochs (fewer if it diverges or stops early).
+
+        Args:
+            progress: called as ``progress(epoch, epochs)`` after each epoch.
+
+        Returns:
+            One :class:`ModelResult` per spec, in order.
+        """
+        with _threads(self._threads()):
+            try:
+                for epoch in range(1, self.epochs + 1):
+                    if not len(self.ids):
+                        break
+                    self._epoch(epoch)
+                    if progress is not None:
+                        progress(epoch, self.epochs)
+            except KeyboardInterrupt:
+                self._finish(np.arange(len(self.ids)), "interrupted")
+        self._finish(np.arange(len(self.ids)), "completed")
+        return [r for r in self.results if r is not None]
+
+    def _threads(self) -> int | None:
+        """One intra-op thread for small CPU work (see ``Trainer._threads``), else torch's default."""
+        if self.device.type != "cpu":
+            return None
+        widest = max(self.net.sizes)
+        return 1 if len(self.specs) * self.batch * widest < 20_000 else None
+
+    def _epoch(self, epoch: int) -> None:
+        M, N, B = len(self.ids), self.n_train, self.batch
+        perms, which = self.orders.next_epoch()
+        if self._which is None:
+            self._which = which.to(self.device)
+        order = perms.to(self.device).index_select(0, self._which)  # (M, N)
+        x, y = self.data.sets["train"]
+        shapes = step_shapes(M, N, B)
+        snap = self.net.snapshot()
+        args = (self.evals, self.data.train_sst, self.problem == "classification")
+        started = self.net.opt.started  # CUDA graphs and compilation start after one eager epoch (SGD's first step differs)
+        if self.use_graph and started:
+            from torchground.engine.cuda import EpochGraph  # CUDA only
+
+            gx, gy = gather(x, y, order, B)
+            if self._graph is None or not self._graph.matches(self.net, shapes):
+                self._graph = EpochGraph(self.net, gx, gy, shapes)
+            preds = self._graph.replay(gx, gy)
+            stats = epoch_stats(self.net, preds, split_steps(gx, gy, shapes)[1], *args)
+        elif self.compile and started:
+            from torchground.engine.compiled import CompiledEpoch  # imports TorchInductor: only when asked
+
+            if self._compiled is None:
+                self._compiled = CompiledEpoch()
+            gx, gy, stats = self._compiled.run(self.net, x, y, order, B, *args)
+        else:
+            gx, gy, stats = train_epoch(self.net, x, y, order, B, *args, count=True)
+        table = stats.cpu().numpy()  # the one wait on the device per epoch
+        S = len(shapes)
+        step_loss, values = table[:, :S], table[:, S:]
+        finite = np.isfinite(step_loss)
+        bad = ~finite.all(axis=1)
+        if bad.any():
+            self._diverged(epoch, np.flatnonzero(bad), finite, step_loss, snap, split_steps(gx, gy, shapes))
+        ok = ~bad
+        self.steps += S
+        if not ok.any():
+            self._compact(ok)
+            return
+        row = np.full((M, len(self.columns)), np.nan)
+        row[:, 0] = epoch
+        row[:, self._stat_cols] = values
+        row[:, -1] = self.lrs[self.ids]
+        self.metrics[epoch - 1, self.ids[ok]] = row[ok]
+        still = self._early_stopping(epoch, row[:, 1 + (self.n_val > 0)], ok)
+        self._compact(ok & still)
+
+    def _early_stopping(self, epoch: int, monitored: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """History's best epoch and per-model EarlyStopping, as the trainer's callback does it.
+
+        Returns which models go on (False for those that stop now)."""
+        m = np.where(ok, monitored, np.nan)
+        first = self.hist_best_epoch == 0
+        with np.errstate(invalid="ignore"):
+            better = ok & (first | (m < self.hist_best - self.min_delta))
+            self.hist_best = np.where(better, m, self.hist_best)
+            self.hist_best_epoch = np.where(better, epoch, self.hist_best_epoch)
+            if not self.watching:  # no model stops early: nothing more to track
+                return ok | True
+            improved = ok & (m < self.es_best - self.min_delta)
+        watched = ok & (self.patience >= 0)
+        self.es_best = np.where(improved, m, self.es_best)
+        self.es_best_epoch = np.where(improved, epoch, self.es_best_epoch)
+        self.wait = np.where(improved, 0, self.wait + 1)
+        save = improved & self.restore_best
+        if self.best_params is not None and save.any():
+            idx = torch.as_tensor(np.flatnonzero(save), device=self.device)
+            self.best_params.index_copy_(0, idx, self.net.params.index_select(0, idx))
+        stop = watched & (self.wait >= self.patience)
+        for j in np.flatnonzero(stop):
+            spec = self.specs[self.ids[j]]
+            best = int(self.es_best_epoch[j]) or None
+            params = self.best_params[j] if (self.best_params is not None and self.restore_best[j] and best) else self.net.params[j]
+            msg = ("train.early_stopped", {"epoch": epoch, "best": best, "patience": spec.patience})
+            self._result(j, "early_stopped", self.steps, params, msg)
+        return ~stop
+
+    def _set_evals(self) -> None:
+        """The validation and test sets that are not empty, with their labels' sum of squares (R²)."""
+        self.evals = []
+        for name in ("val", "test"):
+            x, y = self.data.sets[name]
+            if x.shape[1]:
+                self.evals.append((name, x, y, ((y - y.mean(dim=1, keepdim=True)) ** 2).sum(dim=(1, 2))))
+
+    # -- ends -------------------------------------------------------------------------------
+    def _diverged(self, epoch: int, bad: np.ndarray, finite: np.ndarray, step_loss: np.ndarray, snap: Any, batches: tuple[list[Tensor], list[Tensor]]) -> None:
+        """Put diverged models back to their last finite state before the failing step; record them."""
+        xs, ys = batches
+        first_bad = np.argmax(~finite[bad], axis=1)  # steps done before the first non-finite loss
+        idx = torch.as_tensor(bad, device=self.device)
+        sub = self.net.with_state(snap).select(idx)  # from the epoch's start, these models only
+        kept, alive = sub.params.clone(), np.ones(len(bad), dtype=bool)
+        for k in range(int(first_bad.max())):
+            sub.step(xs[k].index_select(0, idx), ys[k].index_select(0, idx))
+            fin = torch.isfinite(sub.params).all(dim=1).cpu().numpy()
+            take = alive & (k < first_bad) & fin
+            alive &= fin | (k >= first_bad)
+            if take.any():
+                t = torch.as_tensor(np.flatnonzero(take), device=self.device)
+                kept.index_copy_(0, t, sub.params.index_select(0, t))
+        for n, j in enumerate(bad):
+            spec = self.specs[self.ids[j]]
+            value = float(step_loss[j, first_bad[n]])  # nan or inf, as the trainer reports it
+            steps = self.steps + int(first_bad[n])
+            info = {"epoch": epoch, "step": steps + 1, "value": str(value), "lr": spec.lr, "optimizer": spec.optimizer,
+                    "suggestion": f"{spec.lr / 10:g}"}
+            self._result(j, "diverged", steps, kept[n], ("train.diverged", info))
+
+    def _result(self, j: int, status: str, steps: int, params: Tensor, message: tuple[str, dict[str, Any]] | None) -> None:
+        i = int(self.ids[j])
+        rows = self.metrics[:, i]
+        n_rows = int((~np.isnan(rows[:, 0])).sum())
+        best = int(self.hist_best_epoch[j]) or None
+        spec = self.specs[i]
+        params = params.detach().cpu() if params.device.type != "cpu" else params.detach()
+        self.results[i] = ModelResult(spec, status, steps, rows[:n_rows].copy(), message, best, params.clone(), self.data.splits[j])
+
+    def _finish(self, positions: np.ndarray, status: str) -> None:
+        params = self.net.params.detach().cpu()  # one copy from the device for all models
+        for j in positions:
+            if self.results[int(self.ids[j])] is None:
+                self._result(int(j), status, self.steps, params[j], None)
+
+    def _compact(self, keep: np.ndarray) -> None:
+        """Drop finished models from every per-model tensor."""
+        if keep.all():
+            return
+        idx = torch.as_tensor(np.flatnonzero(keep), device=self.device)
+        self.net = self.net.select(idx)
+        self.data = self.data.select(idx.cpu())
+        self._set_evals()
+        self.orders.select(np.flatnonzero(keep).tolist())
+        if self.best_params is not None:
+            self.best_params = self.best_params.index_select(0, idx)
+        for name in ("ids", "hist_best", "hist_best_epoch", "es_best", "es_best_epoch", "wait", "min_delta", "patience", "restore_best"):
+            setattr(self, name, getattr(self, name)[keep])
+        self._graph = None
+        self._which = None
