@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
 
 import torch
@@ -169,12 +171,28 @@ def main() -> None:
     parser.add_argument("--device", default="cuda", help="device of the gpu part")
     args = parser.parse_args()
     parts = args.part.split(",")
+    if len(parts) > 1:  # each part in its own process: compiled code's OpenMP threads must not slow the next part
+        for part in parts:
+            subprocess.run([sys.executable, __file__, "--part", part, *_without_part(sys.argv[1:])], check=True)
+        return
     if "one" in parts:
         part_one(args.epochs or 100, args.repeats)
     if "many" in parts:
         part_many(args.models or 1024, args.epochs or 20, args.repeats)
     if "gpu" in parts:
         part_gpu(args.models or 100_000, args.epochs or 20, args.device)
+
+
+def _without_part(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--part":
+            skip = True
+        elif not a.startswith("--part="):
+            out.append(a)
+    return out
 
 
 if __name__ == "__main__":

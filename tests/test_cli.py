@@ -437,3 +437,22 @@ def test_real_process_usage_error_exits_2_without_traceback(tmp_path: Path) -> N
         proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
         assert proc.returncode == 0
         assert "train" in proc.stdout and "data" in proc.stdout and "list" in proc.stdout
+
+
+def test_train_engine_fast_gives_the_eager_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    summaries = []
+    for engine in ("eager", "fast"):
+        assert main(["train", "--epochs", "4", "--engine", engine, "--json", "--quiet", "--out", str(tmp_path / engine)]) == 0
+        summaries.append(json.loads(capsys.readouterr().out))
+    eager, fast = summaries
+    assert eager["steps"] == fast["steps"] == 68
+    for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
+        assert fast[key] == pytest.approx(eager[key], abs=1e-5)
+    assert (tmp_path / "fast" / "boundary.png").exists()
+
+
+def test_train_engine_refuses_unknown_and_unsupported(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--engine", "turbo"]) == 2
+    assert "eager, fast" in capsys.readouterr().err
+    assert main(["train", "--engine", "fast", "--optimizer", "lbfgs", "--epochs", "1"]) == 2
+    assert "lbfgs" in capsys.readouterr().err

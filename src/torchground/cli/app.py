@@ -37,7 +37,7 @@ def apply_lang(lang: str | None) -> None:
 
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from torchground.cli import data_cmd, explore_cmd, export_cmd, info_cmd, lesson_cmd, serve_cmd, train_cmd  # noqa: F401
+    from torchground.cli import data_cmd, explore_cmd, export_cmd, info_cmd, lesson_cmd, serve_cmd, sweep_cmd, train_cmd  # noqa: F401
 
 
 def run_app(argv: list[str]) -> int:

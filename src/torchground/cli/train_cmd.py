@@ -19,7 +19,9 @@ from torchground.cli.spec_options import SpecOptions, with_spec_options
 from torchground.rundir import default_run_dir, save_run
 from torchground.trainer import Run, Trainer, summarize
 
-__all__ = ["train_command", "log_line"]
+__all__ = ["train_command", "log_line", "ENGINES"]
+
+ENGINES = ("eager", "fast")
 
 _H = "cli.help."
 
@@ -48,6 +50,9 @@ class _Report(Callback):
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         if self.progress is not None:
             self.progress.update(self.task, completed=row["epoch"], metrics=_short_metrics(row))
+        self.on_epoch_end_lines(row)
+
+    def on_epoch_end_lines(self, row: dict[str, Any]) -> None:
         if self.log_every and (row["epoch"] % self.log_every == 0 or row["epoch"] == 1):
             self.console.print(log_line(row, self.epochs), highlight=False)
 
@@ -83,19 +88,31 @@ def train_command(
     log_every: Annotated[int, typer.Option("--log-every", min=0, help=t(_H + "log_every"))] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help=t(_H + "quiet"))] = False,
     as_json: Annotated[bool, typer.Option("--json", help=t(_H + "json"))] = False,
+    engine: Annotated[str, typer.Option("--engine", help=t(_H + "engine"))] = "eager",
     lang: Annotated[Optional[str], typer.Option("--lang", help=t(_H + "lang"))] = None,
 ) -> None:
     apply_lang(lang)
+    if engine not in ENGINES:
+        raise TorchgroundError("cli.bad_engine", value=engine, allowed=", ".join(ENGINES))
     spec = spec_options.build()
     out_dir = out or default_run_dir(spec)
     if out_dir.exists() and not out_dir.is_dir():
         raise TorchgroundError("cli.out_not_dir", path=str(out_dir))
     console = Console(stderr=as_json, highlight=False, soft_wrap=True, quiet=quiet)
     report = _Report(console, spec.epochs, log_every, progress=not quiet and console.is_terminal)
-    trainer = Trainer(spec, callbacks=[report])
-    start = time.perf_counter()
-    history = trainer.fit()
-    run = Run(spec, trainer.model, trainer.data, history, summarize(spec, history, time.perf_counter() - start, trainer.device))
+    if engine == "fast":  # the stacked engine: same numbers, lines printed once it is done
+        from torchground.engine import train_fast
+
+        run = train_fast(spec)
+        for row in run.history.rows:
+            report.on_epoch_end_lines(row)
+    else:
+        trainer = Trainer(spec, callbacks=[report])
+        start = time.perf_counter()
+        trainer_history = trainer.fit()
+        wall = time.perf_counter() - start
+        run = Run(spec, trainer.model, trainer.data, trainer_history, summarize(spec, trainer_history, wall, trainer.device))
+    history = run.history
     paths = save_run(run, out_dir)
     run.summary["out"] = str(out_dir)
     if history.message:
