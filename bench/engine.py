@@ -27,50 +27,12 @@ import sys
 import time
 
 import torch
-from torch import nn, optim
-from torch.utils.data import DataLoader, TensorDataset
 
-from torchground import Spec, build_model, make_data
+from torchground import Spec
 from torchground.engine import StackedGroup
-from torchground.model import discretize
-from torchground.trainer import Trainer, to_tensors
+from torchground.trainer import Trainer
 
-
-def plain_loop(spec: Spec) -> tuple[float, int, list[tuple[float, float]]]:
-    """The curriculum's loop (DataLoader, nn.Module, autograd, torch.optim). → (seconds, steps, losses)."""
-    data = make_data(spec)
-    x_train, y_train = to_tensors(data.train, spec.features, torch.float32)
-    x_val, y_val = to_tensors(data.val, spec.features, torch.float32)
-    loader_train = DataLoader(TensorDataset(x_train, y_train), batch_size=spec.batch_size, shuffle=True,
-                              generator=torch.Generator().manual_seed(spec.shuffle_seed))
-    loader_valid = DataLoader(TensorDataset(x_val, y_val), batch_size=spec.batch_size)
-    model = build_model(spec)
-    criterion = nn.MSELoss()
-    optimizer = optim.SGD(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
-    losses, steps = [], 0
-    start = time.perf_counter()
-    for _ in range(spec.epochs):
-        train_loss, train_correct = 0.0, 0
-        for xb, yb in loader_train:
-            model.train()
-            pred = model(xb)
-            optimizer.zero_grad()
-            loss = criterion(pred, yb)
-            loss.backward()
-            optimizer.step()
-            with torch.no_grad():
-                train_correct += int((discretize(pred) == yb).sum().item())
-            train_loss += loss.item() * len(yb)
-            steps += 1
-        model.eval()
-        val_loss, val_correct = 0.0, 0
-        with torch.no_grad():
-            for xb, yb in loader_valid:
-                pred = model(xb)
-                val_loss += criterion(pred, yb).item() * len(yb)
-                val_correct += int((discretize(pred) == yb).sum().item())
-        losses.append((train_loss / len(x_train), val_loss / len(x_val)))
-    return time.perf_counter() - start, steps, losses
+from seed_recipe import plain_loop  # the same plain DataLoader loop both benches compare with
 
 
 def engine_one(spec: Spec, compile: bool = False) -> tuple[float, int, list[tuple[float, float]]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from torchground.plots import plot_boundary, plot_history, save_figure
 from torchground.spec import Spec
 from torchground.trainer import Run
 
-__all__ = ["RUN_FILES", "default_run_dir", "save_run", "load_spec", "load_weights"]
+__all__ = ["RUN_FILES", "default_run_dir", "save_run", "load_spec", "load_weights", "jsonable"]
 
 RUN_FILES = ("spec.json", "history.csv", "weights.safetensors", "summary.json", "loss.png", "boundary.png")
 
@@ -44,7 +45,7 @@ def save_run(run: Run, out_dir: str | Path, lang: str | None = None) -> dict[str
     state = {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()}
     with atomic_path(paths["weights.safetensors"]) as tmp:
         save_file(state, str(tmp), metadata={"spec": run.spec.to_json(indent=None)})
-    write_text(paths["summary.json"], json.dumps(_jsonable(run.summary), indent=2, ensure_ascii=False) + "\n")
+    write_text(paths["summary.json"], json.dumps(jsonable(run.summary), indent=2, ensure_ascii=False) + "\n")
     save_figure(plot_history(run.history, lang=lang), paths["loss.png"])
     save_figure(plot_boundary(run.model, run.spec.features, run.data, lang=lang), paths["boundary.png"])
     return paths
@@ -68,12 +69,12 @@ def load_weights(path: str | Path) -> dict[str, Any]:
     return load_file(str(path))
 
 
-def _jsonable(value: Any) -> Any:
-    """NaN/inf are not JSON: write them as null."""
-    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+def jsonable(value: Any) -> Any:
+    """``value`` with NaN/inf (not JSON) written as null, in nested dicts and lists too."""
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value

@@ -39,7 +39,7 @@ from torchground.model import PlaygroundNet, build_model, discretize, weight_par
 from torchground.registry import LOSSES, OPTIMIZERS
 from torchground.spec import Spec
 
-__all__ = ["Trainer", "Run", "train", "make_data", "to_tensors", "build_optimizer", "build_loss", "resolve_device"]
+__all__ = ["Trainer", "Run", "train", "intra_op_threads", "make_data", "to_tensors", "build_optimizer", "build_loss", "resolve_device"]
 
 
 def make_data(spec: Spec) -> Splits:
@@ -322,7 +322,7 @@ class Trainer:
         self.history.status = "running"
         for cb in self.callbacks:
             cb.on_fit_start(self)
-        with torch.random.fork_rng(devices=[]), _intra_op_threads(self._threads()):
+        with torch.random.fork_rng(devices=[]), intra_op_threads(self._threads()):
             torch.manual_seed(self.spec.shuffle_seed)  # for stochastic modules (RReLU)
             try:
                 for _ in range(epochs if epochs is not None else self.spec.epochs):
@@ -421,7 +421,7 @@ class Trainer:
 
 
 @contextlib.contextmanager
-def _intra_op_threads(n: int | None) -> Iterator[None]:
+def intra_op_threads(n: int | None) -> Iterator[None]:
     """Run the block with ``n`` intra-op threads (``None``: leave as is), then restore."""
     before = torch.get_num_threads()
     if n is not None and n != before:

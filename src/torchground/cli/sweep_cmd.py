@@ -24,7 +24,13 @@ import typer
 from matplotlib.figure import Figure
 from matplotlib.text import Text as MplText
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from torchground.atomic import write_text
@@ -36,6 +42,7 @@ from torchground.engine.sweep import SweepResult
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
 from torchground.plots import PLAYGROUND_CMAP, cjk_font, save_figure
+from torchground.rundir import jsonable
 
 __all__ = ["sweep_command", "MAX_PICTURES", "SWEEP_FILES", "default_sweep_dir", "plot_sweep_grid"]
 
@@ -87,10 +94,10 @@ def sweep_command(
     shown = min(len(specs), MAX_PICTURES)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text(out_dir / "results.csv", result.csv_text())
-    write_text(out_dir / "summary.json", json.dumps(_jsonable(summary), indent=2, ensure_ascii=False) + "\n")
+    write_text(out_dir / "summary.json", json.dumps(jsonable(summary), indent=2, ensure_ascii=False) + "\n")
     save_figure(plot_sweep_grid(result, MAX_PICTURES), out_dir / "grid.png")
     if as_json:
-        typer.echo(json.dumps(_jsonable(summary), ensure_ascii=False))
+        typer.echo(json.dumps(jsonable(summary), ensure_ascii=False))
         return
     console.print(_table(result))
     if len(specs) > MAX_TABLE_ROWS:
@@ -164,12 +171,3 @@ def plot_sweep_grid(result: SweepResult, limit: int = MAX_PICTURES, resolution: 
     return fig
 
 
-def _jsonable(value: Any) -> Any:
-    """NaN/inf are not JSON: write them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value

@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import abc
+
 from typing import Any, Callable, Sequence
 
 from torchground.engine.stacked import ModelResult, StackedGroup
@@ -31,13 +33,14 @@ def run_group(specs: Sequence[Spec], progress: Callable[[int, int], None] | None
     return StackedGroup(list(specs)).run(progress)
 
 
-class Backend:
+class Backend(abc.ABC):
     """Runs groups; ``done(n)`` is told each time ``n`` more models (maybe fractional) are done."""
 
     name = "?"
 
+    @abc.abstractmethod
     def run(self, groups: Sequence[Sequence[Spec]], done: Progress) -> list[list[ModelResult]]:
-        raise NotImplementedError
+        """Train every group and return each group's results, in order."""
 
 
 class LocalBackend(Backend):

@@ -29,9 +29,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -46,7 +45,7 @@ from torchground.errors import TorchgroundError
 from torchground.history import History, metric_columns
 from torchground.model import PlaygroundNet, build_model
 from torchground.spec import Spec
-from torchground.trainer import resolve_device
+from torchground.trainer import intra_op_threads, resolve_device
 
 __all__ = ["ModelResult", "StackedGroup", "group_key", "check_supported", "SUPPORTED"]
 
@@ -143,18 +142,6 @@ class ModelResult:
         return net
 
 
-@contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    before = torch.get_num_threads()
-    if n is not None and n != before:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
-
-
 class StackedGroup:
     """Train the models of ``specs`` (one :func:`group_key`) together. See the module docstring.
 
@@ -228,7 +215,7 @@ class StackedGroup:
         Returns:
             One :class:`ModelResult` per spec, in order.
         """
-        with _threads(self._threads()):
+        with intra_op_threads(self._thread_count()):
             try:
                 for epoch in range(1, self.epochs + 1):
                     if not len(self.ids):
@@ -241,7 +228,7 @@ class StackedGroup:
         self._finish(np.arange(len(self.ids)), "completed")
         return [r for r in self.results if r is not None]
 
-    def _threads(self) -> int | None:
+    def _thread_count(self) -> int | None:
         """One intra-op thread for small CPU work (see ``Trainer._threads``), else torch's default."""
         if self.device.type != "cpu":
             return None
