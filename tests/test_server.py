@@ -599,3 +599,13 @@ def test_serve_command_prints_the_url_and_runs_uvicorn(monkeypatch: pytest.Monke
     assert "opened" not in calls and "警告" in err and "0.0.0.0" in err and "http://127.0.0.1:" in out
     assert main(["serve", "--port", "70000", "--no-open"]) == 2
     assert "70000" in capsys.readouterr().err
+
+
+def test_options_say_which_optimizers_take_weight_decay():
+    from torchground.server.app import create_app
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_app("tok"))
+    options = client.get("/api/options?token=tok").json()
+    decay = {o["name"]: o["weight_decay"] for o in options["optimizers"]}
+    assert decay["sgd"] is True and decay["rprop"] is False and decay["lbfgs"] is False

@@ -167,6 +167,7 @@ def _options(lang: str) -> dict[str, Any]:
     optimizers = summaries(OPTIMIZERS)
     for item in optimizers:
         item["params"] = frames.json_safe(optimizer_params(item["name"]))
+        item["weight_decay"] = bool(OPTIMIZERS.get(item["name"]).info["weight_decay"])
     return {
         "activations": summaries(ACTIVATIONS),
         "losses": losses,

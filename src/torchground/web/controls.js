@@ -279,10 +279,12 @@ export class Controls {
       label.append(span, input);
       box.append(label);
     };
-    field("weight_decay", argText(spec.weight_decay), "0", (text) => {
-      const v = text.trim() === "" ? 0 : Number(text);
-      this.on.set({ weight_decay: v });
-    });
+    if (!entry || entry.weight_decay !== false) {  // rprop and lbfgs take no weight decay
+      field("weight_decay", argText(spec.weight_decay), "0", (text) => {
+        const v = text.trim() === "" ? 0 : Number(text);
+        this.on.set({ weight_decay: v });
+      });
+    }
     for (const [name, def] of Object.entries(params)) {
       const current = spec.optimizer_args && name in spec.optimizer_args ? argText(spec.optimizer_args[name]) : "";
       field(name, current, argText(def) || "None", (text) => {
