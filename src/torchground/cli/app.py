@@ -36,8 +36,10 @@ def apply_lang(lang: str | None) -> None:
 
 
 def _register_commands() -> None:
-    # Imported for their side effect of adding commands to ``app``.
-    from torchground.cli import data_cmd, explore_cmd, export_cmd, info_cmd, lesson_cmd, serve_cmd, sweep_cmd, train_cmd  # noqa: F401
+    # Imported for their side effect of adding commands; --help lists them in this order.
+    from torchground.cli import train_cmd  # noqa: F401  (isort: skip)
+    from torchground.cli import serve_cmd, sweep_cmd, data_cmd, info_cmd  # noqa: F401
+    from torchground.cli import lesson_cmd, explore_cmd, export_cmd  # noqa: F401
 
 
 def run_app(argv: list[str]) -> int:
