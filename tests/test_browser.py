@@ -274,3 +274,16 @@ def test_the_graph_tab_draws_the_autograd_graph(tab: Page) -> None:
     svg.wait_for(state="visible", timeout=60_000)
     assert "layer1.weight" in svg.text_content()
     assert tab.errors == []
+
+
+def test_a_refused_live_setting_rolls_back_while_playing(tab: Page) -> None:
+    page = tab.open("")
+    tab.by("play").click()
+    page.wait_for_function("window.__tg.epoch >= 3", timeout=30_000)
+    field = tab.by("opt-weight_decay")
+    field.fill("-1")
+    field.press("Enter")
+    # the server refuses it; the control and the page's spec go back to the server's value
+    page.wait_for_function("window.__tg.spec.weight_decay === 0", timeout=30_000)
+    page.wait_for_function("document.querySelector('[data-testid=\"opt-weight_decay\"]').value === '0'", timeout=30_000)
+    tab.by("play").click()

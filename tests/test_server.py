@@ -609,3 +609,26 @@ def test_options_say_which_optimizers_take_weight_decay():
     options = client.get("/api/options?token=tok").json()
     decay = {o["name"]: o["weight_decay"] for o in options["optimizers"]}
     assert decay["sgd"] is True and decay["rprop"] is False and decay["lbfgs"] is False
+
+
+def test_lbfgs_settings_that_make_endless_steps_are_capped():
+    from torchground.errors import SpecError
+    from torchground.server.protocol import check_caps
+
+    with pytest.raises(SpecError) as info:
+        check_caps(Spec(optimizer="lbfgs", batch_size="full", optimizer_args={"max_iter": 10**9}))
+    assert "max_iter" in info.value.message()
+    check_caps(Spec(optimizer="lbfgs", batch_size="full", optimizer_args={"max_iter": 20}))
+
+
+def test_an_edit_after_steps_of_a_diverged_first_epoch_stays_out_of_the_url(client: TestClient) -> None:
+    with ws_connect(client) as ws:
+        init(ws, "dataset=reg-plane&lr=100&activation=relu&hidden=8,8,8&output_activation=identity")
+        send(ws, {"type": "step"})
+        answers = [ws.receive_json()]
+        while answers[-1]["type"] != "frame":
+            answers.append(ws.receive_json())
+        assert any(a["type"] == "diverged" for a in answers)
+        assert answers[-1]["epoch"] == 0  # no epoch finished, but steps were taken
+        frame = ask(ws, {"type": "edit", "param": "layer1.bias", "index": [0], "value": 0.5})
+    assert frame["type"] == "frame" and "edits=" not in frame["query"]

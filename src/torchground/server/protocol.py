@@ -196,6 +196,10 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: LBFGS settings that bound the work of one step: a page must not start an endless step.
+LBFGS_CAPS = {"max_iter": 100, "max_eval": 125, "history_size": 100}
+
+
 def check_caps(spec: Spec) -> None:
     """Refuse specs beyond the browser playground's caps (layers, neurons, points, batch size).
 
@@ -207,5 +211,9 @@ def check_caps(spec: Spec) -> None:
         raise SpecError("server.cap", field="hidden", value=value, allowed=Text("server.allowed.hidden", layers=MAX_LAYERS, neurons=MAX_NEURONS))
     if spec.n_samples is not None and spec.n_samples > MAX_SAMPLES:
         raise SpecError("server.cap", field="n_samples", value=spec.n_samples, allowed=Text("server.allowed.n_samples", limit=MAX_SAMPLES))
+    for name, limit in LBFGS_CAPS.items():  # each evaluation is a forward and backward pass
+        value = spec.optimizer_args.get(name) if spec.optimizer == "lbfgs" else None
+        if value is not None and value > limit:
+            raise SpecError("server.cap", field=f"optimizer_args.{name}", value=value, allowed=Text("server.allowed.lbfgs", limit=limit))
     if spec.batch_size != "full" and spec.batch_size > MAX_BATCH:
         raise SpecError("server.cap", field="batch_size", value=spec.batch_size, allowed=Text("server.allowed.batch_size", limit=MAX_BATCH))

@@ -163,7 +163,7 @@ class Session:
         async with self._work:
             edit = Edit(msg.param, tuple(msg.index), float(msg.value))
             _apply_edit(self.trainer.model, edit)
-            if self.trainer.history.epochs == 0:  # the URL can rebuild edits of the initial weights only
+            if self.trainer.history.steps == 0:  # the URL can rebuild edits of the initial weights only
                 self.edits = {**self.edits, (edit.param, edit.index): edit}
             await self._send_frame()
 

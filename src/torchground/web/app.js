@@ -108,7 +108,10 @@ function set(changes) {
   send({ type: "set", changes });
   const live = Object.keys(changes).every((k) => LIVE.has(k));
   if (live && S.spec) {
-    S.liveUndo = S.liveUndo || S.spec; // the spec to go back to if the server refuses the change
+    if (!S.liveUndo) {
+      S.liveUndo = S.spec; // the spec to go back to if the server refuses the change
+      S.liveQuery = S.lastQuery; // the server's URL state before it: a frame with another one took the change
+    }
     S.spec = { ...S.spec, ...changes };
     S.stats.spec = S.spec;
     url.setFields(changes);
@@ -146,7 +149,11 @@ function takeQuery(query) {
 
 function onFrame(msg, raw) {
   S.stats.framesReceived++;
-  S.liveUndo = null; // a frame answers a `set` the server took
+  // While playing, frames of the play loop can arrive before the answer to a `set`: only a
+  // frame whose URL state differs from the one before the change shows the server took it.
+  if (S.liveUndo && (!S.framesHaveQuery || (typeof msg.query === "string" && msg.query !== S.liveQuery))) {
+    S.liveUndo = null;
+  }
   S.lastFrameText = raw;
   if (typeof msg.query === "string") {
     S.framesHaveQuery = true;

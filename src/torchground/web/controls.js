@@ -287,7 +287,9 @@ export class Controls {
     }
     for (const [name, def] of Object.entries(params)) {
       const current = spec.optimizer_args && name in spec.optimizer_args ? argText(spec.optimizer_args[name]) : "";
-      field(name, current, argText(def) || "None", (text) => {
+      // A default pair holding None (Adafactor's eps) cannot be typed back: show it as "default".
+      const shown = Array.isArray(def) && def.includes(null) ? t("web.default") : argText(def) || "None";
+      field(name, current, shown, (text) => {
         const args = { ...(spec.optimizer_args || {}) };
         const v = parseArg(text);
         if (v === undefined) delete args[name];
