@@ -28,7 +28,7 @@ import json
 import math
 import re
 import tomllib
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 import tomli_w
 import torch
@@ -40,7 +40,7 @@ from torchground.features import FEATURES
 from torchground.i18n import Text, t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
 
-__all__ = ["Spec", "PRESETS", "SPEC_FIELDS", "MAX_LAYERS", "MAX_WIDTH", "MAX_EPOCHS"]
+__all__ = ["Spec", "PRESETS", "SPEC_FIELDS", "MAX_LAYERS", "MAX_WIDTH", "MAX_EPOCHS", "parse_optimizer_args"]
 
 MAX_LAYERS = 16
 MAX_WIDTH = 256
@@ -383,6 +383,41 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 SPEC_FIELDS: tuple[str, ...] = tuple(Spec.model_fields)
+
+
+def parse_optimizer_args(items: Iterable[str], error_key: str = "spec.bad_optimizer_arg") -> dict[str, Any]:
+    """Optimiser settings from their text forms (the CLI's ``--opt``, the browser's URL).
+
+    ``NAME=VALUE`` each: ``true``/``false``, ``none``, a number, a pair ``0.9,0.999``, or
+    any other word (``line_search_fn=strong_wolfe``; the spec checks it). A malformed item
+    raises :class:`SpecError` with ``error_key`` and ``value=item``.
+
+    >>> parse_optimizer_args(["momentum=0.9", "betas=0.9,0.99", "nesterov=true"])
+    {'momentum': 0.9, 'betas': (0.9, 0.99), 'nesterov': True}
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name, raw = name.strip(), raw.strip()
+        if not sep or not name or not raw:
+            raise SpecError(error_key, value=item)
+        value: Any
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        elif raw.lower() == "none":
+            value = None
+        elif "," in raw:
+            try:
+                value = tuple(float(v) for v in raw.split(","))
+            except ValueError:
+                raise SpecError(error_key, value=item) from None
+        else:
+            try:
+                value = float(raw) if any(c in raw for c in ".eEn") else int(raw)
+            except ValueError:
+                value = raw
+        out[name] = value
+    return out
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import typer
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
 from torchground.rundir import load_spec
-from torchground.spec import Spec
+from torchground.spec import Spec, parse_optimizer_args
 
 __all__ = ["SpecOptions", "with_spec_options", "spec_from_options", "parse_opt_args"]
 
@@ -104,26 +104,4 @@ def spec_from_options(config: Path | None, preset: str | None, values: dict[str,
 
 def parse_opt_args(items: list[str] | None) -> dict[str, Any] | None:
     """``--opt momentum=0.9 --opt betas=0.9,0.99`` → ``{"momentum": 0.9, "betas": (0.9, 0.99)}``."""
-    if not items:
-        return None
-    out: dict[str, Any] = {}
-    for item in items:
-        name, sep, raw = item.partition("=")
-        if not sep or not name.strip() or not raw.strip():
-            raise TorchgroundError("cli.bad_opt", value=item)
-        raw = raw.strip()
-        value: Any
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
-        elif "," in raw:
-            try:
-                value = tuple(float(v) for v in raw.split(","))
-            except ValueError:
-                raise TorchgroundError("cli.bad_opt", value=item) from None
-        else:
-            try:
-                value = float(raw) if any(c in raw for c in ".eE") else int(raw)
-            except ValueError:
-                value = raw  # e.g. LBFGS line_search_fn=strong_wolfe; the spec checks it
-        out[name.strip()] = value
-    return out
+    return parse_optimizer_args(items, error_key="cli.bad_opt") if items else None

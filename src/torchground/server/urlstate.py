@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from torchground.errors import TorchgroundError
 from torchground.i18n import LANGUAGES
-from torchground.spec import SPEC_FIELDS, Spec
+from torchground.spec import SPEC_FIELDS, Spec, parse_optimizer_args
 
 __all__ = ["DEFAULT_SPEC", "VIEW_OPTIONS", "MAX_EDITS", "Edit", "UrlState", "parse_query", "to_query", "format_value", "view_value"]
 
@@ -158,29 +158,8 @@ def _spec_value(name: str, text: str) -> Any:
 
 def _parse_opt_args(text: str) -> dict[str, Any]:
     """``momentum=0.9;betas=0.9,0.99;nesterov=true`` → a dict (the CLI's ``--opt`` forms)."""
-    out: dict[str, Any] = {}
-    for item in filter(None, (s.strip() for s in text.split(";"))):
-        name, sep, raw = item.partition("=")
-        name, raw = name.strip(), raw.strip()
-        if not sep or not name or not raw:
-            raise TorchgroundError("server.url.bad_opt", value=item)
-        value: Any
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
-        elif raw.lower() == "none":
-            value = None
-        elif "," in raw:
-            try:
-                value = tuple(float(v) for v in raw.split(","))
-            except ValueError:
-                raise TorchgroundError("server.url.bad_opt", value=item) from None
-        else:
-            try:
-                value = float(raw) if any(c in raw for c in ".eEn") else int(raw)
-            except ValueError:
-                value = raw  # e.g. LBFGS line_search_fn=strong_wolfe; the spec checks it
-        out[name] = value
-    return out
+    items = [s.strip() for s in text.split(";") if s.strip()]
+    return parse_optimizer_args(items, error_key="server.url.bad_opt")
 
 
 def _parse_edits(text: str) -> tuple[Edit, ...]:
