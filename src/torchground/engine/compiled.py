@@ -1,16 +1,23 @@
 """CPU, opt-in: an epoch of training steps compiled by ``torch.compile`` into fused C++ loops.
 
-For a few small models the eager step is bound by per-operator overhead (about 1–2 µs of
-dispatch for each of ~25 tiny ops), not by arithmetic. ``torch.compile`` (TorchInductor)
-traces one epoch's steps — the same :meth:`~torchground.engine.net.StackedNet.train_step`
-code, unrolled — and generates C++ for them. With the net's ``fused`` flag set, the batched
-matmuls are written as broadcast products and sums, which Inductor fuses with the
-activations and the update instead of calling a GEMM per layer, so an epoch becomes a
-handful of loops.
+For small models the eager step is bound by per-operator overhead (about 1–2 µs of
+dispatch for each of ~25 tiny ops) and, for many models, by batched matrix products of
+tiny matrices. ``torch.compile`` (TorchInductor) traces one epoch — the same
+:meth:`~torchground.engine.net.StackedNet.train_step` code, unrolled, then the epoch's
+metrics — and generates C++ for it. It runs on the net's *models-last* twin
+(:meth:`~torchground.engine.net.StackedNet.models_last`): matrix products written as
+broadcast products and sums, element-wise across models, so Inductor fuses each layer with
+its activation and the update and vectorises the loops over the models.
 
-The price is compilation: tens of seconds for the curriculum's network (cached on disk by
-Inductor for later runs), and a C++ compiler on the machine. Results agree with the eager
-engine to float rounding (sums in another order). Compilation starts after the first
+The batches are gathered eagerly (one ``index_select`` each, see
+:func:`~torchground.engine.epoch.gather_last`): inside the compiled code an indexed load
+in every inner loop defeats the vectorisation. The twin's state is copied in before and
+out after each epoch (for M = 1 the two layouts share memory and nothing is copied).
+
+The price is compilation: seconds to a minute, depending on the steps per epoch and the
+number of models (cached on disk by Inductor for later runs), and a C++ compiler on the
+machine; without one the engine trains on eagerly, with a warning. Results agree with the
+eager engine to float rounding (sums in another order). Compilation starts after the first
 (eager) epoch, as SGD's first step differs; the step counter is advanced outside.
 """
 
@@ -21,7 +28,7 @@ from typing import Any, Sequence
 
 import torch
 
-from torchground.engine.epoch import EvalSet, step_shapes, train_epoch
+from torchground.engine.epoch import EvalSet, gather_last, step_shapes, train_epoch, train_epoch_last
 from torchground.engine.net import StackedNet
 
 __all__ = ["CompiledEpoch"]
@@ -30,31 +37,45 @@ Tensor = torch.Tensor
 
 
 class CompiledEpoch:
-    """``run(...)``: :func:`~torchground.engine.epoch.train_epoch`, compiled on first use (eager if that fails)."""
+    """``run(...)``: :func:`~torchground.engine.epoch.train_epoch_last` compiled on first use
+    (:func:`~torchground.engine.epoch.train_epoch`, eagerly, if that fails)."""
 
     def __init__(self) -> None:
-        self._fn: Any = torch.compile(train_epoch, dynamic=None, options={"cpp_wrapper": True})
+        self._fn: Any = torch.compile(train_epoch_last, dynamic=None, options={"cpp_wrapper": True})
         self.failed: str | None = None
         self.ok = False
+        self._net: StackedNet | None = None  # the net self._twin mirrors
+        self._twin: StackedNet | None = None
+
+    def twin(self, net: StackedNet) -> StackedNet:
+        """``net``'s models-last twin (made once per net), with ``net``'s current state."""
+        if self._net is not net or self._twin is None:
+            self._net, self._twin = net, net.models_last()
+        else:
+            self._twin.load_from(net)
+        return self._twin
 
     def run(
         self, net: StackedNet, x: Tensor, y: Tensor, order: Tensor, batch: int, evals: Sequence[EvalSet], train_sst: Tensor, classify: bool
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        steps = len(step_shapes(order.shape[0], order.shape[1], batch))
+    ) -> Tensor:
+        """One epoch of ``net`` (models first, trained in place). → the epoch's stats (see
+        :func:`~torchground.engine.epoch.epoch_stats`)."""
+        shapes = step_shapes(order.shape[0], order.shape[1], batch)
         if self.failed is None:
-            net.fused = True
-            snap = net.snapshot() if not self.ok else None  # only until compilation has worked once
+            twin = self.twin(net)
+            gx, gy = gather_last(x, y, order, batch)
             try:
-                out = self._fn(net, x, y, order, batch, evals, train_sst, classify, False)
+                stats = self._fn(twin, gx, gy, shapes, evals, train_sst, classify)
             except Exception as exc:  # no C++ compiler, an unsupported op, …: train on, eagerly
-                if snap is None:
+                if self.ok:  # it compiled and ran before: a real error
                     raise
+                # ``net`` itself is untouched (only a successful epoch is copied back).
                 self.failed = f"{type(exc).__name__}: {exc}"
                 warnings.warn(f"torch.compile failed, the engine runs eagerly: {self.failed}", RuntimeWarning, stacklevel=2)
-                net.restore(snap)
+                self._net = self._twin = None
             else:
                 self.ok = True
-                net.opt.advance(steps)
-                return out
-        net.fused = False
-        return train_epoch(net, x, y, order, batch, evals, train_sst, classify, True)
+                net.load_from(twin)
+                net.opt.advance(len(shapes))
+                return stats
+        return train_epoch(net, x, y, order, batch, evals, train_sst, classify, True)[2]

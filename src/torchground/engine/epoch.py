@@ -20,7 +20,10 @@ import torch
 from torchground.engine.net import StackedNet
 from torchground.model import discretize
 
-__all__ = ["gather", "split_steps", "run_steps", "epoch_stats", "train_epoch", "stat_names", "step_shapes"]
+__all__ = [
+    "gather", "split_steps", "gather_last", "split_steps_last", "run_steps", "epoch_stats", "train_epoch", "train_epoch_last",
+    "stat_names", "step_shapes",
+]
 
 Tensor = torch.Tensor
 EvalSet = tuple[str, Tensor, Tensor, Tensor]  # name, x (D, N, F), y (D, N, 1), sst (D,)
@@ -62,6 +65,33 @@ def split_steps(gx: Tensor, gy: Tensor, shapes: Sequence[tuple[int, int]]) -> tu
     return xs, ys
 
 
+def gather_last(x: Tensor, y: Tensor, order: Tensor, batch: int) -> tuple[Tensor, Tensor]:
+    """:func:`gather` for the models-last layout, in one index_select each.
+
+    Shape:
+        x (D, N, F), y (D, N, 1); order (M, N) → (F, N·M), (1, N·M): column (s·B + b)·M + m
+        is model m's point b of step s (the last, shorter step: (S·B + b)·M + m).
+    """
+    M, N = order.shape
+    if x.shape[0] != 1:
+        order = order + torch.arange(M, device=order.device).unsqueeze(1) * N
+    S, full = N // batch, (N // batch) * batch
+    idx = order[:, :full].reshape(M, S * batch).t().reshape(-1)
+    if full < N:
+        idx = torch.cat([idx, order[:, full:].t().reshape(-1)])
+    return x.reshape(-1, x.shape[2]).t().index_select(1, idx), y.reshape(1, -1).index_select(1, idx)
+
+
+def split_steps_last(gx: Tensor, gy: Tensor, shapes: Sequence[tuple[int, int]]) -> tuple[list[Tensor], list[Tensor]]:
+    """Per-step views (B, F, M) and (B, 1, M) of :func:`gather_last`'s buffers."""
+    xs, ys, start = [], [], 0
+    for m, b in shapes:
+        xs.append(gx[:, start : start + b * m].view(-1, b, m).permute(1, 0, 2))
+        ys.append(gy[:, start : start + b * m].view(1, b, m).permute(1, 0, 2))
+        start += b * m
+    return xs, ys
+
+
 def run_steps(net: StackedNet, xs: Sequence[Tensor], ys: Sequence[Tensor], count: bool) -> list[Tensor]:
     """One step on each batch in turn. ``count=False``: ``train_step``, for captured or compiled
     code, which must not touch Python counters (the caller advances the optimiser after)."""
@@ -78,35 +108,50 @@ def stat_names(problem: str, sets: Sequence[str]) -> list[str]:
 def epoch_stats(
     net: StackedNet, preds: Sequence[Tensor], ys: Sequence[Tensor], evals: Sequence[EvalSet], train_sst: Tensor, classify: bool
 ) -> Tensor:
-    """Each step's batch loss and the epoch's metrics. → (M, S + K) float64 (:func:`stat_names`)."""
-    pred, y = torch.cat(list(preds), dim=1), torch.cat(list(ys), dim=1)  # (M, N, 1) as trained
-    M, N = pred.shape[0], pred.shape[1]
-    B = preds[0].shape[1]
-    elements = net.loss.elements(pred, y)  # (M, N, 1)
+    """Each step's batch loss and the epoch's metrics. → (M, S + K) float64 (:func:`stat_names`).
+
+    ``preds``, ``ys``: each step's outputs and labels, (M, B, 1), or (B, 1, M) for a
+    models-last net; the sums run over points in the net's own layout (no transposes in
+    compiled code).
+    """
+    last = net.last
+    ax = 0 if last else 1  # the points' axis of the 2-D tables: (N, M) models last, (M, N) models first
+    table = (lambda t: t[:, 0, :]) if last else (lambda t: t[..., 0])  # noqa: E731
+    pred, y = torch.cat([table(p) for p in preds], dim=ax), torch.cat([table(t) for t in ys], dim=ax)  # as trained
+    N, B = pred.shape[ax], preds[0].shape[0 if last else 1]
+    elements = net.loss.elements(pred, y)
     full = (N // B) * B
-    step_loss = elements[:, :full].reshape(M, N // B, B).mean(dim=2)
+    if last:
+        step_loss = elements[:full].reshape(N // B, B, -1).mean(dim=1).t()
+        rest = elements[full:].mean(dim=0).unsqueeze(1)
+    else:
+        step_loss = elements[:, :full].reshape(-1, N // B, B).mean(dim=2)
+        rest = elements[:, full:].mean(dim=1, keepdim=True)
     if full < N:
-        step_loss = torch.cat([step_loss, elements[:, full:].mean(dim=1)], dim=1)
+        step_loss = torch.cat([step_loss, rest], dim=1)
     step_loss = (step_loss * net.loss.scale).to(torch.float64)  # (M, S): each batch's loss as the trainer reads it
     sizes = torch.full((step_loss.shape[1],), float(B), dtype=torch.float64, device=pred.device)
     if full < N:
         sizes[-1] = N - full
     columns = [step_loss, (step_loss * sizes).sum(dim=1, keepdim=True) / N]  # train_loss: size-weighted mean
-    columns += _quality(pred, y, train_sst, classify, trained=True)
+    columns += _quality(pred, y, ax, train_sst, classify, trained=True)
     for _, x, yy, sst in evals:
-        p = net.forward(x)  # (M, Nv, 1)
-        yy = yy.expand(M, -1, -1) if yy.shape[0] != M else yy
-        columns.append((net.loss.elements(p, yy).mean(dim=(1, 2)) * net.loss.scale).to(torch.float64).unsqueeze(1))
-        columns += _quality(p, yy, sst, classify, trained=False)
+        p = net.outputs(x)  # (M, Nv) | (Nv, M)
+        yy = yy[..., 0].t() if last else yy[..., 0]  # (Nv, D) | (D, Nv), D = 1 or M
+        yy = yy.expand_as(p)
+        columns.append((net.loss.elements(p, yy).mean(dim=ax) * net.loss.scale).to(torch.float64).unsqueeze(1))
+        columns += _quality(p, yy, ax, sst, classify, trained=False)
     return torch.cat(columns, dim=1)
 
 
-def _quality(p: Tensor, y: Tensor, sst: Tensor, classify: bool, trained: bool) -> list[Tensor]:
-    """Accuracy, or RMSE and R², per model, as (M, 1) float64 columns, computed as the trainer computes them."""
-    n = p.shape[1]
+def _quality(p: Tensor, y: Tensor, ax: int, sst: Tensor, classify: bool, trained: bool) -> list[Tensor]:
+    """Accuracy, or RMSE and R², per model, as (M, 1) float64 columns, computed as the trainer computes them.
+
+    ``p``, ``y``: 2-D outputs and labels, points along ``ax``."""
+    n = p.shape[ax]
     if classify:
-        return [((discretize(p) == y).sum(dim=(1, 2)).to(torch.float64) / n).unsqueeze(1)]
-    sse = ((p - y) ** 2).sum(dim=(1, 2))  # (M,) summed in the model dtype
+        return [((discretize(p) == y).sum(dim=ax).to(torch.float64) / n).unsqueeze(1)]
+    sse = ((p - y) ** 2).sum(dim=ax)  # (M,) summed in the model dtype
     if trained:  # Trainer._row: Python floats from the dtype sums
         sse, sst = sse.to(torch.float64), sst.to(torch.float64)
         rmse = torch.sqrt(sse / n)
@@ -126,3 +171,17 @@ def train_epoch(
     xs, ys = split_steps(gx, gy, step_shapes(order.shape[0], order.shape[1], batch))
     preds = run_steps(net, xs, ys, count)
     return gx, gy, epoch_stats(net, preds, ys, evals, train_sst, classify)
+
+
+def train_epoch_last(
+    twin: StackedNet, gx: Tensor, gy: Tensor, shapes: Sequence[tuple[int, int]], evals: Sequence[EvalSet], train_sst: Tensor,
+    classify: bool,
+) -> Tensor:
+    """Step and measure one epoch with a models-last twin (what ``torch.compile`` compiles).
+
+    ``gx``, ``gy`` from :func:`gather_last`; the step counter is left to the caller. → stats
+    as :func:`epoch_stats`.
+    """
+    xs, ys = split_steps_last(gx, gy, shapes)
+    preds = run_steps(twin, xs, ys, count=False)  # (B, 1, M) each
+    return epoch_stats(twin, preds, ys, evals, train_sst, classify)

@@ -11,6 +11,15 @@ kernel in between), the Playground L1/L2 penalties on weights, the stacked optim
 update and the L1 dead-weight rule: about four tensor ops per layer and a handful for the
 update, whatever M is.
 
+Two layouts of the same numbers. *Models first* (the default, eager and CUDA graphs):
+parameters (M, P), activations (M, B, width), matrix products by ``bmm``. *Models last*
+(:meth:`StackedNet.models_last`, for ``torch.compile``): parameters (P, M), activations
+(B, width, M), matrix products written as broadcast products and sums. With M the
+innermost, contiguous dimension every operation is element-wise across models, which
+TorchInductor fuses into loops vectorised over M; in the models-first layout the same
+code reduces over tiny inner dimensions and runs about 10× slower for M = 1024. The
+optimiser's update and the penalties are element-wise and serve both layouts.
+
 Example:
     >>> from torchground.engine.optim import StackedOptimizer
     >>> from torchground.spec import Spec
@@ -27,7 +36,7 @@ from typing import Sequence
 
 import torch
 
-from torchground.engine.ops import ACTIVATION_OPS, LOSS_OPS
+from torchground.engine.ops import LOSS_OPS, activation_ops
 from torchground.engine.optim import StackedOptimizer
 from torchground.spec import Spec
 
@@ -62,11 +71,9 @@ class StackedNet:
         params: Tensor, opt: StackedOptimizer, l1: Tensor | None, l2: Tensor | None, dead: Tensor | None = None,
     ) -> None:
         self.sizes, self.activation, self.output_activation, self.loss_name = tuple(sizes), activation, output_activation, loss
-        self.hidden_ops, self.out_ops, self.loss = ACTIVATION_OPS[activation], ACTIVATION_OPS[output_activation], LOSS_OPS[loss]
+        self.loss = LOSS_OPS[loss]
         self.params, self.opt, self.l1, self.l2 = params, opt, l1, l2
-        # Batched matmuls as broadcast products and sums: slower eagerly, but what
-        # torch.compile fuses into plain loops (see torchground.engine.compiled).
-        self.fused = False
+        self.last = False  # models-last layout (see the module docstring and models_last)
         self.grads = torch.zeros_like(params)
         is_weight = torch.zeros(1, params.shape[1], dtype=torch.bool, device=params.device)
         for w_off, o, i, _ in self._layout():
@@ -105,18 +112,54 @@ class StackedNet:
         return out
 
     def _views(self) -> None:
-        M = self.params.shape[0]
         self.W, self.Wt, self.b = [], [], []
         for w_off, o, i, b_off in self._layout():
-            self.W.append(self.params[:, w_off : w_off + o * i].view(M, o, i))  # (M, out, in) as nn.Linear's weight
-            self.Wt.append(self.W[-1].transpose(1, 2))  # (M, in, out)
-            self.b.append(self.params[:, b_off : b_off + o].view(M, 1, o))  # (M, 1, out)
-        acts = [self.hidden_ops] * (len(self.W) - 1) + [self.out_ops]
+            if self.last:
+                self.W.append(self.params[w_off : w_off + o * i].unflatten(0, (o, i)))  # (out, in, M)
+                self.Wt.append(self.W[-1])  # unused: products are written out
+                self.b.append(self.params[b_off : b_off + o])  # (out, M)
+            else:
+                M = self.params.shape[0]
+                self.W.append(self.params[:, w_off : w_off + o * i].view(M, o, i))  # (M, out, in) as nn.Linear's weight
+                self.Wt.append(self.W[-1].transpose(1, 2))  # (M, in, out)
+                self.b.append(self.params[:, b_off : b_off + o].view(M, 1, o))  # (M, 1, out)
+        hidden, out = activation_ops(self.activation, self.last), activation_ops(self.output_activation, self.last)
+        acts = [hidden] * (len(self.W) - 1) + [out]
         self._layers = list(zip(self.b, self.W, self.Wt, acts))
 
     @property
     def n_models(self) -> int:
-        return self.params.shape[0]
+        return self.params.shape[1 if self.last else 0]
+
+    # -- the models-last twin -------------------------------------------------------------------
+    _PER_MODEL = ("params", "grads", "l1w", "l2w", "l1_mask", "dead")
+
+    def models_last(self) -> "StackedNet":
+        """A twin in the models-last layout: every (M, P) tensor as a (P, M) contiguous copy,
+        hyper-parameter columns (M, 1) as (1, M) views. Sync with :meth:`load_from`.
+
+        For M = 1 both layouts are the same memory: the twin's tensors are this net's.
+        """
+        assert not self.last
+        twin = copy.copy(self)
+        twin.last = True
+        for name in self._PER_MODEL:
+            value = getattr(self, name)
+            setattr(twin, name, None if value is None else value.t().contiguous())
+        twin.l1 = None if self.l1 is None else self.l1.t()
+        twin.l2 = None if self.l2 is None else self.l2.t()
+        twin.opt = self.opt.models_last()
+        twin._views()
+        return twin
+
+    def load_from(self, other: "StackedNet") -> None:
+        """Copy ``other``'s training state (the other layout, same models) into this net's tensors, in place."""
+        assert other.last != self.last
+        for name in ("params", "dead"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine is not None and theirs is not None and mine.data_ptr() != theirs.data_ptr():
+                mine.copy_(theirs.t())
+        self.opt.load_from(other.opt)
 
     # -- copies -----------------------------------------------------------------------------
     def select(self, idx: Tensor) -> "StackedNet":
@@ -150,23 +193,32 @@ class StackedNet:
     # -- compute ----------------------------------------------------------------------------
     # No tensor here requires grad, so autograd records nothing: no ``no_grad`` needed.
     def forward(self, x: Tensor) -> Tensor:
-        """Outputs of every model. Shape: x (M, N, F) (or (1, N, F), broadcast) → (M, N, 1)."""
+        """Outputs of every model, in either layout. Shape: x (M, N, F) (or (1, N, F), broadcast) → (M, N, 1)."""
+        out = self.outputs(x)
+        return (out.t() if self.last else out).unsqueeze(-1)
+
+    def outputs(self, x: Tensor) -> Tensor:
+        """Outputs of every model as a table in the net's layout.
+
+        Shape: x (M, N, F) (or (1, N, F), broadcast) → (M, N), models last (N, M).
+        """
+        if self.last:
+            a = x.permute(1, 2, 0)  # (N, F, M or 1)
+            for b, w, _, act in self._layers:
+                a = act.forward(_linear_last(a, w, b))[0]
+            return a[:, 0, :]
         a = x
         for b, _, wt, act in self._layers:
-            if self.fused:
-                z = b + (a.unsqueeze(-1) * wt.unsqueeze(1)).sum(2)  # broadcasts a shared (1, N, F) input
-            else:
-                if a.shape[0] != b.shape[0]:
-                    a = a.expand(b.shape[0], *a.shape[1:])
-                z = torch.baddbmm(b, a, wt)  # (M, N, out)
-            a = act.forward(z)[0]
-        return a
+            if a.shape[0] != b.shape[0]:
+                a = a.expand(b.shape[0], *a.shape[1:])
+            a = act.forward(torch.baddbmm(b, a, wt))[0]  # (M, N, out)
+        return a[..., 0]
 
     def step(self, x: Tensor, y: Tensor) -> Tensor:
         """One optimiser step of every model on its batch; returns the outputs before the step.
 
         Shape:
-            x (M, B, F), y (M, B, 1) → (M, B, 1).
+            x (M, B, F), y (M, B, 1) → (M, B, 1); models last: x (B, F, M), y (B, 1, M) → (B, 1, M).
         """
         out = self.train_step(x, y)
         self.opt.advance(1)
@@ -175,32 +227,31 @@ class StackedNet:
     def train_step(self, x: Tensor, y: Tensor) -> Tensor:
         """:meth:`step` without counting it: only tensor work, for CUDA graphs and ``torch.compile``."""
         layers = self._layers  # per layer: (bias, weight, weightᵀ, activation), output layer last
+        last = self.last
         inputs, saved = [], []
         a = x
-        fused = self.fused
-        for b, _, wt, act in layers:
+        for b, w, wt, act in layers:
             inputs.append(a)
-            if fused:
-                z = b + (a.unsqueeze(-1) * wt.unsqueeze(1)).sum(2)  # (M, B, in, 1)·(M, 1, in, out) summed over in
-            else:
-                z = torch.baddbmm(b, a, wt)  # (M, B, out)
-            a, ctx = act.forward(z)
+            a, ctx = act.forward(_linear_last(a, w, b) if last else torch.baddbmm(b, a, wt))  # (M, B, out) | (B, out, M)
             saved.append(ctx)
-        g = self.loss.grad(a, y, x.shape[1])  # (M, B, 1): d(mean batch loss)/d(output)
+        g = self.loss.grad(a, y, x.shape[0 if last else 1])  # d(mean batch loss)/d(output)
         parts: list[Tensor] = [g] * (2 * len(layers))
         for layer in range(len(layers) - 1, -1, -1):
             w, act = layers[layer][1], layers[layer][3]
-            delta = act.backward(g, saved[layer])  # (M, B, out)
-            # Into fresh tensors, then one cat: bmm writing into a strided view of the
-            # gradient rows falls back to a per-model loop (10× slower for M = 1024).
-            if fused:
-                parts[2 * layer] = (delta.unsqueeze(-1) * inputs[layer].unsqueeze(2)).sum(1).flatten(1)
+            delta = act.backward(g, saved[layer])  # (M, B, out) | (B, out, M)
+            if last:
+                parts[2 * layer] = (delta.unsqueeze(2) * inputs[layer].unsqueeze(1)).sum(0).flatten(0, 1)  # (out·in, M)
+                parts[2 * layer + 1] = delta.sum(0)  # (out, M)
+                if layer:
+                    g = (delta.unsqueeze(2) * w.unsqueeze(0)).sum(1)  # (B, in, M)
             else:
+                # Into fresh tensors, then one cat: bmm writing into a strided view of the
+                # gradient rows falls back to a per-model loop (10× slower for M = 1024).
                 parts[2 * layer] = torch.bmm(delta.transpose(1, 2), inputs[layer]).flatten(1)  # (M, out·in)
-            parts[2 * layer + 1] = delta.sum(1)  # (M, out)
-            if layer:
-                g = (delta.unsqueeze(-1) * w.unsqueeze(1)).sum(2) if fused else torch.bmm(delta, w)  # (M, B, in)
-        torch.cat(parts, dim=1, out=self.grads)  # (M, P), rows laid out as the parameters
+                parts[2 * layer + 1] = delta.sum(1)  # (M, out)
+                if layer:
+                    g = torch.bmm(delta, w)  # (M, B, in)
+        torch.cat(parts, dim=0 if last else 1, out=self.grads)  # (M, P) | (P, M), laid out as the parameters
         p = self.params
         if self.l1w is not None:
             self.grads.addcmul_(p.sign(), self.l1w)  # d(l1·Σ|w|)/dw
@@ -214,3 +265,8 @@ class StackedNet:
             self.dead |= ((p.sign() * before.sign()) < 0) & self.l1_mask
             p.masked_fill_(self.dead, 0.0)
         return a
+
+
+def _linear_last(a: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """``a @ wᵀ + b`` per model, models last: a (B, in, M or 1), w (out, in, M), b (out, M) → (B, out, M)."""
+    return b + (a.unsqueeze(1) * w.unsqueeze(0)).sum(2)

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ActivationOps", "LossOps", "ACTIVATION_OPS", "LOSS_OPS"]
+__all__ = ["ActivationOps", "LossOps", "ACTIVATION_OPS", "LOSS_OPS", "activation_ops"]
 
 aten = torch.ops.aten
 Tensor = torch.Tensor
@@ -106,6 +106,29 @@ ACTIVATION_OPS: dict[str, ActivationOps] = {
     "softsign": ActivationOps(_softsign_forward, _softsign_backward),
     "tanhshrink": ActivationOps(_tanhshrink_forward, lambda g, t: g + aten.tanh_backward(-g, t)),
 }
+
+
+def _tanh_by_expm1(z: Tensor) -> Tensor:
+    """tanh(z) = e / (e + 2) with e = expm1(2z); |z| clamped to 20, where tanh is ±1 in float64."""
+    e = torch.expm1(2 * z.clamp(-20.0, 20.0))
+    return e / (e + 2)
+
+
+#: Forms for compiled code (see :func:`activation_ops`).
+_COMPILED_OPS: dict[str, ActivationOps] = {
+    "tanh": _on_output(_tanh_by_expm1, lambda g, a: aten.tanh_backward(g, a)),
+}
+
+
+def activation_ops(name: str, compiled: bool = False) -> ActivationOps:
+    """The activation ``name``; ``compiled=True`` gives the form for ``torch.compile``.
+
+    Inductor's vectorised ``tanh`` costs about 4× its ``expm1`` on CPU, and a network of
+    tanh units spends much of a compiled step there: compiled code computes tanh as
+    ``expm1(2z) / (expm1(2z) + 2)``, within 2e-7 (float32) and 4e-16 (float64) of
+    ``torch.tanh``. Eager code keeps ``torch.tanh``, one kernel and the trainer's bits.
+    """
+    return _COMPILED_OPS.get(name, ACTIVATION_OPS[name]) if compiled else ACTIVATION_OPS[name]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Parameters and gradients of a group are two (M, P) tensors; each model's scalar
 hyper-parameters (lr, weight decay, momentum, betas, eps, …) are (M, 1) columns, so one
-element-wise op updates every model. The formulas are those of ``torch.optim``'s
+element-wise op updates every model. The same code updates the models-last layout
+((P, M) tensors, (1, M) rows: :meth:`StackedOptimizer.models_last`). The formulas are those of ``torch.optim``'s
 multi-tensor ("foreach") implementations — the ones the eager trainer runs — op for op:
 the same lerp, the same order of multiply and divide, scalar expressions such as
 ``1 - beta1 ** step`` computed in float64 as Python computes them, then cast. Where
@@ -133,7 +134,7 @@ class StackedOptimizer:
         else:  # adagrad
             hp.update(lr_decay64=col([a["lr_decay"] for a in args], torch.float64), eps=col([a["eps"] for a in args]))
             state["sum"] = col([a["initial_accumulator_value"] for a in args]).expand(M, n_params).contiguous()
-        t = torch.zeros((), dtype=torch.float64, device=device)
+        t = torch.zeros(1, dtype=torch.float64, device=device)  # (1,), not 0-d: torch.compile 2.13 lost in-place updates of it as 0-d
         return cls(kind, flags, hp, state, t, 0)
 
     # -- copies ---------------------------------------------------------------------------
@@ -149,6 +150,22 @@ class StackedOptimizer:
         new.state = {k: v.clone() for k, v in self.state.items()}
         new.t = self.t.clone()
         return new
+
+    def models_last(self) -> "StackedOptimizer":
+        """A twin for the models-last layout: state (P, M) contiguous copies, hyper-parameters (1, M)
+        views, the same step-count tensor (see :meth:`~torchground.engine.net.StackedNet.models_last`)."""
+        hp = {k: v.t() for k, v in self.hp.items()}
+        state = {k: v.t().contiguous() for k, v in self.state.items()}
+        return StackedOptimizer(self.kind, self.flags, hp, state, self.t, self.steps)
+
+    def load_from(self, other: "StackedOptimizer") -> None:
+        """Copy the state of ``other`` (the other layout's twin) into this one's tensors, in place
+        (the Python step counters stay: the models-first net counts)."""
+        for k, v in self.state.items():
+            if v.data_ptr() != other.state[k].data_ptr():
+                v.copy_(other.state[k].t())
+        if self.t is not other.t:
+            self.t.copy_(other.t)
 
     def load(self, other: "StackedOptimizer") -> None:
         """Copy ``other``'s state into this one's tensors in place (CUDA graphs keep pointers)."""

@@ -246,6 +246,7 @@ class StackedGroup:
         snap = self.net.snapshot()
         args = (self.evals, self.data.train_sst, self.problem == "classification")
         started = self.net.opt.started  # CUDA graphs and compilation start after one eager epoch (SGD's first step differs)
+        batches = None  # each step's (M, B, F) inputs and (M, B, 1) labels, when at hand
         if self.use_graph and started:
             from torchground.engine.cuda import EpochGraph  # CUDA only
 
@@ -253,22 +254,26 @@ class StackedGroup:
             if self._graph is None or not self._graph.matches(self.net, shapes):
                 self._graph = EpochGraph(self.net, gx, gy, shapes)
             preds = self._graph.replay(gx, gy)
-            stats = epoch_stats(self.net, preds, split_steps(gx, gy, shapes)[1], *args)
+            batches = split_steps(gx, gy, shapes)
+            stats = epoch_stats(self.net, preds, batches[1], *args)
         elif self.compile and started:
             from torchground.engine.compiled import CompiledEpoch  # imports TorchInductor: only when asked
 
             if self._compiled is None:
                 self._compiled = CompiledEpoch()
-            gx, gy, stats = self._compiled.run(self.net, x, y, order, B, *args)
+            stats = self._compiled.run(self.net, x, y, order, B, *args)
         else:
             gx, gy, stats = train_epoch(self.net, x, y, order, B, *args, count=True)
+            batches = split_steps(gx, gy, shapes)
         table = stats.cpu().numpy()  # the one wait on the device per epoch
         S = len(shapes)
         step_loss, values = table[:, :S], table[:, S:]
         finite = np.isfinite(step_loss)
         bad = ~finite.all(axis=1)
         if bad.any():
-            self._diverged(epoch, np.flatnonzero(bad), finite, step_loss, snap, split_steps(gx, gy, shapes))
+            if batches is None:
+                batches = split_steps(*gather(x, y, order, B), shapes)
+            self._diverged(epoch, np.flatnonzero(bad), finite, step_loss, snap, batches)
         ok = ~bad
         self.steps += S
         if not ok.any():
