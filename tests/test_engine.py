@@ -215,13 +215,52 @@ def test_supported_table_matches_the_registries():
         check_supported(Spec(activation=name))
 
 
-def test_compiled_epochs_agree_with_the_trainer():
-    """torch.compile path (CPU): the first epoch eager, the rest compiled; same numbers to rounding."""
-    spec = Spec(hidden=(3,), n_samples=40, batch_size=10, epochs=4, optimizer="sgd", optimizer_args={"momentum": 0.9})
-    group = StackedGroup([spec], compile=True)
-    result = group.run()[0]
-    assert group._compiled is not None and (group._compiled.ok or group._compiled.failed)
-    assert worst_difference(eager(spec).history, result.history()) <= 1e-5
+def _compiler_available() -> bool:
+    import shutil
+
+    return any(shutil.which(c) for c in ("c++", "g++", "clang++"))
+
+
+@pytest.mark.parametrize(
+    "specs",
+    [
+        pytest.param([Spec(hidden=(3,), n_samples=40, batch_size=10, epochs=4, optimizer="sgd", optimizer_args={"momentum": 0.9})], id="one-sgd"),
+        pytest.param(  # Adam's step count, L1's dead weights, a short last batch, models last with M = 3
+            [Spec(hidden=(3,), n_samples=46, batch_size=10, epochs=4, optimizer="adam", lr=lr, l1=l1, init_seed=i)
+             for i, (lr, l1) in enumerate([(0.01, 0.0), (0.03, 0.001), (0.1, 0.01)])],
+            id="three-adam-l1",
+        ),
+        pytest.param(
+            [Spec(dataset="reg-plane", n_samples=40, hidden=(4, 2), batch_size=8, epochs=3, optimizer="rmsprop", lr=0.01, l2=0.01,
+                  seed=i, shuffle_seed=i) for i in range(2)],
+            id="two-rmsprop-own-data",
+        ),
+    ],
+)
+def test_compiled_epochs_agree_with_the_trainer(specs):
+    """torch.compile path (CPU): the first epoch eager, the rest compiled on the models-last twin; same numbers to rounding."""
+    group = StackedGroup(specs, compile=True)
+    results = group.run()
+    assert group._compiled is not None
+    if _compiler_available():
+        assert group._compiled.ok, group._compiled.failed
+    for spec, result in zip(specs, results):
+        assert worst_difference(eager(spec).history, result.history()) <= 1e-5
+        assert result.steps == eager(spec).history.steps
+
+
+def test_models_last_twin_shares_memory_for_one_model_and_syncs_back():
+    specs = [Spec(hidden=(3,), lr=lr) for lr in (0.01, 0.1)]
+    net = StackedGroup(specs).net
+    twin = net.models_last()
+    assert twin.params.shape == net.params.shape[::-1] and twin.params.is_contiguous()
+    twin.params.add_(1.0)
+    net.load_from(twin)
+    assert torch.equal(net.params, twin.params.t())
+    one = StackedGroup(specs[:1]).net
+    assert one.models_last().params.data_ptr() == one.params.data_ptr()
+    x = torch.randn(1, 7, 2)
+    assert torch.allclose(twin.forward(x), net.forward(x), atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- building blocks
