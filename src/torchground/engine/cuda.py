@@ -10,7 +10,7 @@ What makes a step capturable (kept so in :mod:`~torchground.engine.net` and
 parameters, gradients, optimiser state, dead-weight mask and the step count, which is a
 float64 tensor so that Adam's bias corrections are computed on the device); Python-side
 branches depend only on the group's structure, except SGD's first-step momentum
-initialisation, which is why capture starts after the first (eager) epoch. The captured
+initialisation, which is why, with momentum, capture starts after the first (eager) epoch. The captured
 code is ``train_step``, which leaves the optimiser's Python step counter alone; each
 replay advances it by the epoch's steps.
 

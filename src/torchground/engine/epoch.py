@@ -174,14 +174,16 @@ def train_epoch(
 
 
 def train_epoch_last(
-    twin: StackedNet, gx: Tensor, gy: Tensor, shapes: Sequence[tuple[int, int]], evals: Sequence[EvalSet], train_sst: Tensor,
-    classify: bool,
+    twin: StackedNet, batches: tuple[Tensor, Tensor] | None, x: Tensor, y: Tensor, order: Tensor, batch: int,
+    evals: Sequence[EvalSet], train_sst: Tensor, classify: bool,
 ) -> Tensor:
     """Step and measure one epoch with a models-last twin (what ``torch.compile`` compiles).
 
-    ``gx``, ``gy`` from :func:`gather_last`; the step counter is left to the caller. → stats
-    as :func:`epoch_stats`.
+    ``batches``: :func:`gather_last` of ``x``, ``y``, ``order``, made by the caller, or
+    ``None`` to gather here. The step counter is left to the caller. → stats as
+    :func:`epoch_stats`.
     """
-    xs, ys = split_steps_last(gx, gy, shapes)
+    gx, gy = batches if batches is not None else gather_last(x, y, order, batch)
+    xs, ys = split_steps_last(gx, gy, step_shapes(order.shape[0], order.shape[1], batch))
     preds = run_steps(twin, xs, ys, count=False)  # (B, 1, M) each
     return epoch_stats(twin, preds, ys, evals, train_sst, classify)

@@ -32,7 +32,7 @@ Example:
 from __future__ import annotations
 
 import copy
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -112,20 +112,31 @@ class StackedNet:
         return out
 
     def _views(self) -> None:
-        self.W, self.Wt, self.b = [], [], []
-        for w_off, o, i, b_off in self._layout():
+        """Per layer (bias, weight, weightᵀ, activation) as views of ``params``, output layer last.
+
+        Models last, the views are made afresh on each use (:meth:`layers`): kept on the
+        object, they would reach compiled code as inputs aliasing ``params``, which
+        torch.compile handles on a slower path each call.
+        """
+        hidden, out = activation_ops(self.activation, self.last), activation_ops(self.output_activation, self.last)
+        self._acts = [hidden] * (len(self.sizes) - 2) + [out]
+        self._layers = None if self.last else self._make_layers()
+
+    def _make_layers(self) -> list[tuple[Tensor, Tensor, Tensor, Any]]:
+        layers = []
+        for (w_off, o, i, b_off), act in zip(self._layout(), self._acts):
             if self.last:
-                self.W.append(self.params[w_off : w_off + o * i].unflatten(0, (o, i)))  # (out, in, M)
-                self.Wt.append(self.W[-1])  # unused: products are written out
-                self.b.append(self.params[b_off : b_off + o])  # (out, M)
+                w = self.params[w_off : w_off + o * i].unflatten(0, (o, i))  # (out, in, M)
+                layers.append((self.params[b_off : b_off + o], w, w, act))  # bias (out, M); no transpose is needed
             else:
                 M = self.params.shape[0]
-                self.W.append(self.params[:, w_off : w_off + o * i].view(M, o, i))  # (M, out, in) as nn.Linear's weight
-                self.Wt.append(self.W[-1].transpose(1, 2))  # (M, in, out)
-                self.b.append(self.params[:, b_off : b_off + o].view(M, 1, o))  # (M, 1, out)
-        hidden, out = activation_ops(self.activation, self.last), activation_ops(self.output_activation, self.last)
-        acts = [hidden] * (len(self.W) - 1) + [out]
-        self._layers = list(zip(self.b, self.W, self.Wt, acts))
+                w = self.params[:, w_off : w_off + o * i].view(M, o, i)  # (M, out, in) as nn.Linear's weight
+                layers.append((self.params[:, b_off : b_off + o].view(M, 1, o), w, w.transpose(1, 2), act))  # bias (M, 1, out)
+        return layers
+
+    def layers(self) -> list[tuple[Tensor, Tensor, Tensor, Any]]:
+        """Per layer (bias, weight, weightᵀ, activation) as views of ``params``, output layer last."""
+        return self._layers if self._layers is not None else self._make_layers()
 
     @property
     def n_models(self) -> int:
@@ -170,9 +181,19 @@ class StackedNet:
             self.opt.select(idx), pick(self.l1), pick(self.l2), pick(self.dead),
         )
 
-    def snapshot(self) -> tuple[Tensor, StackedOptimizer, Tensor | None]:
-        """Parameters, optimiser state and dead-weight mask, copied (to go back to later)."""
-        return self.params.clone(), self.opt.clone(), None if self.dead is None else self.dead.clone()
+    def snapshot(self, into: tuple[Tensor, StackedOptimizer, Tensor | None] | None = None) -> tuple[Tensor, StackedOptimizer, Tensor | None]:
+        """Parameters, optimiser state and dead-weight mask, copied (to go back to later).
+
+        ``into``: an earlier snapshot of a net of the same shape, overwritten in place
+        (no allocation: a group takes one every epoch).
+        """
+        if into is None or into[0].shape != self.params.shape:
+            return self.params.clone(), self.opt.clone(), None if self.dead is None else self.dead.clone()
+        into[0].copy_(self.params)
+        into[1].load(self.opt)
+        if self.dead is not None and into[2] is not None:
+            into[2].copy_(self.dead)
+        return into
 
     def restore(self, snap: tuple[Tensor, StackedOptimizer, Tensor | None]) -> None:
         """Put a :meth:`snapshot` back, in place."""
@@ -204,11 +225,11 @@ class StackedNet:
         """
         if self.last:
             a = x.permute(1, 2, 0)  # (N, F, M or 1)
-            for b, w, _, act in self._layers:
+            for b, w, _, act in self.layers():
                 a = act.forward(_linear_last(a, w, b))[0]
             return a[:, 0, :]
         a = x
-        for b, _, wt, act in self._layers:
+        for b, _, wt, act in self.layers():
             if a.shape[0] != b.shape[0]:
                 a = a.expand(b.shape[0], *a.shape[1:])
             a = act.forward(torch.baddbmm(b, a, wt))[0]  # (M, N, out)
@@ -226,7 +247,7 @@ class StackedNet:
 
     def train_step(self, x: Tensor, y: Tensor) -> Tensor:
         """:meth:`step` without counting it: only tensor work, for CUDA graphs and ``torch.compile``."""
-        layers = self._layers  # per layer: (bias, weight, weightᵀ, activation), output layer last
+        layers = self.layers()  # per layer: (bias, weight, weightᵀ, activation), output layer last
         last = self.last
         inputs, saved = [], []
         a = x

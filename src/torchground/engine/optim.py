@@ -174,6 +174,15 @@ class StackedOptimizer:
         self.t.copy_(other.t)
         self.steps, self.started = other.steps, other.started
 
+    @property
+    def steady(self) -> bool:
+        """Whether every further step runs the same tensor code (what compiled and captured code need).
+
+        Only SGD with momentum has a first step of its own (the buffer starts as a copy of
+        the gradient); every other update keeps its step count in a tensor.
+        """
+        return self.started or not (self.kind == "sgd" and self.flags[1])
+
     # -- the update -----------------------------------------------------------------------
     def step(self, params: Tensor, grads: Tensor) -> None:
         """Update ``params`` (M, P) in place from ``grads`` (M, P); ``grads`` is used as scratch."""

@@ -184,6 +184,7 @@ class StackedGroup:
         self._compiled: Any = None
         self.compile = compile and self.device.type == "cpu"
         self._which: Tensor | None = None  # per model, its batch order among the distinct ones (on the device)
+        self._snap: Any = None  # the state at the start of the epoch (for diverged models)
         M = len(specs)
         # Per active model (NumPy, host side): original index, bookkeeping of best epochs.
         self.ids = np.arange(M)
@@ -240,14 +241,17 @@ class StackedGroup:
         perms, which = self.orders.next_epoch()
         if self._which is None:
             self._which = which.to(self.device)
-        order = perms.to(self.device).index_select(0, self._which)  # (M, N)
+        if len(perms) == 1:  # one order for all (a sweep over anything but shuffle seeds)
+            order = perms.to(self.device).expand(M, N)
+        else:
+            order = perms.to(self.device).index_select(0, self._which)  # (M, N)
         x, y = self.data.sets["train"]
         shapes = step_shapes(M, N, B)
-        snap = self.net.snapshot()
+        snap = self._snap = self.net.snapshot(into=self._snap)
         args = (self.evals, self.data.train_sst, self.problem == "classification")
-        started = self.net.opt.started  # CUDA graphs and compilation start after one eager epoch (SGD's first step differs)
+        steady = self.net.opt.steady  # CUDA graphs and compilation start when the step's code no longer changes
         batches = None  # each step's (M, B, F) inputs and (M, B, 1) labels, when at hand
-        if self.use_graph and started:
+        if self.use_graph and steady:
             from torchground.engine.cuda import EpochGraph  # CUDA only
 
             gx, gy = gather(x, y, order, B)
@@ -256,7 +260,7 @@ class StackedGroup:
             preds = self._graph.replay(gx, gy)
             batches = split_steps(gx, gy, shapes)
             stats = epoch_stats(self.net, preds, batches[1], *args)
-        elif self.compile and started:
+        elif self.compile and steady:
             from torchground.engine.compiled import CompiledEpoch  # imports TorchInductor: only when asked
 
             if self._compiled is None:
