@@ -189,7 +189,7 @@ class BatchOrders:
         if self._which is None:
             position = {k: i for i, k in enumerate(self.keys)}
             self._which = torch.tensor([position[k] for k in self.model_keys], dtype=torch.int64)
-        return torch.stack(perms), self._which
+        return (perms[0].unsqueeze(0) if len(perms) == 1 else torch.stack(perms)), self._which
 
     def orders(self) -> Tensor:
         """:meth:`next_epoch` as one (M, N) tensor."""

@@ -185,6 +185,7 @@ class StackedGroup:
         self.compile = compile and self.device.type == "cpu"
         self._which: Tensor | None = None  # per model, its batch order among the distinct ones (on the device)
         self._snap: Any = None  # the state at the start of the epoch (for diverged models)
+        self._all_ok = np.ones(0, dtype=bool)
         M = len(specs)
         # Per active model (NumPy, host side): original index, bookkeeping of best epochs.
         self.ids = np.arange(M)
@@ -272,24 +273,32 @@ class StackedGroup:
         table = stats.cpu().numpy()  # the one wait on the device per epoch
         S = len(shapes)
         step_loss, values = table[:, :S], table[:, S:]
-        finite = np.isfinite(step_loss)
-        bad = ~finite.all(axis=1)
-        if bad.any():
+        ok: np.ndarray | None = None  # which models trained on (None: all, the usual case, kept short)
+        if not np.isfinite(step_loss).all():
+            finite = np.isfinite(step_loss)
+            bad = ~finite.all(axis=1)
             if batches is None:
                 batches = split_steps(*gather(x, y, order, B), shapes)
             self._diverged(epoch, np.flatnonzero(bad), finite, step_loss, snap, batches)
-        ok = ~bad
+            ok = ~bad
         self.steps += S
-        if not ok.any():
+        if ok is not None and not ok.any():
             self._compact(ok)
             return
         row = np.full((M, len(self.columns)), np.nan)
         row[:, 0] = epoch
         row[:, self._stat_cols] = values
         row[:, -1] = self.lrs[self.ids]
-        self.metrics[epoch - 1, self.ids[ok]] = row[ok]
+        diverged = ok is not None
+        if ok is None:
+            self.metrics[epoch - 1, self.ids] = row
+            ok = self._all_ok if len(self._all_ok) == M else np.ones(M, dtype=bool)
+            self._all_ok = ok
+        else:
+            self.metrics[epoch - 1, self.ids[ok]] = row[ok]
         still = self._early_stopping(epoch, row[:, 1 + (self.n_val > 0)], ok)
-        self._compact(ok & still)
+        if diverged or still is not ok:  # some models leave the group
+            self._compact(ok & still)
 
     def _early_stopping(self, epoch: int, monitored: np.ndarray, ok: np.ndarray) -> np.ndarray:
         """History's best epoch and per-model EarlyStopping, as the trainer's callback does it.
@@ -302,7 +311,7 @@ class StackedGroup:
             self.hist_best = np.where(better, m, self.hist_best)
             self.hist_best_epoch = np.where(better, epoch, self.hist_best_epoch)
             if not self.watching:  # no model stops early: nothing more to track
-                return ok | True
+                return ok
             improved = ok & (m < self.es_best - self.min_delta)
         watched = ok & (self.patience >= 0)
         self.es_best = np.where(improved, m, self.es_best)
