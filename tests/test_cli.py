@@ -451,8 +451,20 @@ def test_train_engine_fast_gives_the_eager_numbers(tmp_path: Path, capsys: pytes
     assert (tmp_path / "fast" / "boundary.png").exists()
 
 
+def test_train_engine_compiled_gives_the_eager_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    summaries = []
+    for engine in ("eager", "compiled"):  # full batches: one step an epoch, a short compilation
+        args = ["train", "--epochs", "5", "--batch-size", "full", "--engine", engine, "--json", "--quiet", "--out", str(tmp_path / engine)]
+        assert main(args) == 0
+        summaries.append(json.loads(capsys.readouterr().out))
+    eager, compiled = summaries
+    assert eager["steps"] == compiled["steps"] == 5
+    for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
+        assert compiled[key] == pytest.approx(eager[key], abs=1e-5)
+
+
 def test_train_engine_refuses_unknown_and_unsupported(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--engine", "turbo"]) == 2
-    assert "eager, fast" in capsys.readouterr().err
+    assert "eager, fast, compiled" in capsys.readouterr().err
     assert main(["train", "--engine", "fast", "--optimizer", "lbfgs", "--epochs", "1"]) == 2
     assert "lbfgs" in capsys.readouterr().err

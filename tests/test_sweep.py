@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import builtins
-import importlib
 import csv
+import importlib
 import io
 import json
 import subprocess
@@ -150,6 +150,20 @@ def test_sweep_command_writes_three_files_and_prints_the_table(tmp_path, capsys)
     assert summary["models"] == 4 and summary["varied"] == ["lr", "activation"]
     assert (out / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len((out / "results.csv").read_text().splitlines()) == 5
+
+
+def test_sweep_command_compile_gives_the_same_results(tmp_path, capsys):
+    rows = []
+    for flag in ([], ["--compile"]):  # full batches: one step an epoch, a short compilation
+        args = ["sweep", "--grid", "lr=0.03,0.3; init_seed=0,1", "--batch-size", "full", "--epochs", "4", "--json", "--out", str(tmp_path / str(len(flag)))]
+        assert main(args + flag) == 0
+        capsys.readouterr()
+        rows.append(list(csv.DictReader((tmp_path / str(len(flag)) / "results.csv").open())))
+    plain, compiled = rows
+    assert len(plain) == len(compiled) == 4
+    for a, b in zip(plain, compiled):
+        assert (a["lr"], a["init_seed"]) == (b["lr"], b["init_seed"])
+        assert float(b["val_loss"]) == pytest.approx(float(a["val_loss"]), abs=1e-5)
 
 
 def test_sweep_command_json_and_japanese(tmp_path, capsys):

@@ -65,6 +65,7 @@ def sweep_command(
     spec_options: SpecOptions,
     grid: Annotated[str, typer.Option("--grid", help=t("sweep.help.grid"))],
     backend: Annotated[str, typer.Option("--backend", help=t("sweep.help.backend"))] = "local",
+    compile: Annotated[bool, typer.Option("--compile", help=t("sweep.help.compile"))] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help=t("sweep.help.out"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help=t("cli.help.json"))] = False,
     lang: Annotated[Optional[str], typer.Option("--lang", help=t("cli.help.lang"))] = None,
@@ -86,7 +87,7 @@ def sweep_command(
     ) as progress:
         task = progress.add_task(t("sweep.progress"), total=len(specs))
         result = run_sweep(
-            specs, [shown for shown, _ in settings], backend=backend, grid=grid,
+            specs, [shown for shown, _ in settings], backend=backend, grid=grid, compile=compile,
             progress=lambda n: progress.advance(task, n),
         )
     summary = result.summary()

@@ -21,7 +21,7 @@ from torchground.trainer import Run, Trainer, summarize
 
 __all__ = ["train_command", "log_line", "ENGINES"]
 
-ENGINES = ("eager", "fast")
+ENGINES = ("eager", "fast", "compiled")
 
 _H = "cli.help."
 
@@ -100,10 +100,10 @@ def train_command(
         raise TorchgroundError("cli.out_not_dir", path=str(out_dir))
     console = Console(stderr=as_json, highlight=False, soft_wrap=True, quiet=quiet)
     report = _Report(console, spec.epochs, log_every, progress=not quiet and console.is_terminal)
-    if engine == "fast":  # the stacked engine: same numbers, lines printed once it is done
+    if engine != "eager":  # the stacked engine: same numbers, lines printed once it is done
         from torchground.engine import train_fast
 
-        run = train_fast(spec)
+        run = train_fast(spec, compile=engine == "compiled")
         for row in run.history.rows:
             report.on_epoch_end_lines(row)
     else:

@@ -28,15 +28,21 @@ __all__ = ["BACKENDS", "Backend", "LocalBackend", "RayBackend", "get_backend", "
 Progress = Callable[[float], None]
 
 
-def run_group(specs: Sequence[Spec], progress: Callable[[int, int], None] | None = None) -> list[ModelResult]:
+def run_group(specs: Sequence[Spec], progress: Callable[[int, int], None] | None = None, compile: bool = False) -> list[ModelResult]:
     """Train one group (what a Ray task runs)."""
-    return StackedGroup(list(specs)).run(progress)
+    return StackedGroup(list(specs), compile=compile).run(progress)
 
 
 class Backend(abc.ABC):
-    """Runs groups; ``done(n)`` is told each time ``n`` more models (maybe fractional) are done."""
+    """Runs groups; ``done(n)`` is told each time ``n`` more models (maybe fractional) are done.
+
+    ``compile``: compile each group's epochs with ``torch.compile`` (see :class:`StackedGroup`).
+    """
 
     name = "?"
+
+    def __init__(self, compile: bool = False) -> None:
+        self.compile = compile
 
     @abc.abstractmethod
     def run(self, groups: Sequence[Sequence[Spec]], done: Progress) -> list[list[ModelResult]]:
@@ -58,7 +64,7 @@ class LocalBackend(Backend):
                 done(now - last[0])
                 last[0] = now
 
-            out.append(run_group(specs, progress))
+            out.append(run_group(specs, progress, self.compile))
             done(len(specs) - last[0])
         return out
 
@@ -68,7 +74,8 @@ class RayBackend(Backend):
 
     name = "ray"
 
-    def __init__(self, **init_args: Any) -> None:
+    def __init__(self, compile: bool = False, **init_args: Any) -> None:
+        super().__init__(compile)
         self.init_args = init_args
 
     def run(self, groups: Sequence[Sequence[Spec]], done: Progress) -> list[list[ModelResult]]:
@@ -76,7 +83,7 @@ class RayBackend(Backend):
         if not ray.is_initialized():
             ray.init(**{"include_dashboard": False, "log_to_driver": False, **self.init_args})
         task = ray.remote(run_group)
-        refs = [task.remote(list(specs)) for specs in groups]
+        refs = [task.remote(list(specs), None, self.compile) for specs in groups]
         index = {ref: i for i, ref in enumerate(refs)}
         results: list[list[ModelResult] | None] = [None] * len(refs)
         pending = list(refs)

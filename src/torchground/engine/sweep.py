@@ -163,6 +163,7 @@ def run_sweep(
     backend: str = "local",
     progress: Callable[[float], None] | None = None,
     grid: str | None = None,
+    compile: bool = False,
     **backend_options: Any,
 ) -> SweepResult:
     """Train every spec through the engine, grouped; see :class:`SweepResult`.
@@ -173,13 +174,15 @@ def run_sweep(
         backend: "local" (default) or "ray".
         progress: called with the number of models newly done (may be fractional).
         grid: the grid text, kept in the summary.
+        compile: compile each group's epochs with ``torch.compile`` (CPU; see
+            :mod:`torchground.engine.compiled`).
         backend_options: passed to the backend (Ray: ``ray.init`` arguments).
     """
     specs = list(specs)
     for spec in specs:
         check_supported(spec)
     groups = group_specs(specs)
-    runner = get_backend(backend, **backend_options)
+    runner = get_backend(backend, compile=compile, **backend_options)
     start = time.perf_counter()
     per_group = runner.run([[specs[i] for i in g] for g in groups], progress or (lambda n: None))
     wall = time.perf_counter() - start
