@@ -9,8 +9,10 @@ Parts (``--part``, default ``one,many``):
   for all), the ratios, and the largest per-epoch loss difference. Runs alternate;
   medians reported.
 * ``many`` — M models 2-8-8-1, batch 10, on CPU (default M = 1024, distinct initial
-  weights and learning rates): model-steps/s, once with one shared batch order and once
-  with a distinct shuffle seed per model.
+  weights and learning rates): model-steps/s of the engine, eager and compiled
+  (``compile=True``, the models-last twin), once with one shared batch order and once
+  with a distinct shuffle seed per model. Runs alternate; medians reported; validation
+  on all models every epoch is included, as the trainer does it.
 * ``gpu``  — M models (default 100 000) on ``--device`` (cuda): model-steps/s of the
   engine with and without CUDA graphs, against the eager trainer training one model on
   the same device (model-steps/s = its steps/s). ``bench/gpu.sh`` runs this part.
@@ -74,10 +76,10 @@ def many_specs(models: int, epochs: int, distinct_orders: bool, device: str = "c
     return [base.replace(init_seed=i, lr=0.003 * (1 + i % 10), shuffle_seed=i if distinct_orders else 0) for i in range(models)]
 
 
-def timed_group(specs: list[Spec], cuda_graph: bool = True) -> tuple[float, float, int]:
+def timed_group(specs: list[Spec], cuda_graph: bool = True, compile: bool = False) -> tuple[float, float, int]:
     """(setup seconds, training seconds, model-steps)."""
     start = time.perf_counter()
-    group = StackedGroup(specs, cuda_graph=cuda_graph)
+    group = StackedGroup(specs, cuda_graph=cuda_graph, compile=compile)
     setup = time.perf_counter() - start
     if group.device.type == "cuda":
         torch.cuda.synchronize()
@@ -89,16 +91,22 @@ def timed_group(specs: list[Spec], cuda_graph: bool = True) -> tuple[float, floa
 
 
 def part_many(models: int, epochs: int, repeats: int) -> None:
-    print(f"[many] {models} models 2-8-8-1, batch 10, 250 points, {epochs} epochs, CPU, {torch.get_num_threads()} threads")
+    print(f"[many] {models} models 2-8-8-1, batch 10, 250 points, {epochs} epochs, CPU, {torch.get_num_threads()} threads, medians of {repeats}")
     timed_group(many_specs(models, 1, False))  # warm-up
+    start = time.perf_counter()
     for distinct in (False, True):
-        rates, setups = [], []
-        for _ in range(repeats):
-            setup, wall, steps = timed_group(many_specs(models, epochs, distinct))
-            rates.append(steps / wall)
-            setups.append(setup)
+        timed_group(many_specs(models, 2, distinct), compile=True)  # compiles (Inductor caches it on disk)
+    compile_s = time.perf_counter() - start
+    for distinct in (False, True):
+        rates: dict[str, list[float]] = {"eager": [], "compiled": []}
+        for _ in range(repeats):  # alternate, so that both see the same machine load
+            for name in rates:
+                _, wall, steps = timed_group(many_specs(models, epochs, distinct), compile=name == "compiled")
+                rates[name].append(steps / wall)
+        e, c = statistics.median(rates["eager"]), statistics.median(rates["compiled"])
         label = "distinct shuffle seeds" if distinct else "one shared batch order"
-        print(f"  {label:24s}: {statistics.median(rates):12.0f} model-steps/s  (setup {statistics.median(setups):.2f} s; target 2e6)")
+        print(f"  {label:24s}: eager {e:10.3g}  compiled {c:10.3g} model-steps/s  ({c / e:.1f}x; target 2e6)")
+    print(f"  first compilations (both orders) took {compile_s:.0f} s")
 
 
 def part_gpu(models: int, epochs: int, device: str) -> None:

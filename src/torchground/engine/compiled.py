@@ -11,11 +11,14 @@ its activation and the update and vectorises the loops over the models.
 
 For 16 models or more the batches are gathered eagerly (one ``index_select`` each, see
 :func:`~torchground.engine.epoch.gather_last`): inside the compiled code an indexed load
-in every inner loop defeats the vectorisation over models. For fewer there is nothing to
-vectorise and the gather is compiled in, saving a dozen eager calls an epoch. The twin's
-state is copied in before and out after each epoch (for M = 1 the two layouts share
-memory and nothing is copied). Inductor's memory planning (one arena instead of a
-hundred allocations a call) saves a fifth of a one-model epoch.
+in every inner loop defeats the vectorisation over models. And the steps and the metrics
+are compiled as two calls (as one graph the epoch ran up to 2× slower for M = 1024). For
+fewer models there is nothing to vectorise and the whole epoch, gather included, is one
+compiled call, saving a dozen eager calls and a second call's overhead each epoch; with
+Inductor's memory planning (one arena instead of a hundred allocations a call), which
+saves a fifth of a one-model epoch but made the steps of 1024 models 2.7× slower. The
+twin's state is copied in before and out after each epoch (for M = 1 the two layouts
+share memory and nothing is copied).
 
 The price is compilation: seconds to a minute, depending on the steps per epoch and the
 number of models (cached on disk by Inductor for later runs), and a C++ compiler on the
@@ -33,7 +36,7 @@ from typing import Any, Sequence
 
 import torch
 
-from torchground.engine.epoch import EvalSet, gather_last, step_shapes, train_epoch, train_epoch_last
+from torchground.engine.epoch import EvalSet, gather_last, stats_last, step_shapes, steps_last, train_epoch, train_epoch_last
 from torchground.engine.net import StackedNet
 
 __all__ = ["CompiledEpoch"]
@@ -46,7 +49,11 @@ class CompiledEpoch:
     (:func:`~torchground.engine.epoch.train_epoch`, eagerly, if that fails)."""
 
     def __init__(self) -> None:
+        # Few models: one call, buffers planned in one arena (a fifth faster). Many models:
+        # two calls, buffers allocated one by one (the arena made the steps 2.7× slower).
         self._fn: Any = torch.compile(train_epoch_last, dynamic=None, options={"cpp_wrapper": True, "memory_planning": True})
+        self._steps: Any = torch.compile(steps_last, dynamic=None, options={"cpp_wrapper": True})
+        self._stats: Any = torch.compile(stats_last, dynamic=None, options={"cpp_wrapper": True})
         self.failed: str | None = None
         self.ok = False
         self._net: StackedNet | None = None  # the net self._twin mirrors
@@ -68,9 +75,13 @@ class CompiledEpoch:
         shapes = step_shapes(order.shape[0], order.shape[1], batch)
         if self.failed is None:
             twin = self.twin(net)
-            batches = gather_last(x, y, order, batch) if order.shape[0] >= 16 else None
             try:
-                stats = self._fn(twin, batches, x, y, order, batch, evals, train_sst, classify)
+                if order.shape[0] >= 16:
+                    gx, gy = gather_last(x, y, order, batch)
+                    preds = self._steps(twin, gx, gy, shapes)
+                    stats = self._stats(twin, preds, gy, shapes, evals, train_sst, classify)
+                else:
+                    stats = self._fn(twin, x, y, order, batch, evals, train_sst, classify)
             except Exception as exc:  # no C++ compiler, an unsupported op, …: train on, eagerly
                 if self.ok:  # it compiled and ran before: a real error
                     raise

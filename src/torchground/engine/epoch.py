@@ -22,7 +22,7 @@ from torchground.model import discretize
 
 __all__ = [
     "gather", "split_steps", "gather_last", "split_steps_last", "run_steps", "epoch_stats", "train_epoch", "train_epoch_last",
-    "stat_names", "step_shapes",
+    "steps_last", "stats_last", "stat_names", "step_shapes",
 ]
 
 Tensor = torch.Tensor
@@ -82,11 +82,12 @@ def gather_last(x: Tensor, y: Tensor, order: Tensor, batch: int) -> tuple[Tensor
     return x.reshape(-1, x.shape[2]).t().index_select(1, idx), y.reshape(1, -1).index_select(1, idx)
 
 
-def split_steps_last(gx: Tensor, gy: Tensor, shapes: Sequence[tuple[int, int]]) -> tuple[list[Tensor], list[Tensor]]:
-    """Per-step views (B, F, M) and (B, 1, M) of :func:`gather_last`'s buffers."""
+def split_steps_last(gx: Tensor | None, gy: Tensor, shapes: Sequence[tuple[int, int]]) -> tuple[list[Tensor], list[Tensor]]:
+    """Per-step views (B, F, M) and (B, 1, M) of :func:`gather_last`'s buffers (no inputs when ``gx`` is None)."""
     xs, ys, start = [], [], 0
     for m, b in shapes:
-        xs.append(gx[:, start : start + b * m].view(-1, b, m).permute(1, 0, 2))
+        if gx is not None:
+            xs.append(gx[:, start : start + b * m].view(-1, b, m).permute(1, 0, 2))
         ys.append(gy[:, start : start + b * m].view(1, b, m).permute(1, 0, 2))
         start += b * m
     return xs, ys
@@ -173,17 +174,27 @@ def train_epoch(
     return gx, gy, epoch_stats(net, preds, ys, evals, train_sst, classify)
 
 
-def train_epoch_last(
-    twin: StackedNet, batches: tuple[Tensor, Tensor] | None, x: Tensor, y: Tensor, order: Tensor, batch: int,
-    evals: Sequence[EvalSet], train_sst: Tensor, classify: bool,
-) -> Tensor:
-    """Step and measure one epoch with a models-last twin (what ``torch.compile`` compiles).
+def steps_last(twin: StackedNet, gx: Tensor, gy: Tensor, shapes: Sequence[tuple[int, int]]) -> list[Tensor]:
+    """An epoch's steps with a models-last twin on :func:`gather_last`'s batches. → each step's outputs (B, 1, M)."""
+    xs, ys = split_steps_last(gx, gy, shapes)
+    return run_steps(twin, xs, ys, count=False)
 
-    ``batches``: :func:`gather_last` of ``x``, ``y``, ``order``, made by the caller, or
-    ``None`` to gather here. The step counter is left to the caller. → stats as
+
+def stats_last(
+    twin: StackedNet, preds: Sequence[Tensor], gy: Tensor, shapes: Sequence[tuple[int, int]], evals: Sequence[EvalSet],
+    train_sst: Tensor, classify: bool,
+) -> Tensor:
+    """:func:`epoch_stats` of :func:`steps_last`'s outputs."""
+    return epoch_stats(twin, preds, split_steps_last(None, gy, shapes)[1], evals, train_sst, classify)
+
+
+def train_epoch_last(
+    twin: StackedNet, x: Tensor, y: Tensor, order: Tensor, batch: int, evals: Sequence[EvalSet], train_sst: Tensor, classify: bool,
+) -> Tensor:
+    """Gather, step and measure one epoch with a models-last twin (what ``torch.compile``
+    compiles for a few models). The step counter is left to the caller. → stats as
     :func:`epoch_stats`.
     """
-    gx, gy = batches if batches is not None else gather_last(x, y, order, batch)
-    xs, ys = split_steps_last(gx, gy, step_shapes(order.shape[0], order.shape[1], batch))
-    preds = run_steps(twin, xs, ys, count=False)  # (B, 1, M) each
-    return epoch_stats(twin, preds, ys, evals, train_sst, classify)
+    gx, gy = gather_last(x, y, order, batch)
+    shapes = step_shapes(order.shape[0], order.shape[1], batch)
+    return stats_last(twin, steps_last(twin, gx, gy, shapes), gy, shapes, evals, train_sst, classify)
