@@ -249,6 +249,18 @@ def test_compiled_epochs_agree_with_the_trainer(specs):
         assert result.steps == eager(spec).history.steps
 
 
+def test_many_shapes_compile_in_one_process():
+    """Each shape compiles as its own static graph, and trains compiled (not eagerly)."""
+    if not _compiler_available():
+        pytest.skip("no C++ compiler")
+    for n_samples, batch in ((20, 10), (24, 4), (30, 5), (36, 6)):
+        spec = Spec(hidden=(2,), n_samples=n_samples, batch_size=batch, epochs=2)
+        group = StackedGroup([spec], compile=True)
+        result = group.run()[0]
+        assert group._compiled.ok and group._compiled.failed is None, (n_samples, group._compiled.failed)
+        assert worst_difference(eager(spec).history, result.history()) <= 1e-5
+
+
 def test_models_last_twin_shares_memory_for_one_model_and_syncs_back():
     specs = [Spec(hidden=(3,), lr=lr) for lr in (0.01, 0.1)]
     net = StackedGroup(specs).net

@@ -20,6 +20,11 @@ saves a fifth of a one-model epoch but made the steps of 1024 models 2.7× slowe
 twin's state is copied in before and out after each epoch (for M = 1 the two layouts
 share memory and nothing is copied).
 
+Each shape (models, steps per epoch, widths) compiles as its own static graph
+(``dynamic=False``): with automatic dynamic shapes, the third or fourth shape compiled in
+one process failed (RecursionError in Inductor) and ran eagerly. After Dynamo's limit of
+recompilations per function (8 by default) further shapes run eagerly, still correct.
+
 The price is compilation: seconds to a minute, depending on the steps per epoch and the
 number of models (cached on disk by Inductor for later runs), and a C++ compiler on the
 machine; without one the engine trains on eagerly, with a warning. Results agree with the
@@ -51,9 +56,9 @@ class CompiledEpoch:
     def __init__(self) -> None:
         # Few models: one call, buffers planned in one arena (a fifth faster). Many models:
         # two calls, buffers allocated one by one (the arena made the steps 2.7× slower).
-        self._fn: Any = torch.compile(train_epoch_last, dynamic=None, options={"cpp_wrapper": True, "memory_planning": True})
-        self._steps: Any = torch.compile(steps_last, dynamic=None, options={"cpp_wrapper": True})
-        self._stats: Any = torch.compile(stats_last, dynamic=None, options={"cpp_wrapper": True})
+        self._fn: Any = torch.compile(train_epoch_last, dynamic=False, options={"cpp_wrapper": True, "memory_planning": True})
+        self._steps: Any = torch.compile(steps_last, dynamic=False, options={"cpp_wrapper": True})
+        self._stats: Any = torch.compile(stats_last, dynamic=False, options={"cpp_wrapper": True})
         self.failed: str | None = None
         self.ok = False
         self._net: StackedNet | None = None  # the net self._twin mirrors
