@@ -159,6 +159,7 @@ def test_sweep_command_compile_gives_the_same_results(tmp_path, capsys):
         assert main(args + flag) == 0
         capsys.readouterr()
         rows.append(list(csv.DictReader((tmp_path / str(len(flag)) / "results.csv").open())))
+        assert json.loads((tmp_path / str(len(flag)) / "summary.json").read_text())["compiled"] is bool(flag)
     plain, compiled = rows
     assert len(plain) == len(compiled) == 4
     for a, b in zip(plain, compiled):

@@ -272,14 +272,16 @@ class StackedNet:
                 parts[2 * layer + 1] = delta.sum(1)  # (M, out)
                 if layer:
                     g = torch.bmm(delta, w)  # (M, B, in)
-        torch.cat(parts, dim=0 if last else 1, out=self.grads)  # (M, P) | (P, M), laid out as the parameters
+        # (M, P) | (P, M), laid out as the parameters. Eagerly into the kept buffer (no
+        # allocation); compiled, a fresh tensor (writing a kept input costs a copy-back per call).
+        grads = torch.cat(parts, dim=0) if last else torch.cat(parts, dim=1, out=self.grads)
         p = self.params
         if self.l1w is not None:
-            self.grads.addcmul_(p.sign(), self.l1w)  # d(l1·Σ|w|)/dw
+            grads.addcmul_(p.sign(), self.l1w)  # d(l1·Σ|w|)/dw
         if self.l2w is not None:
-            self.grads.addcmul_(p, self.l2w)  # d(l2·0.5·Σw²)/dw
+            grads.addcmul_(p, self.l2w)  # d(l2·0.5·Σw²)/dw
         before = p.clone() if self.dead is not None else None
-        self.opt.update(p, self.grads)
+        self.opt.update(p, grads)
         if self.dead is not None:
             assert before is not None and self.l1_mask is not None
             # Playground L1 rule: a weight that crosses 0 is set to 0 and stays dead.

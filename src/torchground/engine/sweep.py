@@ -63,6 +63,7 @@ class SweepResult:
         groups: how many groups ran.
         wall_s: seconds for the whole sweep.
         backend, device: where it ran.
+        compiled: whether the epochs were compiled with ``torch.compile``.
     """
 
     specs: list[Spec]
@@ -73,6 +74,7 @@ class SweepResult:
     backend: str
     device: str
     grid: str | None = None
+    compiled: bool = False
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -146,6 +148,7 @@ class SweepResult:
             "model_steps_per_s": round(self.model_steps / self.wall_s, 1) if self.wall_s > 0 else None,
             "backend": self.backend,
             "device": self.device,
+            "compiled": self.compiled,
             "torch": torch.__version__,
             "grid": self.grid,
             "varied": self.varied,
@@ -193,5 +196,5 @@ def run_sweep(
     devices = sorted({str(resolve_device(s.device)) for s in specs})
     return SweepResult(
         specs, [r for r in results if r is not None], list(settings) if settings else [{} for _ in specs], len(groups), wall,
-        runner.name, ",".join(devices), grid,
+        runner.name, ",".join(devices), grid, compile,
     )
