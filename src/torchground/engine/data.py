@@ -165,6 +165,7 @@ class BatchOrders:
         self.generators = {k: torch.Generator().manual_seed(k[0]) for k in self.keys}
         self.model_keys = keys
         self._which: Tensor | None = None
+        self._seed, self._spare = torch.empty((), dtype=torch.int64), torch.empty(n, dtype=torch.int64)  # draws thrown away
 
     def select(self, idx: list[int]) -> None:
         """Keep the orders of models ``idx`` only (generators no model uses any more stop)."""
@@ -180,10 +181,10 @@ class BatchOrders:
         perms = []
         for key in self.keys:
             g = self.generators[key]
-            torch.empty((), dtype=torch.int64).random_(generator=g)  # DataLoader iterator's base seed
+            self._seed.random_(generator=g)  # DataLoader iterator's base seed
             if key[1]:
                 perms.append(torch.randperm(self.n, generator=g))
-                torch.randperm(self.n, generator=g)  # RandomSampler's draw when exhausted
+                torch.randperm(self.n, generator=g, out=self._spare)  # RandomSampler's draw when exhausted
             else:
                 perms.append(torch.arange(self.n))
         if self._which is None:

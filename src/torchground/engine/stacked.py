@@ -204,7 +204,7 @@ class StackedGroup:
         self.columns = metric_columns(self.problem)
         self.metrics = np.full((self.epochs, M, len(self.columns)), np.nan)
         self._set_evals()
-        self._stat_cols = [self.columns.index(n) for n in stat_names(self.problem, [e[0] for e in self.evals])]
+        self._stat_cols = np.array([self.columns.index(n) for n in stat_names(self.problem, [e[0] for e in self.evals])])
         self.results: list[ModelResult | None] = [None] * M
 
     # -- the loop ---------------------------------------------------------------------------
@@ -304,7 +304,7 @@ class StackedGroup:
         """History's best epoch and per-model EarlyStopping, as the trainer's callback does it.
 
         Returns which models go on (False for those that stop now)."""
-        m = np.where(ok, monitored, np.nan)
+        m = monitored if ok is self._all_ok else np.where(ok, monitored, np.nan)
         first = self.hist_best_epoch == 0
         with np.errstate(invalid="ignore"):
             better = ok & (first | (m < self.hist_best - self.min_delta))
