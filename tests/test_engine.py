@@ -249,6 +249,20 @@ def test_compiled_epochs_agree_with_the_trainer(specs):
         assert result.steps == eager(spec).history.steps
 
 
+def test_compiled_many_models_agree_with_the_eager_engine_and_trainer():
+    """16 models or more: batches gathered eagerly, steps and metrics as two compiled calls."""
+    specs = [Spec(hidden=(3,), n_samples=46, batch_size=10, epochs=3, lr=0.01 * (1 + i % 5), init_seed=i, shuffle_seed=i % 3,
+                  l1=0.001 * (i % 2)) for i in range(17)]
+    group = StackedGroup(specs, compile=True)
+    compiled = group.run()
+    if _compiler_available():
+        assert group._compiled.ok, group._compiled.failed
+    for spec, plain, fast in zip(specs, StackedGroup(specs).run(), compiled):
+        assert worst_difference(plain.history(), fast.history()) <= 1e-5
+    for i in (0, 7, 16):
+        assert worst_difference(eager(specs[i]).history, compiled[i].history()) <= 1e-5
+
+
 def test_many_shapes_compile_in_one_process():
     """Each shape compiles as its own static graph, and trains compiled (not eagerly)."""
     if not _compiler_available():
