@@ -5,6 +5,8 @@ eagerly, under ``torch.compile`` (:mod:`~torchground.engine.compiled`) or, for t
 in a CUDA graph (:mod:`~torchground.engine.cuda`). Everything an epoch produces for the
 host comes back as one (M, S + K) float64 table — each step's batch loss, then the
 epoch's metrics (:func:`stat_names`) — so the host waits on the device once per epoch.
+The ``*_last`` functions are the same for a models-last net (batches (B, F, M), see
+:meth:`~torchground.engine.net.StackedNet.models_last`), which compiled code trains.
 
 Metric definitions are the trainer's: training loss = size-weighted mean of the batch
 losses, training accuracy / RMSE / R² from the outputs each batch had before its step;
