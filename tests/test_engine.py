@@ -235,6 +235,10 @@ def _compiler_available() -> bool:
                   seed=i, shuffle_seed=i) for i in range(2)],
             id="two-rmsprop-own-data",
         ),
+        pytest.param(
+            [Spec(hidden=(3,), n_samples=40, batch_size=10, epochs=4, dtype="float64", optimizer="adam", lr=lr) for lr in (0.01, 0.03)],
+            id="two-adam-float64",
+        ),
     ],
 )
 def test_compiled_epochs_agree_with_the_trainer(specs):
@@ -245,7 +249,7 @@ def test_compiled_epochs_agree_with_the_trainer(specs):
     if _compiler_available():
         assert group._compiled.ok, group._compiled.failed
     for spec, result in zip(specs, results):
-        assert worst_difference(eager(spec).history, result.history()) <= 1e-5
+        assert worst_difference(eager(spec).history, result.history()) <= TOL[spec.dtype]
         assert result.steps == eager(spec).history.steps
 
 
