@@ -14,8 +14,9 @@ Parts (``--part``, default ``one,many``):
   with a distinct shuffle seed per model. Runs alternate; medians reported; validation
   on all models every epoch is included, as the trainer does it.
 * ``gpu``  — M models (default 100 000) on ``--device`` (cuda): model-steps/s of the
-  engine with and without CUDA graphs, against the eager trainer training one model on
-  the same device (model-steps/s = its steps/s). ``bench/gpu.sh`` runs this part.
+  engine with and without CUDA graphs and compiled (Triton kernels), against the eager
+  trainer training one model on the same device (model-steps/s = its steps/s), and the
+  largest loss difference of each to the eager engine. ``bench/gpu.sh`` runs this part.
 
     python bench/engine.py [--part one,many,gpu] [--epochs N] [--models M] [--repeats R] [--device cuda]
 """
@@ -113,7 +114,7 @@ def part_gpu(models: int, epochs: int, device: str) -> None:
     if device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA device: run with --device cpu (or bench/gpu.sh --cpu-smoke)")
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
-    print(f"[gpu] {models} models 2-8-8-1, batch 10, {epochs} epochs on {device} ({name}), torch {torch.__version__}")
+    print(f"[gpu] {models} models 2-8-8-1, batch 10, {epochs} epochs on {device} ({name}), torch {torch.__version__}", flush=True)
     spec = Spec(hidden=(8, 8), batch_size=10, epochs=epochs, device=device)
     trainer = Trainer(spec.replace(epochs=1))
     trainer.fit()  # warm-up
@@ -123,13 +124,40 @@ def part_gpu(models: int, epochs: int, device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
     eager = history.steps / (time.perf_counter() - start)
-    print(f"  eager trainer, 1 model      : {eager:14.0f} model-steps/s")
+    print(f"  eager trainer, 1 model          : {eager:14.0f} model-steps/s", flush=True)
     specs = many_specs(models, epochs, distinct_orders=False, device=device)
     timed_group(specs[: min(models, 64)], cuda_graph=True)  # warm-up (kernels, graph capture path)
-    for graph in ([True, False] if device == "cuda" else [False]):
-        setup, wall, steps = timed_group(specs, cuda_graph=graph)
-        label = "stacked engine, CUDA graph" if graph else "stacked engine"
-        print(f"  {label:28s}: {steps / wall:14.0f} model-steps/s  ({steps / wall / eager:.0f}x eager; setup {setup:.1f} s; target 3e8 on an H100)")
+    start = time.perf_counter()
+    warm = StackedGroup(specs, compile=True)
+    warm.epochs = 2  # compiles this shape: two epochs are enough (and making 10⁵ specs again takes seconds)
+    warm.run()
+    compile_s = time.perf_counter() - start
+    del warm
+    variants = [("stacked engine, CUDA graph", True, False), ("stacked engine, eager", False, False),
+                ("stacked engine, compiled", False, True)]
+    losses = {}
+    for label, graph, compiled in (variants if device == "cuda" else variants[1:]):
+        group = StackedGroup(specs, cuda_graph=graph, compile=compiled)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        ends: list[float] = []  # after each epoch (the host has waited for the device's table)
+        start = time.perf_counter()
+        results = group.run(progress=lambda e, n: ends.append(time.perf_counter()))
+        if device == "cuda":
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - start
+        steps = sum(r.steps for r in results)
+        losses[label] = [r.history().rows for r in results[:: max(1, models // 200)]]  # 200 models' histories
+        steady = steps * (len(ends) - 1) / len(ends) / (ends[-1] - ends[0]) if len(ends) > 1 else float("nan")
+        print(f"  {label:32s}: {steps / wall:14.0f} model-steps/s  ({steps / wall / eager:.0f}x eager; {wall:.2f} s;"
+              f" epochs 2-{len(ends)} alone: {steady:.3g}; first epoch {ends[0] - start:.2f} s, results"
+              f" {wall - (ends[-1] - start):.2f} s; target 3e8 on an H100)", flush=True)
+        del group, results
+    print(f"  first compilation of this shape (a 2-epoch run) took {compile_s:.0f} s")
+    reference = losses.pop("stacked engine, eager")
+    for label, rows in losses.items():
+        worst = max(abs(a[k] - b[k]) for ra, rb in zip(reference, rows) for a, b in zip(ra, rb) for k in ("train_loss", "val_loss"))
+        print(f"  largest per-epoch loss difference, {label} vs eager (200 models): {worst:.2g}")
 
 
 def main() -> None:

@@ -375,3 +375,15 @@ def test_cuda_divergence_and_compaction():
     base = Spec(activation="relu", output_activation="identity", epochs=6, n_samples=120, device="cuda")
     results = StackedGroup([base, base.replace(lr=50.0), base.replace(lr=0.01)]).run()
     assert [r.status for r in results] == ["completed", "diverged", "completed"]
+
+
+@cuda
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_cuda_compiled_engine_agrees_with_cpu(optimizer):
+    specs = [Spec(optimizer=optimizer, lr=lr, init_seed=i, epochs=4, n_samples=120, device="cuda") for i, lr in enumerate(LRS[optimizer])]
+    group = StackedGroup(specs, compile=True)
+    on_gpu = group.run()
+    assert group._compiled is not None and group._compiled.ok, group._compiled and group._compiled.failed
+    on_cpu = StackedGroup([s.replace(device="cpu") for s in specs]).run()
+    for a, b in zip(on_gpu, on_cpu):
+        assert worst_difference(a.history(), b.history()) <= 1e-4
