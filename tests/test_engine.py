@@ -8,6 +8,7 @@ and mini batches, M = 1 and M > 1 with distinct seeds, hyper-parameters and data
 from __future__ import annotations
 
 import math
+import pickle
 from typing import Any, Sequence
 
 import numpy as np
@@ -347,6 +348,15 @@ def test_grouping_rules():
              base.replace(dataset="reg-plane")]
     assert len({group_key(s) for s in apart}) == len(apart)
     assert group_specs([base, base.replace(hidden=(4,)), base.replace(lr=0.5)]) == [[0, 2], [1]]
+
+
+def test_a_result_pickles_alone():
+    results = StackedGroup([Spec(epochs=2, n_samples=60, init_seed=i) for i in range(3)]).run()
+    assert not torch.equal(results[0].params, results[1].params)  # each its own row of the group's array
+    again = pickle.loads(pickle.dumps(results[1]))
+    torch.testing.assert_close(again.params, results[1].params, rtol=0, atol=0)
+    assert again.params.untyped_storage().nbytes() == again.params.numel() * again.params.element_size()  # not the group's
+    assert again.history().rows == results[1].history().rows
 
 
 def test_group_refuses_mixed_specs():

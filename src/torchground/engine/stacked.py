@@ -112,7 +112,8 @@ class ModelResult:
         metrics: (epochs, columns) float64 array of the history rows (NaN where a value is missing).
         message: catalogue key and params for diverged / early-stopped runs.
         best_epoch: as :attr:`~torchground.history.History.best_epoch`.
-        params: (P,) final parameters, ordered as ``model.parameters()``.
+        params: (P,) final parameters, ordered as ``model.parameters()`` (a CPU tensor; made
+            on reading from ``_params``, a tensor or a row of the group's NumPy array).
         data: the model's data splits.
     """
 
@@ -122,13 +123,19 @@ class ModelResult:
     metrics: np.ndarray
     message: tuple[str, dict[str, Any]] | None
     best_epoch: int | None
-    params: Tensor
+    _params: Tensor | np.ndarray
     data: Splits
 
+    @property
+    def params(self) -> Tensor:
+        # A NumPy row costs a tenth of a tensor view to make: StackedGroup._finish makes 10⁵.
+        p = self._params
+        return p if isinstance(p, Tensor) else torch.from_numpy(p)
+
     def __getstate__(self) -> dict[str, Any]:
-        # ``params`` may be a row of one tensor of a whole group (StackedGroup._finish):
-        # pickled as it is, it would carry every model's parameters.
-        return {**self.__dict__, "params": self.params.clone()}
+        # ``_params`` may be a row of one array of a whole group (StackedGroup._finish):
+        # pickled as a view, a tensor would carry every model's parameters.
+        return {**self.__dict__, "_params": self.params.clone()}
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -225,7 +232,9 @@ class StackedGroup:
         self.columns = metric_columns(self.problem)
         self.metrics = np.full((self.epochs, M, len(self.columns)), np.nan)
         self._set_evals()
-        self._stat_cols = np.array([self.columns.index(n) for n in stat_names(self.problem, [e[0] for e in self.evals])])
+        cols = [self.columns.index(n) for n in stat_names(self.problem, [e[0] for e in self.evals])]
+        contiguous = cols == list(range(cols[0], cols[0] + len(cols)))
+        self._stat_cols: Any = slice(cols[0], cols[0] + len(cols)) if contiguous else np.array(cols)  # a slice copies faster
         self.results: list[ModelResult | None] = [None] * M
 
     # -- the loop ---------------------------------------------------------------------------
@@ -305,13 +314,15 @@ class StackedGroup:
         if ok is not None and not ok.any():
             self._compact(ok)
             return
-        row = np.full((M, len(self.columns)), np.nan)
+        whole = ok is None and M == len(self.specs)  # every model still here: write the rows in place
+        row = self.metrics[epoch - 1] if whole else np.full((M, len(self.columns)), np.nan)
         row[:, 0] = epoch
         row[:, self._stat_cols] = values
-        row[:, -1] = self.lrs[self.ids]
+        row[:, -1] = self.lrs if whole else self.lrs[self.ids]
         diverged = ok is not None
         if ok is None:
-            self.metrics[epoch - 1, self.ids] = row
+            if not whole:
+                self.metrics[epoch - 1, self.ids] = row
             ok = self._all_ok if len(self._all_ok) == M else np.ones(M, dtype=bool)
             self._all_ok = ok
         else:
@@ -416,11 +427,12 @@ class StackedGroup:
     def _finish(self, positions: np.ndarray, status: str) -> None:
         """Results for the models at ``positions`` that have none yet, made for all at once:
         for 10⁵ models, one per model took seconds (a metrics copy and a parameter clone each)."""
-        todo = np.array([j for j in positions.tolist() if self.results[int(self.ids[j])] is None], dtype=np.int64)
+        results = self.results
+        todo = np.array([j for j, i in zip(positions.tolist(), self.ids[positions].tolist()) if results[i] is None], dtype=np.int64)
         if not len(todo):
             return
         params = self.net.params.detach()
-        params = params.cpu() if params.device.type != "cpu" else params.clone()  # one copy for all; rows are views
+        params = (params.cpu() if params.device.type != "cpu" else params.clone()).numpy()  # one copy for all; rows are views
         ids = self.ids[todo]
         metrics = np.ascontiguousarray(self.metrics[:, ids].transpose(1, 0, 2))  # (models, epochs, columns)
         n_rows = (~np.isnan(metrics[:, :, 0])).sum(axis=1).tolist()
