@@ -355,15 +355,18 @@ class StackedGroup:
         """History's best epoch and per-model EarlyStopping, as the trainer's callback does it.
 
         Returns which models go on (False for those that stop now)."""
-        m = monitored if ok is self._all_ok else np.where(ok, monitored, np.nan)
-        first = self.hist_best_epoch == 0
-        with np.errstate(invalid="ignore"):
-            better = ok & (first | (m < self.hist_best - self.min_delta))
-            self.hist_best = np.where(better, m, self.hist_best)
-            self.hist_best_epoch = np.where(better, epoch, self.hist_best_epoch)
-            if not self.watching:  # no model stops early: nothing more to track
-                return ok
-            improved = ok & (m < self.es_best - self.min_delta)
+        everyone = ok is self._all_ok
+        m = monitored if everyone else np.where(ok, monitored, np.nan)
+        # Comparisons with NaN are False and warn of nothing. In place, few ops: for a few
+        # models this runs every few hundred microseconds.
+        better = (m < self.hist_best - self.min_delta) | (self.hist_best_epoch == 0)
+        if not everyone:
+            better &= ok
+        np.copyto(self.hist_best, m, where=better)
+        np.copyto(self.hist_best_epoch, epoch, where=better)
+        if not self.watching:  # no model stops early: nothing more to track
+            return ok
+        improved = ok & (m < self.es_best - self.min_delta)
         watched = ok & (self.patience >= 0)
         self.es_best = np.where(improved, m, self.es_best)
         self.es_best_epoch = np.where(improved, epoch, self.es_best_epoch)
