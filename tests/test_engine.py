@@ -315,6 +315,10 @@ def test_batch_orders_are_the_dataloaders():
         expected = [torch.cat([b[0] for b in loader]) for loader in loaders]
         assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1]) and torch.equal(got[2], expected[1])
         assert torch.equal(got[3], torch.arange(n))
+    orders.select([2, 3])  # the models of seed 0 leave: the others' orders go on where they were
+    for _ in range(3):
+        got = orders.orders()
+        assert torch.equal(got[0], torch.cat([b[0] for b in loaders[1]])) and torch.equal(got[1], torch.arange(n))
 
 
 @pytest.mark.parametrize("optimizer", list(OPTIMIZER_KINDS))

@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import gc
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
@@ -210,6 +211,7 @@ class StackedGroup:
         self._graph: Any = None
         self._compiled: Any = None
         self._pinned: Tensor | None = None  # host buffer of the epoch's table (CUDA)
+        self._finite = np.ones(0, dtype=bool)
         self.compile = compile
         self._which: Tensor | None = None  # per model, its batch order among the distinct ones (on the device)
         self._snap: Any = None  # the state at the start of the epoch (for diverged models)
@@ -341,7 +343,10 @@ class StackedGroup:
         """
         if stats.device.type == "cpu":
             table = stats.numpy()
-            return np.isfinite(table[:, :steps]).all(axis=1), table[:, steps:]
+            losses = table[:, :steps]
+            if math.isfinite(losses.sum()):  # losses are ≥ 0: a NaN or an inf anywhere makes the sum one; one op
+                return self._all_finite(len(table)), table[:, steps:]
+            return np.isfinite(losses).all(axis=1), table[:, steps:]
         flags = torch.isfinite(stats[:, :steps]).all(dim=1, keepdim=True).to(stats.dtype)
         head = torch.cat([flags, stats[:, steps:]], dim=1)
         if self._pinned is None or self._pinned.shape != head.shape:
@@ -350,6 +355,13 @@ class StackedGroup:
         torch.cuda.current_stream(stats.device).synchronize()
         table = self._pinned.numpy()
         return table[:, 0] == 1.0, table[:, 1:]
+
+    def _all_finite(self, m: int) -> np.ndarray:
+        """(m,) True, kept (read-only) between epochs."""
+        if len(self._finite) != m:
+            self._finite = np.ones(m, dtype=bool)
+            self._finite.flags.writeable = False
+        return self._finite
 
     def _early_stopping(self, epoch: int, monitored: np.ndarray, ok: np.ndarray) -> np.ndarray:
         """History's best epoch and per-model EarlyStopping, as the trainer's callback does it.
