@@ -17,7 +17,7 @@ prototype.
 
     TRITON_INTERPRET=1 python bench/fused_triton.py --check     # CPU: agreement with the engine's steps
     python bench/fused_triton.py --check                        # GPU: the same, compiled
-    python bench/fused_triton.py --models 100000                # GPU: epoch time against the compiled engine
+    python bench/fused_triton.py --models 100000 --sweep        # GPU: epoch time against the compiled engine
 
 Needs ``triton`` (not a dependency of the project: it comes with CUDA builds of torch; on a
 CPU machine ``pip install triton`` and NumPy < 2.4, which Triton 3.6's interpreter needs).
@@ -125,7 +125,7 @@ def _epoch_kernel(
 
 
 def fused_epoch(params: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, sizes: tuple[int, ...], batch: int,
-                neg_lr: torch.Tensor, wd: torch.Tensor, block: int = 32) -> torch.Tensor:
+                neg_lr: torch.Tensor, wd: torch.Tensor, block: int = 32, warps: int = 4) -> torch.Tensor:
     """Train ``params`` (P, M) in place for one epoch on ``gather_last``'s batches. → each point's output (N·M,)."""
     P, M = params.shape
     N = gy.shape[1] // M
@@ -142,7 +142,8 @@ def fused_epoch(params: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, sizes:
     pred = torch.empty(N * M, device=params.device)
     grid = (triton.cdiv(M, block),)
     _epoch_kernel[grid](params, gx, gy.reshape(-1), pred, act, sig, meta_t, neg_lr.reshape(-1).contiguous(),
-                        wd.reshape(-1).contiguous(), M, N, batch, F=sizes[0], L=L, W=W, BMAX=bmax, BLOCK=block)
+                        wd.reshape(-1).contiguous(), M, N, batch, F=sizes[0], L=L, W=W, BMAX=bmax, BLOCK=block,
+                        num_warps=warps)
     return pred
 
 
@@ -183,27 +184,43 @@ def _check(device: str, models: int, epochs: int, hidden: tuple[int, ...], batch
     assert worst_o < 1e-5 and worst_p < 1e-5
 
 
-def speed(models: int, repeats: int) -> None:
-    group, twin, gx, gy = _setup(models, "cuda")
+def speed(models: int, repeats: int, sweep: bool, device: str = "cuda") -> None:
+    """Steps-only epoch time of the kernel (each block size and warp count with ``sweep``)
+    against the compiled engine's steps, on the same twin and batches."""
+    group, twin, gx, gy = _setup(models, device)
     hp, shapes = twin.opt.hp, step_shapes(models, gx.shape[1] // models, group.batch)
     from torchground.engine.compiled import CompiledEpoch
 
-    compiled = CompiledEpoch("cuda")
+    compiled = CompiledEpoch(device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    name = torch.cuda.get_device_name() if device == "cuda" else "CPU, Triton's interpreter"
+    configs = [(b, w) for b in (16, 32, 64, 128) for w in (2, 4, 8)] if sweep else [(32, 4)]
+    print(f"[fused] {models} models {group.net.sizes}, batch {group.batch}, {len(shapes)} steps per epoch,"
+          f" {name}, torch {torch.__version__}, triton {triton.__version__}; best of {repeats}")
+    runs = [(f"fused kernel, BLOCK {b:3d}, {w} warps", (lambda b=b, w=w: fused_epoch(twin.params, gx, gy, group.net.sizes, group.batch,
+                                                                                       hp["neg_lr"], hp["wd"], block=b, warps=w)))
+            for b, w in configs]
+    runs.append(("engine, compiled steps (Inductor)", lambda: compiled._steps(twin, gx, gy, shapes)))
     timings = {}
-    for name, fn in (("fused Triton kernel", lambda: fused_epoch(twin.params, gx, gy, group.net.sizes, group.batch, hp["neg_lr"], hp["wd"])),
-                     ("engine, compiled steps", lambda: compiled._steps(twin, gx, gy, shapes))):
-        fn()
-        torch.cuda.synchronize()
+    for name, fn in runs:
+        try:
+            fn()
+            sync()
+        except Exception as exc:  # a configuration that does not compile (registers, shared memory)
+            print(f"  {name:34s}: failed: {type(exc).__name__}: {str(exc)[:200]}")
+            continue
         best = float("inf")
         for _ in range(repeats):
             start = time.perf_counter()
             fn()
-            torch.cuda.synchronize()
+            sync()
             best = min(best, time.perf_counter() - start)
         timings[name] = best
-        steps = models * len(shapes)
-        print(f"  {name:24s}: {best * 1e3:8.2f} ms per epoch of {len(shapes)} steps, {steps / best:.3g} model-steps/s (steps only)")
-    print(f"  ratio: {timings['engine, compiled steps'] / timings['fused Triton kernel']:.1f}x")
+        print(f"  {name:34s}: {best * 1e3:8.2f} ms per epoch, {models * len(shapes) / best:.3g} model-steps/s (steps only)", flush=True)
+    fused = {k: v for k, v in timings.items() if k.startswith("fused")}
+    if fused and "engine, compiled steps (Inductor)" in timings:
+        best_name = min(fused, key=fused.get)
+        print(f"  best: {best_name}, {timings['engine, compiled steps (Inductor)'] / fused[best_name]:.1f}x the compiled engine's steps")
 
 
 def main() -> None:
@@ -212,11 +229,12 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--models", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sweep", action="store_true", help="time every block size and warp count")
     args = parser.parse_args()
     if args.check:
         check(args.device)
     else:
-        speed(args.models, args.repeats)
+        speed(args.models, args.repeats, args.sweep, args.device)
 
 
 if __name__ == "__main__":
