@@ -254,14 +254,17 @@ def test_compiled_epochs_agree_with_the_trainer(specs):
         assert result.steps == eager(spec).history.steps
 
 
-def test_compiled_many_models_agree_with_the_eager_engine_and_trainer():
-    """16 models or more: batches gathered eagerly, steps and metrics as two compiled calls."""
-    specs = [Spec(hidden=(3,), n_samples=46, batch_size=10, epochs=3, lr=0.01 * (1 + i % 5), init_seed=i, shuffle_seed=i % 3,
+@pytest.mark.parametrize("orders", [3, 1])
+def test_compiled_many_models_agree_with_the_eager_engine_and_trainer(orders):
+    """16 models or more: batches gathered eagerly (once for all models when they share one
+    order and the data), steps and metrics as two compiled calls."""
+    specs = [Spec(hidden=(3,), n_samples=46, batch_size=10, epochs=3, lr=0.01 * (1 + i % 5), init_seed=i, shuffle_seed=i % orders,
                   l1=0.001 * (i % 2)) for i in range(17)]
     group = StackedGroup(specs, compile=True)
     compiled = group.run()
     if _compiler_available():
         assert group._compiled.ok, group._compiled.failed
+        assert group._compiled.shared == (orders == 1)
     for spec, plain, fast in zip(specs, StackedGroup(specs).run(), compiled):
         assert worst_difference(plain.history(), fast.history()) <= 1e-5
     for i in (0, 7, 16):

@@ -77,6 +77,7 @@ class CompiledEpoch:
             self._steps = torch.compile(steps_last, dynamic=False, options={"cpp_wrapper": True, "realize_reads_threshold": 1})
             self._stats = torch.compile(stats_last, dynamic=False, options={"cpp_wrapper": True})
         self.failed: str | None = None
+        self.shared = False  # whether the last epoch's batches were gathered once for all models
         self.ok = False
         self._net: StackedNet | None = None  # the net self._twin mirrors
         self._twin: StackedNet | None = None
@@ -99,9 +100,14 @@ class CompiledEpoch:
             twin = self.twin(net)
             try:
                 if self._fn is None or order.shape[0] >= 16:
-                    gx, gy = gather_last(x, y, order, batch)
-                    preds = self._steps(twin, gx, gy, shapes)
-                    stats = self._stats(twin, preds, gy, shapes, evals, train_sst, classify)
+                    # One order on shared data (a sweep over anything but data and shuffle
+                    # seeds): every model's batch is the same, gathered once and broadcast
+                    # over the models — (B, F, 1) inputs — instead of M copies.
+                    self.shared = x.shape[0] == 1 and order.stride(0) == 0
+                    steps = step_shapes(1, order.shape[1], batch) if self.shared else shapes
+                    gx, gy = gather_last(x, y, order[:1] if self.shared else order, batch)
+                    preds = self._steps(twin, gx, gy, steps)
+                    stats = self._stats(twin, preds, gy, steps, evals, train_sst, classify)
                 else:
                     stats = self._fn(twin, x, y, order, batch, evals, train_sst, classify)
             except Exception as exc:  # no C++ compiler, an unsupported op, …: train on, eagerly
