@@ -20,7 +20,8 @@ prototype.
     python bench/fused_triton.py --models 100000 --sweep        # GPU: epoch time against the compiled engine
 
 Needs ``triton`` (not a dependency of the project: it comes with CUDA builds of torch; on a
-CPU machine ``pip install triton`` and NumPy < 2.4, which Triton 3.6's interpreter needs).
+CPU machine ``pip install triton``). The points per epoch and per batch are compile-time
+constants: Triton 3.6's interpreter cannot loop over a run-time count with NumPy ≥ 2.4.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _tanh(z):
 @triton.jit
 def _epoch_kernel(
     p_ptr, gx_ptr, gy_ptr, pred_ptr, act_ptr, sig_ptr, meta_ptr, neg_lr_ptr, wd_ptr,
-    M, N, B,
+    M, N: tl.constexpr, B: tl.constexpr,
     F: tl.constexpr, L: tl.constexpr, W: tl.constexpr, BMAX: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """One epoch of SGD steps for models [pid·BLOCK, (pid+1)·BLOCK).
@@ -65,7 +66,9 @@ def _epoch_kernel(
     plane = BMAX * W * M  # one layer of the scratch buffers
     tile = r[:, None] * M + m[None, :]  # (W, BLOCK) offsets of one point's units
     for start in range(0, N, B):
-        n = tl.minimum(B, N - start)
+        # Every loop runs to the compile-time B; the last, shorter batch masks its missing
+        # points (Triton 3.6's interpreter cannot loop over a run-time count with NumPy ≥ 2.4).
+        n = tl.minimum(N - start, B)
         # -- forward, layer by layer over the batch's points (activations to scratch)
         for l in tl.static_range(L):
             i_n = tl.load(meta_ptr + 3 * l)
@@ -75,20 +78,21 @@ def _epoch_kernel(
             w = tl.load(p_ptr + (off + r[:, None, None] * i_n + r[None, :, None]) * M + m[None, None, :], mask=wmask, other=0.0)
             bmask = (r[:, None] < o_n) & mm[None, :]
             b = tl.load(p_ptr + (off + o_n * i_n + r[:, None]) * M + m[None, :], mask=bmask, other=0.0)
-            for k in range(0, n):
+            for k in range(0, B):
                 if l == 0:
-                    a = tl.load(gx_ptr + r[:, None] * (N * M) + (start + k) * M + m[None, :], mask=(r[:, None] < F) & mm[None, :], other=0.0)
+                    a = tl.load(gx_ptr + r[:, None] * (N * M) + (start + k) * M + m[None, :], mask=(r[:, None] < F) & mm[None, :] & (k < n), other=0.0)
                 else:
                     a = tl.load(act_ptr + l * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
                 z = b + tl.sum(w * a[None, :, :], axis=1)
                 tl.store(act_ptr + (l + 1) * plane + k * W * M + tile, tl.where(bmask, _tanh(z), 0.0), mask=mm[None, :])
             tl.debug_barrier()
         # -- the loss gradient of MSE, mean over the batch, and each point's output
-        for k in range(0, n):
-            out = tl.load(act_ptr + L * plane + k * W * M + m, mask=mm, other=0.0)
-            y = tl.load(gy_ptr + (start + k) * M + m, mask=mm, other=0.0)
-            tl.store(pred_ptr + (start + k) * M + m, out, mask=mm)
-            g = (out - y) * (2.0 / n.to(tl.float32))
+        for k in range(0, B):
+            here = mm & (k < n)
+            out = tl.load(act_ptr + L * plane + k * W * M + m, mask=here, other=0.0)
+            y = tl.load(gy_ptr + (start + k) * M + m, mask=here, other=0.0)
+            tl.store(pred_ptr + (start + k) * M + m, out, mask=here)
+            g = tl.where(here, (out - y) * (2.0 / n.to(tl.float32)), 0.0)
             tl.store(sig_ptr + (L % 2) * plane + k * W * M + tile, tl.where(r[:, None] == 0, g[None, :], 0.0), mask=mm[None, :])
         tl.debug_barrier()
         # -- backward, last layer first; each layer updated once its weights are used
@@ -105,12 +109,12 @@ def _epoch_kernel(
             b = tl.load(b_at, mask=bmask, other=0.0)
             gw = tl.zeros((W, W, BLOCK), tl.float32)
             gb = tl.zeros((W, BLOCK), tl.float32)
-            for k in range(0, n):
+            for k in range(0, B):  # a missing point's signal is 0: it adds nothing
                 g = tl.load(sig_ptr + ((l + 1) % 2) * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
                 a = tl.load(act_ptr + (l + 1) * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
                 delta = g * (1.0 - a * a)  # tanh_backward
                 if l == 0:
-                    x = tl.load(gx_ptr + r[:, None] * (N * M) + (start + k) * M + m[None, :], mask=(r[:, None] < F) & mm[None, :], other=0.0)
+                    x = tl.load(gx_ptr + r[:, None] * (N * M) + (start + k) * M + m[None, :], mask=(r[:, None] < F) & mm[None, :] & (k < n), other=0.0)
                 else:
                     x = tl.load(act_ptr + l * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
                 gw += delta[:, None, :] * x[None, :, :]
@@ -142,7 +146,7 @@ def fused_epoch(params: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, sizes:
     pred = torch.empty(N * M, device=params.device)
     grid = (triton.cdiv(M, block),)
     _epoch_kernel[grid](params, gx, gy.reshape(-1), pred, act, sig, meta_t, neg_lr.reshape(-1).contiguous(),
-                        wd.reshape(-1).contiguous(), M, N, batch, F=sizes[0], L=L, W=W, BMAX=bmax, BLOCK=block,
+                        wd.reshape(-1).contiguous(), M, N=N, B=batch, F=sizes[0], L=L, W=W, BMAX=bmax, BLOCK=block,
                         num_warps=warps)
     return pred
 
