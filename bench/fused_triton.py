@@ -7,7 +7,9 @@ Inductor writes each layer's activations and each product's partial sums to memo
 one program owns ``BLOCK`` models for the whole epoch: it reads their batches and
 parameters, runs forward, loss gradient, backward and the update of every step, and
 writes the parameters back; only per-point activations pass through a scratch buffer
-that stays in the program's cache.
+that stays in the program's cache. A second kernel validates every model on the shared
+validation points (MSE and accuracy), its activations in registers, against the compiled
+metrics' 5 ms.
 
 Scope, the bench recipe only: tanh layers (hidden and output), MSE, SGD with weight decay
 (no momentum, no L1/L2 penalty), models-last parameters (P, M) as
@@ -128,18 +130,69 @@ def _epoch_kernel(
             tl.debug_barrier()
 
 
+@triton.jit
+def _valid_kernel(
+    p_ptr, vx_ptr, vy_ptr, loss_ptr, acc_ptr, meta_ptr, M,
+    NV: tl.constexpr, F: tl.constexpr, L: tl.constexpr, W: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """Validation of models [pid·BLOCK, (pid+1)·BLOCK) on shared points: MSE and accuracy.
+
+    p (P, M) parameters; vx (F, NV), vy (NV,) the points; loss, acc (M,) outputs.
+    """
+    m = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mm = m < M
+    r = tl.arange(0, W)
+    loss = tl.zeros((BLOCK,), tl.float32)
+    hits = tl.zeros((BLOCK,), tl.float32)
+    for k in range(0, NV):
+        a = tl.load(vx_ptr + r * NV + k, mask=r < F, other=0.0)[:, None] + tl.zeros((W, BLOCK), tl.float32)
+        for l in tl.static_range(L):  # activations stay in registers: nothing to keep for a backward
+            i_n = tl.load(meta_ptr + 3 * l)
+            o_n = tl.load(meta_ptr + 3 * l + 1)
+            off = tl.load(meta_ptr + 3 * l + 2)
+            wmask = (r[:, None, None] < o_n) & (r[None, :, None] < i_n) & mm[None, None, :]
+            w = tl.load(p_ptr + (off + r[:, None, None] * i_n + r[None, :, None]) * M + m[None, None, :], mask=wmask, other=0.0)
+            b = tl.load(p_ptr + (off + o_n * i_n + r[:, None]) * M + m[None, :], mask=(r[:, None] < o_n) & mm[None, :], other=0.0)
+            a = _tanh(b + tl.sum(w * a[None, :, :], axis=1))
+        out = tl.sum(tl.where(r[:, None] == 0, a, 0.0), axis=0)  # unit 0 of the last layer
+        y = tl.load(vy_ptr + k)
+        loss += (out - y) * (out - y)
+        hits += tl.where((out >= 0.0) == (y >= 0.0), 1.0, 0.0)  # discretize: ≥ 0 → +1, else −1; labels ±1
+    tl.store(loss_ptr + m, loss / NV, mask=mm)
+    tl.store(acc_ptr + m, hits / NV, mask=mm)
+
+
+def _layout(sizes: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, int]:
+    """Per layer (in, out, weight offset) as an int32 tensor, and the parameter count."""
+    meta, off = [], 0
+    for i, o in zip(sizes[:-1], sizes[1:]):
+        meta += [i, o, off]
+        off += o * i + o
+    return torch.tensor(meta, dtype=torch.int32, device=device), off
+
+
+def fused_valid(params: torch.Tensor, vx: torch.Tensor, vy: torch.Tensor, sizes: tuple[int, ...], block: int = 32,
+                warps: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """MSE and accuracy (M,) of every model on shared points vx (1, NV, F), vy (1, NV, 1)."""
+    P, M = params.shape
+    meta_t, count = _layout(sizes, params.device)
+    assert count == P
+    NV = vx.shape[1]
+    loss, acc = torch.empty(M, device=params.device), torch.empty(M, device=params.device)
+    _valid_kernel[(triton.cdiv(M, block),)](params, vx[0].t().contiguous(), vy.reshape(-1).contiguous(), loss, acc, meta_t, M,
+                                            NV=NV, F=sizes[0], L=len(sizes) - 1, W=triton.next_power_of_2(max(sizes)),
+                                            BLOCK=block, num_warps=warps)
+    return loss, acc
+
+
 def fused_epoch(params: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, sizes: tuple[int, ...], batch: int,
                 neg_lr: torch.Tensor, wd: torch.Tensor, block: int = 32, warps: int = 4) -> torch.Tensor:
     """Train ``params`` (P, M) in place for one epoch on ``gather_last``'s batches. → each point's output (N·M,)."""
     P, M = params.shape
     N = gy.shape[1] // M
     L, W = len(sizes) - 1, triton.next_power_of_2(max(sizes))
-    meta, off = [], 0
-    for i, o in zip(sizes[:-1], sizes[1:]):
-        meta += [i, o, off]
-        off += o * i + o
-    assert off == P
-    meta_t = torch.tensor(meta, dtype=torch.int32, device=params.device)
+    meta_t, count = _layout(sizes, params.device)
+    assert count == P
     bmax = triton.next_power_of_2(batch)
     act = torch.zeros(L + 1, bmax, W, M, device=params.device)
     sig = torch.zeros(2, bmax, W, M, device=params.device)
@@ -183,14 +236,22 @@ def _check(device: str, models: int, epochs: int, hidden: tuple[int, ...], batch
             torch.cuda.synchronize()
         worst_o = max(worst_o, (out - ref_out).abs().max().item())
         worst_p = max(worst_p, (mine - twin.params).abs().max().item())
+    _, vx, vy, _ = group.evals[0]
+    twin.params.copy_(mine)
+    ref = twin.outputs(vx)  # (NV, M), the engine's forward
+    labels = vy[0, :, 0].unsqueeze(1)
+    ref_loss, ref_acc = ((ref - labels) ** 2).mean(dim=0), (torch.where(ref >= 0, 1.0, -1.0) == labels).float().mean(dim=0)
+    loss, acc = fused_valid(mine, vx, vy, group.net.sizes, block=16)
+    worst_v = max((loss - ref_loss).abs().max().item(), (acc - ref_acc).abs().max().item())
     print(f"[check] {device}, {models} models {group.net.sizes}, batch {batch}, {epochs} epochs: largest output difference"
-          f" {worst_o:.2g}, parameter difference {worst_p:.2g}")
-    assert worst_o < 1e-5 and worst_p < 1e-5
+          f" {worst_o:.2g}, parameter difference {worst_p:.2g}, validation difference {worst_v:.2g}")
+    assert worst_o < 1e-5 and worst_p < 1e-5 and worst_v < 1e-5
 
 
 def speed(models: int, repeats: int, sweep: bool, device: str = "cuda") -> None:
-    """Steps-only epoch time of the kernel (each block size and warp count with ``sweep``)
-    against the compiled engine's steps, on the same twin and batches."""
+    """Epoch time of the kernel (each block size and warp count with ``sweep``) against the
+    compiled engine's steps, and of the fused validation against the compiled metrics (which
+    also hold the training metrics), on the same twin and batches."""
     group, twin, gx, gy = _setup(models, device)
     hp, shapes = twin.opt.hp, step_shapes(models, gx.shape[1] // models, group.batch)
     from torchground.engine.compiled import CompiledEpoch
@@ -205,13 +266,17 @@ def speed(models: int, repeats: int, sweep: bool, device: str = "cuda") -> None:
                                                                                        hp["neg_lr"], hp["wd"], block=b, warps=w)))
             for b, w in configs]
     runs.append(("engine, compiled steps (Inductor)", lambda: compiled._steps(twin, gx, gy, shapes)))
+    _, vx, vy, _ = group.evals[0]
+    runs.append(("fused validation, BLOCK  32, 4 warps", lambda: fused_valid(twin.params, vx, vy, group.net.sizes)))
+    preds = compiled._steps(twin, gx, gy, shapes)
+    runs.append(("engine, compiled metrics (Inductor)", lambda: compiled._stats(twin, preds, gy, shapes, group.evals, group.data.train_sst, True)))
     timings = {}
     for name, fn in runs:
         try:
             fn()
             sync()
         except Exception as exc:  # a configuration that does not compile (registers, shared memory)
-            print(f"  {name:34s}: failed: {type(exc).__name__}: {str(exc)[:200]}")
+            print(f"  {name:38s}: failed: {type(exc).__name__}: {str(exc)[:200]}")
             continue
         best = float("inf")
         for _ in range(repeats):
@@ -220,8 +285,9 @@ def speed(models: int, repeats: int, sweep: bool, device: str = "cuda") -> None:
             sync()
             best = min(best, time.perf_counter() - start)
         timings[name] = best
-        print(f"  {name:34s}: {best * 1e3:8.2f} ms per epoch, {models * len(shapes) / best:.3g} model-steps/s (steps only)", flush=True)
-    fused = {k: v for k, v in timings.items() if k.startswith("fused")}
+        rate = f", {models * len(shapes) / best:.3g} model-steps/s (steps only)" if "steps" in name or "kernel" in name else ""
+        print(f"  {name:38s}: {best * 1e3:8.2f} ms per epoch{rate}", flush=True)
+    fused = {k: v for k, v in timings.items() if k.startswith("fused kernel")}
     if fused and "engine, compiled steps (Inductor)" in timings:
         best_name = min(fused, key=fused.get)
         print(f"  best: {best_name}, {timings['engine, compiled steps (Inductor)'] / fused[best_name]:.1f}x the compiled engine's steps")
