@@ -234,9 +234,7 @@ class StackedGroup:
         self.columns = metric_columns(self.problem)
         self.metrics = np.full((self.epochs, M, len(self.columns)), np.nan)
         self._set_evals()
-        cols = [self.columns.index(n) for n in stat_names(self.problem, [e[0] for e in self.evals])]
-        contiguous = cols == list(range(cols[0], cols[0] + len(cols)))
-        self._stat_cols: Any = slice(cols[0], cols[0] + len(cols)) if contiguous else np.array(cols)  # a slice copies faster
+        self._stat_cols = np.array([self.columns.index(n) for n in stat_names(self.problem, [e[0] for e in self.evals])])
         self.results: list[ModelResult | None] = [None] * M
 
     # -- the loop ---------------------------------------------------------------------------
@@ -455,7 +453,7 @@ class StackedGroup:
         splits, specs = self.data.splits, self.specs
         with _gc_paused():  # 10⁵ new objects would start a dozen full collections: two thirds of the time
             for k, (j, i) in enumerate(zip(todo.tolist(), ids.tolist())):
-                self.results[i] = ModelResult(specs[i], status, self.steps, metrics[k, : n_rows[k]], None, best[k] or None, params[j], splits[j])
+                results[i] = ModelResult(specs[i], status, self.steps, metrics[k, : n_rows[k]], None, best[k] or None, params[j], splits[j])
 
     def _compact(self, keep: np.ndarray) -> None:
         """Drop finished models from every per-model tensor."""
