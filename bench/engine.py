@@ -14,9 +14,10 @@ Parts (``--part``, default ``one,many``):
   with a distinct shuffle seed per model. Runs alternate; medians reported; validation
   on all models every epoch is included, as the trainer does it.
 * ``gpu``  — M models (default 100 000) on ``--device`` (cuda): model-steps/s of the
-  engine with and without CUDA graphs and compiled (Triton kernels), against the eager
-  trainer training one model on the same device (model-steps/s = its steps/s), and the
-  largest loss difference of each to the eager engine. ``bench/gpu.sh`` runs this part.
+  engine with and without CUDA graphs and compiled (the fused Triton steps of
+  :mod:`torchground.engine.fused`, and Inductor's alone), against the eager trainer
+  training one model on the same device (model-steps/s = its steps/s), and the largest
+  loss difference of each to the eager engine. ``bench/gpu.sh`` runs this part.
 
     python bench/engine.py [--part one,many,gpu] [--epochs N] [--models M] [--repeats R] [--device cuda]
 """
@@ -33,6 +34,7 @@ import torch
 
 from torchground import Spec
 from torchground.engine import StackedGroup
+from torchground.engine.compiled import CompiledEpoch
 from torchground.trainer import Trainer
 
 from seed_recipe import plain_loop  # the same plain DataLoader loop both benches compare with
@@ -127,17 +129,22 @@ def part_gpu(models: int, epochs: int, device: str) -> None:
     print(f"  eager trainer, 1 model          : {eager:14.0f} model-steps/s", flush=True)
     specs = many_specs(models, epochs, distinct_orders=False, device=device)
     timed_group(specs[: min(models, 64)], cuda_graph=True)  # warm-up (kernels, graph capture path)
-    start = time.perf_counter()
-    warm = StackedGroup(specs, compile=True)
-    warm.epochs = 2  # compiles this shape: two epochs are enough (and making 10⁵ specs again takes seconds)
-    warm.run()
-    compile_s = time.perf_counter() - start
-    del warm
-    variants = [("stacked engine, CUDA graph", True, False), ("stacked engine, eager", False, False),
-                ("stacked engine, compiled", False, True)]
+    compile_s = {}
+    for fused in (True, False) if device == "cuda" else (False,):  # compiles this shape: two epochs are enough
+        start = time.perf_counter()
+        warm = StackedGroup(specs, compile=True)
+        warm.epochs = 2  # (and making 10⁵ specs again takes seconds)
+        warm._compiled = CompiledEpoch(device, fused=fused)
+        warm.run()
+        compile_s["fused Triton steps" if fused else "Inductor"] = time.perf_counter() - start
+        del warm
+    variants = [("stacked engine, CUDA graph", True, None), ("stacked engine, eager", False, None),
+                ("compiled, fused Triton steps", False, True), ("compiled, Inductor only", False, False)]
     losses = {}
-    for label, graph, compiled in (variants if device == "cuda" else variants[1:]):
-        group = StackedGroup(specs, cuda_graph=graph, compile=compiled)
+    for label, graph, fused in (variants if device == "cuda" else variants[1:2] + variants[3:]):
+        group = StackedGroup(specs, cuda_graph=graph, compile=fused is not None)
+        if fused is not None:
+            group._compiled = CompiledEpoch(device, fused=fused)
         if device == "cuda":
             torch.cuda.synchronize()
         ends: list[float] = []  # after each epoch (the host has waited for the device's table)
@@ -152,8 +159,11 @@ def part_gpu(models: int, epochs: int, device: str) -> None:
         print(f"  {label:32s}: {steps / wall:14.0f} model-steps/s  ({steps / wall / eager:.0f}x eager; {wall:.2f} s;"
               f" epochs 2-{len(ends)} alone: {steady:.3g}; first epoch {ends[0] - start:.2f} s, results"
               f" {wall - (ends[-1] - start):.2f} s; target 3e8 on an H100)", flush=True)
+        if fused:
+            print(f"  {'':32s}  (fused steps in {group._compiled.fused_epochs} of {len(ends)} epochs: the first compiled"
+                  " one is checked against the eager steps)", flush=True)
         del group, results
-    print(f"  first compilation of this shape (a 2-epoch run) took {compile_s:.0f} s")
+    print("  first compilation of this shape (a 2-epoch run): " + ", ".join(f"{k} {v:.0f} s" for k, v in compile_s.items()))
     reference = losses.pop("stacked engine, eager")
     for label, rows in losses.items():
         worst = max(abs(a[k] - b[k]) for ra, rb in zip(reference, rows) for a, b in zip(ra, rb) for k in ("train_loss", "val_loss"))

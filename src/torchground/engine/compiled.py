@@ -30,7 +30,11 @@ On CUDA the same two calls compile to Triton kernels with Inductor's defaults (n
 the C++ tuning above), and replace the CUDA graph of :mod:`~torchground.engine.cuda`: for
 10⁵ models 2-8-8-1 an epoch's 25 steps took 21 ms against 49 ms for the CUDA graph of
 batched matrix products (an H100; ``bench/gpu.sh``). Captured in a CUDA graph, the
-compiled steps took the same 21 ms: the kernels, not their launches, set that pace.
+compiled steps took the same 21 ms: the kernels, not their launches, set that pace, being
+memory-bound. So where it covers the group, the steps run in one fused Triton kernel of
+our own instead (:mod:`~torchground.engine.fused`); its first epoch is checked against the
+eager steps, and on any disagreement Inductor's steps take over, with a warning. The
+metrics stay Inductor's.
 
 The price is compilation: seconds to a minute, depending on the steps per epoch and the
 number of models (cached on disk by Inductor for later runs), and a C++ compiler on the
@@ -48,7 +52,9 @@ from typing import Any, Sequence
 
 import torch
 
-from torchground.engine.epoch import EvalSet, gather_last, stats_last, step_shapes, steps_last, train_epoch, train_epoch_last
+from torchground.engine.epoch import (
+    EvalSet, gather_last, split_steps_last, stats_last, step_shapes, steps_last, train_epoch, train_epoch_last,
+)
 from torchground.engine.net import StackedNet
 
 __all__ = ["CompiledEpoch"]
@@ -60,8 +66,15 @@ class CompiledEpoch:
     """``run(...)``: :func:`~torchground.engine.epoch.train_epoch_last` compiled on first use
     (:func:`~torchground.engine.epoch.train_epoch`, eagerly, if that fails)."""
 
-    def __init__(self, device_type: str = "cpu") -> None:
+    def __init__(self, device_type: str = "cpu", fused: bool | None = None) -> None:
         self._fn: Any = None  # the whole epoch in one call (CPU, few models)
+        # The steps in one Triton kernel (:mod:`~torchground.engine.fused`) where it covers
+        # the group: on CUDA by default; ``fused=True`` on CPU runs it through Triton's
+        # interpreter (tests only: TRITON_INTERPRET=1).
+        self.fused = device_type == "cuda" if fused is None else fused
+        self._fused: Any = None  # FusedSteps of the current twin; False: not covered, unavailable or failed
+        self._fused_checked = False  # whether the first fused epoch matched the eager steps
+        self.fused_epochs = 0
         if device_type == "cuda":
             # Triton kernels with Inductor's defaults (the tuning below is for its C++). Always
             # two calls: a GPU has thousands of models to spread over, not a dozen ops to save.
@@ -86,6 +99,7 @@ class CompiledEpoch:
         """``net``'s models-last twin (made once per net), with ``net``'s current state."""
         if self._net is not net or self._twin is None:
             self._net, self._twin = net, net.models_last()
+            self._fused = None if self._fused is not False or not self._fused_checked else False
         else:
             self._twin.load_from(net)
         return self._twin
@@ -99,14 +113,16 @@ class CompiledEpoch:
         if self.failed is None:
             twin = self.twin(net)
             try:
-                if self._fn is None or order.shape[0] >= 16:
+                if self.fused or self._fn is None or order.shape[0] >= 16:
                     # One order on shared data (a sweep over anything but data and shuffle
                     # seeds): every model's batch is the same, gathered once and broadcast
                     # over the models — (B, F, 1) inputs — instead of M copies.
                     self.shared = x.shape[0] == 1 and order.stride(0) == 0
                     steps = step_shapes(1, order.shape[1], batch) if self.shared else shapes
                     gx, gy = gather_last(x, y, order[:1] if self.shared else order, batch)
-                    preds = self._steps(twin, gx, gy, steps)
+                    preds = self._fused_steps(twin, gx, gy, batch, shapes, steps)
+                    if preds is None:
+                        preds = self._steps(twin, gx, gy, steps)
                     stats = self._stats(twin, preds, gy, steps, evals, train_sst, classify)
                 else:
                     stats = self._fn(twin, x, y, order, batch, evals, train_sst, classify)
@@ -123,3 +139,47 @@ class CompiledEpoch:
                 net.opt.advance(len(shapes))
                 return stats
         return train_epoch(net, x, y, order, batch, evals, train_sst, classify, True)[2]
+
+    def _fused_steps(
+        self, twin: StackedNet, gx: Tensor, gy: Tensor, batch: int, shapes: list[tuple[int, int]], steps: list[tuple[int, int]]
+    ) -> list[Tensor] | None:
+        """The epoch's steps by the fused kernel → each step's outputs (B, 1, M); None where it
+        does not apply (then Inductor's steps run).
+
+        The first fused epoch is checked: its parameters and outputs against the engine's
+        eager steps from the same state. On a disagreement (or an error) the group goes on
+        with Inductor, after a warning; the checked epoch keeps the eager result.
+        """
+        if not self.fused or self._fused is False:
+            return None
+        if self._fused is None:
+            try:
+                from torchground.engine.fused import FusedSteps  # imports Triton
+            except ImportError:
+                self._fused = False
+                return None
+            self._fused = FusedSteps(twin) if FusedSteps.covers(twin) else False
+            if self._fused is False:
+                return None
+        if self._fused_checked:
+            self.fused_epochs += 1
+            pred = self._fused.epoch(gx, gy, batch, self.shared)
+            return [p.clone() for p in split_steps_last(None, pred, shapes)[1]]  # apart: Inductor's metrics take unaliased inputs
+        snap = twin.snapshot()
+        try:
+            pred = self._fused.epoch(gx, gy, batch, self.shared)
+            got, problem = twin.params.clone(), None
+        except Exception as exc:  # a Triton that cannot compile the kernel, …
+            got, problem = None, f"{type(exc).__name__}: {exc}"
+        twin.restore(snap)
+        preds = steps_last(twin, gx, gy, steps)  # the reference, eagerly (the twin keeps this result)
+        if got is not None:
+            mine = split_steps_last(None, pred, shapes)[1]
+            close = all(torch.allclose(a, b, rtol=1e-3, atol=1e-4, equal_nan=True) for a, b in zip(mine, preds))
+            if not (close and torch.allclose(got, twin.params, rtol=1e-3, atol=1e-4, equal_nan=True)):
+                problem = "its first epoch differs from the eager steps"
+        if problem is not None:
+            self._fused = False
+            warnings.warn(f"the fused Triton steps are not used ({problem}); the engine compiles with Inductor", RuntimeWarning, stacklevel=3)
+        self._fused_checked = True
+        return preds
