@@ -94,7 +94,7 @@ def _update(p, g, s1, s2, neg_lr, wd, mom, omd, omb1, b2, omb2, eps, decay, step
             p = p * decay
         else:
             g = g + p * wd
-        s1 = s1 + omb1 * (g - s1)  # lerp with a weight < 0.5
+        s1 = tl.where(omb1 < 0.5, s1 + omb1 * (g - s1), g - (g - s1) * (1.0 - omb1))  # torch.lerp's two forms
         s2 = s2 * b2 + (g * omb2) * g
         p = p + (s1 / (tl.sqrt(s2) / bc2_sqrt + eps)) * step_size
     return p, s1, s2
