@@ -71,9 +71,10 @@ class CompiledEpoch:
         # The steps in one Triton kernel (:mod:`~torchground.engine.fused`) where it covers
         # the group: on CUDA by default; ``fused=True`` on CPU runs it through Triton's
         # interpreter (tests only: TRITON_INTERPRET=1).
-        self.fused = device_type == "cuda" if fused is None else fused
-        self._fused: Any = None  # FusedSteps of the current twin; False: not covered, unavailable or failed
-        self._fused_checked = False  # whether the first fused epoch matched the eager steps
+        self.use_fused = device_type == "cuda" if fused is None else fused
+        self._kernel: Any = None  # FusedSteps of the current twin (None: not made yet; False: not for this group)
+        self._kernel_checked = False  # whether a first fused epoch matched the eager steps
+        self._kernel_refused = False  # whether it did not (or failed): never again in this group
         self.fused_epochs = 0
         if device_type == "cuda":
             # Triton kernels with Inductor's defaults (the tuning below is for its C++). Always
@@ -99,7 +100,7 @@ class CompiledEpoch:
         """``net``'s models-last twin (made once per net), with ``net``'s current state."""
         if self._net is not net or self._twin is None:
             self._net, self._twin = net, net.models_last()
-            self._fused = None if self._fused is not False or not self._fused_checked else False
+            self._kernel = False if self._kernel_refused else None  # fused steps are made per twin
         else:
             self._twin.load_from(net)
         return self._twin
@@ -113,14 +114,14 @@ class CompiledEpoch:
         if self.failed is None:
             twin = self.twin(net)
             try:
-                if self.fused or self._fn is None or order.shape[0] >= 16:
+                if self.use_fused or self._fn is None or order.shape[0] >= 16:
                     # One order on shared data (a sweep over anything but data and shuffle
                     # seeds): every model's batch is the same, gathered once and broadcast
                     # over the models — (B, F, 1) inputs — instead of M copies.
                     self.shared = x.shape[0] == 1 and order.stride(0) == 0
                     steps = step_shapes(1, order.shape[1], batch) if self.shared else shapes
                     gx, gy = gather_last(x, y, order[:1] if self.shared else order, batch)
-                    preds = self._fused_steps(twin, gx, gy, batch, shapes, steps)
+                    preds = self._fused_epoch(twin, gx, gy, batch, shapes, steps)
                     if preds is None:
                         preds = self._steps(twin, gx, gy, steps)
                     stats = self._stats(twin, preds, gy, steps, evals, train_sst, classify)
@@ -140,7 +141,7 @@ class CompiledEpoch:
                 return stats
         return train_epoch(net, x, y, order, batch, evals, train_sst, classify, True)[2]
 
-    def _fused_steps(
+    def _fused_epoch(
         self, twin: StackedNet, gx: Tensor, gy: Tensor, batch: int, shapes: list[tuple[int, int]], steps: list[tuple[int, int]]
     ) -> list[Tensor] | None:
         """The epoch's steps by the fused kernel → each step's outputs (B, 1, M); None where it
@@ -150,24 +151,24 @@ class CompiledEpoch:
         eager steps from the same state. On a disagreement (or an error) the group goes on
         with Inductor, after a warning; the checked epoch keeps the eager result.
         """
-        if not self.fused or self._fused is False:
+        if not self.use_fused or self._kernel is False:
             return None
-        if self._fused is None:
+        if self._kernel is None:
             try:
                 from torchground.engine.fused import FusedSteps  # imports Triton
             except ImportError:
-                self._fused = False
+                self._kernel = False
                 return None
-            self._fused = FusedSteps(twin) if FusedSteps.covers(twin) else False
-            if self._fused is False:
+            self._kernel = FusedSteps(twin) if FusedSteps.covers(twin) else False
+            if self._kernel is False:
                 return None
-        if self._fused_checked:
+        if self._kernel_checked:
             self.fused_epochs += 1
-            pred = self._fused.epoch(gx, gy, batch, self.shared)
+            pred = self._kernel.epoch(gx, gy, batch, self.shared)
             return [p.clone() for p in split_steps_last(None, pred, shapes)[1]]  # apart: Inductor's metrics take unaliased inputs
         snap = twin.snapshot()
         try:
-            pred = self._fused.epoch(gx, gy, batch, self.shared)
+            pred = self._kernel.epoch(gx, gy, batch, self.shared)
             got, problem = twin.params.clone(), None
         except Exception as exc:  # a Triton that cannot compile the kernel, …
             got, problem = None, f"{type(exc).__name__}: {exc}"
@@ -179,7 +180,8 @@ class CompiledEpoch:
             if not (close and torch.allclose(got, twin.params, rtol=1e-3, atol=1e-4, equal_nan=True)):
                 problem = "its first epoch differs from the eager steps"
         if problem is not None:
-            self._fused = False
+            self._kernel, self._kernel_refused = False, True
             warnings.warn(f"the fused Triton steps are not used ({problem}); the engine compiles with Inductor", RuntimeWarning, stacklevel=3)
-        self._fused_checked = True
+        else:
+            self._kernel_checked = True
         return preds
