@@ -26,6 +26,9 @@ SCRIPT = textwrap.dedent(
     from torchground.engine import StackedGroup
     from torchground.engine.compiled import CompiledEpoch
     from torchground.engine.fused import FusedSteps
+    from torchground.i18n import set_language
+
+    set_language("en")
 
     CASES = {
         # 17 models, one batch order on shared data: gathered once, broadcast (XJ = 1, XM = 0)

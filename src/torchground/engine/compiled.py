@@ -56,6 +56,7 @@ from torchground.engine.epoch import (
     EvalSet, gather_last, split_steps_last, stats_last, step_shapes, steps_last, train_epoch, train_epoch_last,
 )
 from torchground.engine.net import StackedNet
+from torchground.i18n import t
 
 __all__ = ["CompiledEpoch"]
 
@@ -132,7 +133,7 @@ class CompiledEpoch:
                     raise
                 # ``net`` itself is untouched (only a successful epoch is copied back).
                 self.failed = f"{type(exc).__name__}: {exc}"
-                warnings.warn(f"torch.compile failed, the engine runs eagerly: {self.failed}", RuntimeWarning, stacklevel=2)
+                warnings.warn(t("engine.compile_failed", error=self.failed), RuntimeWarning, stacklevel=2)
                 self._net = self._twin = None
             else:
                 self.ok = True
@@ -178,10 +179,10 @@ class CompiledEpoch:
             mine = split_steps_last(None, pred, shapes)[1]
             close = all(torch.allclose(a, b, rtol=1e-3, atol=1e-4, equal_nan=True) for a, b in zip(mine, preds))
             if not (close and torch.allclose(got, twin.params, rtol=1e-3, atol=1e-4, equal_nan=True)):
-                problem = "its first epoch differs from the eager steps"
+                problem = t("engine.fused_differs")
         if problem is not None:
             self._kernel, self._kernel_refused = False, True
-            warnings.warn(f"the fused Triton steps are not used ({problem}); the engine compiles with Inductor", RuntimeWarning, stacklevel=3)
+            warnings.warn(t("engine.fused_refused", reason=problem), RuntimeWarning, stacklevel=3)
         else:
             self._kernel_checked = True
         return preds
