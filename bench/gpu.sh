@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU part of bench/engine.py for both engines (eager trainer, stacked engine with and
-# without CUDA graphs), as one prepared script for a machine with an NVIDIA GPU.
+# The GPU part of bench/engine.py for both engines (eager trainer; stacked engine eager, with
+# CUDA graphs, compiled with the fused Triton steps and with Inductor's alone), then the fused
+# steps' check and block-size sweep, as one prepared script for a machine with an NVIDIA GPU.
 #
 #   bash bench/gpu.sh               # M = 100000 models (MODELS=..., EPOCHS=... to change)
 #   bash bench/gpu.sh --cpu-smoke   # the same script on CPU with tiny sizes (tests, CI)
@@ -23,4 +24,8 @@ if [ "${1:-}" = "--cpu-smoke" ]; then
 fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available())"
-exec "$PY" bench/engine.py --part gpu --device cuda --models "${MODELS:-100000}" --epochs "${EPOCHS:-20}"
+"$PY" bench/engine.py --part gpu --device cuda --models "${MODELS:-100000}" --epochs "${EPOCHS:-20}"
+# The fused Triton steps on their own: agreement with the eager steps, then every block size
+# and warp count against Inductor's steps (bench/fused_triton.py).
+"$PY" bench/fused_triton.py --check
+exec "$PY" bench/fused_triton.py --models "${MODELS:-100000}" --sweep
