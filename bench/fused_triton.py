@@ -29,7 +29,7 @@ import triton.language as tl
 from torchground import Spec
 from torchground.engine import StackedGroup
 from torchground.engine.epoch import gather, gather_last, split_steps, step_shapes, steps_last
-from torchground.engine.fused import ACTS, FusedSteps, _act, _layout
+from torchground.engine.fused import ACTS, FusedSteps, _act, layer_table
 from torchground.engine.net import StackedNet
 
 
@@ -75,7 +75,7 @@ def fused_valid(params: torch.Tensor, twin: StackedNet, vx: torch.Tensor, vy: to
     """MSE (not halved) and accuracy (M,) of every model (``params`` (P, M), ``twin``'s
     shape and activations) on shared points vx (1, NV, F), vy (1, NV, 1)."""
     P, M = params.shape
-    meta, _ = _layout(twin.sizes, params.device)
+    meta = layer_table(twin)
     loss, acc = torch.empty(M, device=params.device), torch.empty(M, device=params.device)
     _valid_kernel[(triton.cdiv(M, block),)](
         params, vx[0].t().contiguous(), vy.reshape(-1).contiguous(), loss, acc, meta, M, NV=vx.shape[1],

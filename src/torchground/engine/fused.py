@@ -226,14 +226,11 @@ def _epoch_kernel(
             tl.debug_barrier()
 
 
-def _layout(sizes: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, int]:
-    """Per layer (in, out, weight offset) as an int32 tensor, and the parameter count."""
-    meta, off = [], 0
-    for i, o in zip(sizes[:-1], sizes[1:]):
-        meta += [i, o, off]
-        off += o * i + o
-    return torch.tensor(meta, dtype=torch.int32, device=device), off
-
+def layer_table(net: StackedNet) -> Tensor:
+    """Per layer (in, out, weight offset; the bias follows the weight) as an int32 (L·3,)
+    tensor on the net's device: :meth:`~torchground.engine.net.StackedNet._layout` for the kernels."""
+    rows = [(i, o, w_off) for w_off, o, i, _ in net._layout()]
+    return torch.tensor([v for row in rows for v in row], dtype=torch.int32, device=net.params.device)
 
 
 class FusedSteps:
@@ -253,8 +250,7 @@ class FusedSteps:
         self.twin, self.block, self.warps = twin, block, warps
         self.kind, self.flags = opt.kind, opt.flags
         self.hid, self.out, self.half = ACTS[twin.activation], ACTS[twin.output_activation], twin.loss_name == "half_mse"
-        P, M = twin.params.shape
-        device = twin.params.device
+        M, device = twin.params.shape[1], twin.params.device
         st = opt.state
         spare = torch.zeros_like(twin.params) if len(st) < 2 else None  # state the kernel reads and writes but no optimiser keeps
         self.s1 = st["buf"] if "buf" in st else st.get("exp_avg", spare)
@@ -262,8 +258,7 @@ class FusedSteps:
         rows = [opt.hp[k].reshape(-1) if k in opt.hp else torch.zeros(M, device=device) for k in HP_ROWS[:-1]]
         rows.append(twin.l2.reshape(-1) if twin.l2 is not None else torch.zeros(M, device=device))
         self.hp = torch.stack([r.to(torch.float32) for r in rows]).contiguous()  # (len(HP_ROWS), M)
-        self.meta, count = _layout(twin.sizes, device)
-        assert count == P
+        self.meta = layer_table(twin)
 
     @staticmethod
     def covers(twin: StackedNet) -> bool:
