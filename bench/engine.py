@@ -4,18 +4,19 @@ Parts (``--part``, default ``one,many``):
 
 * ``one``  — one model, the curriculum recipe (circle, 2-3-3-1 tanh, SGD lr 0.03 wd 0.03,
   MSE, batch 15, 250 training points): the engine, eager and compiled
-  (``StackedGroup(..., compile=True)``), against a plain ``DataLoader`` loop (the
+  (``StackedGroup(..., compile=True)``: the fused C steps of
+  :mod:`torchground.engine.fused_native`, and Inductor's alone), against a plain ``DataLoader`` loop (the
   curriculum's, validation each epoch). Steps/s of each (training only, setup excluded
   for all), the ratios, and the largest per-epoch loss difference. Runs alternate;
   medians reported.
 * ``many`` — M models 2-8-8-1, batch 10, on CPU (default M = 1024, distinct initial
   weights and learning rates): model-steps/s of the engine, eager and compiled
-  (``compile=True``, the models-last twin), once with one shared batch order and once
+  (``compile=True``: the fused C steps, and Inductor's alone), once with one shared batch order and once
   with a distinct shuffle seed per model. Runs alternate; medians reported; validation
   on all models every epoch is included, as the trainer does it.
 * ``gpu``  — M models (default 100 000) on ``--device`` (cuda): model-steps/s of the
   engine with and without CUDA graphs and compiled (the fused Triton steps of
-  :mod:`torchground.engine.fused`, and Inductor's alone), against the eager trainer
+  :mod:`torchground.engine.fused_triton`, and Inductor's alone), against the eager trainer
   training one model on the same device (model-steps/s = its steps/s), and the largest
   loss difference of each to the eager engine. ``bench/gpu.sh`` runs this part.
 
@@ -40,9 +41,12 @@ from torchground.trainer import Trainer
 from seed_recipe import plain_loop  # the same plain DataLoader loop both benches compare with
 
 
-def engine_one(spec: Spec, compile: bool = False) -> tuple[float, int, list[tuple[float, float]]]:
-    """The engine on one model, timed like the plain loop: training only (data and weights made before)."""
+def engine_one(spec: Spec, compile: bool = False, fused: bool = True) -> tuple[float, int, list[tuple[float, float]]]:
+    """The engine on one model, timed like the plain loop: training only (data and weights made before).
+    ``fused=False``: compiled by Inductor alone (without the fused C steps)."""
     group = StackedGroup([spec], compile=compile)
+    if compile and not fused:
+        group._compiled = CompiledEpoch("cpu", fused=False)
     start = time.perf_counter()
     result = group.run()[0]
     wall = time.perf_counter() - start
@@ -53,24 +57,26 @@ def part_one(epochs: int, repeats: int) -> None:
     spec = Spec(epochs=epochs)
     plain_loop(spec.replace(epochs=2)), engine_one(spec.replace(epochs=2))  # warm-up
     start = time.perf_counter()
-    engine_one(spec.replace(epochs=2), compile=True)  # compiles (Inductor caches it on disk for later runs)
+    engine_one(spec.replace(epochs=2), compile=True)  # builds the fused steps (cached on disk for later runs)
     compile_s = time.perf_counter() - start
-    rates: dict[str, list[float]] = {"plain": [], "eager": [], "compiled": []}
+    engine_one(spec.replace(epochs=2), compile=True, fused=False)  # compiles with Inductor (cached on disk)
+    rates: dict[str, list[float]] = {"plain": [], "eager": [], "compiled": [], "inductor": []}
     worst = 0.0
     for _ in range(repeats):  # alternate, so that all see the same machine load
         wp, sp, lp = plain_loop(spec)
         rates["plain"].append(sp / wp)
-        for name, compiled in (("eager", False), ("compiled", True)):
-            wf, sf, lf = engine_one(spec, compile=compiled)
+        for name, compiled, fused in (("eager", False, True), ("compiled", True, True), ("inductor", True, False)):
+            wf, sf, lf = engine_one(spec, compile=compiled, fused=fused)
             assert sp == sf
             rates[name].append(sf / wf)
             worst = max(worst, max(abs(a - b) for pa, pf in zip(lp, lf) for a, b in zip(pa, pf)))
-    p, e, c = (statistics.median(rates[k]) for k in ("plain", "eager", "compiled"))
+    p, e, c, i = (statistics.median(rates[k]) for k in ("plain", "eager", "compiled", "inductor"))
     print(f"[one] curriculum recipe, 1 model, {epochs} epochs ({sp} steps), torch {torch.__version__}, medians of {repeats}")
-    print(f"  plain DataLoader loop            : {p:10.0f} steps/s")
-    print(f"  stacked engine, eager (M = 1)    : {e:10.0f} steps/s  {e / p:6.1f}x the plain loop")
-    print(f"  stacked engine, compiled (M = 1) : {c:10.0f} steps/s  {c / p:6.1f}x the plain loop (target 40x;"
-          f" first compilation took {compile_s:.0f} s)")
+    print(f"  plain DataLoader loop              : {p:10.0f} steps/s")
+    print(f"  stacked engine, eager (M = 1)      : {e:10.0f} steps/s  {e / p:6.1f}x the plain loop")
+    print(f"  compiled, fused C steps (M = 1)    : {c:10.0f} steps/s  {c / p:6.1f}x the plain loop (target 40x;"
+          f" first build took {compile_s:.1f} s)")
+    print(f"  compiled, Inductor only (M = 1)    : {i:10.0f} steps/s  {i / p:6.1f}x the plain loop")
     print(f"  largest per-epoch loss difference to the plain loop: {worst:.2g}")
 
 
@@ -79,10 +85,12 @@ def many_specs(models: int, epochs: int, distinct_orders: bool, device: str = "c
     return [base.replace(init_seed=i, lr=0.003 * (1 + i % 10), shuffle_seed=i if distinct_orders else 0) for i in range(models)]
 
 
-def timed_group(specs: list[Spec], cuda_graph: bool = True, compile: bool = False) -> tuple[float, float, int]:
-    """(setup seconds, training seconds, model-steps)."""
+def timed_group(specs: list[Spec], cuda_graph: bool = True, compile: bool = False, fused: bool = True) -> tuple[float, float, int]:
+    """(setup seconds, training seconds, model-steps); ``fused=False``: compiled by Inductor alone."""
     start = time.perf_counter()
     group = StackedGroup(specs, cuda_graph=cuda_graph, compile=compile)
+    if compile and not fused:
+        group._compiled = CompiledEpoch(group.device.type, fused=False)
     setup = time.perf_counter() - start
     if group.device.type == "cuda":
         torch.cuda.synchronize()
@@ -98,18 +106,21 @@ def part_many(models: int, epochs: int, repeats: int) -> None:
     timed_group(many_specs(models, 1, False))  # warm-up
     start = time.perf_counter()
     for distinct in (False, True):
-        timed_group(many_specs(models, 2, distinct), compile=True)  # compiles (Inductor caches it on disk)
+        timed_group(many_specs(models, 2, distinct), compile=True)  # builds and compiles (cached on disk)
     compile_s = time.perf_counter() - start
     for distinct in (False, True):
-        rates: dict[str, list[float]] = {"eager": [], "compiled": []}
-        for _ in range(repeats):  # alternate, so that both see the same machine load
+        timed_group(many_specs(models, 2, distinct), compile=True, fused=False)  # Inductor's steps (cached on disk)
+    for distinct in (False, True):
+        rates: dict[str, list[float]] = {"eager": [], "compiled": [], "inductor": []}
+        for _ in range(repeats):  # alternate, so that all see the same machine load
             for name in rates:
-                _, wall, steps = timed_group(many_specs(models, epochs, distinct), compile=name == "compiled")
+                _, wall, steps = timed_group(many_specs(models, epochs, distinct), compile=name != "eager", fused=name == "compiled")
                 rates[name].append(steps / wall)
-        e, c = statistics.median(rates["eager"]), statistics.median(rates["compiled"])
+        e, c, i = (statistics.median(rates[k]) for k in ("eager", "compiled", "inductor"))
         label = "distinct shuffle seeds" if distinct else "one shared batch order"
-        print(f"  {label:24s}: eager {e:10.3g}  compiled {c:10.3g} model-steps/s  ({c / e:.1f}x; target 2e6)")
-    print(f"  first compilations (both orders) took {compile_s:.0f} s")
+        print(f"  {label:24s}: eager {e:9.3g}  compiled, fused C steps {c:9.3g}  compiled, Inductor only {i:9.3g}"
+              f" model-steps/s  (fused: {c / e:.1f}x eager, {c / i:.2f}x Inductor; target 2e6)")
+    print(f"  first build and compilations (both orders) took {compile_s:.0f} s")
 
 
 def part_gpu(models: int, epochs: int, device: str) -> None:

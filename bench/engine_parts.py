@@ -2,7 +2,7 @@
 
 Times each part of :meth:`~torchground.engine.compiled.CompiledEpoch.run` on its own
 (synchronised on a GPU; the mean of ``--repeats`` calls after one warm-up): the eager
-gather, the compiled steps, the compiled metrics, the twin's two syncs, the snapshot and
+gather, the compiled steps (Inductor's, and the fused kernel's where it covers the group), the compiled metrics, the twin's two syncs, the snapshot and
 the copy of the epoch's table to the host. On CUDA it also captures the compiled steps in a
 CUDA graph, to tell kernel time from launch overhead.
 
@@ -55,8 +55,12 @@ def main() -> None:
     twin = compiled.twin(net)
     gx, gy = clock("gather (one shared order)", lambda: gather_last(x, y, order[:1], group.batch))
     clock("gather (an order per model)", lambda: gather_last(x, y, order.contiguous(), group.batch))
-    preds = clock(f"steps ({len(shapes)}, compiled)", lambda: compiled._steps(twin, gx, gy, shapes))
+    preds = clock(f"steps ({len(shapes)}, Inductor)", lambda: compiled._steps(twin, gx, gy, shapes))
     args_ = (group.evals, group.data.train_sst, True)
+    kernel = compiled._fused_kernel(twin)
+    if kernel is not None:  # our own kernel (Triton on CUDA, C on the CPU)
+        clock(f"steps ({len(shapes)}, {type(kernel).__name__})", lambda: kernel.epoch(gx, gy, group.batch, True))
+        clock(f"steps and metrics ({type(kernel).__name__})", lambda: kernel.epoch(gx, gy, group.batch, True, args_))
     stats = clock("metrics (compiled)", lambda: compiled._stats(twin, preds, gy, shapes, *args_))
     clock("twin.load_from(net)", lambda: twin.load_from(net))
     clock("net.load_from(twin)", lambda: net.load_from(twin))

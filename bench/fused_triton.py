@@ -1,4 +1,4 @@
-"""The fused Triton steps of the engine (:mod:`torchground.engine.fused`), checked and timed,
+"""The fused Triton steps of the engine (:mod:`torchground.engine.fused_triton`), checked and timed,
 and a prototype of a fused validation kernel.
 
 ``--check`` runs each branch of the fused epoch kernel (:data:`CHECKS`: activations,
@@ -29,7 +29,8 @@ import triton.language as tl
 from torchground import Spec
 from torchground.engine import StackedGroup
 from torchground.engine.epoch import gather, gather_last, split_steps, step_shapes, steps_last
-from torchground.engine.fused import ACTS, FusedSteps, _act, layer_table
+from torchground.engine.fused import ACTS
+from torchground.engine.fused_triton import TritonSteps, _act, layer_table
 from torchground.engine.net import StackedNet
 
 
@@ -116,7 +117,7 @@ CHECKS = [
 
 
 def check(device: str, models: int = 13, epochs: int = 2) -> None:
-    """The engine's fused steps (:class:`~torchground.engine.fused.FusedSteps`) and this
+    """The engine's fused steps (:class:`~torchground.engine.fused_triton.TritonSteps`) and this
     file's validation kernel against the engine's own eager steps and forward, on two twins
     of one net and the same batches, for each of :data:`CHECKS`."""
     for name, fields in CHECKS:
@@ -129,13 +130,13 @@ def check(device: str, models: int = 13, epochs: int = 2) -> None:
                 net.step(xb, yb)
         ref, twin = net.models_last(), net.models_last()
         ref.opt.t = ref.opt.t.clone()  # the twins share the step count with the net: give each its own
-        fused = FusedSteps(twin, block=16)
+        fused = TritonSteps(twin, block=16)
         shapes = step_shapes(models, gx.shape[1] // models, group.batch)
         worst_p = worst_o = 0.0
         for _ in range(epochs):
             preds = steps_last(ref, gx, gy, shapes)  # the engine, eagerly
             ref_out = torch.cat([p[:, 0, :].reshape(-1) for p in preds])
-            out = fused.epoch(gx, gy, group.batch, shared=False).reshape(-1)
+            out = fused.epoch(gx, gy, group.batch, shared=False)[0].reshape(-1)
             worst_o = max(worst_o, (out - ref_out).abs().max().item())
             worst_p = max(worst_p, (twin.params - ref.params).abs().max().item())
         _, vx, vy, _ = group.evals[0]
@@ -163,12 +164,12 @@ def speed(models: int, repeats: int, sweep: bool, device: str = "cuda") -> None:
     for label, fields in (("SGD", {}), ("Adam", {"optimizer": "adam", "lr": 0.01})):
         group, twin, gx, gy = _setup(bench_specs(models, device, **fields))
         shapes = step_shapes(models, gx.shape[1] // models, group.batch)
-        compiled, fused = CompiledEpoch(device), FusedSteps(group.net.models_last())
+        compiled, fused = CompiledEpoch(device), TritonSteps(group.net.models_last())
         print(f"[fused] {label}: {models} models {group.net.sizes}, batch {group.batch}, {len(shapes)} steps per epoch,"
               f" {name}, torch {torch.__version__}, triton {triton.__version__}; best of {repeats}")
         def run_fused(block: int, warps: int) -> torch.Tensor:
             fused.block, fused.warps = block, warps
-            return fused.epoch(gx, gy, group.batch, shared=False)
+            return fused.epoch(gx, gy, group.batch, shared=False)[0]
 
         runs = [(f"fused kernel, BLOCK {b:3d}, {w} warps", (lambda b=b, w=w: run_fused(b, w))) for b, w in configs]
         runs.append(("engine, compiled steps (Inductor)", lambda: compiled._steps(twin, gx, gy, shapes)))

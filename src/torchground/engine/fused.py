@@ -1,286 +1,104 @@
-"""CUDA, with ``compile=True``: an epoch's steps in one Triton kernel, every step fused.
+"""With ``compile=True``: an epoch's steps in one kernel of our own, every step fused.
 
-Why our own kernel: for 10⁵ models 2-8-8-1 the steps that TorchInductor generates from
-the models-last step (:mod:`~torchground.engine.compiled`) took 21 ms per epoch of 25 steps
-on an H100, the same inside a CUDA graph: they are memory-bound, since each layer's
-activations and each product's partial sums go through memory (about 1 GB per step).
-Here one program owns ``BLOCK`` models for the whole epoch: it reads their batches and
-parameters, runs forward, loss gradient, backward and the optimiser update of every step,
-and writes parameters and state back; only per-point activations and backward signals
-pass through a scratch buffer the program alone touches. The formulas are the engine's
+Two kernels implement the same epoch: in Triton for CUDA
+(:mod:`~torchground.engine.fused_triton`) and in C for the CPU
+(:mod:`~torchground.engine.fused_native`). Each takes a block of models through the whole
+epoch — forward, loss gradient, backward and the optimiser update of every step — with
+parameters and state read once and written once. This module holds what both share: the
+scope and the per-model tables the kernels read. The formulas are the engine's
 (:mod:`~torchground.engine.ops`, :mod:`~torchground.engine.optim`), op for op where the
 order of float operations is not a sum's.
 
 Scope (:meth:`FusedSteps.covers`; other groups compile with Inductor): float32; identity,
 tanh, sigmoid and relu; MSE and half MSE; SGD (momentum, nesterov, dampening), Adam and
 AdamW without amsgrad or maximize; weight decay and the L2 penalty (no L1: its dead-weight
-rule is not in the kernel). Widths are padded to a power of two, at most 8 × 8 weights per
-layer held at once.
+rule is not in the kernels); widths up to 8.
 
-Tested on CPU through Triton's interpreter (``TRITON_INTERPRET=1``); on a GPU,
-:class:`~torchground.engine.compiled.CompiledEpoch` checks the first fused epoch against
-the engine's eager steps and falls back to Inductor, with a warning, if they disagree.
+:class:`~torchground.engine.compiled.CompiledEpoch` checks the first fused epoch of a group
+against the engine's eager steps and falls back to Inductor, with a warning, if they
+disagree or the kernel cannot be built.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from typing import Sequence
+
 import torch
-import triton
-import triton.language as tl
 
 from torchground.engine.net import StackedNet
 
-__all__ = ["FusedSteps", "ACTS", "OPTS"]
+__all__ = ["FusedSteps", "Metrics", "ACTS", "OPTS", "HP_ROWS"]
 
 Tensor = torch.Tensor
+#: What an epoch's metrics need: the evaluation sets (name, x (D, N, F), y (D, N, 1), sst
+#: (D,)), the training labels' sum of squares (D,), and whether the problem is classification.
+Metrics = tuple[Sequence[tuple[str, Tensor, Tensor, Tensor]], Tensor, bool]
 
-
-@triton.jit
-def _tanh(z):
-    e = tl.exp(-2.0 * tl.abs(z))  # tanh(|z|) = (1 - e) / (1 + e), no overflow
-    t = (1.0 - e) / (1.0 + e)
-    return tl.where(z < 0, -t, t)
-
-
-#: Activations the kernels implement (constexpr ids), as the engine computes them.
+#: Activations the kernels implement (their ids), as the engine computes them.
 ACTS = {"identity": 0, "tanh": 1, "sigmoid": 2, "relu": 3}
 #: Optimisers: SGD (momentum and nesterov as flags), Adam and AdamW (no amsgrad, no maximize).
 OPTS = {"sgd": 0, "adam": 1, "adamw": 1}
-#: Rows of the per-model hyper-parameter table the epoch kernel reads.
+#: Rows of the per-model hyper-parameter table the kernels read.
 HP_ROWS = ("neg_lr", "wd", "momentum", "one_minus_damp", "one_minus_beta1", "beta2", "one_minus_beta2", "eps", "decay", "l2")
+#: The largest layer width the kernels take.
+MAX_WIDTH = 8
 
 
-@triton.jit
-def _act(z, KIND: tl.constexpr):
-    a = z  # identity
-    if KIND == 1:
-        a = _tanh(z)
-    if KIND == 2:
-        a = 1.0 / (1.0 + tl.exp(-z))
-    if KIND == 3:
-        a = tl.maximum(z, 0.0)
-    return a
-
-
-@triton.jit
-def _act_back(g, a, KIND: tl.constexpr):
-    """The gradient at the input from the output ``a``: aten's tanh/sigmoid/threshold backward."""
-    d = g
-    if KIND == 1:
-        d = g * (1.0 - a * a)
-    if KIND == 2:
-        d = g * (1.0 - a) * a
-    if KIND == 3:
-        d = tl.where(a <= 0.0, 0.0, g)
-    return d
-
-
-@triton.jit
-def _update(p, g, s1, s2, neg_lr, wd, mom, omd, omb1, b2, omb2, eps, decay, step_size, bc2_sqrt,
-            OPT: tl.constexpr, MOMENTUM: tl.constexpr, NESTEROV: tl.constexpr, DECOUPLED: tl.constexpr):
-    """One optimiser update, op for op as :class:`~torchground.engine.optim.StackedOptimizer`
-    (steady state: SGD's momentum buffer exists). → (p, s1, s2)."""
-    if OPT == 0:  # SGD: g += wd·p; buf = momentum·buf + (1 − dampening)·g; p += −lr·g
-        g = g + p * wd
-        if MOMENTUM:
-            s1 = s1 * mom + g * omd
-            if NESTEROV:
-                g = g + s1 * mom
-            else:
-                g = s1
-        p = p + g * neg_lr
-    else:  # Adam, AdamW
-        if DECOUPLED:
-            p = p * decay
-        else:
-            g = g + p * wd
-        s1 = tl.where(omb1 < 0.5, s1 + omb1 * (g - s1), g - (g - s1) * (1.0 - omb1))  # torch.lerp's two forms
-        s2 = s2 * b2 + (g * omb2) * g
-        p = p + (s1 / (tl.sqrt(s2) / bc2_sqrt + eps)) * step_size
-    return p, s1, s2
-
-
-@triton.jit
-def _epoch_kernel(
-    p_ptr, s1_ptr, s2_ptr, gx_ptr, gy_ptr, pred_ptr, act_ptr, sig_ptr, meta_ptr, hp_ptr, sk_ptr,
-    M, XROW, XJ, XM, N: tl.constexpr, B: tl.constexpr,
-    F: tl.constexpr, L: tl.constexpr, W: tl.constexpr, BMAX: tl.constexpr, BLOCK: tl.constexpr,
-    HID: tl.constexpr, OUT: tl.constexpr, HALF: tl.constexpr, OPT: tl.constexpr, MOMENTUM: tl.constexpr,
-    NESTEROV: tl.constexpr, DECOUPLED: tl.constexpr, L2: tl.constexpr,
-):
-    """One epoch of steps for models [pid·BLOCK, (pid+1)·BLOCK).
-
-    p (P, M) parameters and s1, s2 (P, M) optimiser state (momentum buffer; Adam's moments),
-    updated in place; gx (F, ·), gy (·) the epoch's points in order: model m's j-th point
-    in column j·XJ + m·XM of rows XROW apart ((M, 1): a batch per model, (1, 0): one for
-    all); pred (N·M,) each point's output before its step, column j·M + m; act
-    (L + 1, BMAX, W, M) and sig (2, BMAX, W, M) scratch; meta (L, 3) int32 per layer (in,
-    out, weight offset; the bias follows the weight); hp (len(HP_ROWS), M) per-model
-    hyper-parameters; sk (S, 2, M) Adam's step size and √(bias correction 2) per step.
-    """
-    m = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mm = m < M
-    r = tl.arange(0, W)
-    neg_lr = tl.load(hp_ptr + 0 * M + m, mask=mm, other=0.0)
-    wd = tl.load(hp_ptr + 1 * M + m, mask=mm, other=0.0)
-    mom = tl.load(hp_ptr + 2 * M + m, mask=mm, other=0.0)
-    omd = tl.load(hp_ptr + 3 * M + m, mask=mm, other=0.0)
-    omb1 = tl.load(hp_ptr + 4 * M + m, mask=mm, other=0.0)
-    b2 = tl.load(hp_ptr + 5 * M + m, mask=mm, other=0.0)
-    omb2 = tl.load(hp_ptr + 6 * M + m, mask=mm, other=0.0)
-    eps = tl.load(hp_ptr + 7 * M + m, mask=mm, other=1.0)
-    decay = tl.load(hp_ptr + 8 * M + m, mask=mm, other=0.0)
-    l2 = tl.load(hp_ptr + 9 * M + m, mask=mm, other=0.0)
-    zero = tl.zeros((BLOCK,), tl.int32)
-    plane = BMAX * W * M  # one layer of the scratch buffers
-    tile = r[:, None] * M + m[None, :]  # (W, BLOCK) offsets of one point's units
-    for start in range(0, N, B):
-        # Every loop runs to the compile-time B; the last, shorter batch masks its missing
-        # points (Triton 3.6's interpreter cannot loop over a run-time count with NumPy ≥ 2.4).
-        count = zero + tl.minimum(N - start, B)  # (BLOCK,) the batch's points, as a tensor in every Triton
-        # -- forward, layer by layer over the batch's points (activations to scratch)
-        for l in tl.static_range(L):
-            i_n = tl.load(meta_ptr + 3 * l)
-            o_n = tl.load(meta_ptr + 3 * l + 1)
-            off = tl.load(meta_ptr + 3 * l + 2)
-            wmask = (r[:, None, None] < o_n) & (r[None, :, None] < i_n) & mm[None, None, :]
-            w = tl.load(p_ptr + (off + r[:, None, None] * i_n + r[None, :, None]) * M + m[None, None, :], mask=wmask, other=0.0)
-            bmask = (r[:, None] < o_n) & mm[None, :]
-            b = tl.load(p_ptr + (off + o_n * i_n + r[:, None]) * M + m[None, :], mask=bmask, other=0.0)
-            for k in range(0, B):
-                if l == 0:
-                    a = tl.load(gx_ptr + r[:, None] * XROW + (start + k) * XJ + m[None, :] * XM, mask=(r[:, None] < F) & (mm & (zero + k < count))[None, :], other=0.0)
-                else:
-                    a = tl.load(act_ptr + l * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
-                z = b + tl.sum(w * a[None, :, :], axis=1)
-                if l == L - 1:
-                    a = _act(z, OUT)
-                else:
-                    a = _act(z, HID)
-                tl.store(act_ptr + (l + 1) * plane + k * W * M + tile, tl.where(bmask, a, 0.0), mask=mm[None, :])
-            tl.debug_barrier()
-        # -- the loss gradient (MSE, or half of it), mean over the batch, and each point's output
-        for k in range(0, B):
-            here = mm & (zero + k < count)
-            out = tl.load(act_ptr + L * plane + k * W * M + m, mask=here, other=0.0)
-            y = tl.load(gy_ptr + (start + k) * XJ + m * XM, mask=here, other=0.0)
-            tl.store(pred_ptr + (start + k) * M + m, out, mask=here)
-            if HALF:
-                g = (out - y) * 2.0 * (0.5 / count.to(tl.float32))
-            else:
-                g = (out - y) * (2.0 / count.to(tl.float32))
-            g = tl.where(here, g, 0.0)
-            tl.store(sig_ptr + (L % 2) * plane + k * W * M + tile, tl.where(r[:, None] == 0, g[None, :], 0.0), mask=mm[None, :])
-        tl.debug_barrier()
-        s = start // B
-        step_size = tl.load(sk_ptr + (2 * s) * M + m, mask=mm, other=0.0)
-        bc2_sqrt = tl.load(sk_ptr + (2 * s + 1) * M + m, mask=mm, other=1.0)
-        # -- backward, last layer first; each layer updated once its weights are used
-        for j in tl.static_range(L):
-            l = L - 1 - j
-            i_n = tl.load(meta_ptr + 3 * l)
-            o_n = tl.load(meta_ptr + 3 * l + 1)
-            off = tl.load(meta_ptr + 3 * l + 2)
-            wmask = (r[:, None, None] < o_n) & (r[None, :, None] < i_n) & mm[None, None, :]
-            w_off = (off + r[:, None, None] * i_n + r[None, :, None]) * M + m[None, None, :]
-            w = tl.load(p_ptr + w_off, mask=wmask, other=0.0)
-            bmask = (r[:, None] < o_n) & mm[None, :]
-            b_off = (off + o_n * i_n + r[:, None]) * M + m[None, :]
-            b = tl.load(p_ptr + b_off, mask=bmask, other=0.0)
-            gw = tl.zeros((W, W, BLOCK), tl.float32)
-            gb = tl.zeros((W, BLOCK), tl.float32)
-            for k in range(0, B):  # a missing point's signal is 0: it adds nothing
-                g = tl.load(sig_ptr + ((l + 1) % 2) * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
-                a = tl.load(act_ptr + (l + 1) * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
-                if l == L - 1:
-                    delta = _act_back(g, a, OUT)
-                else:
-                    delta = _act_back(g, a, HID)
-                if l == 0:
-                    x = tl.load(gx_ptr + r[:, None] * XROW + (start + k) * XJ + m[None, :] * XM, mask=(r[:, None] < F) & (mm & (zero + k < count))[None, :], other=0.0)
-                else:
-                    x = tl.load(act_ptr + l * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
-                gw += delta[:, None, :] * x[None, :, :]
-                gb += delta
-                if l > 0:
-                    below = tl.sum(delta[:, None, :] * w, axis=0)  # (W, BLOCK): d loss / d inputs
-                    tl.store(sig_ptr + (l % 2) * plane + k * W * M + tile, below, mask=mm[None, :])
-            if L2:  # the Playground's L2 penalty, on weights only: g += l2·w
-                gw = gw + w * l2[None, None, :]
-            s1w = tl.load(s1_ptr + w_off, mask=wmask, other=0.0)
-            s2w = tl.load(s2_ptr + w_off, mask=wmask, other=0.0)
-            w, s1w, s2w = _update(w, gw, s1w, s2w, neg_lr[None, None, :], wd[None, None, :], mom[None, None, :], omd[None, None, :],
-                                  omb1[None, None, :], b2[None, None, :], omb2[None, None, :], eps[None, None, :], decay[None, None, :],
-                                  step_size[None, None, :], bc2_sqrt[None, None, :], OPT, MOMENTUM, NESTEROV, DECOUPLED)
-            tl.store(p_ptr + w_off, w, mask=wmask)
-            tl.store(s1_ptr + w_off, s1w, mask=wmask)
-            tl.store(s2_ptr + w_off, s2w, mask=wmask)
-            s1b = tl.load(s1_ptr + b_off, mask=bmask, other=0.0)
-            s2b = tl.load(s2_ptr + b_off, mask=bmask, other=0.0)
-            b, s1b, s2b = _update(b, gb, s1b, s2b, neg_lr[None, :], wd[None, :], mom[None, :], omd[None, :], omb1[None, :], b2[None, :],
-                                  omb2[None, :], eps[None, :], decay[None, :], step_size[None, :], bc2_sqrt[None, :],
-                                  OPT, MOMENTUM, NESTEROV, DECOUPLED)
-            tl.store(p_ptr + b_off, b, mask=bmask)
-            tl.store(s1_ptr + b_off, s1b, mask=bmask)
-            tl.store(s2_ptr + b_off, s2b, mask=bmask)
-            tl.debug_barrier()
-
-
-def layer_table(net: StackedNet) -> Tensor:
-    """Per layer (in, out, weight offset; the bias follows the weight) as an int32 (L·3,)
-    tensor on the net's device: :meth:`~torchground.engine.net.StackedNet._layout` for the kernels."""
-    rows = [(i, o, w_off) for w_off, o, i, _ in net._layout()]
-    return torch.tensor([v for row in rows for v in row], dtype=torch.int32, device=net.params.device)
-
-
-class FusedSteps:
+class FusedSteps(ABC):
     """An epoch's steps of a models-last twin (:meth:`~torchground.engine.net.StackedNet.models_last`)
-    in one kernel launch; trains the twin's own tensors in place.
+    in one kernel call; trains the twin's own tensors in place. Subclasses launch a kernel
+    (:meth:`_launch`).
 
     Args:
         twin: the twin; :meth:`covers` must hold. SGD with momentum must have taken its
             first step (its buffer starts as a copy of the gradient), as for every compiled
             epoch (:attr:`~torchground.engine.optim.StackedOptimizer.steady`).
-        block, warps: models per program, warps per program.
     """
 
-    def __init__(self, twin: StackedNet, block: int = 32, warps: int = 4) -> None:
+    def __init__(self, twin: StackedNet) -> None:
         assert self.covers(twin)
         opt = twin.opt
-        self.twin, self.block, self.warps = twin, block, warps
+        self.twin = twin
         self.kind, self.flags = opt.kind, opt.flags
         self.hid, self.out, self.half = ACTS[twin.activation], ACTS[twin.output_activation], twin.loss_name == "half_mse"
+        self.momentum = self.kind == "sgd" and bool(self.flags[1])
+        self.nesterov = self.momentum and bool(self.flags[2])
+        self.decoupled = self.kind != "sgd" and bool(self.flags[3])
         M, device = twin.params.shape[1], twin.params.device
         st = opt.state
-        spare = torch.zeros_like(twin.params) if len(st) < 2 else None  # state the kernel reads and writes but no optimiser keeps
+        spare = torch.zeros_like(twin.params) if len(st) < 2 else None  # state the kernels may touch but no optimiser keeps
         self.s1 = st["buf"] if "buf" in st else st.get("exp_avg", spare)
         self.s2 = st.get("exp_avg_sq", spare)
         rows = [opt.hp[k].reshape(-1) if k in opt.hp else torch.zeros(M, device=device) for k in HP_ROWS[:-1]]
         rows.append(twin.l2.reshape(-1) if twin.l2 is not None else torch.zeros(M, device=device))
         self.hp = torch.stack([r.to(torch.float32) for r in rows]).contiguous()  # (len(HP_ROWS), M)
-        self.meta = layer_table(twin)
 
     @staticmethod
     def covers(twin: StackedNet) -> bool:
-        """Whether the kernel implements this twin's step (see the module docstring)."""
+        """Whether the kernels implement this twin's step (see the module docstring)."""
         opt = twin.opt
         kind, flags = opt.kind, opt.flags
         if not (twin.last and twin.params.dtype == torch.float32 and twin.activation in ACTS and twin.output_activation in ACTS):
             return False
-        if twin.loss_name not in ("mse", "half_mse") or kind not in OPTS or twin.l1 is not None or max(twin.sizes) > 8:
+        if twin.loss_name not in ("mse", "half_mse") or kind not in OPTS or twin.l1 is not None or max(twin.sizes) > MAX_WIDTH:
             return False
         return not flags[3] if kind == "sgd" else not (flags[1] or flags[2])  # maximize; amsgrad, maximize
 
-    def epoch(self, gx: Tensor, gy: Tensor, batch: int, shared: bool) -> Tensor:
+    def epoch(
+        self, gx: Tensor, gy: Tensor, batch: int, shared: bool, metrics: Metrics | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """One epoch on :func:`~torchground.engine.epoch.gather_last`'s batches (``shared``:
         gathered once for all models). → each point's output before its step, (1, N·M) in
-        the per-model column order (:func:`~torchground.engine.epoch.split_steps_last` splits it)."""
+        the per-model column order (:func:`~torchground.engine.epoch.split_steps_last` splits
+        it), and the epoch's table (M, S + K) float64 as
+        :func:`~torchground.engine.epoch.epoch_stats` gives it, where the kernel measures
+        ``metrics`` (evaluation sets, training labels' sum of squares, classification);
+        None where it does not."""
         twin = self.twin
-        P, M = twin.params.shape
+        M, device = twin.params.shape[1], twin.params.device
         N = gy.shape[1] // (1 if shared else M)
         S = -(-N // batch)
-        sizes, device = twin.sizes, twin.params.device
-        L, W = len(sizes) - 1, triton.next_power_of_2(max(sizes))
         sk = torch.zeros(S, 2, M, device=device)
         if self.kind != "sgd":  # Adam's per-step scalars, computed as the engine computes them (float64, then cast)
             hp, t = twin.opt.hp, twin.opt.t
@@ -288,16 +106,14 @@ class FusedSteps:
             sk[:, 0] = (-(hp["lr64"] / (1 - torch.pow(hp["beta1_64"], ts)))).to(torch.float32)
             sk[:, 1] = ((1 - torch.pow(hp["beta2_64"], ts)) ** 0.5).to(torch.float32)
             t.add_(S)
-        bmax = triton.next_power_of_2(batch)
-        act = torch.empty(L + 1, bmax, W, M, device=device)
-        sig = torch.empty(2, bmax, W, M, device=device)
         pred = torch.empty(1, N * M, device=device)
-        momentum = self.kind == "sgd" and bool(self.flags[1])
-        xj, xm = (1, 0) if shared else (M, 1)
-        _epoch_kernel[(triton.cdiv(M, self.block),)](
-            twin.params, self.s1, self.s2, gx, gy, pred, act, sig, self.meta, self.hp, sk, M, gx.shape[1], xj, xm,
-            N=N, B=batch, F=sizes[0], L=L, W=W, BMAX=bmax, BLOCK=self.block, HID=self.hid, OUT=self.out, HALF=self.half,
-            OPT=OPTS[self.kind], MOMENTUM=momentum, NESTEROV=momentum and bool(self.flags[2]),
-            DECOUPLED=self.kind != "sgd" and bool(self.flags[3]), L2=twin.l2 is not None, num_warps=self.warps,
-        )
-        return pred
+        stats = self._launch(gx.contiguous(), gy.contiguous(), pred, sk, N, batch, shared, metrics)
+        return pred, stats
+
+    @abstractmethod
+    def _launch(
+        self, gx: Tensor, gy: Tensor, pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
+    ) -> Tensor | None:
+        """Run the kernel: ``gx`` (F, ·), ``gy`` (1, ·) as in :meth:`epoch`; fills ``pred``
+        (1, N·M); ``sk`` (S, 2, M) Adam's step size and √(bias correction 2) of each step.
+        → the epoch's table where the kernel measures ``metrics``, else None."""

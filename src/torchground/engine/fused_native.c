@@ -1,0 +1,344 @@
+/* An epoch of training steps for a block of models, every step fused, and the epoch's
+ * metrics: the CPU counterpart of the Triton kernel in fused_triton.py (see
+ * fused_native.py for why).
+ *
+ * Compiled per group configuration: fused_native.py prepends the definitions
+ *   NL           layers;  SIZES[NL + 1] widths (F, hidden..., 1);  OFFS[NL] weight offsets
+ *   NP           parameters per model;  W  the largest width
+ *   N, B, REST   points per epoch, batch size, points of the last, shorter batch (0: none)
+ *   VB           models per vector (one SIMD register of floats, or two)
+ *   MIN_BLOCKS   fewest vectors a thread takes (fewer in all: the calling thread alone)
+ *   SHARED       1: one batch order for all models (a point is a scalar, broadcast)
+ *   HID, OUT     activation ids (0 identity, 1 tanh, 2 sigmoid, 3 relu)
+ *   HALF         half MSE;  OPT  0 SGD, 1 Adam(W);  MOMENTUM, NESTEROV, DECOUPLED, L2  flags
+ *   CLASSIFY     the ±1 problem (accuracy) or regression (RMSE, R²);  NE  evaluation sets (0–2)
+ *
+ * Layouts (models last, as the twin's tensors; M models, row stride M):
+ *   p, s1, s2  (NP, M)  parameters and optimiser state, trained in place
+ *   gx (F, ·), gy (·)   the epoch's points: model m's j-th point in column j (SHARED) or j·M + m
+ *   pred (N·M,)         each point's output before its step, column j·M + m
+ *   hp (10, M)          neg_lr, wd, momentum, 1 − dampening, 1 − β1, β2, 1 − β2, eps, decay, l2
+ *   sk (S, 2, M)        Adam's step size and √(bias correction 2) of each step
+ *   stats (M, T)        the epoch's table, as epoch.py's epoch_stats: each step's loss, then the
+ *                       training metrics and each evaluation set's, after the epoch
+ *
+ * The arithmetic is the engine's (ops.py, optim.py, epoch.py), operation for operation
+ * except the order of sums and tanh/exp, which are computed here to about 2 ulp.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef float vf __attribute__((vector_size(VB * 4)));
+typedef int32_t vi __attribute__((vector_size(VB * 4)));
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE vf splat(float x) { return (vf){0} + x; }
+/* mask ? a : b, lane by lane (mask lanes are all ones or all zeros, as comparisons give) */
+INLINE vf sel(vi mask, vf a, vf b) { return (vf)((mask & (vi)a) | (~mask & (vi)b)); }
+
+INLINE vf loadn(const float *src, int nv) {
+    vf v = {0};
+    memcpy(&v, src, (size_t)nv * 4);
+    return v;
+}
+
+INLINE void storen(float *dst, vf v, int nv) { memcpy(dst, &v, (size_t)nv * 4); }
+
+INLINE vf vsqrt(vf x) {
+    vf r;
+    for (int v = 0; v < VB; v++) r[v] = __builtin_sqrtf(x[v]);
+    return r;
+}
+
+/* e^x: x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its Taylor series to r⁷ (relative
+ * error below 3e-9 before rounding), times 2ⁿ built in the exponent bits. Saturates to
+ * +inf above about 88.7 and to 2⁻¹²⁶ below −87.3; NaN stays NaN. */
+INLINE vf vexp(vf x) {
+    x = sel(x > 89.0f, splat(89.0f), x);
+    x = sel(x < -87.3f, splat(-87.3f), x);
+    const vf big = splat(12582912.0f); /* 1.5·2²³: adding it rounds to an integer */
+    vf t = x * 1.44269504088896341f + big;
+    vf n = t - big;
+    vi e = (vi)t - (vi)big; /* n as an integer */
+    vf r = (x - n * 0.693359375f) + n * 2.12194440e-4f; /* ln 2 in two parts */
+    vf y = splat(1.0f / 5040.0f);
+    y = y * r + 1.0f / 720.0f;
+    y = y * r + 1.0f / 120.0f;
+    y = y * r + 1.0f / 24.0f;
+    y = y * r + 1.0f / 6.0f;
+    y = y * r + 0.5f;
+    y = y * r + 1.0f;
+    y = y * r + 1.0f;
+    return y * (vf)((e + 127) << 23);
+}
+
+INLINE vf activate(vf z, const int kind) {
+    if (kind == 1) { /* tanh(|z|) = (1 − e) / (1 + e), e = exp(−2|z|): no overflow */
+        vf az = sel(z < 0.0f, -z, z);
+        vf e = vexp(-2.0f * az);
+        vf t = (1.0f - e) / (1.0f + e);
+        return sel(z < 0.0f, -t, t);
+    }
+    if (kind == 2) return 1.0f / (1.0f + vexp(-z));
+    if (kind == 3) return sel(z < 0.0f, splat(0.0f), z); /* NaN passes, as torch.relu's */
+    return z;
+}
+
+/* The gradient at the input from the output a: aten's tanh/sigmoid/threshold backward. */
+INLINE vf activate_back(vf g, vf a, const int kind) {
+    if (kind == 1) return g * (1.0f - a * a);
+    if (kind == 2) return g * (1.0f - a) * a;
+    if (kind == 3) return sel(a <= 0.0f, splat(0.0f), g);
+    return g;
+}
+
+typedef struct {
+    vf neg_lr, wd, mom, omd, omb1, b2, omb2, eps, decay, l2;
+} Hyper;
+
+/* One optimiser update of p from its gradient g (steady state: SGD's buffer exists). */
+INLINE vf update(vf p, vf g, vf *s1, vf *s2, const Hyper *h, vf step_size, vf bc2_sqrt) {
+    if (OPT == 0) {
+        g = g + p * h->wd;
+        if (MOMENTUM) {
+            *s1 = *s1 * h->mom + g * h->omd;
+            g = NESTEROV ? g + *s1 * h->mom : *s1;
+        }
+        return p + g * h->neg_lr;
+    }
+    if (DECOUPLED)
+        p = p * h->decay;
+    else
+        g = g + p * h->wd;
+    vf d = g - *s1; /* torch.lerp's two forms, by weight */
+    *s1 = sel(h->omb1 < 0.5f, *s1 + h->omb1 * d, g - d * (1.0f - h->omb1));
+    *s2 = *s2 * h->b2 + (g * h->omb2) * g;
+    return p + (*s1 / (vsqrt(*s2) / bc2_sqrt + h->eps)) * step_size;
+}
+
+static const int SIZES[NL + 1] = SIZES_INIT;
+static const int OFFS[NL] = OFFS_INIT;
+
+/* What the Python side passes (fused_native.py's Args mirrors it). */
+typedef struct {
+    float *p, *s1, *s2;       /* (NP, M) parameters and optimiser state, trained in place */
+    const float *gx, *gy;     /* the epoch's points, in order */
+    float *pred;              /* (N·M,) each point's output before its step */
+    const float *hp, *sk;     /* (10, M) hyper-parameters; (S, 2, M) Adam's per-step scalars */
+    double *stats;            /* (M, T) the epoch's table: S step losses, then the metrics */
+    const double *train_sst;  /* (1 or M,) the training labels' sum of squares about their mean */
+    int64_t sst_per_model;    /* 1: train_sst has a value per model */
+    int64_t M, xrow;          /* models; the row stride of gx */
+    const float *ex[2], *ey[2], *esst[2]; /* evaluation sets: x (D, n, F), y (D, n, 1), sst (D,) */
+    int64_t en[2], ed[2];     /* their points, and whether D = M (1) or 1 (0) */
+} Args;
+
+#define S_STEPS (N / B + (REST > 0))
+#define QUALITY (CLASSIFY ? 1 : 2) /* accuracy, or RMSE and R² */
+#define T (S_STEPS + (1 + NE) * (1 + QUALITY))
+
+/* Scratch of one block: per point, the activations of every layer (B, NL + 1, W); the
+ * backward signals (2, B, W). */
+#define ACT(l, k, u) act[((k) * (NL + 1) + (l)) * W + (u)]
+#define SIG(s, k, u) sig[((s) * B + (k)) * W + (u)]
+
+/* The forward pass of one point: a[0 .. F) holds its inputs; fills a[l·W + u] for every
+ * layer l ≥ 1; → the output. */
+INLINE vf forward(const vf *restrict p, vf *restrict a) {
+#pragma GCC unroll 16
+    for (int l = 0; l < NL; l++) {
+        const int I = SIZES[l], O = SIZES[l + 1], off = OFFS[l];
+#pragma GCC unroll 16
+        for (int o = 0; o < O; o++) {
+            vf z = p[off + O * I + o];
+#pragma GCC unroll 16
+            for (int i = 0; i < I; i++) z += p[off + o * I + i] * a[l * W + i];
+            a[(l + 1) * W + o] = activate(z, l == NL - 1 ? OUT : HID);
+        }
+    }
+    return a[NL * W];
+}
+
+/* discretize(out) == y, as 1 or 0: the class is +1 where out ≥ 0, else −1. */
+INLINE vf hit(vf out, vf y) {
+    vf d = sel(out >= 0.0f, splat(1.0f), splat(-1.0f));
+    return sel(d == y, splat(1.0f), splat(0.0f));
+}
+
+/* Lane i of v into stats[mb + i, col], as a double. */
+INLINE void put(double *stats, int64_t mb, int nv, int col, vf v) {
+    for (int i = 0; i < nv; i++) stats[(mb + i) * T + col] = (double)v[i];
+}
+
+/* The training metrics a block gathers over the epoch's steps. */
+typedef struct {
+    vf sse, hits;       /* Σ (out − y)² in float, as the trainer sums; points classed right */
+    double loss[VB];    /* Σ step loss × step size */
+} Train;
+
+/* One step on points j0 .. j0 + cnt − 1 (cnt is B or REST, a constant once inlined). */
+INLINE void step(const int cnt, int64_t j0, int64_t s, const Args *A, vf *restrict p, vf *restrict s1,
+                 vf *restrict s2, const Hyper *h, vf *restrict act, vf *restrict sig, Train *tr, int64_t mb, int nv) {
+    const int64_t M = A->M;
+    vf sq = {0};
+    /* forward, point by point; the loss gradient (MSE, or half of it), mean over the batch */
+    for (int k = 0; k < cnt; k++) {
+        int64_t j = j0 + k;
+        for (int f = 0; f < SIZES[0]; f++)
+            ACT(0, k, f) = SHARED ? splat(A->gx[f * A->xrow + j]) : loadn(A->gx + f * A->xrow + j * M + mb, nv);
+        vf out = forward(p, &ACT(0, k, 0));
+        vf y = SHARED ? splat(A->gy[j]) : loadn(A->gy + j * M + mb, nv);
+        storen(A->pred + j * M + mb, out, nv);
+        vf e = out - y;
+        sq += e * e;
+        if (CLASSIFY) tr->hits += hit(out, y);
+        SIG(NL % 2, k, 0) = HALF ? e * 2.0f * (0.5f / (float)cnt) : e * (2.0f / (float)cnt);
+    }
+    /* the step's loss as the trainer reads it: the batch mean, in float */
+    vf loss = sq / (float)cnt * (HALF ? 0.5f : 1.0f);
+    put(A->stats, mb, nv, (int)s, loss);
+    tr->sse += sq;
+    for (int i = 0; i < nv; i++) tr->loss[i] += (double)loss[i] * cnt;
+    vf step_size = {0}, bc2_sqrt = {0};
+    if (OPT == 1) {
+        step_size = loadn(A->sk + (2 * s) * M + mb, nv);
+        bc2_sqrt = loadn(A->sk + (2 * s + 1) * M + mb, nv);
+    }
+    /* backward, last layer first; each layer updated once its weights have been used */
+#pragma GCC unroll 16
+    for (int l = NL - 1; l >= 0; l--) {
+        const int I = SIZES[l], O = SIZES[l + 1], off = OFFS[l];
+        vf gw[W * W], gb[W];
+        for (int u = 0; u < O * I; u++) gw[u] = splat(0.0f);
+        for (int o = 0; o < O; o++) gb[o] = splat(0.0f);
+        for (int k = 0; k < cnt; k++) {
+            vf delta[W];
+#pragma GCC unroll 16
+            for (int o = 0; o < O; o++) {
+                delta[o] = activate_back(SIG((l + 1) % 2, k, o), ACT(l + 1, k, o), l == NL - 1 ? OUT : HID);
+                gb[o] += delta[o];
+#pragma GCC unroll 16
+                for (int i = 0; i < I; i++) gw[o * I + i] += delta[o] * ACT(l, k, i);
+            }
+            if (l > 0) {
+#pragma GCC unroll 16
+                for (int i = 0; i < I; i++) {
+                    vf below = delta[0] * p[off + i];
+#pragma GCC unroll 16
+                    for (int o = 1; o < O; o++) below += delta[o] * p[off + o * I + i];
+                    SIG(l % 2, k, i) = below;
+                }
+            }
+        }
+        for (int u = 0; u < O * I; u++) {
+            vf g = L2 ? gw[u] + p[off + u] * h->l2 : gw[u];
+            p[off + u] = update(p[off + u], g, &s1[off + u], &s2[off + u], h, step_size, bc2_sqrt);
+        }
+        for (int o = 0; o < O; o++) {
+            int u = off + O * I + o;
+            p[u] = update(p[u], gb[o], &s1[u], &s2[u], h, step_size, bc2_sqrt);
+        }
+    }
+}
+
+/* Column by column as epoch.py's epoch_stats: the training loss (size-weighted mean of the
+ * step losses) and accuracy, or RMSE and R² (doubles from the float sums). */
+INLINE void train_metrics(const Args *A, const Train *tr, int64_t mb, int nv) {
+    for (int i = 0; i < nv; i++) {
+        double *row = A->stats + (mb + i) * T + S_STEPS;
+        row[0] = tr->loss[i] / N;
+        if (CLASSIFY) {
+            row[1] = (double)tr->hits[i] / N;
+        } else {
+            double sse = (double)tr->sse[i], sst = A->train_sst[A->sst_per_model ? mb + i : 0];
+            row[1] = __builtin_sqrt(sse / N);
+            row[2] = sst > 0 ? 1 - sse / sst : __builtin_nan("");
+        }
+    }
+}
+
+/* An evaluation set's loss and accuracy, or RMSE and R², after the epoch: in float, then
+ * doubles (Trainer.valid_step's tensors). */
+INLINE void eval_metrics(const Args *A, int e, const vf *restrict p, vf *restrict a, int64_t mb, int nv) {
+    const float *x = A->ex[e], *ys = A->ey[e];
+    const int64_t n = A->en[e];
+    vf sq = {0}, hits = {0};
+    for (int64_t j = 0; j < n; j++) {
+        vf y;
+        if (A->ed[e]) { /* each model its own points */
+            y = splat(0.0f);
+            for (int f = 0; f < SIZES[0]; f++) {
+                vf v = {0};
+                for (int i = 0; i < nv; i++) v[i] = x[((mb + i) * n + j) * SIZES[0] + f];
+                a[f] = v;
+            }
+            for (int i = 0; i < nv; i++) y[i] = ys[(mb + i) * n + j];
+        } else {
+            for (int f = 0; f < SIZES[0]; f++) a[f] = splat(x[j * SIZES[0] + f]);
+            y = splat(ys[j]);
+        }
+        vf out = forward(p, a);
+        vf d = out - y;
+        sq += d * d;
+        if (CLASSIFY) hits += hit(out, y);
+    }
+    int col = S_STEPS + (1 + e) * (1 + QUALITY);
+    put(A->stats, mb, nv, col, sq / (float)n * (HALF ? 0.5f : 1.0f));
+    if (CLASSIFY) {
+        for (int i = 0; i < nv; i++) A->stats[(mb + i) * T + col + 1] = (double)hits[i] / n;
+    } else {
+        vf sst = {0};
+        for (int i = 0; i < nv; i++) sst[i] = A->esst[e][A->ed[e] ? mb + i : 0];
+        put(A->stats, mb, nv, col + 1, vsqrt(sq / (float)n));
+        put(A->stats, mb, nv, col + 2, sel(sst > 0.0f, 1.0f - sq / sst, splat(__builtin_nanf(""))));
+    }
+}
+
+/* The epoch of one vector of models, [mb, mb + nv): steps, then metrics. */
+static void block(vf *restrict mem, const Args *A, int64_t mb, int nv) {
+    const int64_t M = A->M;
+    const int state = OPT == 1 || MOMENTUM; /* whether s1 (and for Adam s2) are read */
+    vf *act = mem, *sig = act + (NL + 1) * B * W, *p = sig + 2 * B * W, *s1 = p + NP, *s2 = s1 + NP;
+    Hyper h;
+    vf *rows[10] = {&h.neg_lr, &h.wd, &h.mom, &h.omd, &h.omb1, &h.b2, &h.omb2, &h.eps, &h.decay, &h.l2};
+    for (int r = 0; r < 10; r++) *rows[r] = loadn(A->hp + r * M + mb, nv);
+    for (int u = 0; u < NP; u++) {
+        p[u] = loadn(A->p + u * M + mb, nv);
+        if (state) s1[u] = loadn(A->s1 + u * M + mb, nv);
+        if (OPT == 1) s2[u] = loadn(A->s2 + u * M + mb, nv);
+    }
+    Train tr = {0};
+    int64_t s = 0;
+    for (; s < N / B; s++) step(B, s * B, s, A, p, s1, s2, &h, act, sig, &tr, mb, nv);
+    if (REST) step(REST, s * B, s, A, p, s1, s2, &h, act, sig, &tr, mb, nv);
+    for (int u = 0; u < NP; u++) {
+        storen(A->p + u * M + mb, p[u], nv);
+        if (state) storen(A->s1 + u * M + mb, s1[u], nv);
+        if (OPT == 1) storen(A->s2 + u * M + mb, s2[u], nv);
+    }
+    train_metrics(A, &tr, mb, nv);
+    for (int e = 0; e < NE; e++) eval_metrics(A, e, p, act, mb, nv);
+}
+
+/* The epoch of models [0, M), vectors spread over OpenMP's threads (the runtime torch
+ * itself uses, so no second pool competes for the cores). 0 on success, 1 when scratch
+ * memory could not be allocated. */
+int tg_epoch(const Args *A) {
+    const int64_t M = A->M, blocks = (M + VB - 1) / VB;
+    const size_t bytes = (sizeof(vf) * ((size_t)(NL + 3) * B * W + 3 * NP) + 63) / 64 * 64;
+    int failed = 0;
+#pragma omp parallel if (blocks >= 2 * MIN_BLOCKS) reduction(| : failed)
+    {
+        vf *mem = aligned_alloc(64, bytes);
+        failed |= !mem;
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < blocks; b++) {
+            int64_t mb = b * VB;
+            if (mem) block(mem, A, mb, M - mb < VB ? (int)(M - mb) : VB);
+        }
+        free(mem);
+    }
+    return failed;
+}

@@ -1,0 +1,188 @@
+"""CPU, with ``compile=True``: an epoch's steps in one C function of our own, every step
+fused (:mod:`~torchground.engine.fused` has the scope and the tables it reads).
+
+Why our own kernel: TorchInductor's C++ for the models-last step
+(:mod:`~torchground.engine.compiled`) sets the CPU's pace for many models, and for one
+model a compiled call costs more than its arithmetic.
+
+* 1024 models 2-8-8-1: Inductor's loops recompute each tanh in every consumer of the
+  layer (8× in an 8-wide layer) and pass every layer through memory; about 8 ms for an
+  epoch's 25 steps on two cores, whatever its tuning options.
+* One model: about 160 µs a compiled call (Dynamo's guards and the AOT wrapper around a
+  100–125 µs kernel) for an epoch of 17 steps of a 2-3-3-1 net.
+
+``fused_native.c`` keeps a vector of ``VB`` models (one AVX-512 register, or two AVX2
+ones) through the whole epoch: parameters and optimiser state stay in the cache, and each
+unit's activation is computed once. It is compiled per group configuration (widths,
+activations, optimiser, batch size and points per epoch as constants, so the compiler
+unrolls the small loops) with the machine's C compiler, as Inductor's C++ is, and cached
+on disk (``$TORCHGROUND_CACHE``, else ``~/.cache/torchground``); loaded with
+:mod:`ctypes`, which releases the GIL during the call, so threads split the models. A
+machine without a compiler, or a build that fails, leaves the group to Inductor
+(:class:`~torchground.engine.compiled.CompiledEpoch` warns), as does a first epoch
+that disagrees with the eager steps.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from torchground.engine.fused import OPTS, FusedSteps, Metrics
+from torchground.engine.net import StackedNet
+
+__all__ = ["NativeSteps", "Args", "build", "cache_dir"]
+
+Tensor = torch.Tensor
+
+SOURCE = Path(__file__).with_name("fused_native.c")
+#: Compiler flags: no errno or trap semantics (so sqrt and compares vectorise); no
+#: fast-math, so NaN and infinity propagate as in the eager engine (divergence is detected).
+FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=gnu11", "-fopenmp", "-shared", "-fPIC")
+#: Fewest models an OpenMP thread takes: for fewer than twice this, the calling thread alone.
+MIN_MODELS_PER_THREAD = 64
+
+_libs: dict[Path, ctypes.CDLL] = {}
+_lock = threading.Lock()
+
+
+def cache_dir() -> Path:
+    """Where built kernels are kept: ``$TORCHGROUND_CACHE``, else ``$XDG_CACHE_HOME`` or ``~/.cache``, then ``torchground``."""
+    root = os.environ.get("TORCHGROUND_CACHE")
+    if root:
+        return Path(root)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "torchground"
+
+
+def _compiler() -> str:
+    """The C compiler: ``$CC``, else gcc, cc or clang on the PATH."""
+    named = os.environ.get("CC")
+    if named:
+        if not shutil.which(named):
+            raise RuntimeError(f"the C compiler $CC={named} was not found")
+        return named
+    cc = shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")
+    if not cc:
+        raise RuntimeError("no C compiler found (gcc, cc, clang or $CC)")
+    return cc
+
+
+def _cpu_flags() -> str:
+    """The CPU's feature flags (``-march=native`` builds for them): part of a build's cache key."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _vector_width() -> int:
+    """Models per vector: 16 floats where AVX-512 is there, else 8."""
+    return 16 if " avx512f" in _cpu_flags() else 8
+
+
+def build(defines: dict[str, object]) -> ctypes.CDLL:
+    """``fused_native.c`` compiled with ``defines`` (cached on disk and in the process).
+
+    Raises:
+        RuntimeError: no C compiler, or the compiler failed (its message attached).
+    """
+    source = "".join(f"#define {k} {v}\n" for k, v in defines.items()) + SOURCE.read_text()
+    cc = _compiler()
+    key = hashlib.sha256("\0".join([cc, *FLAGS, _cpu_flags(), source]).encode()).hexdigest()[:24]
+    path = cache_dir() / f"steps-{key}.so"
+    with _lock:
+        if path in _libs:
+            return _libs[path]
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # built aside, then moved in whole
+                src, out = Path(tmp) / "steps.c", Path(tmp) / "steps.so"
+                src.write_text(source)
+                done = subprocess.run([cc, *FLAGS, str(src), "-o", str(out)], capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{cc} failed to build the fused steps: {done.stderr.strip()[-2000:]}")
+                os.replace(out, path)
+        lib = ctypes.CDLL(str(path))
+        lib.tg_epoch.argtypes = [ctypes.c_void_p]
+        lib.tg_epoch.restype = ctypes.c_int
+        _libs[path] = lib
+        return lib
+
+
+class Args(ctypes.Structure):
+    """``fused_native.c``'s ``Args``: pointers and sizes of one epoch's tensors."""
+
+    _fields_ = [
+        *((name, ctypes.c_void_p) for name in ("p", "s1", "s2", "gx", "gy", "pred", "hp", "sk", "stats", "train_sst")),
+        ("sst_per_model", ctypes.c_int64), ("M", ctypes.c_int64), ("xrow", ctypes.c_int64),
+        ("ex", ctypes.c_void_p * 2), ("ey", ctypes.c_void_p * 2), ("esst", ctypes.c_void_p * 2),
+        ("en", ctypes.c_int64 * 2), ("ed", ctypes.c_int64 * 2),
+    ]
+
+
+class NativeSteps(FusedSteps):
+    """:class:`~torchground.engine.fused.FusedSteps` by ``fused_native.c``'s ``tg_epoch``,
+    which also measures the epoch (the table of :func:`~torchground.engine.epoch.epoch_stats`).
+
+    Args:
+        twin: the models-last twin (see the base class), on the CPU.
+        vector: models per vector (default: 16 with AVX-512, else 8).
+    """
+
+    def __init__(self, twin: StackedNet, vector: int | None = None) -> None:
+        super().__init__(twin)
+        self.vector = vector or _vector_width()
+        self._fn: Any = None  # tg_epoch built for self._built_for
+        self._built_for: tuple[Any, ...] | None = None
+
+    def defines(self, n: int, batch: int, shared: bool, sets: int, classify: bool) -> dict[str, object]:
+        """The compile-time constants of this group's kernel (see ``fused_native.c``)."""
+        layout = self.twin._layout()
+        sizes = self.twin.sizes
+        return {
+            "NL": len(layout), "SIZES_INIT": "{" + ",".join(map(str, sizes)) + "}",
+            "OFFS_INIT": "{" + ",".join(str(w_off) for w_off, *_ in layout) + "}",
+            "NP": self.twin.params.shape[0], "W": max(sizes), "N": n, "B": batch, "REST": n % batch, "VB": self.vector,
+            "MIN_BLOCKS": max(1, MIN_MODELS_PER_THREAD // self.vector),
+            "SHARED": int(shared), "HID": self.hid, "OUT": self.out, "HALF": int(self.half), "OPT": OPTS[self.kind],
+            "MOMENTUM": int(self.momentum), "NESTEROV": int(self.nesterov), "DECOUPLED": int(self.decoupled),
+            "L2": int(self.twin.l2 is not None), "CLASSIFY": int(classify), "NE": sets,
+        }
+
+    def _launch(
+        self, gx: Tensor, gy: Tensor, pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
+    ) -> Tensor:
+        twin = self.twin
+        M = twin.params.shape[1]
+        evals, train_sst, classify = metrics if metrics is not None else ((), torch.zeros(1, dtype=torch.float64), False)
+        assert len(evals) <= 2, "the kernel measures up to two evaluation sets (validation, test)"
+        key = (n, batch, shared, len(evals), classify)
+        if self._built_for != key:
+            self._fn, self._built_for = build(self.defines(*key)).tg_epoch, key
+        S = -(-n // batch)
+        stats = torch.empty(M, S + (1 + len(evals)) * (2 if classify else 3), dtype=torch.float64)
+        sets = [(x.contiguous(), y.contiguous(), sst.to(torch.float32).contiguous()) for _, x, y, sst in evals]
+        train_sst = train_sst.to(torch.float64).contiguous()
+        tensors = (twin.params, self.s1, self.s2, gx, gy, pred, self.hp, sk)
+        assert all(t.is_contiguous() and t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors)
+        args = Args(*(t.data_ptr() for t in tensors), stats.data_ptr(), train_sst.data_ptr(), int(train_sst.shape[0] > 1), M, gx.shape[1])
+        for i, (x, y, sst) in enumerate(sets):
+            assert x.dtype == torch.float32 and y.dtype == torch.float32
+            args.ex[i], args.ey[i], args.esst[i] = x.data_ptr(), y.data_ptr(), sst.data_ptr()
+            args.en[i], args.ed[i] = x.shape[1], int(x.shape[0] > 1)
+        if self._fn(ctypes.byref(args)):
+            raise MemoryError("the fused steps could not allocate their scratch memory")
+        return stats

@@ -1,0 +1,250 @@
+"""CUDA, with ``compile=True``: an epoch's steps in one Triton kernel, every step fused
+(:mod:`~torchground.engine.fused` has the scope and the tables it reads).
+
+Why our own kernel: for 10⁵ models 2-8-8-1 the steps that TorchInductor generates from
+the models-last step (:mod:`~torchground.engine.compiled`) took 21 ms per epoch of 25 steps
+on an H100, the same inside a CUDA graph: they are memory-bound, since each layer's
+activations and each product's partial sums go through memory (about 1 GB per step).
+Here one program owns ``BLOCK`` models for the whole epoch: it reads their batches and
+parameters, runs forward, loss gradient, backward and the optimiser update of every step,
+and writes parameters and state back; only per-point activations and backward signals
+pass through a scratch buffer the program alone touches. Widths are padded to a power of
+two, at most 8 × 8 weights per layer held at once.
+
+Tested on CPU through Triton's interpreter (``TRITON_INTERPRET=1``).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from torchground.engine.fused import OPTS, FusedSteps, Metrics
+from torchground.engine.net import StackedNet
+
+__all__ = ["TritonSteps", "layer_table"]
+
+Tensor = torch.Tensor
+
+
+@triton.jit
+def _tanh(z):
+    e = tl.exp(-2.0 * tl.abs(z))  # tanh(|z|) = (1 - e) / (1 + e), no overflow
+    t = (1.0 - e) / (1.0 + e)
+    return tl.where(z < 0, -t, t)
+
+
+@triton.jit
+def _act(z, KIND: tl.constexpr):
+    a = z  # identity
+    if KIND == 1:
+        a = _tanh(z)
+    if KIND == 2:
+        a = 1.0 / (1.0 + tl.exp(-z))
+    if KIND == 3:
+        a = tl.maximum(z, 0.0)
+    return a
+
+
+@triton.jit
+def _act_back(g, a, KIND: tl.constexpr):
+    """The gradient at the input from the output ``a``: aten's tanh/sigmoid/threshold backward."""
+    d = g
+    if KIND == 1:
+        d = g * (1.0 - a * a)
+    if KIND == 2:
+        d = g * (1.0 - a) * a
+    if KIND == 3:
+        d = tl.where(a <= 0.0, 0.0, g)
+    return d
+
+
+@triton.jit
+def _update(p, g, s1, s2, neg_lr, wd, mom, omd, omb1, b2, omb2, eps, decay, step_size, bc2_sqrt,
+            OPT: tl.constexpr, MOMENTUM: tl.constexpr, NESTEROV: tl.constexpr, DECOUPLED: tl.constexpr):
+    """One optimiser update, op for op as :class:`~torchground.engine.optim.StackedOptimizer`
+    (steady state: SGD's momentum buffer exists). → (p, s1, s2)."""
+    if OPT == 0:  # SGD: g += wd·p; buf = momentum·buf + (1 − dampening)·g; p += −lr·g
+        g = g + p * wd
+        if MOMENTUM:
+            s1 = s1 * mom + g * omd
+            if NESTEROV:
+                g = g + s1 * mom
+            else:
+                g = s1
+        p = p + g * neg_lr
+    else:  # Adam, AdamW
+        if DECOUPLED:
+            p = p * decay
+        else:
+            g = g + p * wd
+        s1 = tl.where(omb1 < 0.5, s1 + omb1 * (g - s1), g - (g - s1) * (1.0 - omb1))  # torch.lerp's two forms
+        s2 = s2 * b2 + (g * omb2) * g
+        p = p + (s1 / (tl.sqrt(s2) / bc2_sqrt + eps)) * step_size
+    return p, s1, s2
+
+
+@triton.jit
+def _epoch_kernel(
+    p_ptr, s1_ptr, s2_ptr, gx_ptr, gy_ptr, pred_ptr, act_ptr, sig_ptr, meta_ptr, hp_ptr, sk_ptr,
+    M, XROW, XJ, XM, N: tl.constexpr, B: tl.constexpr,
+    F: tl.constexpr, L: tl.constexpr, W: tl.constexpr, BMAX: tl.constexpr, BLOCK: tl.constexpr,
+    HID: tl.constexpr, OUT: tl.constexpr, HALF: tl.constexpr, OPT: tl.constexpr, MOMENTUM: tl.constexpr,
+    NESTEROV: tl.constexpr, DECOUPLED: tl.constexpr, L2: tl.constexpr,
+):
+    """One epoch of steps for models [pid·BLOCK, (pid+1)·BLOCK).
+
+    p (P, M) parameters and s1, s2 (P, M) optimiser state (momentum buffer; Adam's moments),
+    updated in place; gx (F, ·), gy (·) the epoch's points in order: model m's j-th point
+    in column j·XJ + m·XM of rows XROW apart ((M, 1): a batch per model, (1, 0): one for
+    all); pred (N·M,) each point's output before its step, column j·M + m; act
+    (L + 1, BMAX, W, M) and sig (2, BMAX, W, M) scratch; meta (L, 3) int32 per layer (in,
+    out, weight offset; the bias follows the weight); hp (len(HP_ROWS), M) per-model
+    hyper-parameters; sk (S, 2, M) Adam's step size and √(bias correction 2) per step.
+    """
+    m = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mm = m < M
+    r = tl.arange(0, W)
+    neg_lr = tl.load(hp_ptr + 0 * M + m, mask=mm, other=0.0)
+    wd = tl.load(hp_ptr + 1 * M + m, mask=mm, other=0.0)
+    mom = tl.load(hp_ptr + 2 * M + m, mask=mm, other=0.0)
+    omd = tl.load(hp_ptr + 3 * M + m, mask=mm, other=0.0)
+    omb1 = tl.load(hp_ptr + 4 * M + m, mask=mm, other=0.0)
+    b2 = tl.load(hp_ptr + 5 * M + m, mask=mm, other=0.0)
+    omb2 = tl.load(hp_ptr + 6 * M + m, mask=mm, other=0.0)
+    eps = tl.load(hp_ptr + 7 * M + m, mask=mm, other=1.0)
+    decay = tl.load(hp_ptr + 8 * M + m, mask=mm, other=0.0)
+    l2 = tl.load(hp_ptr + 9 * M + m, mask=mm, other=0.0)
+    zero = tl.zeros((BLOCK,), tl.int32)
+    plane = BMAX * W * M  # one layer of the scratch buffers
+    tile = r[:, None] * M + m[None, :]  # (W, BLOCK) offsets of one point's units
+    for start in range(0, N, B):
+        # Every loop runs to the compile-time B; the last, shorter batch masks its missing
+        # points (Triton 3.6's interpreter cannot loop over a run-time count with NumPy ≥ 2.4).
+        count = zero + tl.minimum(N - start, B)  # (BLOCK,) the batch's points, as a tensor in every Triton
+        # -- forward, layer by layer over the batch's points (activations to scratch)
+        for l in tl.static_range(L):
+            i_n = tl.load(meta_ptr + 3 * l)
+            o_n = tl.load(meta_ptr + 3 * l + 1)
+            off = tl.load(meta_ptr + 3 * l + 2)
+            wmask = (r[:, None, None] < o_n) & (r[None, :, None] < i_n) & mm[None, None, :]
+            w = tl.load(p_ptr + (off + r[:, None, None] * i_n + r[None, :, None]) * M + m[None, None, :], mask=wmask, other=0.0)
+            bmask = (r[:, None] < o_n) & mm[None, :]
+            b = tl.load(p_ptr + (off + o_n * i_n + r[:, None]) * M + m[None, :], mask=bmask, other=0.0)
+            for k in range(0, B):
+                if l == 0:
+                    a = tl.load(gx_ptr + r[:, None] * XROW + (start + k) * XJ + m[None, :] * XM, mask=(r[:, None] < F) & (mm & (zero + k < count))[None, :], other=0.0)
+                else:
+                    a = tl.load(act_ptr + l * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
+                z = b + tl.sum(w * a[None, :, :], axis=1)
+                if l == L - 1:
+                    a = _act(z, OUT)
+                else:
+                    a = _act(z, HID)
+                tl.store(act_ptr + (l + 1) * plane + k * W * M + tile, tl.where(bmask, a, 0.0), mask=mm[None, :])
+            tl.debug_barrier()
+        # -- the loss gradient (MSE, or half of it), mean over the batch, and each point's output
+        for k in range(0, B):
+            here = mm & (zero + k < count)
+            out = tl.load(act_ptr + L * plane + k * W * M + m, mask=here, other=0.0)
+            y = tl.load(gy_ptr + (start + k) * XJ + m * XM, mask=here, other=0.0)
+            tl.store(pred_ptr + (start + k) * M + m, out, mask=here)
+            if HALF:
+                g = (out - y) * 2.0 * (0.5 / count.to(tl.float32))
+            else:
+                g = (out - y) * (2.0 / count.to(tl.float32))
+            g = tl.where(here, g, 0.0)
+            tl.store(sig_ptr + (L % 2) * plane + k * W * M + tile, tl.where(r[:, None] == 0, g[None, :], 0.0), mask=mm[None, :])
+        tl.debug_barrier()
+        s = start // B
+        step_size = tl.load(sk_ptr + (2 * s) * M + m, mask=mm, other=0.0)
+        bc2_sqrt = tl.load(sk_ptr + (2 * s + 1) * M + m, mask=mm, other=1.0)
+        # -- backward, last layer first; each layer updated once its weights are used
+        for j in tl.static_range(L):
+            l = L - 1 - j
+            i_n = tl.load(meta_ptr + 3 * l)
+            o_n = tl.load(meta_ptr + 3 * l + 1)
+            off = tl.load(meta_ptr + 3 * l + 2)
+            wmask = (r[:, None, None] < o_n) & (r[None, :, None] < i_n) & mm[None, None, :]
+            w_off = (off + r[:, None, None] * i_n + r[None, :, None]) * M + m[None, None, :]
+            w = tl.load(p_ptr + w_off, mask=wmask, other=0.0)
+            bmask = (r[:, None] < o_n) & mm[None, :]
+            b_off = (off + o_n * i_n + r[:, None]) * M + m[None, :]
+            b = tl.load(p_ptr + b_off, mask=bmask, other=0.0)
+            gw = tl.zeros((W, W, BLOCK), tl.float32)
+            gb = tl.zeros((W, BLOCK), tl.float32)
+            for k in range(0, B):  # a missing point's signal is 0: it adds nothing
+                g = tl.load(sig_ptr + ((l + 1) % 2) * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
+                a = tl.load(act_ptr + (l + 1) * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
+                if l == L - 1:
+                    delta = _act_back(g, a, OUT)
+                else:
+                    delta = _act_back(g, a, HID)
+                if l == 0:
+                    x = tl.load(gx_ptr + r[:, None] * XROW + (start + k) * XJ + m[None, :] * XM, mask=(r[:, None] < F) & (mm & (zero + k < count))[None, :], other=0.0)
+                else:
+                    x = tl.load(act_ptr + l * plane + k * W * M + tile, mask=mm[None, :], other=0.0)
+                gw += delta[:, None, :] * x[None, :, :]
+                gb += delta
+                if l > 0:
+                    below = tl.sum(delta[:, None, :] * w, axis=0)  # (W, BLOCK): d loss / d inputs
+                    tl.store(sig_ptr + (l % 2) * plane + k * W * M + tile, below, mask=mm[None, :])
+            if L2:  # the Playground's L2 penalty, on weights only: g += l2·w
+                gw = gw + w * l2[None, None, :]
+            s1w = tl.load(s1_ptr + w_off, mask=wmask, other=0.0)
+            s2w = tl.load(s2_ptr + w_off, mask=wmask, other=0.0)
+            w, s1w, s2w = _update(w, gw, s1w, s2w, neg_lr[None, None, :], wd[None, None, :], mom[None, None, :], omd[None, None, :],
+                                  omb1[None, None, :], b2[None, None, :], omb2[None, None, :], eps[None, None, :], decay[None, None, :],
+                                  step_size[None, None, :], bc2_sqrt[None, None, :], OPT, MOMENTUM, NESTEROV, DECOUPLED)
+            tl.store(p_ptr + w_off, w, mask=wmask)
+            tl.store(s1_ptr + w_off, s1w, mask=wmask)
+            tl.store(s2_ptr + w_off, s2w, mask=wmask)
+            s1b = tl.load(s1_ptr + b_off, mask=bmask, other=0.0)
+            s2b = tl.load(s2_ptr + b_off, mask=bmask, other=0.0)
+            b, s1b, s2b = _update(b, gb, s1b, s2b, neg_lr[None, :], wd[None, :], mom[None, :], omd[None, :], omb1[None, :], b2[None, :],
+                                  omb2[None, :], eps[None, :], decay[None, :], step_size[None, :], bc2_sqrt[None, :],
+                                  OPT, MOMENTUM, NESTEROV, DECOUPLED)
+            tl.store(p_ptr + b_off, b, mask=bmask)
+            tl.store(s1_ptr + b_off, s1b, mask=bmask)
+            tl.store(s2_ptr + b_off, s2b, mask=bmask)
+            tl.debug_barrier()
+
+
+def layer_table(net: StackedNet) -> Tensor:
+    """Per layer (in, out, weight offset; the bias follows the weight) as an int32 (L·3,)
+    tensor on the net's device: :meth:`~torchground.engine.net.StackedNet._layout` for the kernels."""
+    rows = [(i, o, w_off) for w_off, o, i, _ in net._layout()]
+    return torch.tensor([v for row in rows for v in row], dtype=torch.int32, device=net.params.device)
+
+
+class TritonSteps(FusedSteps):
+    """:class:`~torchground.engine.fused.FusedSteps` by :func:`_epoch_kernel`.
+
+    Args:
+        twin: the models-last twin (see the base class).
+        block, warps: models per program, warps per program.
+    """
+
+    def __init__(self, twin: StackedNet, block: int = 32, warps: int = 4) -> None:
+        super().__init__(twin)
+        self.block, self.warps = block, warps
+        self.meta = layer_table(twin)
+
+    def _launch(
+        self, gx: Tensor, gy: Tensor, pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
+    ) -> None:
+        """The steps only: the metrics stay Inductor's."""
+        twin = self.twin
+        M, sizes, device = twin.params.shape[1], twin.sizes, twin.params.device
+        L, W = len(sizes) - 1, triton.next_power_of_2(max(sizes))
+        bmax = triton.next_power_of_2(batch)
+        act = torch.empty(L + 1, bmax, W, M, device=device)
+        sig = torch.empty(2, bmax, W, M, device=device)
+        xj, xm = (1, 0) if shared else (M, 1)
+        _epoch_kernel[(triton.cdiv(M, self.block),)](
+            twin.params, self.s1, self.s2, gx, gy, pred, act, sig, self.meta, self.hp, sk, M, gx.shape[1], xj, xm,
+            N=n, B=batch, F=sizes[0], L=L, W=W, BMAX=bmax, BLOCK=self.block, HID=self.hid, OUT=self.out, HALF=self.half,
+            OPT=OPTS[self.kind], MOMENTUM=self.momentum, NESTEROV=self.nesterov, DECOUPLED=self.decoupled,
+            L2=twin.l2 is not None, num_warps=self.warps,
+        )
