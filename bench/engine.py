@@ -171,8 +171,8 @@ def part_gpu(models: int, epochs: int, device: str) -> None:
               f" epochs 2-{len(ends)} alone: {steady:.3g}; first epoch {ends[0] - start:.2f} s, results"
               f" {wall - (ends[-1] - start):.2f} s; target 3e8 on an H100)", flush=True)
         if fused:
-            print(f"  {'':32s}  (fused steps in {group._compiled.fused_epochs} of {len(ends)} epochs: the first compiled"
-                  " one is checked against the eager steps)", flush=True)
+            print(f"  {'':32s}  (fused steps in {group._compiled.fused_epochs} of {len(ends)} epochs: the first one is"
+                  " checked against 8 models' eager steps)", flush=True)
         del group, results
     print("  first compilation of this shape (a 2-epoch run): " + ", ".join(f"{k} {v:.0f} s" for k, v in compile_s.items()))
     reference = losses.pop("stacked engine, eager")

@@ -59,8 +59,13 @@ def main() -> None:
     args_ = (group.evals, group.data.train_sst, True)
     kernel = compiled._fused_kernel(twin)
     if kernel is not None:  # our own kernel (Triton on CUDA, C on the CPU)
-        clock(f"steps ({len(shapes)}, {type(kernel).__name__})", lambda: kernel.epoch(gx, gy, group.batch, True))
-        clock(f"steps and metrics ({type(kernel).__name__})", lambda: kernel.epoch(gx, gy, group.batch, True, args_))
+        data = (x, y, order) if kernel.gathers else (gx, gy)
+        N = x.shape[1]
+        clock(f"steps ({len(shapes)}, {type(kernel).__name__})", lambda: kernel.epoch(data, N, group.batch, True))
+        if kernel.gathers:  # the C kernel gathers each point itself, and measures the epoch
+            clock(f"steps, an order per model ({type(kernel).__name__})",
+                  lambda: kernel.epoch((x, y, order.contiguous()), N, group.batch, False))
+            clock(f"steps and metrics ({type(kernel).__name__})", lambda: kernel.epoch(data, N, group.batch, True, args_))
     stats = clock("metrics (compiled)", lambda: compiled._stats(twin, preds, gy, shapes, *args_))
     clock("twin.load_from(net)", lambda: twin.load_from(net))
     clock("net.load_from(twin)", lambda: net.load_from(twin))

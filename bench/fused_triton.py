@@ -136,7 +136,7 @@ def check(device: str, models: int = 13, epochs: int = 2) -> None:
         for _ in range(epochs):
             preds = steps_last(ref, gx, gy, shapes)  # the engine, eagerly
             ref_out = torch.cat([p[:, 0, :].reshape(-1) for p in preds])
-            out = fused.epoch(gx, gy, group.batch, shared=False)[0].reshape(-1)
+            out = fused.epoch((gx, gy), gx.shape[1] // models, group.batch, shared=False)[0].reshape(-1)
             worst_o = max(worst_o, (out - ref_out).abs().max().item())
             worst_p = max(worst_p, (twin.params - ref.params).abs().max().item())
         _, vx, vy, _ = group.evals[0]
@@ -169,7 +169,7 @@ def speed(models: int, repeats: int, sweep: bool, device: str = "cuda") -> None:
               f" {name}, torch {torch.__version__}, triton {triton.__version__}; best of {repeats}")
         def run_fused(block: int, warps: int) -> torch.Tensor:
             fused.block, fused.warps = block, warps
-            return fused.epoch(gx, gy, group.batch, shared=False)[0]
+            return fused.epoch((gx, gy), gx.shape[1] // models, group.batch, shared=False)[0]
 
         runs = [(f"fused kernel, BLOCK {b:3d}, {w} warps", (lambda b=b, w=w: run_fused(b, w))) for b, w in configs]
         runs.append(("engine, compiled steps (Inductor)", lambda: compiled._steps(twin, gx, gy, shapes)))

@@ -1,25 +1,39 @@
-"""Opt-in: an epoch of training steps compiled by ``torch.compile`` into fused C++ loops
-(CPU) or Triton kernels (CUDA).
+"""Opt-in: an epoch of training steps compiled — into one fused kernel of our own where it
+covers the group, else by ``torch.compile`` into fused C++ loops (CPU) or Triton kernels (CUDA).
 
 For small models the eager step is bound by per-operator overhead (about 1–2 µs of
 dispatch for each of ~25 tiny ops) and, for many models, by batched matrix products of
-tiny matrices. ``torch.compile`` (TorchInductor) traces one epoch — the same
-:meth:`~torchground.engine.net.StackedNet.train_step` code, unrolled, then the epoch's
-metrics — and generates C++ for it. It runs on the net's *models-last* twin
-(:meth:`~torchground.engine.net.StackedNet.models_last`): matrix products written as
-broadcast products and sums, element-wise across models, so Inductor fuses each layer with
-its activation and the update and vectorises the loops over the models.
+tiny matrices. Compiled code runs on the net's *models-last* twin
+(:meth:`~torchground.engine.net.StackedNet.models_last`): parameters (P, M), so that every
+operation is element-wise across the models and vectorises over them.
 
-For 16 models or more the batches are gathered eagerly (one ``index_select`` each, see
-:func:`~torchground.engine.epoch.gather_last`): inside the compiled code an indexed load
-in every inner loop defeats the vectorisation over models. And the steps and the metrics
-are compiled as two calls (as one graph the epoch ran up to 2× slower for M = 1024). For
-fewer models there is nothing to vectorise and the whole epoch, gather included, is one
-compiled call, saving a dozen eager calls and a second call's overhead each epoch; with
-Inductor's memory planning (one arena instead of a hundred allocations a call), which
-saves a fifth of a one-model epoch but made the steps of 1024 models 2.7× slower. The
-twin's state is copied in before and out after each epoch (for M = 1 the two layouts
-share memory and nothing is copied).
+**Our fused kernels** (:mod:`~torchground.engine.fused`; scope: float32, identity, tanh,
+sigmoid or relu, MSE or half MSE, SGD, Adam or AdamW, no L1, widths up to 8) take a block
+of models through the whole epoch in one call, every step fused: in C on the CPU
+(:mod:`~torchground.engine.fused_native`, which also measures the epoch) and in Triton on
+CUDA (:mod:`~torchground.engine.fused_triton`, whose metrics stay Inductor's). The first
+fused epoch of a group is checked: up to :data:`CHECKED_MODELS` models spread over the
+group also step eagerly, and the kernel's parameters, outputs and metrics must agree with
+theirs; otherwise (or without a C compiler, or if a build fails) the group goes on with
+Inductor, after a warning. On 1024 models 2-8-8-1 (two CPU cores) the C kernel runs an
+epoch's 25 steps in 2.6 ms and its metrics in 1.6 ms, against 7.9 ms and 7.5 ms for
+Inductor's code (``bench/engine_parts.py``).
+
+**Inductor** (``torch.compile``) traces one epoch — the same
+:meth:`~torchground.engine.net.StackedNet.train_step` code, unrolled, then the epoch's
+metrics — with matrix products written as broadcast products and sums, so it fuses each
+layer with its activation and the update. For 16 models or more the batches are gathered
+eagerly (one ``index_select`` each, see :func:`~torchground.engine.epoch.gather_last`):
+inside the compiled code an indexed load in every inner loop defeats the vectorisation
+over models. And the steps and the metrics are compiled as two calls (as one graph the
+epoch ran up to 2× slower for M = 1024). For fewer models there is nothing to vectorise
+and the whole epoch, gather included, is one compiled call, saving a dozen eager calls and
+a second call's overhead each epoch; with Inductor's memory planning (one arena instead of
+a hundred allocations a call), which saves a fifth of a one-model epoch but made the steps
+of 1024 models 2.7× slower. When every model has the same batch order on the same data,
+each batch is gathered once and broadcast over the models. The twin's state is copied in
+before and out after each epoch (for M = 1 the two layouts share memory and nothing is
+copied).
 
 Each shape (models, steps per epoch, widths) compiles as its own static graph
 (``dynamic=False``): with automatic dynamic shapes, the third or fourth shape compiled in
@@ -31,16 +45,14 @@ the C++ tuning above), and replace the CUDA graph of :mod:`~torchground.engine.c
 10⁵ models 2-8-8-1 an epoch's 25 steps took 21 ms against 49 ms for the CUDA graph of
 batched matrix products (an H100; ``bench/gpu.sh``). Captured in a CUDA graph, the
 compiled steps took the same 21 ms: the kernels, not their launches, set that pace, being
-memory-bound. So where it covers the group, the steps run in one fused Triton kernel of
-our own instead (:mod:`~torchground.engine.fused`); its first epoch is checked against the
-eager steps, and on any disagreement Inductor's steps take over, with a warning. The
-metrics stay Inductor's.
+memory-bound — hence the fused Triton steps.
 
-The price is compilation: seconds to a minute, depending on the steps per epoch and the
-number of models (cached on disk by Inductor for later runs), and a C++ compiler on the
-machine; without one the engine trains on eagerly, with a warning. Results agree with the
-eager engine to float rounding (sums in another order). Compiled epochs start with the
-first, except for SGD with momentum, whose first step differs (one eager epoch first:
+The price is compilation: about a second per group configuration for the C kernel, seconds
+to a minute for Inductor, depending on the steps per epoch and the number of models (both
+cached on disk for later runs), and a C/C++ compiler on the machine; without one the engine
+trains on eagerly, with a warning. Results agree with the eager engine to float rounding
+(sums in another order). Compiled epochs start with the first, except for SGD with
+momentum, whose first step differs (one eager epoch first:
 :attr:`~torchground.engine.optim.StackedOptimizer.steady`); the step counter is advanced
 outside.
 """
@@ -151,16 +163,23 @@ class CompiledEpoch:
                     # One order on shared data (a sweep over anything but data and shuffle
                     # seeds): every model's batch is the same, gathered once and broadcast
                     # over the models — (B, F, 1) inputs — instead of M copies.
-                    self.shared = x.shape[0] == 1 and order.stride(0) == 0
+                    self.shared = x.shape[0] == 1 and (order.stride(0) == 0 or order.shape[0] == 1)
                     steps = step_shapes(1, order.shape[1], batch) if self.shared else shapes
-                    gx, gy = gather_last(x, y, order[:1] if self.shared else order, batch)
                     metrics = (evals, train_sst, classify)
-                    fused = None if kernel is None else self._fused_epoch(kernel, twin, gx, gy, batch, shapes, steps, metrics)
+                    gx = gy = None
+                    if kernel is None or not kernel.gathers:
+                        gx, gy = gather_last(x, y, order[:1] if self.shared else order, batch)
+                    fused = None
+                    if kernel is not None:
+                        data = (x, y, order) if kernel.gathers else (gx, gy)
+                        fused = self._fused_epoch(kernel, twin, data, x, y, order, batch, shapes, steps, metrics)
                     if isinstance(fused, tuple):  # the kernel's outputs (1, N·M), and its table where it measures
                         pred, stats = fused
-                        if stats is None:
+                        if stats is None:  # (a kernel that does not measure reads gathered batches: gy is there)
                             stats = self._stats_fused(twin, pred, gy, shapes, steps, evals, train_sst, classify)
                     else:
+                        if gy is None:
+                            gx, gy = gather_last(x, y, order[:1] if self.shared else order, batch)
                         preds = fused if fused is not None else self._steps(twin, gx, gy, steps)
                         stats = self._stats(twin, preds, gy, steps, evals, train_sst, classify)
                 else:
@@ -198,32 +217,35 @@ class CompiledEpoch:
         return self._kernel or None
 
     def _fused_epoch(
-        self, kernel: Any, twin: StackedNet, gx: Tensor, gy: Tensor, batch: int, shapes: list[tuple[int, int]],
-        steps: list[tuple[int, int]], metrics: Metrics,
+        self, kernel: Any, twin: StackedNet, data: tuple[Tensor, ...], x: Tensor, y: Tensor, order: Tensor, batch: int,
+        shapes: list[tuple[int, int]], steps: list[tuple[int, int]], metrics: Metrics,
     ) -> tuple[Tensor, Tensor | None] | list[Tensor]:
-        """The epoch's steps by the fused kernel → its outputs (1, N·M) in :func:`gather_last`'s
-        column order and its table of the epoch (None if it does not measure); or, where the
-        kernel was refused this epoch, the eager steps' outputs, (B, 1, M) each.
+        """The epoch's steps by the fused kernel (on ``data``, see
+        :meth:`~torchground.engine.fused.FusedSteps.epoch`) → its outputs (1, N·M) in
+        :func:`gather_last`'s column order and its table of the epoch (None if it does not
+        measure); or, where the kernel was refused this epoch, the eager steps' outputs,
+        (B, 1, M) each.
 
         The first fused epoch is checked: a few models spread over the group (the last one
         included) also take the epoch's steps eagerly, from the same state, and their
         parameters, outputs and metrics must agree with the kernel's (models that diverge
-        in that epoch are left out of the comparison; if all do, the next epoch is checked). On a disagreement (or
-        an error: no compiler, a build that fails) the group goes on with Inductor, after a
-        warning, and this epoch's steps are redone eagerly.
+        in that epoch are left out of the comparison; if all do, the next epoch is checked).
+        On a disagreement (or an error: no compiler, a build that fails) the group goes on
+        with Inductor, after a warning, and this epoch's steps are redone eagerly.
         """
+        M, N = order.shape
         if self._kernel_checked:
             self.fused_epochs += 1
-            return kernel.epoch(gx, gy, batch, self.shared, metrics)
+            return kernel.epoch(data, N, batch, self.shared, metrics)
         assert self._net is not None  # the models-first net, still in the epoch's starting state
-        M, N = twin.n_models, gy.shape[1] // (1 if self.shared else twin.n_models)
+        gx, gy = gather_last(x, y, order[:1] if self.shared else order, batch)
         idx = torch.linspace(0, M - 1, min(M, CHECKED_MODELS), device=gx.device).round().long().unique()
         ref = self._net.select(idx).models_last()
         pick = lambda t: t.view(t.shape[0], N, M).index_select(2, idx).reshape(t.shape[0], -1)  # noqa: E731
         ref_steps = steps if self.shared else step_shapes(len(idx), N, batch)
         snap = twin.snapshot()
         try:
-            (pred, stats), problem = kernel.epoch(gx, gy, batch, self.shared, metrics), None
+            (pred, stats), problem = kernel.epoch(data, N, batch, self.shared, metrics), None
         except Exception as exc:  # a compiler that cannot build the kernel, …
             pred, stats, problem = None, None, f"{type(exc).__name__}: {exc}"
         if pred is not None:

@@ -85,20 +85,28 @@ class FusedSteps(ABC):
             return False
         return not flags[3] if kind == "sgd" else not (flags[1] or flags[2])  # maximize; amsgrad, maximize
 
+    #: Whether the kernel reads the training data and the epoch's order and gathers each
+    #: point itself (else it reads :func:`~torchground.engine.epoch.gather_last`'s batches).
+    gathers = False
+
     def epoch(
-        self, gx: Tensor, gy: Tensor, batch: int, shared: bool, metrics: Metrics | None = None
+        self, data: tuple[Tensor, ...], n: int, batch: int, shared: bool, metrics: Metrics | None = None
     ) -> tuple[Tensor, Tensor | None]:
-        """One epoch on :func:`~torchground.engine.epoch.gather_last`'s batches (``shared``:
-        gathered once for all models). → each point's output before its step, (1, N·M) in
-        the per-model column order (:func:`~torchground.engine.epoch.split_steps_last` splits
-        it), and the epoch's table (M, S + K) float64 as
-        :func:`~torchground.engine.epoch.epoch_stats` gives it, where the kernel measures
-        ``metrics`` (evaluation sets, training labels' sum of squares, classification);
-        None where it does not."""
+        """One epoch of ``n`` points per model. ``data``: where the kernel :attr:`gathers`, the
+        training data x (D, N, F), y (D, N, 1) and the epoch's order (M, N); else
+        :func:`~torchground.engine.epoch.gather_last`'s batches (F, ·), (1, ·). ``shared``:
+        one order on shared data (the batches gathered once for all models).
+
+        Returns:
+            Each point's output before its step, (1, N·M) in the per-model column order
+            (:func:`~torchground.engine.epoch.split_steps_last` splits it), and the epoch's
+            table (M, S + K) float64 as :func:`~torchground.engine.epoch.epoch_stats` gives
+            it, where the kernel measures ``metrics`` (evaluation sets, training labels' sum
+            of squares, classification); None where it does not.
+        """
         twin = self.twin
         M, device = twin.params.shape[1], twin.params.device
-        N = gy.shape[1] // (1 if shared else M)
-        S = -(-N // batch)
+        S = -(-n // batch)
         sk = torch.zeros(S, 2, M, device=device)
         if self.kind != "sgd":  # Adam's per-step scalars, computed as the engine computes them (float64, then cast)
             hp, t = twin.opt.hp, twin.opt.t
@@ -106,14 +114,14 @@ class FusedSteps(ABC):
             sk[:, 0] = (-(hp["lr64"] / (1 - torch.pow(hp["beta1_64"], ts)))).to(torch.float32)
             sk[:, 1] = ((1 - torch.pow(hp["beta2_64"], ts)) ** 0.5).to(torch.float32)
             t.add_(S)
-        pred = torch.empty(1, N * M, device=device)
-        stats = self._launch(gx.contiguous(), gy.contiguous(), pred, sk, N, batch, shared, metrics)
+        pred = torch.empty(1, n * M, device=device)
+        stats = self._launch(data, pred, sk, n, batch, shared, metrics)
         return pred, stats
 
     @abstractmethod
     def _launch(
-        self, gx: Tensor, gy: Tensor, pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
+        self, data: tuple[Tensor, ...], pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
     ) -> Tensor | None:
-        """Run the kernel: ``gx`` (F, ·), ``gy`` (1, ·) as in :meth:`epoch`; fills ``pred``
-        (1, N·M); ``sk`` (S, 2, M) Adam's step size and √(bias correction 2) of each step.
-        → the epoch's table where the kernel measures ``metrics``, else None."""
+        """Run the kernel on ``data`` (see :meth:`epoch`); fill ``pred`` (1, N·M); ``sk``
+        (S, 2, M) Adam's step size and √(bias correction 2) of each step. → the epoch's
+        table where the kernel measures ``metrics``, else None."""

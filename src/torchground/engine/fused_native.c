@@ -8,14 +8,14 @@
  *   N, B, REST   points per epoch, batch size, points of the last, shorter batch (0: none)
  *   VB           models per vector (one SIMD register of floats, or two)
  *   MIN_BLOCKS   fewest vectors a thread takes (fewer in all: the calling thread alone)
- *   SHARED       1: one batch order for all models (a point is a scalar, broadcast)
+ *   SHARED       1: one batch order on the same data for all models (a point is a scalar, broadcast)
  *   HID, OUT     activation ids (0 identity, 1 tanh, 2 sigmoid, 3 relu)
  *   HALF         half MSE;  OPT  0 SGD, 1 Adam(W);  MOMENTUM, NESTEROV, DECOUPLED, L2  flags
  *   CLASSIFY     the ±1 problem (accuracy) or regression (RMSE, R²);  NE  evaluation sets (0–2)
  *
  * Layouts (models last, as the twin's tensors; M models, row stride M):
  *   p, s1, s2  (NP, M)  parameters and optimiser state, trained in place
- *   gx (F, ·), gy (·)   the epoch's points: model m's j-th point in column j (SHARED) or j·M + m
+ *   x (D, N, F), y (D, N, 1)  the training data, D = 1 or M;  order (M, N) this epoch's order
  *   pred (N·M,)         each point's output before its step, column j·M + m
  *   hp (10, M)          neg_lr, wd, momentum, 1 − dampening, 1 − β1, β2, 1 − β2, eps, decay, l2
  *   sk (S, 2, M)        Adam's step size and √(bias correction 2) of each step
@@ -124,13 +124,15 @@ static const int OFFS[NL] = OFFS_INIT;
 /* What the Python side passes (fused_native.py's Args mirrors it). */
 typedef struct {
     float *p, *s1, *s2;       /* (NP, M) parameters and optimiser state, trained in place */
-    const float *gx, *gy;     /* the epoch's points, in order */
+    const float *x, *y;       /* the training points (D, N, F) and labels (D, N, 1), D = 1 or M */
+    const int64_t *order;     /* (M, N) each model's order of the points this epoch (rows may repeat) */
     float *pred;              /* (N·M,) each point's output before its step */
     const float *hp, *sk;     /* (10, M) hyper-parameters; (S, 2, M) Adam's per-step scalars */
     double *stats;            /* (M, T) the epoch's table: S step losses, then the metrics */
     const double *train_sst;  /* (1 or M,) the training labels' sum of squares about their mean */
     int64_t sst_per_model;    /* 1: train_sst has a value per model */
-    int64_t M, xrow;          /* models; the row stride of gx */
+    int64_t M, order_stride;  /* models; the row stride of order (0: one order for all) */
+    int64_t data_per_model;   /* 1: D = M */
     const float *ex[2], *ey[2], *esst[2]; /* evaluation sets: x (D, n, F), y (D, n, 1), sst (D,) */
     int64_t en[2], ed[2];     /* their points, and whether D = M (1) or 1 (0) */
 } Args;
@@ -186,10 +188,21 @@ INLINE void step(const int cnt, int64_t j0, int64_t s, const Args *A, vf *restri
     /* forward, point by point; the loss gradient (MSE, or half of it), mean over the batch */
     for (int k = 0; k < cnt; k++) {
         int64_t j = j0 + k;
-        for (int f = 0; f < SIZES[0]; f++)
-            ACT(0, k, f) = SHARED ? splat(A->gx[f * A->xrow + j]) : loadn(A->gx + f * A->xrow + j * M + mb, nv);
+        vf y;
+        if (SHARED) { /* one order on one data set: the point is the same for every model */
+            int64_t r = A->order[j];
+            for (int f = 0; f < SIZES[0]; f++) ACT(0, k, f) = splat(A->x[r * SIZES[0] + f]);
+            y = splat(A->y[r]);
+        } else { /* gathered lane by lane */
+            y = splat(0.0f);
+            for (int f = 0; f < SIZES[0]; f++) ACT(0, k, f) = splat(0.0f);
+            for (int i = 0; i < nv; i++) {
+                int64_t m = mb + i, r = (A->data_per_model ? m * N : 0) + A->order[m * A->order_stride + j];
+                for (int f = 0; f < SIZES[0]; f++) ACT(0, k, f)[i] = A->x[r * SIZES[0] + f];
+                y[i] = A->y[r];
+            }
+        }
         vf out = forward(p, &ACT(0, k, 0));
-        vf y = SHARED ? splat(A->gy[j]) : loadn(A->gy + j * M + mb, nv);
         storen(A->pred + j * M + mb, out, nv);
         vf e = out - y;
         sq += e * e;

@@ -1,26 +1,31 @@
-"""CPU, with ``compile=True``: an epoch's steps in one C function of our own, every step
-fused (:mod:`~torchground.engine.fused` has the scope and the tables it reads).
+"""CPU, with ``compile=True``: an epoch's steps and its metrics in one C function of our
+own, every step fused (:mod:`~torchground.engine.fused` has the scope and the tables it reads).
 
 Why our own kernel: TorchInductor's C++ for the models-last step
-(:mod:`~torchground.engine.compiled`) sets the CPU's pace for many models, and for one
-model a compiled call costs more than its arithmetic.
+(:mod:`~torchground.engine.compiled`) set the CPU's pace, for many models and for one.
 
-* 1024 models 2-8-8-1: Inductor's loops recompute each tanh in every consumer of the
-  layer (8× in an 8-wide layer) and pass every layer through memory; about 8 ms for an
-  epoch's 25 steps on two cores, whatever its tuning options.
-* One model: about 160 µs a compiled call (Dynamo's guards and the AOT wrapper around a
-  100–125 µs kernel) for an epoch of 17 steps of a 2-3-3-1 net.
+* 1024 models 2-8-8-1 on two cores: Inductor's loops recompute each tanh in every consumer
+  of the layer (8× in an 8-wide layer) and pass every layer through memory, whatever its
+  tuning options: 7.9 ms for an epoch's 25 steps and 7.5 ms for its metrics. Here:
+  2.6 ms and 1.6 ms (``bench/engine_parts.py``).
+* One model: a compiled call costs Dynamo's guards and the AOT wrapper on top of the
+  kernel, twice an epoch (steps, metrics); here one ``ctypes`` call.
 
 ``fused_native.c`` keeps a vector of ``VB`` models (one AVX-512 register, or two AVX2
-ones) through the whole epoch: parameters and optimiser state stay in the cache, and each
-unit's activation is computed once. It is compiled per group configuration (widths,
-activations, optimiser, batch size and points per epoch as constants, so the compiler
-unrolls the small loops) with the machine's C compiler, as Inductor's C++ is, and cached
-on disk (``$TORCHGROUND_CACHE``, else ``~/.cache/torchground``); loaded with
-:mod:`ctypes`, which releases the GIL during the call, so threads split the models. A
-machine without a compiler, or a build that fails, leaves the group to Inductor
-(:class:`~torchground.engine.compiled.CompiledEpoch` warns), as does a first epoch
-that disagrees with the eager steps.
+ones) through the whole epoch: parameters and optimiser state stay in registers and the
+first-level cache, each unit's activation is computed once, and the epoch's table of
+:func:`~torchground.engine.epoch.epoch_stats` (step losses, training metrics, then each
+evaluation set's after the epoch) is written by the same call. It is compiled per group
+configuration (widths, activations, optimiser, batch size, points per epoch and the
+metrics' shape as constants, so the compiler unrolls the small loops) with the machine's C
+compiler, as Inductor's C++ is, and cached on disk (``$TORCHGROUND_CACHE``, else
+``~/.cache/torchground``; built aside and moved in whole). It is loaded with
+:mod:`ctypes` and spreads the models over OpenMP's threads — the runtime torch already
+loaded, so no second pool competes for the cores (with a Python thread pool, torch's
+spinning OpenMP workers slowed the steps of 1024 models from 2.7 ms to 6.2 ms). A machine without a compiler, or a build
+that fails, leaves the group to Inductor
+(:class:`~torchground.engine.compiled.CompiledEpoch` warns), as does a first epoch that
+disagrees with the eager steps.
 """
 
 from __future__ import annotations
@@ -126,8 +131,8 @@ class Args(ctypes.Structure):
     """``fused_native.c``'s ``Args``: pointers and sizes of one epoch's tensors."""
 
     _fields_ = [
-        *((name, ctypes.c_void_p) for name in ("p", "s1", "s2", "gx", "gy", "pred", "hp", "sk", "stats", "train_sst")),
-        ("sst_per_model", ctypes.c_int64), ("M", ctypes.c_int64), ("xrow", ctypes.c_int64),
+        *((name, ctypes.c_void_p) for name in ("p", "s1", "s2", "x", "y", "order", "pred", "hp", "sk", "stats", "train_sst")),
+        ("sst_per_model", ctypes.c_int64), ("M", ctypes.c_int64), ("order_stride", ctypes.c_int64), ("data_per_model", ctypes.c_int64),
         ("ex", ctypes.c_void_p * 2), ("ey", ctypes.c_void_p * 2), ("esst", ctypes.c_void_p * 2),
         ("en", ctypes.c_int64 * 2), ("ed", ctypes.c_int64 * 2),
     ]
@@ -162,9 +167,12 @@ class NativeSteps(FusedSteps):
             "L2": int(self.twin.l2 is not None), "CLASSIFY": int(classify), "NE": sets,
         }
 
+    gathers = True
+
     def _launch(
-        self, gx: Tensor, gy: Tensor, pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
+        self, data: tuple[Tensor, ...], pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
     ) -> Tensor:
+        x, y, order = data
         twin = self.twin
         M = twin.params.shape[1]
         evals, train_sst, classify = metrics if metrics is not None else ((), torch.zeros(1, dtype=torch.float64), False)
@@ -174,15 +182,18 @@ class NativeSteps(FusedSteps):
             self._fn, self._built_for = build(self.defines(*key)).tg_epoch, key
         S = -(-n // batch)
         stats = torch.empty(M, S + (1 + len(evals)) * (2 if classify else 3), dtype=torch.float64)
-        sets = [(x.contiguous(), y.contiguous(), sst.to(torch.float32).contiguous()) for _, x, y, sst in evals]
+        sets = [(ex.contiguous(), ey.contiguous(), sst.to(torch.float32).contiguous()) for _, ex, ey, sst in evals]
         train_sst = train_sst.to(torch.float64).contiguous()
-        tensors = (twin.params, self.s1, self.s2, gx, gy, pred, self.hp, sk)
-        assert all(t.is_contiguous() and t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors)
-        args = Args(*(t.data_ptr() for t in tensors), stats.data_ptr(), train_sst.data_ptr(), int(train_sst.shape[0] > 1), M, gx.shape[1])
-        for i, (x, y, sst) in enumerate(sets):
-            assert x.dtype == torch.float32 and y.dtype == torch.float32
-            args.ex[i], args.ey[i], args.esst[i] = x.data_ptr(), y.data_ptr(), sst.data_ptr()
-            args.en[i], args.ed[i] = x.shape[1], int(x.shape[0] > 1)
+        x, y = x.contiguous(), y.contiguous()
+        tensors = (twin.params, self.s1, self.s2, x, y)
+        assert all(t.is_contiguous() and t.dtype == torch.float32 and t.device.type == "cpu" for t in (*tensors, pred, self.hp, sk))
+        assert order.dtype == torch.int64 and order.stride(1) == 1 and order.shape == (M, n) and x.shape[1] == n
+        args = Args(*(t.data_ptr() for t in tensors), order.data_ptr(), pred.data_ptr(), self.hp.data_ptr(), sk.data_ptr(),
+                    stats.data_ptr(), train_sst.data_ptr(), int(train_sst.shape[0] > 1), M, order.stride(0), int(x.shape[0] > 1))
+        for i, (ex, ey, sst) in enumerate(sets):
+            assert ex.dtype == torch.float32 and ey.dtype == torch.float32
+            args.ex[i], args.ey[i], args.esst[i] = ex.data_ptr(), ey.data_ptr(), sst.data_ptr()
+            args.en[i], args.ed[i] = ex.shape[1], int(ex.shape[0] > 1)
         if self._fn(ctypes.byref(args)):
             raise MemoryError("the fused steps could not allocate their scratch memory")
         return stats

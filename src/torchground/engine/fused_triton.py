@@ -232,9 +232,10 @@ class TritonSteps(FusedSteps):
         self.meta = layer_table(twin)
 
     def _launch(
-        self, gx: Tensor, gy: Tensor, pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
+        self, data: tuple[Tensor, ...], pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
     ) -> None:
         """The steps only: the metrics stay Inductor's."""
+        gx, gy = (t.contiguous() for t in data)
         twin = self.twin
         M, sizes, device = twin.params.shape[1], twin.sizes, twin.params.device
         L, W = len(sizes) - 1, triton.next_power_of_2(max(sizes))
