@@ -16,7 +16,8 @@ Parts (``--part``, default ``one,many``):
   on all models every epoch is included, as the trainer does it.
 * ``gpu``  — M models (default 100 000) on ``--device`` (cuda): model-steps/s of the
   engine with and without CUDA graphs and compiled (the fused Triton steps of
-  :mod:`torchground.engine.fused_triton`, and Inductor's alone), against the eager trainer
+  :mod:`torchground.engine.fused_triton` — on the CPU the fused C steps —, and Inductor's
+  alone), against the eager trainer
   training one model on the same device (model-steps/s = its steps/s), and the largest
   loss difference of each to the eager engine. ``bench/gpu.sh`` runs this part.
 
@@ -141,18 +142,19 @@ def part_gpu(models: int, epochs: int, device: str) -> None:
     specs = many_specs(models, epochs, distinct_orders=False, device=device)
     timed_group(specs[: min(models, 64)], cuda_graph=True)  # warm-up (kernels, graph capture path)
     compile_s = {}
-    for fused in (True, False) if device == "cuda" else (False,):  # compiles this shape: two epochs are enough
+    kernel = "fused Triton steps" if device == "cuda" else "fused C steps"
+    for fused in (True, False):  # compiles this shape: two epochs are enough
         start = time.perf_counter()
         warm = StackedGroup(specs, compile=True)
         warm.epochs = 2  # (and making 10⁵ specs again takes seconds)
         warm._compiled = CompiledEpoch(device, fused=fused)
         warm.run()
-        compile_s["fused Triton steps" if fused else "Inductor"] = time.perf_counter() - start
+        compile_s[kernel if fused else "Inductor"] = time.perf_counter() - start
         del warm
     variants = [("stacked engine, CUDA graph", True, None), ("stacked engine, eager", False, None),
-                ("compiled, fused Triton steps", False, True), ("compiled, Inductor only", False, False)]
+                (f"compiled, {kernel}", False, True), ("compiled, Inductor only", False, False)]
     losses = {}
-    for label, graph, fused in (variants if device == "cuda" else variants[1:2] + variants[3:]):
+    for label, graph, fused in (variants if device == "cuda" else variants[1:]):
         group = StackedGroup(specs, cuda_graph=graph, compile=fused is not None)
         if fused is not None:
             group._compiled = CompiledEpoch(device, fused=fused)
@@ -171,7 +173,7 @@ def part_gpu(models: int, epochs: int, device: str) -> None:
               f" epochs 2-{len(ends)} alone: {steady:.3g}; first epoch {ends[0] - start:.2f} s, results"
               f" {wall - (ends[-1] - start):.2f} s; target 3e8 on an H100)", flush=True)
         if fused:
-            print(f"  {'':32s}  (fused steps in {group._compiled.fused_epochs} of {len(ends)} epochs: the first one is"
+            print(f"  {'':32s}  ({kernel} in {group._compiled.fused_epochs} of {len(ends)} epochs: the first one is"
                   " checked against 8 models' eager steps)", flush=True)
         del group, results
     print("  first compilation of this shape (a 2-epoch run): " + ", ".join(f"{k} {v:.0f} s" for k, v in compile_s.items()))

@@ -2,7 +2,8 @@
 
 Times each part of :meth:`~torchground.engine.compiled.CompiledEpoch.run` on its own
 (synchronised on a GPU; the mean of ``--repeats`` calls after one warm-up): the eager
-gather, the compiled steps (Inductor's, and the fused kernel's where it covers the group), the compiled metrics, the twin's two syncs, the snapshot and
+gather, the compiled steps (Inductor's, and the fused kernel's where it covers the group, with and
+without the epoch's metrics), the compiled metrics, the twin's two syncs, the snapshot and
 the copy of the epoch's table to the host. On CUDA it also captures the compiled steps in a
 CUDA graph, to tell kernel time from launch overhead.
 
@@ -62,10 +63,10 @@ def main() -> None:
         data = (x, y, order) if kernel.gathers else (gx, gy)
         N = x.shape[1]
         clock(f"steps ({len(shapes)}, {type(kernel).__name__})", lambda: kernel.epoch(data, N, group.batch, True))
-        if kernel.gathers:  # the C kernel gathers each point itself, and measures the epoch
+        if kernel.gathers:  # the C kernel gathers each point itself
             clock(f"steps, an order per model ({type(kernel).__name__})",
                   lambda: kernel.epoch((x, y, order.contiguous()), N, group.batch, False))
-            clock(f"steps and metrics ({type(kernel).__name__})", lambda: kernel.epoch(data, N, group.batch, True, args_))
+        clock(f"steps and metrics ({type(kernel).__name__})", lambda: kernel.epoch(data, N, group.batch, True, args_))
     stats = clock("metrics (compiled)", lambda: compiled._stats(twin, preds, gy, shapes, *args_))
     clock("twin.load_from(net)", lambda: twin.load_from(net))
     clock("net.load_from(twin)", lambda: net.load_from(twin))

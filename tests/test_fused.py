@@ -1,4 +1,4 @@
-"""The fused Triton steps (torchground.engine.fused_triton) inside the engine, on CPU through
+"""The fused Triton steps and metrics (torchground.engine.fused_triton) inside the engine, on CPU through
 Triton's interpreter: the same results as the eager engine, the first fused epoch checked,
 a disagreeing kernel refused. Skipped where Triton is not installed (it is in the test extra).
 
@@ -20,7 +20,7 @@ pytest.importorskip("triton")
 
 SCRIPT = textwrap.dedent(
     """
-    import json, sys, warnings
+    import json, math, sys, warnings
     import torch
     from torchground import Spec
     from torchground.engine import StackedGroup
@@ -40,6 +40,10 @@ SCRIPT = textwrap.dedent(
         # SGD with nesterov momentum and the L2 penalty (its first epoch is eager)
         "momentum-l2": [Spec(hidden=(4, 2), activation="relu", l2=0.001, optimizer_args={"momentum": 0.9, "nesterov": True},
                              n_samples=40, batch_size=10, epochs=4, init_seed=i) for i in range(2)],
+        # regression on each model's own data, with validation and test sets (the evaluation kernel, per-model points)
+        "own-data-val-test": [Spec(dataset="reg-gauss", hidden=(3, 3), output_activation="identity", n_samples=60, noise=10,
+                                   train_pct=50, val_pct=30, test_pct=20, batch_size=5, epochs=3, seed=i, init_seed=i)
+                              for i in range(5)],
         # L1's dead-weight rule is not in the kernel: Inductor's steps train these
         "l1-not-covered": [Spec(hidden=(3,), l1=0.01, n_samples=40, batch_size=10, epochs=3, init_seed=i) for i in range(2)],
     }
@@ -61,7 +65,7 @@ SCRIPT = textwrap.dedent(
         fast = group.run()
     plain = StackedGroup(specs).run()
     worst = max(abs(a[k] - b[k]) for p, f in zip(plain, fast) for a, b in zip(p.history().rows, f.history().rows)
-                for k in ("train_loss", "val_loss") if a[k] is not None)
+                for k in a if k != "epoch" and a[k] is not None and not math.isnan(a[k]))
     print(json.dumps({"fused_epochs": group._compiled.fused_epochs, "worst": worst,
                       "warnings": [str(w.message) for w in caught], "steps": [r.steps for r in fast] == [r.steps for r in plain]}))
     """
@@ -77,11 +81,12 @@ def run_case(name: str) -> dict:
 
 @pytest.mark.parametrize(
     ("name", "fused_epochs"),
-    [("sgd-shared", 3), ("adam-orders", 3), ("momentum-l2", 3), ("l1-not-covered", 0)],
+    [("sgd-shared", 3), ("adam-orders", 3), ("momentum-l2", 3), ("own-data-val-test", 3), ("l1-not-covered", 0)],
 )
 def test_fused_steps_agree_with_the_eager_engine(name, fused_epochs):
-    """Every compiled epoch is fused, the first one checked against a few models' eager steps;
-    SGD with momentum starts compiling at its second epoch."""
+    """Every compiled epoch is fused (steps and metrics), the first one checked against a few
+    models' eager steps; SGD with momentum starts compiling at its second epoch. Every metric
+    (losses, accuracy, RMSE, R²) as the eager engine's."""
     got = run_case(name)
     assert got["worst"] <= 1e-5 and got["steps"]
     assert got["fused_epochs"] == fused_epochs

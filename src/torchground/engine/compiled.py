@@ -9,9 +9,9 @@ operation is element-wise across the models and vectorises over them.
 
 **Our fused kernels** (:mod:`~torchground.engine.fused`; scope: float32, identity, tanh,
 sigmoid or relu, MSE or half MSE, SGD, Adam or AdamW, no L1, widths up to 8) take a block
-of models through the whole epoch in one call, every step fused: in C on the CPU
-(:mod:`~torchground.engine.fused_native`, which also measures the epoch) and in Triton on
-CUDA (:mod:`~torchground.engine.fused_triton`, whose metrics stay Inductor's). The first
+of models through the whole epoch in one call, every step fused, and measure the epoch: in
+C on the CPU (:mod:`~torchground.engine.fused_native`) and in Triton on CUDA
+(:mod:`~torchground.engine.fused_triton`). The first
 fused epoch of a group is checked: up to :data:`CHECKED_MODELS` models spread over the
 group also step eagerly, and the kernel's parameters, outputs and metrics must agree with
 theirs; otherwise (or without a C compiler, or if a build fails) the group goes on with
