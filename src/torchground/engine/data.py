@@ -29,6 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -156,21 +157,42 @@ class BatchOrders:
     One ``torch.Generator`` per distinct ``(shuffle_seed, shuffle)``; every epoch it draws
     the DataLoader iterator's base seed, the epoch's permutation, and the permutation the
     sampler starts when it is exhausted.
+
+    ``native=True`` (compiled groups): with :data:`NATIVE_MIN_KEYS` distinct keys or more,
+    the same draws come from :mod:`~torchground.engine.batch_orders` (C, one call an epoch),
+    where it agrees with torch on this machine; else from torch, as here.
     """
 
-    def __init__(self, specs: Sequence[Spec], n: int) -> None:
+    def __init__(self, specs: Sequence[Spec], n: int, native: bool = False) -> None:
         self.n = n
         keys = [(s.shuffle_seed, s.shuffle) for s in specs]
         self.keys = sorted(set(keys))
-        self.generators = {k: torch.Generator().manual_seed(k[0]) for k in self.keys}
         self.model_keys = keys
         self._which: Tensor | None = None
+        self._native: Any = None
+        if native and len(self.keys) >= NATIVE_MIN_KEYS:
+            from torchground.engine.batch_orders import NativeOrders, agrees_with_torch
+
+            if agrees_with_torch(torch_orders):
+                self._native = NativeOrders([k[0] for k in self.keys], n)
+                self._shuffle = np.array([k[1] for k in self.keys])
+        self.generators = {} if self._native is not None else {k: torch.Generator().manual_seed(k[0]) for k in self.keys}
         self._seed, self._spare = torch.empty((), dtype=torch.int64), torch.empty(n, dtype=torch.int64)  # draws thrown away
+
+    @property
+    def native(self) -> bool:
+        """Whether the orders are drawn in C."""
+        return self._native is not None
 
     def select(self, idx: list[int]) -> None:
         """Keep the orders of models ``idx`` only (generators no model uses any more stop)."""
         self.model_keys = [self.model_keys[i] for i in idx]
-        self.keys = sorted(set(self.model_keys))
+        keys = sorted(set(self.model_keys))
+        if self._native is not None:
+            position = {k: i for i, k in enumerate(self.keys)}
+            self._native.select([position[k] for k in keys])
+            self._shuffle = np.array([k[1] for k in keys])
+        self.keys = keys
         self._which = None
 
     def next_epoch(self) -> tuple[Tensor, Tensor]:
@@ -178,21 +200,36 @@ class BatchOrders:
 
         Kept apart so that a shared order crosses to the device once, not M times.
         """
-        perms = []
-        for key in self.keys:
-            g = self.generators[key]
-            self._seed.random_(generator=g)  # DataLoader iterator's base seed
-            if key[1]:
-                perms.append(torch.randperm(self.n, generator=g))
-                torch.randperm(self.n, generator=g, out=self._spare)  # RandomSampler's draw when exhausted
-            else:
-                perms.append(torch.arange(self.n))
+        if self._native is not None:
+            perms = self._native.draw(self._shuffle)
+        else:
+            drawn = []
+            for key in self.keys:
+                g = self.generators[key]
+                self._seed.random_(generator=g)  # DataLoader iterator's base seed
+                if key[1]:
+                    drawn.append(torch.randperm(self.n, generator=g))
+                    torch.randperm(self.n, generator=g, out=self._spare)  # RandomSampler's draw when exhausted
+                else:
+                    drawn.append(torch.arange(self.n))
+            perms = drawn[0].unsqueeze(0) if len(drawn) == 1 else torch.stack(drawn)
         if self._which is None:
             position = {k: i for i, k in enumerate(self.keys)}
             self._which = torch.tensor([position[k] for k in self.model_keys], dtype=torch.int64)
-        return (perms[0].unsqueeze(0) if len(perms) == 1 else torch.stack(perms)), self._which
+        return perms, self._which
 
     def orders(self) -> Tensor:
         """:meth:`next_epoch` as one (M, N) tensor."""
         perms, which = self.next_epoch()
         return perms.index_select(0, which)
+
+
+#: Fewest distinct shuffle keys for which a compiled group draws its orders in C.
+NATIVE_MIN_KEYS = 16
+
+
+def torch_orders(keys: list[tuple[int, bool]], n: int, epochs: int) -> list[Tensor]:
+    """``epochs`` epochs of :class:`BatchOrders` drawn by torch for ``keys`` (shuffle seed,
+    shuffle) → one (K, n) tensor per epoch: the reference the C draws are checked against."""
+    orders = BatchOrders([Spec(shuffle_seed=seed, shuffle=shuffle) for seed, shuffle in keys], n)
+    return [orders.orders() for _ in range(epochs)]

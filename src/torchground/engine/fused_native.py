@@ -31,19 +31,14 @@ disagrees with the eager steps.
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from torchground.engine.fused import OPTS, FusedSteps, Metrics
+from torchground.engine.native_build import build as build_source
+from torchground.engine.native_build import cache_dir, cpu_flags
 from torchground.engine.net import StackedNet
 
 __all__ = ["NativeSteps", "Args", "build", "cache_dir"]
@@ -51,80 +46,25 @@ __all__ = ["NativeSteps", "Args", "build", "cache_dir"]
 Tensor = torch.Tensor
 
 SOURCE = Path(__file__).with_name("fused_native.c")
-#: Compiler flags: no errno or trap semantics (so sqrt and compares vectorise); no
-#: fast-math, so NaN and infinity propagate as in the eager engine (divergence is detected).
-FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=gnu11", "-fopenmp", "-shared", "-fPIC")
 #: Fewest models an OpenMP thread takes: for fewer than twice this, the calling thread alone.
 MIN_MODELS_PER_THREAD = 64
-
-_libs: dict[Path, ctypes.CDLL] = {}
-_lock = threading.Lock()
-
-
-def cache_dir() -> Path:
-    """Where built kernels are kept: ``$TORCHGROUND_CACHE``, else ``$XDG_CACHE_HOME`` or ``~/.cache``, then ``torchground``."""
-    root = os.environ.get("TORCHGROUND_CACHE")
-    if root:
-        return Path(root)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "torchground"
-
-
-def _compiler() -> str:
-    """The C compiler: ``$CC``, else gcc, cc or clang on the PATH."""
-    named = os.environ.get("CC")
-    if named:
-        if not shutil.which(named):
-            raise RuntimeError(f"the C compiler $CC={named} was not found")
-        return named
-    cc = shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")
-    if not cc:
-        raise RuntimeError("no C compiler found (gcc, cc, clang or $CC)")
-    return cc
-
-
-def _cpu_flags() -> str:
-    """The CPU's feature flags (``-march=native`` builds for them): part of a build's cache key."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")):
-                return line
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _vector_width() -> int:
     """Models per vector: 16 floats where AVX-512 is there, else 8."""
-    return 16 if " avx512f" in _cpu_flags() else 8
+    return 16 if " avx512f" in cpu_flags() else 8
 
 
 def build(defines: dict[str, object]) -> ctypes.CDLL:
-    """``fused_native.c`` compiled with ``defines`` (cached on disk and in the process).
+    """``fused_native.c`` compiled with ``defines`` (see :func:`~torchground.engine.native_build.build`).
 
     Raises:
         RuntimeError: no C compiler, or the compiler failed (its message attached).
     """
-    source = "".join(f"#define {k} {v}\n" for k, v in defines.items()) + SOURCE.read_text()
-    cc = _compiler()
-    key = hashlib.sha256("\0".join([cc, *FLAGS, _cpu_flags(), source]).encode()).hexdigest()[:24]
-    path = cache_dir() / f"steps-{key}.so"
-    with _lock:
-        if path in _libs:
-            return _libs[path]
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # built aside, then moved in whole
-                src, out = Path(tmp) / "steps.c", Path(tmp) / "steps.so"
-                src.write_text(source)
-                done = subprocess.run([cc, *FLAGS, str(src), "-o", str(out)], capture_output=True, text=True)
-                if done.returncode != 0:
-                    raise RuntimeError(f"{cc} failed to build the fused steps: {done.stderr.strip()[-2000:]}")
-                os.replace(out, path)
-        lib = ctypes.CDLL(str(path))
-        lib.tg_epoch.argtypes = [ctypes.c_void_p]
-        lib.tg_epoch.restype = ctypes.c_int
-        _libs[path] = lib
-        return lib
+    lib = build_source(SOURCE, defines, "steps", "the fused steps")
+    lib.tg_epoch.argtypes = [ctypes.c_void_p]
+    lib.tg_epoch.restype = ctypes.c_int
+    return lib
 
 
 class Args(ctypes.Structure):

@@ -206,7 +206,7 @@ class StackedGroup:
                 cache[k] = initial_params(s)
             rows.append(cache[k])
         self.net = StackedNet.build(specs, torch.stack(rows), self.dtype, self.device)
-        self.orders = BatchOrders(specs, self.n_train)
+        self.orders = BatchOrders(specs, self.n_train, native=compile)  # compiled groups draw many orders in C
         self.use_graph = cuda_graph and self.device.type == "cuda"
         self._graph: Any = None
         self._compiled: Any = None
