@@ -66,7 +66,7 @@ from typing import Any, Sequence
 import torch
 
 from torchground.engine.epoch import (
-    EvalSet, gather_last, split_steps_last, stats_fused, stats_last, step_shapes, steps_last, train_epoch, train_epoch_last,
+    EvalSet, gather_last, split_steps_last, stats_last, step_shapes, steps_last, train_epoch, train_epoch_last,
 )
 from torchground.engine.fused import Metrics
 from torchground.engine.net import StackedNet
@@ -83,7 +83,7 @@ CHECKED_MODELS = 8
 @functools.cache
 def _compiled(device_type: str, name: str) -> Any:
     """``torch.compile`` of one of the epoch's functions, with its options for ``device_type``."""
-    fn = {"epoch": train_epoch_last, "steps": steps_last, "stats": stats_last, "stats_fused": stats_fused}[name]
+    fn = {"epoch": train_epoch_last, "steps": steps_last, "stats": stats_last}[name]
     if device_type == "cuda":
         # Triton kernels with Inductor's defaults (the tuning below is for its C++). Always two
         # calls: a GPU has thousands of models to spread over, not a dozen ops to save.
@@ -136,10 +136,6 @@ class CompiledEpoch:
     def _stats(self) -> Any:
         return _compiled(self.device_type, "stats")
 
-    @property
-    def _stats_fused(self) -> Any:
-        return _compiled(self.device_type, "stats_fused")
-
     def twin(self, net: StackedNet) -> StackedNet:
         """``net``'s models-last twin (made once per net), with ``net``'s current state."""
         if self._net is not net or self._twin is None:
@@ -159,29 +155,22 @@ class CompiledEpoch:
             twin = self.twin(net)
             try:
                 kernel = self._fused_kernel(twin)
-                if kernel is not None or self._fn is None or order.shape[0] >= 16:
-                    # One order on shared data (a sweep over anything but data and shuffle
-                    # seeds): every model's batch is the same, gathered once and broadcast
-                    # over the models — (B, F, 1) inputs — instead of M copies.
-                    self.shared = x.shape[0] == 1 and (order.stride(0) == 0 or order.shape[0] == 1)
-                    steps = step_shapes(1, order.shape[1], batch) if self.shared else shapes
-                    metrics = (evals, train_sst, classify)
-                    gx = gy = None
-                    if kernel is None or not kernel.gathers:
-                        gx, gy = gather_last(x, y, order[:1] if self.shared else order, batch)
-                    fused = None
-                    if kernel is not None:
-                        data = (x, y, order) if kernel.gathers else (gx, gy)
-                        fused = self._fused_epoch(kernel, twin, data, x, y, order, batch, shapes, steps, metrics)
-                    if isinstance(fused, tuple):  # the kernel's outputs (1, N·M), and its table where it measures
-                        pred, stats = fused
-                        if stats is None:  # (a kernel that does not measure reads gathered batches: gy is there)
-                            stats = self._stats_fused(twin, pred, gy, shapes, steps, evals, train_sst, classify)
-                    else:
-                        if gy is None:
-                            gx, gy = gather_last(x, y, order[:1] if self.shared else order, batch)
-                        preds = fused if fused is not None else self._steps(twin, gx, gy, steps)
-                        stats = self._stats(twin, preds, gy, steps, evals, train_sst, classify)
+                # One order on shared data (a sweep over anything but data and shuffle seeds):
+                # every model's batch is the same, gathered once and broadcast over the models —
+                # (B, F, 1) inputs — instead of M copies.
+                self.shared = x.shape[0] == 1 and (order.stride(0) == 0 or order.shape[0] == 1)
+                steps = step_shapes(1, order.shape[1], batch) if self.shared else shapes
+                if kernel is not None:
+                    data = (x, y, order) if kernel.gathers else self._gather(x, y, order, batch)
+                    fused = self._fused_epoch(kernel, twin, data, x, y, order, batch, shapes, steps, (evals, train_sst, classify))
+                    if isinstance(fused, tuple):  # the kernel's outputs (1, N·M) and its table of the epoch
+                        stats = fused[1]
+                    else:  # refused: the eager steps' outputs
+                        stats = self._stats(twin, fused, self._gather(x, y, order, batch)[1], steps, evals, train_sst, classify)
+                elif self._fn is None or order.shape[0] >= 16:
+                    gx, gy = self._gather(x, y, order, batch)
+                    preds = self._steps(twin, gx, gy, steps)
+                    stats = self._stats(twin, preds, gy, steps, evals, train_sst, classify)
                 else:
                     stats = self._fn(twin, x, y, order, batch, evals, train_sst, classify)
             except Exception as exc:  # no C++ compiler, an unsupported op, …: train on, eagerly
@@ -197,6 +186,10 @@ class CompiledEpoch:
                 net.opt.advance(len(shapes))
                 return stats
         return train_epoch(net, x, y, order, batch, evals, train_sst, classify, True)[2]
+
+    def _gather(self, x: Tensor, y: Tensor, order: Tensor, batch: int) -> tuple[Tensor, Tensor]:
+        """The epoch's batches, models last (:func:`gather_last`): once for all where :attr:`shared`."""
+        return gather_last(x, y, order[:1] if self.shared else order, batch)
 
     def _fused_kernel(self, twin: StackedNet) -> Any:
         """The fused steps of ``twin`` (made on first use), or None where they do not apply."""
@@ -219,12 +212,11 @@ class CompiledEpoch:
     def _fused_epoch(
         self, kernel: Any, twin: StackedNet, data: tuple[Tensor, ...], x: Tensor, y: Tensor, order: Tensor, batch: int,
         shapes: list[tuple[int, int]], steps: list[tuple[int, int]], metrics: Metrics,
-    ) -> tuple[Tensor, Tensor | None] | list[Tensor]:
+    ) -> tuple[Tensor, Tensor] | list[Tensor]:
         """The epoch's steps by the fused kernel (on ``data``, see
         :meth:`~torchground.engine.fused.FusedSteps.epoch`) → its outputs (1, N·M) in
-        :func:`gather_last`'s column order and its table of the epoch (None if it does not
-        measure); or, where the kernel was refused this epoch, the eager steps' outputs,
-        (B, 1, M) each.
+        :func:`gather_last`'s column order and its table of the epoch; or, where the kernel
+        was refused this epoch, the eager steps' outputs, (B, 1, M) each.
 
         The first fused epoch is checked: a few models spread over the group (the last one
         included) also take the epoch's steps eagerly, from the same state, and their
@@ -238,7 +230,7 @@ class CompiledEpoch:
             self.fused_epochs += 1
             return kernel.epoch(data, N, batch, self.shared, metrics)
         assert self._net is not None  # the models-first net, still in the epoch's starting state
-        gx, gy = gather_last(x, y, order[:1] if self.shared else order, batch)
+        gx, gy = self._gather(x, y, order, batch)
         idx = torch.linspace(0, M - 1, min(M, CHECKED_MODELS), device=gx.device).round().long().unique()
         ref = self._net.select(idx).models_last()
         pick = lambda t: t.view(t.shape[0], N, M).index_select(2, idx).reshape(t.shape[0], -1)  # noqa: E731
@@ -259,7 +251,7 @@ class CompiledEpoch:
                 return pred, stats
             close = all(torch.allclose(a[..., fine], b[..., fine], rtol=1e-3, atol=1e-4) for a, b in zip(mine, expected))
             close = close and torch.allclose(twin.params.index_select(1, idx)[:, fine], ref.params[:, fine], rtol=1e-3, atol=1e-4)
-            if close and stats is not None:
+            if close:
                 ref_stats = stats_last(ref, expected, ref_gy, ref_steps, *_pick_metrics(metrics, idx))
                 close = _same_stats(stats.index_select(0, idx)[fine], ref_stats[fine], len(shapes), metrics, N)
             if not close:

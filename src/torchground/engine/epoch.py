@@ -24,7 +24,7 @@ from torchground.model import discretize
 
 __all__ = [
     "gather", "split_steps", "gather_last", "split_steps_last", "run_steps", "epoch_stats", "train_epoch", "train_epoch_last",
-    "steps_last", "stats_last", "stats_fused", "stat_names", "step_shapes",
+    "steps_last", "stats_last", "stat_names", "step_shapes",
 ]
 
 Tensor = torch.Tensor
@@ -188,16 +188,6 @@ def stats_last(
 ) -> Tensor:
     """:func:`epoch_stats` of :func:`steps_last`'s outputs."""
     return epoch_stats(twin, preds, split_steps_last(None, gy, shapes)[1], evals, train_sst, classify)
-
-
-def stats_fused(
-    twin: StackedNet, pred: Tensor, gy: Tensor, shapes: Sequence[tuple[int, int]], steps: Sequence[tuple[int, int]],
-    evals: Sequence[EvalSet], train_sst: Tensor, classify: bool,
-) -> Tensor:
-    """:func:`epoch_stats` of a fused kernel's outputs ``pred`` (1, N·M), in :func:`gather_last`'s
-    column order (split by ``shapes``); ``gy`` split by ``steps`` (one model's shapes where
-    the batches are shared)."""
-    return stats_last(twin, split_steps_last(None, pred, shapes)[1], gy, steps, evals, train_sst, classify)
 
 
 def train_epoch_last(

@@ -91,7 +91,7 @@ class FusedSteps(ABC):
 
     def epoch(
         self, data: tuple[Tensor, ...], n: int, batch: int, shared: bool, metrics: Metrics | None = None
-    ) -> tuple[Tensor, Tensor | None]:
+    ) -> tuple[Tensor, Tensor]:
         """One epoch of ``n`` points per model. ``data``: where the kernel :attr:`gathers`, the
         training data x (D, N, F), y (D, N, 1) and the epoch's order (M, N); else
         :func:`~torchground.engine.epoch.gather_last`'s batches (F, ·), (1, ·). ``shared``:
@@ -101,8 +101,8 @@ class FusedSteps(ABC):
             Each point's output before its step, (1, N·M) in the per-model column order
             (:func:`~torchground.engine.epoch.split_steps_last` splits it), and the epoch's
             table (M, S + K) float64 as :func:`~torchground.engine.epoch.epoch_stats` gives
-            it, where the kernel measures ``metrics`` (evaluation sets, training labels' sum
-            of squares, classification); None where it does not.
+            it for ``metrics`` (evaluation sets, training labels' sum of squares,
+            classification; None: measured as a regression without evaluation sets, R² NaN).
         """
         twin = self.twin
         M, device = twin.params.shape[1], twin.params.device
@@ -121,7 +121,6 @@ class FusedSteps(ABC):
     @abstractmethod
     def _launch(
         self, data: tuple[Tensor, ...], pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
-    ) -> Tensor | None:
+    ) -> Tensor:
         """Run the kernel on ``data`` (see :meth:`epoch`); fill ``pred`` (1, N·M); ``sk``
-        (S, 2, M) Adam's step size and √(bias correction 2) of each step. → the epoch's
-        table where the kernel measures ``metrics``, else None."""
+        (S, 2, M) Adam's step size and √(bias correction 2) of each step. → the epoch's table."""

@@ -87,6 +87,8 @@ class NativeSteps(FusedSteps):
         vector: models per vector (default: 16 with AVX-512, else 8).
     """
 
+    gathers = True  # reads the training data and the epoch's order: no eager gather
+
     def __init__(self, twin: StackedNet, vector: int | None = None) -> None:
         super().__init__(twin)
         self.vector = vector or _vector_width()
@@ -106,8 +108,6 @@ class NativeSteps(FusedSteps):
             "MOMENTUM": int(self.momentum), "NESTEROV": int(self.nesterov), "DECOUPLED": int(self.decoupled),
             "L2": int(self.twin.l2 is not None), "CLASSIFY": int(classify), "NE": sets,
         }
-
-    gathers = True
 
     def _launch(
         self, data: tuple[Tensor, ...], pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
