@@ -129,6 +129,14 @@ def test_builds_are_cached_whole(tmp_path, monkeypatch):
     assert sorted(p.name for p in cache_dir().iterdir()) == built and (cache_dir() / built[0]).stat().st_mtime_ns == stamp
 
 
+def test_an_unwritable_cache_falls_back_to_the_temporary_directory(tmp_path, monkeypatch):
+    (tmp_path / "a-file").write_text("not a directory")
+    monkeypatch.setenv("TORCHGROUND_CACHE", str(tmp_path / "a-file" / "cache"))
+    group, fast, messages = run(CASES["sgd-shared"][:2])
+    assert group._compiled.fused_epochs == 3 and not messages
+    assert (tmp_path / "a-file").read_text() == "not a directory"
+
+
 def test_a_failed_build_names_the_compiler_error(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCHGROUND_CACHE", str(tmp_path))
     with pytest.raises(RuntimeError, match="failed to build the fused steps"):

@@ -3,10 +3,11 @@ and cached on disk.
 
 Like TorchInductor's C++, the code is built where it runs, by the machine's C compiler
 (``$CC``, else gcc, cc or clang), for that CPU (``-march=native``), with compile-time
-constants prepended as ``#define`` lines. A build is cached in :func:`cache_dir` under a
-name made from the compiler, flags, CPU features and the full source, so a changed source
-or another machine never reuses a stale library; it is built in a temporary directory
-beside the cache and moved in whole, so an interrupted build leaves nothing half-written.
+constants prepended as ``#define`` lines. A build is cached in :func:`cache_dir` (or, where
+that cannot be written, in the temporary directory) under a name made from the compiler,
+flags, CPU features and the full source, so a changed source or another machine never
+reuses a stale library; it is built in a temporary directory beside the cache and moved in
+whole, so an interrupted build leaves nothing half-written.
 Loaded libraries are kept for the process.
 
 Flags: no errno or trap semantics (so sqrt and compares vectorise); no fast-math, so NaN
@@ -40,6 +41,24 @@ def cache_dir() -> Path:
     if root:
         return Path(root)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "torchground"
+
+
+def _cache_dirs() -> list[Path]:
+    """:func:`cache_dir`, then the fallback in the temporary directory (see :func:`_writable_cache`)."""
+    return [cache_dir(), Path(tempfile.gettempdir()) / f"torchground-{os.getuid() if hasattr(os, 'getuid') else 'user'}"]
+
+
+def _writable_cache() -> Path:
+    """The first of :func:`_cache_dirs` that can be created and written (a read-only home
+    directory, as in some sandboxes, falls back to the temporary directory)."""
+    for directory in _cache_dirs():
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            if os.access(directory, os.W_OK):
+                return directory
+        except OSError:
+            continue
+    raise RuntimeError(f"no writable directory for built kernels (tried {', '.join(map(str, _cache_dirs()))})")
 
 
 def compiler() -> str:
@@ -82,12 +101,13 @@ def build(source: Path, defines: dict[str, object], prefix: str, what: str) -> c
     text = "".join(f"#define {k} {v}\n" for k, v in defines.items()) + source.read_text()
     cc = compiler()
     key = hashlib.sha256("\0".join([cc, *FLAGS, cpu_flags(), text]).encode()).hexdigest()[:24]
-    path = cache_dir() / f"{prefix}-{key}.so"
+    name = f"{prefix}-{key}.so"
     with _lock:
-        if path in _libs:
+        path = next((d / name for d in _cache_dirs() if (d / name).exists()), None)
+        if path is not None and path in _libs:
             return _libs[path]
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if path is None:
+            path = _writable_cache() / name
             with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # built aside, then moved in whole
                 src, out = Path(tmp) / f"{prefix}.c", Path(tmp) / f"{prefix}.so"
                 src.write_text(text)
