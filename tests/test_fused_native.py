@@ -14,6 +14,7 @@ import torch
 from torchground import Spec
 from torchground.engine import StackedGroup
 from torchground.engine.compiled import CompiledEpoch
+from torchground.engine import fused_native
 from torchground.engine.fused_native import NativeSteps, build, cache_dir
 from torchground.i18n import set_language
 
@@ -76,6 +77,16 @@ def test_fused_steps_agree_with_the_eager_engine(name, fused_epochs):
     assert [r.steps for r in fast] == [r.steps for r in plain]
     assert worst_difference(plain, fast) <= 1e-5
     assert all(torch.allclose(p.params, f.params, atol=1e-5) for p, f in zip(plain, fast))
+
+
+@pytest.mark.parametrize("vector", [4, 8])
+def test_narrower_vectors_agree(vector, monkeypatch):
+    """Machines without AVX-512 build 8 models to a vector; 4 is the narrowest."""
+    monkeypatch.setattr(fused_native, "_vector_width", lambda: vector)
+    specs = CASES["adamw-200"][:37]  # a partial last vector, three orders
+    group, fast, messages = run(specs)
+    assert group._compiled._kernel.vector == vector and group._compiled.fused_epochs == 3 and not messages
+    assert worst_difference(StackedGroup(specs).run(), fast) <= 1e-5
 
 
 def test_groups_outside_the_scope_use_inductor():
