@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -399,8 +400,11 @@ def test_cuda_divergence_and_compaction():
 def test_cuda_compiled_engine_agrees_with_cpu(optimizer):
     specs = [Spec(optimizer=optimizer, lr=lr, init_seed=i, epochs=4, n_samples=120, device="cuda") for i, lr in enumerate(LRS[optimizer])]
     group = StackedGroup(specs, compile=True)
-    on_gpu = group.run()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        on_gpu = group.run()
     assert group._compiled is not None and group._compiled.ok, group._compiled and group._compiled.failed
+    assert group._compiled.fused_epochs == 4, [str(w.message) for w in caught]  # the fused Triton kernels, every epoch
     on_cpu = StackedGroup([s.replace(device="cpu") for s in specs]).run()
     for a, b in zip(on_gpu, on_cpu):
         assert worst_difference(a.history(), b.history()) <= 1e-4

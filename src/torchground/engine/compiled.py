@@ -277,7 +277,7 @@ def _same_stats(mine: Tensor, expected: Tensor, steps: int, metrics: Metrics, n:
     """Whether two (M, S + K) epoch tables agree as the outputs must (rtol 1e-3, atol 1e-4),
     an accuracy to within one point (an output at 0 may fall on either side)."""
     evals, _, classify = metrics
-    atol = torch.full((mine.shape[1],), 1e-4, dtype=torch.float64)
+    atol = torch.full((mine.shape[1],), 1e-4, dtype=torch.float64, device=mine.device)
     if classify:
         for i, size in enumerate([n, *(x.shape[1] for _, x, _, _ in evals)]):
             atol[steps + 2 * i + 1] = 1.01 / size
