@@ -63,7 +63,7 @@ class SweepResult:
         groups: how many groups ran.
         wall_s: seconds for the whole sweep.
         backend, device: where it ran.
-        compiled: whether the epochs were compiled with ``torch.compile``.
+        compiled: whether the epochs were compiled (fused kernels, else ``torch.compile``).
     """
 
     specs: list[Spec]
@@ -177,8 +177,8 @@ def run_sweep(
         backend: "local" (default) or "ray".
         progress: called with the number of models newly done (may be fractional).
         grid: the grid text, kept in the summary.
-        compile: compile each group's epochs with ``torch.compile`` (CPU; see
-            :mod:`torchground.engine.compiled`).
+        compile: compile each group's epochs: our fused kernels where they cover the
+            group, else ``torch.compile`` (see :mod:`torchground.engine.compiled`).
         backend_options: passed to the backend (Ray: ``ray.init`` arguments).
     """
     specs = list(specs)
