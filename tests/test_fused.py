@@ -30,23 +30,9 @@ SCRIPT = textwrap.dedent(
 
     set_language("en")
 
-    CASES = {
-        # 17 models, one batch order on shared data: gathered once, broadcast (XJ = 1, XM = 0)
-        "sgd-shared": [Spec(hidden=(3,), n_samples=46, batch_size=10, epochs=3, lr=0.01 * (1 + i % 5), init_seed=i) for i in range(17)],
-        # an order per model, regression with a linear output, half MSE, Adam with weight decay
-        "adam-orders": [Spec(dataset="reg-plane", hidden=(4,), activation="sigmoid", output_activation="identity", loss="half_mse",
-                             optimizer="adam", lr=0.05, weight_decay=0.01, n_samples=40, batch_size=8, epochs=3, init_seed=i,
-                             shuffle_seed=i) for i in range(3)],
-        # SGD with nesterov momentum and the L2 penalty (its first epoch is eager)
-        "momentum-l2": [Spec(hidden=(4, 2), activation="relu", l2=0.001, optimizer_args={"momentum": 0.9, "nesterov": True},
-                             n_samples=40, batch_size=10, epochs=4, init_seed=i) for i in range(2)],
-        # regression on each model's own data, with validation and test sets (the evaluation kernel, per-model points)
-        "own-data-val-test": [Spec(dataset="reg-gauss", hidden=(3, 3), output_activation="identity", n_samples=60, noise=10,
-                                   train_pct=50, val_pct=30, test_pct=20, batch_size=5, epochs=3, seed=i, init_seed=i)
-                              for i in range(5)],
-        # L1's dead-weight rule is not in the kernel: Inductor's steps train these
-        "l1-not-covered": [Spec(hidden=(3,), l1=0.01, n_samples=40, batch_size=10, epochs=3, init_seed=i) for i in range(2)],
-    }
+    sys.path.insert(0, sys.argv[2])  # tests/, for the cases both kernels are tested on
+    from fused_cases import CASES
+
     name = sys.argv[1]
     if name == "corrupted":  # a kernel that gets the parameters wrong must be refused
         original = TritonSteps.epoch
@@ -74,7 +60,8 @@ SCRIPT = textwrap.dedent(
 
 def run_case(name: str) -> dict:
     env = {**os.environ, "TRITON_INTERPRET": "1"}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, name], capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run([sys.executable, "-c", SCRIPT, name, os.path.dirname(__file__)], capture_output=True, text=True, env=env,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

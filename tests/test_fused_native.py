@@ -18,28 +18,19 @@ from torchground.engine import fused_native
 from torchground.engine.fused_native import NativeSteps, build, cache_dir
 from torchground.i18n import set_language
 
+from fused_cases import CASES as SHARED_CASES
+
 pytestmark = pytest.mark.skipif(
     not any(shutil.which(c) for c in ("gcc", "cc", "clang")), reason="no C compiler: the engine uses Inductor or trains eagerly"
 )
 
 CASES = {
-    # 17 models, one batch order on shared data: the kernel broadcasts each point
-    "sgd-shared": [Spec(hidden=(3,), n_samples=46, batch_size=10, epochs=3, lr=0.01 * (1 + i % 5), init_seed=i) for i in range(17)],
-    # an order per model, regression with a linear output, half MSE, Adam with weight decay
-    "adam-orders": [Spec(dataset="reg-plane", hidden=(4,), activation="sigmoid", output_activation="identity", loss="half_mse",
-                         optimizer="adam", lr=0.05, weight_decay=0.01, n_samples=40, batch_size=8, epochs=3, init_seed=i,
-                         shuffle_seed=i) for i in range(3)],
-    # SGD with nesterov momentum and the L2 penalty (its first epoch is eager)
-    "momentum-l2": [Spec(hidden=(4, 2), activation="relu", l2=0.001, optimizer_args={"momentum": 0.9, "nesterov": True},
-                         n_samples=40, batch_size=10, epochs=4, init_seed=i) for i in range(2)],
+    **SHARED_CASES,
     # 200 models 2-8-8-1, AdamW, three batch orders: the models are spread over OpenMP's threads
     "adamw-200": [Spec(hidden=(8, 8), optimizer="adamw", lr=0.01, weight_decay=0.01, n_samples=60, batch_size=7, epochs=3,
                        init_seed=i, shuffle_seed=i % 3) for i in range(200)],
     # the curriculum's recipe, one model
     "curriculum": [Spec(epochs=3)],
-    # regression on each model's own data (seeds) with validation and test sets: per-model points everywhere
-    "own-data-val-test": [Spec(dataset="reg-gauss", hidden=(3, 3), output_activation="identity", n_samples=60, noise=10,
-                               train_pct=50, val_pct=30, test_pct=20, batch_size=5, epochs=3, seed=i, init_seed=i) for i in range(5)],
     # classification with a test set and no validation set, the full batch, a sigmoid output
     "test-only-full-batch": [Spec(hidden=(2,), output_activation="sigmoid", n_samples=50, train_pct=60, val_pct=0, test_pct=40,
                                   batch_size="full", epochs=3, init_seed=i) for i in range(4)],
@@ -90,7 +81,7 @@ def test_narrower_vectors_agree(vector, monkeypatch):
 
 
 def test_groups_outside_the_scope_use_inductor():
-    specs = [Spec(hidden=(3,), l1=0.01, n_samples=40, batch_size=10, epochs=3, init_seed=i) for i in range(2)]  # L1: not in the kernel
+    specs = CASES["l1-not-covered"]
     group, fast, messages = run(specs)
     assert group._compiled._kernel is False and group._compiled.fused_epochs == 0 and not messages
     assert worst_difference(StackedGroup(specs).run(), fast) <= 1e-5

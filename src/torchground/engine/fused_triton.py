@@ -89,6 +89,22 @@ def _update(p, g, s1, s2, neg_lr, wd, mom, omd, omb1, b2, omb2, eps, decay, step
 
 
 @triton.jit
+def _layer(p_ptr, meta_ptr, l, r, m, mm, M):
+    """Layer ``l`` of the block's models: its weights (W, W, BLOCK) and biases (W, BLOCK),
+    padded with 0, their offsets in ``p`` (P, M) and masks, and its output width."""
+    i_n = tl.load(meta_ptr + 3 * l)
+    o_n = tl.load(meta_ptr + 3 * l + 1)
+    off = tl.load(meta_ptr + 3 * l + 2)
+    wmask = (r[:, None, None] < o_n) & (r[None, :, None] < i_n) & mm[None, None, :]
+    w_off = (off + r[:, None, None] * i_n + r[None, :, None]) * M + m[None, None, :]
+    bmask = (r[:, None] < o_n) & mm[None, :]
+    b_off = (off + o_n * i_n + r[:, None]) * M + m[None, :]
+    w = tl.load(p_ptr + w_off, mask=wmask, other=0.0)
+    b = tl.load(p_ptr + b_off, mask=bmask, other=0.0)
+    return w, b, w_off, b_off, wmask, bmask, o_n
+
+
+@triton.jit
 def _epoch_kernel(
     p_ptr, s1_ptr, s2_ptr, gx_ptr, gy_ptr, pred_ptr, act_ptr, sig_ptr, meta_ptr, hp_ptr, sk_ptr, stats_ptr, sst_ptr,
     M, XROW, XJ, XM, N: tl.constexpr, B: tl.constexpr,
@@ -136,13 +152,7 @@ def _epoch_kernel(
         count = zero + tl.minimum(N - start, B)  # (BLOCK,) the batch's points, as a tensor in every Triton
         # -- forward, layer by layer over the batch's points (activations to scratch)
         for l in tl.static_range(L):
-            i_n = tl.load(meta_ptr + 3 * l)
-            o_n = tl.load(meta_ptr + 3 * l + 1)
-            off = tl.load(meta_ptr + 3 * l + 2)
-            wmask = (r[:, None, None] < o_n) & (r[None, :, None] < i_n) & mm[None, None, :]
-            w = tl.load(p_ptr + (off + r[:, None, None] * i_n + r[None, :, None]) * M + m[None, None, :], mask=wmask, other=0.0)
-            bmask = (r[:, None] < o_n) & mm[None, :]
-            b = tl.load(p_ptr + (off + o_n * i_n + r[:, None]) * M + m[None, :], mask=bmask, other=0.0)
+            w, b, _, _, _, bmask, _ = _layer(p_ptr, meta_ptr, l, r, m, mm, M)
             for k in range(0, B):
                 if l == 0:
                     a = tl.load(gx_ptr + r[:, None] * XROW + (start + k) * XJ + m[None, :] * XM, mask=(r[:, None] < F) & (mm & (zero + k < count))[None, :], other=0.0)
@@ -185,15 +195,7 @@ def _epoch_kernel(
         # -- backward, last layer first; each layer updated once its weights are used
         for j in tl.static_range(L):
             l = L - 1 - j
-            i_n = tl.load(meta_ptr + 3 * l)
-            o_n = tl.load(meta_ptr + 3 * l + 1)
-            off = tl.load(meta_ptr + 3 * l + 2)
-            wmask = (r[:, None, None] < o_n) & (r[None, :, None] < i_n) & mm[None, None, :]
-            w_off = (off + r[:, None, None] * i_n + r[None, :, None]) * M + m[None, None, :]
-            w = tl.load(p_ptr + w_off, mask=wmask, other=0.0)
-            bmask = (r[:, None] < o_n) & mm[None, :]
-            b_off = (off + o_n * i_n + r[:, None]) * M + m[None, :]
-            b = tl.load(p_ptr + b_off, mask=bmask, other=0.0)
+            w, b, w_off, b_off, wmask, bmask, _ = _layer(p_ptr, meta_ptr, l, r, m, mm, M)
             gw = tl.zeros((W, W, BLOCK), tl.float32)
             gb = tl.zeros((W, BLOCK), tl.float32)
             for k in range(0, B):  # a missing point's signal is 0: it adds nothing
@@ -270,12 +272,7 @@ def _eval_kernel(
             a = tl.load(x_ptr + k * F + r, mask=r < F, other=0.0)[:, None] + tl.zeros((W, BLOCK), tl.float32)
             y = tl.load(y_ptr + k) + tl.zeros((BLOCK,), tl.float32)
         for l in tl.static_range(L):
-            i_n = tl.load(meta_ptr + 3 * l)
-            o_n = tl.load(meta_ptr + 3 * l + 1)
-            off = tl.load(meta_ptr + 3 * l + 2)
-            wmask = (r[:, None, None] < o_n) & (r[None, :, None] < i_n) & mm[None, None, :]
-            w = tl.load(p_ptr + (off + r[:, None, None] * i_n + r[None, :, None]) * M + m[None, None, :], mask=wmask, other=0.0)
-            b = tl.load(p_ptr + (off + o_n * i_n + r[:, None]) * M + m[None, :], mask=(r[:, None] < o_n) & mm[None, :], other=0.0)
+            w, b, _, _, _, _, o_n = _layer(p_ptr, meta_ptr, l, r, m, mm, M)
             z = b + tl.sum(w * a[None, :, :], axis=1)
             if l == L - 1:
                 a = _act(z, OUT)
