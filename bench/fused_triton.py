@@ -58,6 +58,7 @@ CHECKS = [
                                                                  "output_activation": "identity", "loss": "half_mse",
                                                                  "optimizer": "adam", "lr": 0.1, "weight_decay": 0.01}),
     ("tanh, AdamW, batch 16", {"optimizer": "adamw", "lr": 0.05, "weight_decay": 0.05, "batch_size": 16}),
+    ("tanh, SGD, L1 (the dead-weight rule) and L2", {"l1": 0.01, "l2": 0.001, "lr": 0.1}),
 ]
 
 

@@ -18,6 +18,10 @@ CASES: dict[str, list[Spec]] = {
     # regression on each model's own data (seeds) with validation and test sets: per-model points everywhere
     "own-data-val-test": [Spec(dataset="reg-gauss", hidden=(3, 3), output_activation="identity", n_samples=60, noise=10,
                                train_pct=50, val_pct=30, test_pct=20, batch_size=5, epochs=3, seed=i, init_seed=i) for i in range(5)],
-    # L1's dead-weight rule is not in the kernels: Inductor trains these
-    "l1-not-covered": [Spec(hidden=(3,), l1=0.01, n_samples=40, batch_size=10, epochs=3, init_seed=i) for i in range(2)],
+    # the L1 penalty with the Playground's dead-weight rule, l1 = 0 for some models, with L2, Adam
+    "l1-dead-weights": [Spec(hidden=(4, 4), l1=(0.0, 0.01, 0.1)[i % 3], l2=0.001 * (i % 2), optimizer="adam", lr=0.05,
+                             n_samples=40, batch_size=6, epochs=3, init_seed=i) for i in range(6)],
+    # RMSprop is not in the kernels: Inductor trains these
+    "not-covered": [Spec(hidden=(3,), optimizer="rmsprop", lr=0.01, n_samples=40, batch_size=10, epochs=3, init_seed=i)
+                    for i in range(2)],
 }

@@ -68,7 +68,7 @@ def run_case(name: str) -> dict:
 
 @pytest.mark.parametrize(
     ("name", "fused_epochs"),
-    [("sgd-shared", 3), ("adam-orders", 3), ("momentum-l2", 3), ("own-data-val-test", 3), ("l1-not-covered", 0)],
+    [("sgd-shared", 3), ("adam-orders", 3), ("momentum-l2", 3), ("own-data-val-test", 3), ("l1-dead-weights", 3), ("not-covered", 0)],
 )
 def test_fused_steps_agree_with_the_eager_engine(name, fused_epochs):
     """Every compiled epoch is fused (steps and metrics), the first one checked against a few

@@ -58,7 +58,8 @@ def worst_difference(a: list, b: list) -> float:
 
 @pytest.mark.parametrize(("name", "fused_epochs"), [("sgd-shared", 3), ("adam-orders", 3), ("momentum-l2", 3), ("adamw-200", 3),
                                                      ("curriculum", 3),
-                                                     ("own-data-val-test", 3), ("test-only-full-batch", 3)])
+                                                     ("own-data-val-test", 3), ("test-only-full-batch", 3),
+                                                     ("l1-dead-weights", 3)])
 def test_fused_steps_agree_with_the_eager_engine(name, fused_epochs):
     specs = CASES[name]
     group, fast, messages = run(specs)
@@ -68,6 +69,10 @@ def test_fused_steps_agree_with_the_eager_engine(name, fused_epochs):
     assert [r.steps for r in fast] == [r.steps for r in plain]
     assert worst_difference(plain, fast) <= 1e-5
     assert all(torch.allclose(p.params, f.params, atol=1e-5) for p, f in zip(plain, fast))
+    if name == "l1-dead-weights":  # the rule took weights out, the same ones as the eager engine
+        reference = StackedGroup(specs)
+        reference.run()
+        assert group.net.dead.any() and torch.equal(group.net.dead, reference.net.dead)
 
 
 @pytest.mark.parametrize("vector", [4, 8])
@@ -81,7 +86,7 @@ def test_narrower_vectors_agree(vector, monkeypatch):
 
 
 def test_groups_outside_the_scope_use_inductor():
-    specs = CASES["l1-not-covered"]
+    specs = CASES["not-covered"]
     group, fast, messages = run(specs)
     assert group._compiled._kernel is False and group._compiled.fused_epochs == 0 and not messages
     assert worst_difference(StackedGroup(specs).run(), fast) <= 1e-5

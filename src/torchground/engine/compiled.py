@@ -8,7 +8,7 @@ tiny matrices. Compiled code runs on the net's *models-last* twin
 operation is element-wise across the models and vectorises over them.
 
 **Our fused kernels** (:mod:`~torchground.engine.fused`; scope: float32, identity, tanh,
-sigmoid or relu, MSE or half MSE, SGD, Adam or AdamW, no L1, widths up to 8) take a block
+sigmoid or relu, MSE or half MSE, SGD, Adam or AdamW, L1 and L2, widths up to 8) take a block
 of models through the whole epoch in one call, every step fused, and measure the epoch: in
 C on the CPU (:mod:`~torchground.engine.fused_native`) and in Triton on CUDA
 (:mod:`~torchground.engine.fused_triton`). The first

@@ -11,8 +11,8 @@ order of float operations is not a sum's.
 
 Scope (:meth:`FusedSteps.covers`; other groups compile with Inductor): float32; identity,
 tanh, sigmoid and relu; MSE and half MSE; SGD (momentum, nesterov, dampening), Adam and
-AdamW without amsgrad or maximize; weight decay and the L2 penalty (no L1: its dead-weight
-rule is not in the kernels); widths up to 8.
+AdamW without amsgrad or maximize; weight decay, the L1 penalty (with the Playground's
+dead-weight rule) and the L2 penalty; widths up to 8.
 
 :class:`~torchground.engine.compiled.CompiledEpoch` checks the first fused epoch of a group
 against the engine's eager steps and falls back to Inductor, with a warning, if they
@@ -40,7 +40,7 @@ ACTS = {"identity": 0, "tanh": 1, "sigmoid": 2, "relu": 3}
 #: Optimisers: SGD (momentum and nesterov as flags), Adam and AdamW (no amsgrad, no maximize).
 OPTS = {"sgd": 0, "adam": 1, "adamw": 1}
 #: Rows of the per-model hyper-parameter table the kernels read.
-HP_ROWS = ("neg_lr", "wd", "momentum", "one_minus_damp", "one_minus_beta1", "beta2", "one_minus_beta2", "eps", "decay", "l2")
+HP_ROWS = ("neg_lr", "wd", "momentum", "one_minus_damp", "one_minus_beta1", "beta2", "one_minus_beta2", "eps", "decay", "l2", "l1")
 #: The largest layer width the kernels take.
 MAX_WIDTH = 8
 
@@ -70,9 +70,13 @@ class FusedSteps(ABC):
         spare = torch.zeros_like(twin.params) if len(st) < 2 else None  # state the kernels may touch but no optimiser keeps
         self.s1 = st["buf"] if "buf" in st else st.get("exp_avg", spare)
         self.s2 = st.get("exp_avg_sq", spare)
-        rows = [opt.hp[k].reshape(-1) if k in opt.hp else torch.zeros(M, device=device) for k in HP_ROWS[:-1]]
-        rows.append(twin.l2.reshape(-1) if twin.l2 is not None else torch.zeros(M, device=device))
+        rows = [opt.hp[k].reshape(-1) if k in opt.hp else torch.zeros(M, device=device) for k in HP_ROWS[:-2]]
+        rows += [rate.reshape(-1) if rate is not None else torch.zeros(M, device=device) for rate in (twin.l2, twin.l1)]
         self.hp = torch.stack([r.to(torch.float32) for r in rows]).contiguous()  # (len(HP_ROWS), M)
+        # The Playground's L1 rule: a weight of a model with l1 > 0 that crosses 0 is set to
+        # 0 and stays dead; the kernels read and update the twin's (P, M) mask in place.
+        self.l1 = twin.l1 is not None
+        self.dead = twin.dead.view(torch.uint8) if self.l1 else None
 
     @staticmethod
     def covers(twin: StackedNet) -> bool:
@@ -81,7 +85,7 @@ class FusedSteps(ABC):
         kind, flags = opt.kind, opt.flags
         if not (twin.last and twin.params.dtype == torch.float32 and twin.activation in ACTS and twin.output_activation in ACTS):
             return False
-        if twin.loss_name not in ("mse", "half_mse") or kind not in OPTS or twin.l1 is not None or max(twin.sizes) > MAX_WIDTH:
+        if twin.loss_name not in ("mse", "half_mse") or kind not in OPTS or max(twin.sizes) > MAX_WIDTH:
             return False
         return not flags[3] if kind == "sgd" else not (flags[1] or flags[2])  # maximize; amsgrad, maximize
 

@@ -10,14 +10,15 @@
  *   MIN_BLOCKS   fewest vectors a thread takes (fewer in all: the calling thread alone)
  *   SHARED       1: one batch order on the same data for all models (a point is a scalar, broadcast)
  *   HID, OUT     activation ids (0 identity, 1 tanh, 2 sigmoid, 3 relu)
- *   HALF         half MSE;  OPT  0 SGD, 1 Adam(W);  MOMENTUM, NESTEROV, DECOUPLED, L2  flags
+ *   HALF         half MSE;  OPT  0 SGD, 1 Adam(W);  MOMENTUM, NESTEROV, DECOUPLED, L2, L1  flags
  *   CLASSIFY     the ±1 problem (accuracy) or regression (RMSE, R²);  NE  evaluation sets (0–2)
  *
  * Layouts (models last, as the twin's tensors; M models, row stride M):
  *   p, s1, s2  (NP, M)  parameters and optimiser state, trained in place
  *   x (D, N, F), y (D, N, 1)  the training data, D = 1 or M;  order (M, N) this epoch's order
  *   pred (N·M,)         each point's output before its step, column j·M + m
- *   hp (10, M)          neg_lr, wd, momentum, 1 − dampening, 1 − β1, β2, 1 − β2, eps, decay, l2
+ *   hp (11, M)          neg_lr, wd, momentum, 1 − dampening, 1 − β1, β2, 1 − β2, eps, decay, l2, l1
+ *   dead (NP, M) bytes  L1's dead weights (the Playground's rule), updated in place
  *   sk (S, 2, M)        Adam's step size and √(bias correction 2) of each step
  *   stats (M, T)        the epoch's table, as epoch.py's epoch_stats: each step's loss, then the
  *                       training metrics and each evaluation set's, after the epoch
@@ -95,8 +96,11 @@ INLINE vf activate_back(vf g, vf a, const int kind) {
 }
 
 typedef struct {
-    vf neg_lr, wd, mom, omd, omb1, b2, omb2, eps, decay, l2;
+    vf neg_lr, wd, mom, omd, omb1, b2, omb2, eps, decay, l2, l1;
 } Hyper;
+
+/* torch.sign: −1, 0 or 1 (0 for NaN). */
+INLINE vf vsign(vf x) { return sel(x > 0.0f, splat(1.0f), sel(x < 0.0f, splat(-1.0f), splat(0.0f))); }
 
 /* One optimiser update of p from its gradient g (steady state: SGD's buffer exists). */
 INLINE vf update(vf p, vf g, vf *s1, vf *s2, const Hyper *h, vf step_size, vf bc2_sqrt) {
@@ -124,6 +128,7 @@ static const int OFFS[NL] = OFFS_INIT;
 /* What the Python side passes (fused_native.py's Args mirrors it). */
 typedef struct {
     float *p, *s1, *s2;       /* (NP, M) parameters and optimiser state, trained in place */
+    uint8_t *dead;            /* (NP, M) L1's dead weights (L1 only), updated in place */
     const float *x, *y;       /* the training points (D, N, F) and labels (D, N, 1), D = 1 or M */
     const int64_t *order;     /* (M, N) each model's order of the points this epoch (rows may repeat) */
     float *pred;              /* (N·M,) each point's output before its step */
@@ -182,7 +187,8 @@ typedef struct {
 
 /* One step on points j0 .. j0 + cnt − 1 (cnt is B or REST, a constant once inlined). */
 INLINE void step(const int cnt, int64_t j0, int64_t s, const Args *A, vf *restrict p, vf *restrict s1,
-                 vf *restrict s2, const Hyper *h, vf *restrict act, vf *restrict sig, Train *tr, int64_t mb, int nv) {
+                 vf *restrict s2, vi *restrict dead, const Hyper *h, vf *restrict act, vf *restrict sig, Train *tr,
+                 int64_t mb, int nv) {
     const int64_t M = A->M;
     vf sq = {0};
     /* forward, point by point; the loss gradient (MSE, or half of it), mean over the batch */
@@ -245,9 +251,16 @@ INLINE void step(const int cnt, int64_t j0, int64_t s, const Args *A, vf *restri
                 }
             }
         }
-        for (int u = 0; u < O * I; u++) {
-            vf g = L2 ? gw[u] + p[off + u] * h->l2 : gw[u];
-            p[off + u] = update(p[off + u], g, &s1[off + u], &s2[off + u], h, step_size, bc2_sqrt);
+        for (int u = 0; u < O * I; u++) { /* the weights: penalties, update, L1's dead-weight rule */
+            vf before = p[off + u], g = gw[u];
+            if (L1) g = g + vsign(before) * h->l1;
+            if (L2) g = g + before * h->l2;
+            vf after = update(before, g, &s1[off + u], &s2[off + u], h, step_size, bc2_sqrt);
+            if (L1) { /* a weight of a model with l1 > 0 that crosses 0 is set to 0 and stays dead */
+                dead[off + u] |= (vsign(after) * vsign(before) < 0.0f) & (h->l1 > 0.0f);
+                after = sel(dead[off + u], splat(0.0f), after);
+            }
+            p[off + u] = after;
         }
         for (int o = 0; o < O; o++) {
             int u = off + O * I + o;
@@ -314,22 +327,30 @@ static void block(vf *restrict mem, const Args *A, int64_t mb, int nv) {
     const int64_t M = A->M;
     const int state = OPT == 1 || MOMENTUM; /* whether s1 (and for Adam s2) are read */
     vf *act = mem, *sig = act + (NL + 1) * B * W, *p = sig + 2 * B * W, *s1 = p + NP, *s2 = s1 + NP;
+    vi *dead = (vi *)(s2 + NP);
     Hyper h;
-    vf *rows[10] = {&h.neg_lr, &h.wd, &h.mom, &h.omd, &h.omb1, &h.b2, &h.omb2, &h.eps, &h.decay, &h.l2};
-    for (int r = 0; r < 10; r++) *rows[r] = loadn(A->hp + r * M + mb, nv);
+    vf *rows[11] = {&h.neg_lr, &h.wd, &h.mom, &h.omd, &h.omb1, &h.b2, &h.omb2, &h.eps, &h.decay, &h.l2, &h.l1};
+    for (int r = 0; r < 11; r++) *rows[r] = loadn(A->hp + r * M + mb, nv);
     for (int u = 0; u < NP; u++) {
         p[u] = loadn(A->p + u * M + mb, nv);
         if (state) s1[u] = loadn(A->s1 + u * M + mb, nv);
         if (OPT == 1) s2[u] = loadn(A->s2 + u * M + mb, nv);
+        if (L1) {
+            vi d = {0};
+            for (int i = 0; i < nv; i++) d[i] = A->dead[u * M + mb + i] ? -1 : 0;
+            dead[u] = d;
+        }
     }
     Train tr = {0};
     int64_t s = 0;
-    for (; s < N / B; s++) step(B, s * B, s, A, p, s1, s2, &h, act, sig, &tr, mb, nv);
-    if (REST) step(REST, s * B, s, A, p, s1, s2, &h, act, sig, &tr, mb, nv);
+    for (; s < N / B; s++) step(B, s * B, s, A, p, s1, s2, dead, &h, act, sig, &tr, mb, nv);
+    if (REST) step(REST, s * B, s, A, p, s1, s2, dead, &h, act, sig, &tr, mb, nv);
     for (int u = 0; u < NP; u++) {
         storen(A->p + u * M + mb, p[u], nv);
         if (state) storen(A->s1 + u * M + mb, s1[u], nv);
         if (OPT == 1) storen(A->s2 + u * M + mb, s2[u], nv);
+        if (L1)
+            for (int i = 0; i < nv; i++) A->dead[u * M + mb + i] = dead[u][i] != 0;
     }
     train_metrics(A, &tr, mb, nv);
     for (int e = 0; e < NE; e++) eval_metrics(A, e, p, act, mb, nv);
@@ -340,7 +361,7 @@ static void block(vf *restrict mem, const Args *A, int64_t mb, int nv) {
  * memory could not be allocated. */
 int tg_epoch(const Args *A) {
     const int64_t M = A->M, blocks = (M + VB - 1) / VB;
-    const size_t bytes = (sizeof(vf) * ((size_t)(NL + 3) * B * W + 3 * NP) + 63) / 64 * 64;
+    const size_t bytes = (sizeof(vf) * ((size_t)(NL + 3) * B * W + 4 * NP) + 63) / 64 * 64; /* + dead (NP vi) */
     int failed = 0;
 #pragma omp parallel if (blocks >= 2 * MIN_BLOCKS) reduction(| : failed)
     {

@@ -71,7 +71,7 @@ class Args(ctypes.Structure):
     """``fused_native.c``'s ``Args``: pointers and sizes of one epoch's tensors."""
 
     _fields_ = [
-        *((name, ctypes.c_void_p) for name in ("p", "s1", "s2", "x", "y", "order", "pred", "hp", "sk", "stats", "train_sst")),
+        *((name, ctypes.c_void_p) for name in ("p", "s1", "s2", "dead", "x", "y", "order", "pred", "hp", "sk", "stats", "train_sst")),
         ("sst_per_model", ctypes.c_int64), ("M", ctypes.c_int64), ("order_stride", ctypes.c_int64), ("data_per_model", ctypes.c_int64),
         ("ex", ctypes.c_void_p * 2), ("ey", ctypes.c_void_p * 2), ("esst", ctypes.c_void_p * 2),
         ("en", ctypes.c_int64 * 2), ("ed", ctypes.c_int64 * 2),
@@ -108,7 +108,7 @@ class NativeSteps(FusedSteps):
             "MIN_BLOCKS": max(1, MIN_MODELS_PER_THREAD // self.vector),
             "SHARED": int(shared), "HID": self.hid, "OUT": self.out, "HALF": int(self.half), "OPT": OPTS[self.kind],
             "MOMENTUM": int(self.momentum), "NESTEROV": int(self.nesterov), "DECOUPLED": int(self.decoupled),
-            "L2": int(self.twin.l2 is not None), "CLASSIFY": int(classify), "NE": sets,
+            "L2": int(self.twin.l2 is not None), "L1": int(self.l1), "CLASSIFY": int(classify), "NE": sets,
         }
 
     def _launch(
@@ -127,11 +127,14 @@ class NativeSteps(FusedSteps):
         sets = [(ex.contiguous(), ey.contiguous(), sst.to(torch.float32).contiguous()) for _, ex, ey, sst in evals]
         train_sst = train_sst.to(torch.float64).contiguous()
         x, y = x.contiguous(), y.contiguous()
-        tensors = (twin.params, self.s1, self.s2, x, y)
-        assert all(t.is_contiguous() and t.dtype == torch.float32 and t.device.type == "cpu" for t in (*tensors, pred, self.hp, sk))
+        assert all(t.is_contiguous() and t.dtype == torch.float32 and t.device.type == "cpu"
+                   for t in (twin.params, self.s1, self.s2, x, y, pred, self.hp, sk))
         assert order.dtype == torch.int64 and order.stride(1) == 1 and order.shape == (M, n) and x.shape[1] == n
-        args = Args(*(t.data_ptr() for t in tensors), order.data_ptr(), pred.data_ptr(), self.hp.data_ptr(), sk.data_ptr(),
-                    stats.data_ptr(), train_sst.data_ptr(), int(train_sst.shape[0] > 1), M, order.stride(0), int(x.shape[0] > 1))
+        assert self.dead is None or (self.dead.is_contiguous() and self.dead.shape == twin.params.shape)
+        dead = self.dead.data_ptr() if self.dead is not None else None
+        args = Args(twin.params.data_ptr(), self.s1.data_ptr(), self.s2.data_ptr(), dead, x.data_ptr(), y.data_ptr(),
+                    order.data_ptr(), pred.data_ptr(), self.hp.data_ptr(), sk.data_ptr(), stats.data_ptr(), train_sst.data_ptr(),
+                    int(train_sst.shape[0] > 1), M, order.stride(0), int(x.shape[0] > 1))
         for i, (ex, ey, sst) in enumerate(sets):
             assert ex.dtype == torch.float32 and ey.dtype == torch.float32
             args.ex[i], args.ey[i], args.esst[i] = ex.data_ptr(), ey.data_ptr(), sst.data_ptr()

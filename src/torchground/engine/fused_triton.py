@@ -39,6 +39,12 @@ def _tanh(z):
 
 
 @triton.jit
+def _sign(x):
+    """torch.sign: −1, 0 or 1 (0 for NaN)."""
+    return tl.where(x > 0.0, 1.0, tl.where(x < 0.0, -1.0, 0.0))
+
+
+@triton.jit
 def _act(z, KIND: tl.constexpr):
     a = z  # identity
     if KIND == 1:
@@ -106,17 +112,17 @@ def _layer(p_ptr, meta_ptr, l, r, m, mm, M):
 
 @triton.jit
 def _epoch_kernel(
-    p_ptr, s1_ptr, s2_ptr, gx_ptr, gy_ptr, pred_ptr, act_ptr, sig_ptr, meta_ptr, hp_ptr, sk_ptr, stats_ptr, sst_ptr,
+    p_ptr, s1_ptr, s2_ptr, dead_ptr, gx_ptr, gy_ptr, pred_ptr, act_ptr, sig_ptr, meta_ptr, hp_ptr, sk_ptr, stats_ptr, sst_ptr,
     M, XROW, XJ, XM, N: tl.constexpr, B: tl.constexpr,
     F: tl.constexpr, L: tl.constexpr, W: tl.constexpr, BMAX: tl.constexpr, BLOCK: tl.constexpr,
     HID: tl.constexpr, OUT: tl.constexpr, HALF: tl.constexpr, OPT: tl.constexpr, MOMENTUM: tl.constexpr,
-    NESTEROV: tl.constexpr, DECOUPLED: tl.constexpr, L2: tl.constexpr, T: tl.constexpr, CLASSIFY: tl.constexpr,
-    SST_PER_MODEL: tl.constexpr,
+    NESTEROV: tl.constexpr, DECOUPLED: tl.constexpr, L2: tl.constexpr, L1: tl.constexpr, T: tl.constexpr,
+    CLASSIFY: tl.constexpr, SST_PER_MODEL: tl.constexpr,
 ):
     """One epoch of steps for models [pid·BLOCK, (pid+1)·BLOCK).
 
     p (P, M) parameters and s1, s2 (P, M) optimiser state (momentum buffer; Adam's moments),
-    updated in place; gx (F, ·), gy (·) the epoch's points in order: model m's j-th point
+    updated in place; dead (P, M) uint8 L1's dead weights (``L1``), updated in place; gx (F, ·), gy (·) the epoch's points in order: model m's j-th point
     in column j·XJ + m·XM of rows XROW apart ((M, 1): a batch per model, (1, 0): one for
     all); pred (N·M,) each point's output before its step, column j·M + m; act
     (L + 1, BMAX, W, M) and sig (2, BMAX, W, M) scratch; meta (L, 3) int32 per layer (in,
@@ -139,6 +145,7 @@ def _epoch_kernel(
     eps = tl.load(hp_ptr + 7 * M + m, mask=mm, other=1.0)
     decay = tl.load(hp_ptr + 8 * M + m, mask=mm, other=0.0)
     l2 = tl.load(hp_ptr + 9 * M + m, mask=mm, other=0.0)
+    l1 = tl.load(hp_ptr + 10 * M + m, mask=mm, other=0.0)
     zero = tl.zeros((BLOCK,), tl.int32)
     plane = BMAX * W * M  # one layer of the scratch buffers
     tile = r[:, None] * M + m[None, :]  # (W, BLOCK) offsets of one point's units
@@ -214,13 +221,21 @@ def _epoch_kernel(
                 if l > 0:
                     below = tl.sum(delta[:, None, :] * w, axis=0)  # (W, BLOCK): d loss / d inputs
                     tl.store(sig_ptr + (l % 2) * plane + k * W * M + tile, below, mask=mm[None, :])
-            if L2:  # the Playground's L2 penalty, on weights only: g += l2·w
+            before = w
+            if L1:  # the Playground's penalties, on weights only: g += l1·sign(w), then g += l2·w
+                gw = gw + _sign(w) * l1[None, None, :]
+            if L2:
                 gw = gw + w * l2[None, None, :]
             s1w = tl.load(s1_ptr + w_off, mask=wmask, other=0.0)
             s2w = tl.load(s2_ptr + w_off, mask=wmask, other=0.0)
             w, s1w, s2w = _update(w, gw, s1w, s2w, neg_lr[None, None, :], wd[None, None, :], mom[None, None, :], omd[None, None, :],
                                   omb1[None, None, :], b2[None, None, :], omb2[None, None, :], eps[None, None, :], decay[None, None, :],
                                   step_size[None, None, :], bc2_sqrt[None, None, :], OPT, MOMENTUM, NESTEROV, DECOUPLED)
+            if L1:  # L1's rule: a weight of a model with l1 > 0 that crosses 0 is set to 0 and stays dead
+                crossed = (_sign(w) * _sign(before) < 0.0) & (l1[None, None, :] > 0.0)
+                dead = (tl.load(dead_ptr + w_off, mask=wmask, other=0) != 0) | crossed
+                tl.store(dead_ptr + w_off, dead.to(tl.uint8), mask=wmask)
+                w = tl.where(dead, 0.0, w)
             tl.store(p_ptr + w_off, w, mask=wmask)
             tl.store(s1_ptr + w_off, s1w, mask=wmask)
             tl.store(s2_ptr + w_off, s2w, mask=wmask)
@@ -335,10 +350,11 @@ class TritonSteps(FusedSteps):
         xj, xm = (1, 0) if shared else (M, 1)
         grid = (triton.cdiv(M, self.block),)
         _epoch_kernel[grid](
-            twin.params, self.s1, self.s2, gx, gy, pred, act, sig, self.meta, self.hp, sk, stats, train_sst, M, gx.shape[1], xj, xm,
+            twin.params, self.s1, self.s2, self.dead if self.dead is not None else self.hp, gx, gy, pred, act, sig, self.meta, self.hp,
+            sk, stats, train_sst, M, gx.shape[1], xj, xm,
             N=n, B=batch, F=sizes[0], L=L, W=W, BMAX=bmax, BLOCK=self.block, HID=self.hid, OUT=self.out, HALF=self.half,
             OPT=OPTS[self.kind], MOMENTUM=self.momentum, NESTEROV=self.nesterov, DECOUPLED=self.decoupled,
-            L2=twin.l2 is not None, T=T, CLASSIFY=classify, SST_PER_MODEL=int(train_sst.shape[0] > 1), num_warps=self.warps,
+            L2=twin.l2 is not None, L1=self.l1, T=T, CLASSIFY=classify, SST_PER_MODEL=int(train_sst.shape[0] > 1), num_warps=self.warps,
         )
         for i, (_, x, y, sst) in enumerate(evals):
             _eval_kernel[grid](
