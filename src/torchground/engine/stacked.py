@@ -261,8 +261,13 @@ class StackedGroup:
         return [r for r in self.results if r is not None]
 
     def _thread_count(self) -> int | None:
-        """One intra-op thread for small CPU work (see ``Trainer._threads``), else torch's default."""
-        if self.device.type != "cpu":
+        """One intra-op thread for small CPU work (see ``Trainer._threads``), else torch's default.
+
+        A compiled group with at least 128 models keeps the default: the fused C kernel
+        spreads vectors of models over the threads itself (200 models 2-8-8-1: 3.2·10⁶
+        model-steps/s against 2.1·10⁶ on one thread).
+        """
+        if self.device.type != "cpu" or (self.compile and len(self.specs) >= 128):
             return None
         widest = max(self.net.sizes)
         return 1 if len(self.specs) * self.batch * widest < 20_000 else None
