@@ -23,7 +23,6 @@ import time
 
 import torch
 import triton
-import triton.language as tl
 
 from torchground import Spec
 from torchground.engine import StackedGroup
