@@ -68,3 +68,17 @@ def test_a_compiled_group_with_many_shuffle_seeds_trains_as_the_eager_engine():
         assert plain.steps == mine.steps
         for a, b in zip(plain.history().rows, mine.history().rows):
             assert abs(a["train_loss"] - b["train_loss"]) <= 1e-5 and abs(a["val_loss"] - b["val_loss"]) <= 1e-5
+
+
+def test_models_leaving_a_compiled_group_keep_the_others_orders():
+    """A model diverges and leaves the group: the C streams of the others go on as torch's would."""
+    base = Spec(activation="relu", output_activation="identity", n_samples=60, batch_size=6, epochs=6)
+    specs = [base.replace(shuffle_seed=i, init_seed=i, lr=50.0 if i == 5 else 0.03) for i in range(NATIVE_MIN_KEYS + 2)]
+    group = StackedGroup(specs, compile=True)
+    fast = group.run()
+    assert group.orders.native and fast[5].status == "diverged"
+    for plain, mine in zip(StackedGroup(specs).run(), fast):
+        assert plain.status == mine.status and plain.steps == mine.steps
+        for a, b in zip(plain.history().rows, mine.history().rows):
+            if plain.status == "completed":
+                assert abs(a["train_loss"] - b["train_loss"]) <= 1e-5 and abs(a["val_loss"] - b["val_loss"]) <= 1e-5
