@@ -167,6 +167,20 @@ def test_sweep_command_compile_gives_the_same_results(tmp_path, capsys):
         assert float(b["val_loss"]) == pytest.approx(float(a["val_loss"]), abs=1e-5)
 
 
+def test_a_large_cpu_sweep_without_compile_suggests_it(tmp_path, capsys, monkeypatch):
+    from torchground.cli import sweep_cmd
+
+    assert sweep_cmd.COMPILE_TIP_MODELS == 100
+    monkeypatch.setattr(sweep_cmd, "COMPILE_TIP_SECONDS", 0.0)  # (a real one takes 2 s or more)
+    grid = "init_seed=0..99"  # 100 models
+    assert main(["sweep", "--grid", grid, "--n-samples", "40", "--epochs", "1", "--out", str(tmp_path / "a")]) == 0
+    assert "Tip: with --compile" in capsys.readouterr().out
+    assert main(["sweep", "--grid", grid, "--n-samples", "40", "--epochs", "1", "--out", str(tmp_path / "b"), "--compile"]) == 0
+    assert "Tip" not in capsys.readouterr().out
+    assert main(["sweep", "--grid", "init_seed=0..3", "--epochs", "1", "--out", str(tmp_path / "c")]) == 0
+    assert "Tip" not in capsys.readouterr().out
+
+
 def test_sweep_command_json_and_japanese(tmp_path, capsys):
     code = main(["sweep", "--grid", "init_seed=0..2", "--preset", "playground", "--epochs", "2", "--out", str(tmp_path / "j"), "--json", "--lang", "ja"])
     assert code == 0
