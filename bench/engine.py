@@ -21,7 +21,7 @@ Parts (``--part``, default ``one,many``):
   training one model on the same device (model-steps/s = its steps/s), and the largest
   loss difference of each to the eager engine. ``bench/gpu.sh`` runs this part.
 
-    python bench/engine.py [--part one,many,gpu] [--epochs N] [--models M] [--repeats R] [--device cuda]
+    python bench/engine.py [--part one,many,gpu] [--epochs N] [--models M] [--repeats R] [--device cuda] [--no-inductor]
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def part_many(models: int, epochs: int, repeats: int) -> None:
     print(f"  first build and compilations (both orders) took {compile_s:.0f} s")
 
 
-def part_gpu(models: int, epochs: int, device: str) -> None:
+def part_gpu(models: int, epochs: int, device: str, inductor: bool = True) -> None:
     if device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA device: run with --device cpu (or bench/gpu.sh --cpu-smoke)")
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
@@ -143,7 +143,7 @@ def part_gpu(models: int, epochs: int, device: str) -> None:
     timed_group(specs[: min(models, 64)], cuda_graph=True)  # warm-up (kernels, graph capture path)
     compile_s = {}
     kernel = "fused Triton steps" if device == "cuda" else "fused C steps"
-    for fused in (True, False):  # compiles this shape: two epochs are enough
+    for fused in (True, False) if inductor else (True,):  # compiles this shape: two epochs are enough
         start = time.perf_counter()
         warm = StackedGroup(specs, compile=True)
         warm.epochs = 2  # (and making 10⁵ specs again takes seconds)
@@ -154,6 +154,8 @@ def part_gpu(models: int, epochs: int, device: str) -> None:
     variants = [("stacked engine, CUDA graph", True, None), ("stacked engine, eager", False, None),
                 (f"compiled, {kernel}", False, True), ("compiled, Inductor only", False, False)]
     losses = {}
+    if not inductor:  # --no-inductor: its first compilation of 10⁵ models took 110 s on an H100
+        variants.pop()
     for label, graph, fused in (variants if device == "cuda" else variants[1:]):
         group = StackedGroup(specs, cuda_graph=graph, compile=fused is not None)
         if fused is not None:
@@ -190,6 +192,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=None, help="default: 1024 (many), 100000 (gpu)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda", help="device of the gpu part")
+    parser.add_argument("--no-inductor", action="store_true", help="gpu part: leave out Inductor alone (its first compilation is slow)")
     args = parser.parse_args()
     parts = args.part.split(",")
     if len(parts) > 1:  # each part in its own process: compiled code's OpenMP threads must not slow the next part
@@ -201,7 +204,7 @@ def main() -> None:
     if "many" in parts:
         part_many(args.models or 1024, args.epochs or 20, args.repeats)
     if "gpu" in parts:
-        part_gpu(args.models or 100_000, args.epochs or 20, args.device)
+        part_gpu(args.models or 100_000, args.epochs or 20, args.device, inductor=not args.no_inductor)
 
 
 def _without_part(argv: list[str]) -> list[str]:

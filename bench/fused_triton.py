@@ -11,6 +11,7 @@ Adam.
     TRITON_INTERPRET=1 python bench/fused_triton.py --check     # CPU: agreement with the engine's steps
     python bench/fused_triton.py --check                        # GPU: the same, compiled
     python bench/fused_triton.py --models 100000 --sweep        # GPU: epoch time against the compiled engine
+    python bench/fused_triton.py --sweep --no-inductor          # GPU: the kernels alone (no slow first compilation)
 
 Needs ``triton`` (in the test extra; it comes with CUDA builds of torch). The points per epoch and per batch are compile-time
 constants: Triton 3.6's interpreter cannot loop over a run-time count with NumPy ≥ 2.4.
@@ -92,7 +93,7 @@ def check(device: str, models: int = 13, epochs: int = 2) -> None:
         assert worst_o < 1e-5 and worst_p < 1e-5 and worst_m < 1e-5, name
 
 
-def speed(models: int, repeats: int, sweep: bool, device: str = "cuda") -> None:
+def speed(models: int, repeats: int, sweep: bool, device: str = "cuda", inductor: bool = True) -> None:
     """Epoch time of the kernels (each block size and warp count with ``sweep``), with and
     without the metrics, against the compiled engine's steps and metrics, on the same twin
     and batches: the bench recipe (SGD), then with Adam."""
@@ -114,11 +115,12 @@ def speed(models: int, repeats: int, sweep: bool, device: str = "cuda") -> None:
             return fused.epoch((gx, gy), gx.shape[1] // models, group.batch, False, metrics if measure else None)[0]
 
         runs = [(f"fused kernel, BLOCK {b:3d}, {w} warps", (lambda b=b, w=w: run_fused(b, w))) for b, w in configs]
-        runs.append(("engine, compiled steps (Inductor)", lambda: compiled._steps(twin, gx, gy, shapes)))
         runs.append(("fused steps and metrics, BLOCK  32, 4 warps", lambda: run_fused(32, 4, True)))
-        preds = compiled._steps(twin, gx, gy, shapes)
-        runs.append(("engine, compiled metrics (Inductor)",
-                     lambda: compiled._stats(twin, preds, gy, shapes, group.evals, group.data.train_sst, True)))
+        if inductor:
+            runs.append(("engine, compiled steps (Inductor)", lambda: compiled._steps(twin, gx, gy, shapes)))
+            preds = compiled._steps(twin, gx, gy, shapes)
+            runs.append(("engine, compiled metrics (Inductor)",
+                         lambda: compiled._stats(twin, preds, gy, shapes, group.evals, group.data.train_sst, True)))
         timings = {}
         for run_name, fn in runs:
             try:
@@ -149,11 +151,12 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sweep", action="store_true", help="time every block size and warp count")
+    parser.add_argument("--no-inductor", action="store_true", help="leave out Inductor's steps and metrics (their first compilation is slow)")
     args = parser.parse_args()
     if args.check:
         check(args.device)
     else:
-        speed(args.models, args.repeats, args.sweep, args.device)
+        speed(args.models, args.repeats, args.sweep, args.device, inductor=not args.no_inductor)
 
 
 if __name__ == "__main__":

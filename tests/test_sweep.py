@@ -237,8 +237,10 @@ def test_ray_backend_gives_the_local_results():
 
 
 # ----------------------------------------------------------------------------- bench scripts
-def test_gpu_bench_script_runs_on_cpu():
+@pytest.mark.parametrize("inductor", ["1", "0"])
+def test_gpu_bench_script_runs_on_cpu(inductor):
     proc = subprocess.run(["bash", str(ROOT / "bench" / "gpu.sh"), "--cpu-smoke"], check=False, capture_output=True, text=True, timeout=120,
-                          env={**__import__("os").environ, "PYTHON": sys.executable})
+                          env={**__import__("os").environ, "PYTHON": sys.executable, "INDUCTOR": inductor})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "model-steps/s" in proc.stdout
+    assert "compiled, fused C steps" in proc.stdout and "model-steps/s" in proc.stdout
+    assert ("compiled, Inductor only" in proc.stdout) == (inductor == "1")  # INDUCTOR=0 leaves its slow first compile out
