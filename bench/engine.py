@@ -15,9 +15,9 @@ Parts (``--part``, default ``one,many``):
   with a distinct shuffle seed per model. Runs alternate; medians reported; validation
   on all models every epoch is included, as the trainer does it.
 * ``gpu``  — M models (default 100 000) on ``--device`` (cuda): model-steps/s of the
-  engine with and without CUDA graphs and compiled (the fused Triton steps of
-  :mod:`torchground.engine.fused_triton` — on the CPU the fused C steps —, and Inductor's
-  alone), against the eager trainer
+  engine with and without CUDA graphs and compiled (the fused Triton kernels, unrolled
+  and tiled, of :mod:`torchground.engine.fused_triton` — on the CPU the fused C steps —,
+  and Inductor's alone unless ``--no-inductor``), against the eager trainer
   training one model on the same device (model-steps/s = its steps/s), and the largest
   loss difference of each to the eager engine. ``bench/gpu.sh`` runs this part.
 
@@ -153,13 +153,19 @@ def part_gpu(models: int, epochs: int, device: str, inductor: bool = True) -> No
         del warm
     variants = [("stacked engine, CUDA graph", True, None), ("stacked engine, eager", False, None),
                 (f"compiled, {kernel}", False, True), ("compiled, Inductor only", False, False)]
+    if device == "cuda":  # the tiled Triton kernels too (the default for nets too big for the unrolled ones)
+        variants.insert(3, ("compiled, tiled Triton kernels", False, "tiled"))
     losses = {}
     if not inductor:  # --no-inductor: its first compilation of 10⁵ models took 110 s on an H100
         variants.pop()
     for label, graph, fused in (variants if device == "cuda" else variants[1:]):
         group = StackedGroup(specs, cuda_graph=graph, compile=fused is not None)
         if fused is not None:
-            group._compiled = CompiledEpoch(device, fused=fused)
+            group._compiled = CompiledEpoch(device, fused=bool(fused))
+        if fused == "tiled":
+            from torchground.engine import fused_triton_unrolled
+
+            fused_triton_unrolled.MAX_PARAMS = 0  # every net to the tiled kernels from here on
         if device == "cuda":
             torch.cuda.synchronize()
         ends: list[float] = []  # after each epoch (the host has waited for the device's table)
@@ -175,7 +181,8 @@ def part_gpu(models: int, epochs: int, device: str, inductor: bool = True) -> No
               f" epochs 2-{len(ends)} alone: {steady:.3g}; first epoch {ends[0] - start:.2f} s, results"
               f" {wall - (ends[-1] - start):.2f} s; target 3e8 on an H100)", flush=True)
         if fused:
-            print(f"  {'':32s}  ({kernel} in {group._compiled.fused_epochs} of {len(ends)} epochs: the first one is"
+            which = {True: "unrolled ", False: "tiled ", None: ""}[getattr(group._compiled._kernel or None, "unrolled", None)]
+            print(f"  {'':32s}  ({which}{kernel} in {group._compiled.fused_epochs} of {len(ends)} epochs: the first one is"
                   " checked against 8 models' eager steps)", flush=True)
         del group, results
     print("  first compilation of this shape (a 2-epoch run): " + ", ".join(f"{k} {v:.0f} s" for k, v in compile_s.items()))

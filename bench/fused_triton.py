@@ -3,10 +3,11 @@ checked and timed.
 
 ``--check`` runs each branch of the fused kernels (:data:`CHECKS`: activations, losses,
 optimisers, padded widths, a short last batch) against the engine's eager steps and
-metrics on two twins of one net. The speed run times an epoch of the kernels (each block
-size and warp count with ``--sweep``), with and without the metrics, against Inductor's
-compiled steps and metrics (5 ms per epoch for 10⁵ models on an H100), for SGD and for
-Adam.
+metrics on two twins of one net, for both kinds of kernels (``--kernels`` to pick one):
+the unrolled ones (a thread per model, :mod:`torchground.engine.fused_triton_unrolled`)
+and the tiled ones. The speed run times an epoch of the kernels (each block size and warp
+count with ``--sweep``), with and without the metrics, against Inductor's compiled steps
+and metrics (5 ms per epoch for 10⁵ models on an H100), for SGD and for Adam.
 
     TRITON_INTERPRET=1 python bench/fused_triton.py --check     # CPU: agreement with the engine's steps
     python bench/fused_triton.py --check                        # GPU: the same, compiled
@@ -62,11 +63,11 @@ CHECKS = [
 ]
 
 
-def check(device: str, models: int = 13, epochs: int = 2) -> None:
-    """The engine's fused steps and metrics (:class:`~torchground.engine.fused_triton.TritonSteps`)
-    against the engine's own eager steps and metrics, on two twins of one net and the same
-    batches, for each of :data:`CHECKS`."""
-    for name, fields in CHECKS:
+def check(device: str, models: int = 13, epochs: int = 2, unrolled: bool | None = None) -> None:
+    """The engine's fused steps and metrics (:class:`~torchground.engine.fused_triton.TritonSteps`,
+    the unrolled and the tiled kernels, or the one ``unrolled`` names) against the engine's own
+    eager steps and metrics, on two twins of one net and the same batches, for each of :data:`CHECKS`."""
+    for (name, fields), kernels in ((c, k) for k in ((True, False) if unrolled is None else (unrolled,)) for c in CHECKS):
         group, _, gx, gy = _setup(bench_specs(models, device, **fields))
         net = group.net
         if net.opt.kind == "sgd" and net.opt.flags[1]:  # SGD's momentum buffer starts with an eager, counted epoch
@@ -76,7 +77,7 @@ def check(device: str, models: int = 13, epochs: int = 2) -> None:
                 net.step(xb, yb)
         ref, twin = net.models_last(), net.models_last()
         ref.opt.t = ref.opt.t.clone()  # the twins share the step count with the net: give each its own
-        fused = TritonSteps(twin, block=16)
+        fused = TritonSteps(twin, block=16 if not kernels else 32, warps=1 if kernels else 2, unrolled=kernels)
         shapes = step_shapes(models, gx.shape[1] // models, group.batch)
         metrics = (group.evals, group.data.train_sst, group.problem == "classification")
         worst_p = worst_o = worst_m = 0.0
@@ -88,7 +89,7 @@ def check(device: str, models: int = 13, epochs: int = 2) -> None:
             worst_o = max(worst_o, (out.reshape(-1) - ref_out).abs().max().item())
             worst_p = max(worst_p, (twin.params - ref.params).abs().max().item())
             worst_m = max(worst_m, (stats - ref_stats).abs().max().item())
-        print(f"[check] {device}, {name}: {models} models {net.sizes}, {epochs} epochs; largest differences: outputs"
+        print(f"[check] {device}, {'unrolled' if kernels else 'tiled'} kernels, {name}: {models} models {net.sizes}, {epochs} epochs; largest differences: outputs"
               f" {worst_o:.2g}, parameters {worst_p:.2g}, metrics {worst_m:.2g}", flush=True)
         assert worst_o < 1e-5 and worst_p < 1e-5 and worst_m < 1e-5, name
 
@@ -101,21 +102,29 @@ def speed(models: int, repeats: int, sweep: bool, device: str = "cuda", inductor
 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU, Triton's interpreter"
-    configs = [(b, w) for b in (16, 32, 64, 128) for w in (2, 4, 8)] if sweep else [(32, 4)]
+    # (kernels, block, warps): the unrolled kernels run a model per thread (BLOCK = 32 × warps;
+    # twice that: two per thread), the tiled ones a model per lane of a warp's tile.
+    defaults = [(unrolled, *TritonSteps.DEFAULTS[unrolled]) for unrolled in (True, False)]
+    configs = ([(True, b, w) for b, w in ((32, 1), (64, 1), (64, 2), (128, 4))]
+               + [(False, b, w) for b, w in ((32, 2), (64, 2))]) if sweep else defaults
     for label, fields in (("SGD", {}), ("Adam", {"optimizer": "adam", "lr": 0.01})):
         group, twin, gx, gy = _setup(bench_specs(models, device, **fields))
         shapes = step_shapes(models, gx.shape[1] // models, group.batch)
-        compiled, fused = CompiledEpoch(device), TritonSteps(group.net.models_last())
+        compiled = CompiledEpoch(device)
+        fused = {u: TritonSteps(group.net.models_last(), unrolled=u) for u in (True, False)}  # each on its own twin
         print(f"[fused] {label}: {models} models {group.net.sizes}, batch {group.batch}, {len(shapes)} steps per epoch,"
               f" {name}, torch {torch.__version__}, triton {triton.__version__}; best of {repeats}")
         metrics = (group.evals, group.data.train_sst, group.problem == "classification")
 
-        def run_fused(block: int, warps: int, measure: bool = False) -> torch.Tensor:
-            fused.block, fused.warps = block, warps
-            return fused.epoch((gx, gy), gx.shape[1] // models, group.batch, False, metrics if measure else None)[0]
+        def run_fused(unrolled: bool, block: int, warps: int, measure: bool = False) -> torch.Tensor:
+            kernel = fused[unrolled]
+            kernel.block, kernel.warps = block, warps
+            return kernel.epoch((gx, gy), gx.shape[1] // models, group.batch, False, metrics if measure else None)[0]
 
-        runs = [(f"fused kernel, BLOCK {b:3d}, {w} warps", (lambda b=b, w=w: run_fused(b, w))) for b, w in configs]
-        runs.append(("fused steps and metrics, BLOCK  32, 4 warps", lambda: run_fused(32, 4, True)))
+        kind = {True: "unrolled", False: "tiled"}
+        runs = [(f"fused kernel, {kind[u]:8s} BLOCK {b:3d}, {w} warps", (lambda u=u, b=b, w=w: run_fused(u, b, w))) for u, b, w in configs]
+        runs += [(f"fused steps and metrics, {kind[u]:8s} BLOCK {b:3d}, {w} warps", (lambda u=u, b=b, w=w: run_fused(u, b, w, True)))
+                 for u, b, w in defaults]
         if inductor:
             runs.append(("engine, compiled steps (Inductor)", lambda: compiled._steps(twin, gx, gy, shapes)))
             preds = compiled._steps(twin, gx, gy, shapes)
@@ -127,7 +136,7 @@ def speed(models: int, repeats: int, sweep: bool, device: str = "cuda", inductor
                 fn()
                 sync()
             except Exception as exc:  # a configuration that does not compile (registers, shared memory)
-                print(f"  {run_name:44s}: failed: {type(exc).__name__}: {str(exc)[:200]}")
+                print(f"  {run_name:58s}: failed: {type(exc).__name__}: {str(exc)[:200]}")
                 continue
             best = float("inf")
             for _ in range(repeats):
@@ -137,16 +146,24 @@ def speed(models: int, repeats: int, sweep: bool, device: str = "cuda", inductor
                 best = min(best, time.perf_counter() - start)
             timings[run_name] = best
             rate = f", {models * len(shapes) / best:.3g} model-steps/s (steps only)" if "steps" in run_name or "kernel" in run_name else ""
-            print(f"  {run_name:44s}: {best * 1e3:8.2f} ms per epoch{rate}", flush=True)
-        kernels = {k: v for k, v in timings.items() if k.startswith("fused kernel")}
-        if kernels and "engine, compiled steps (Inductor)" in timings:
-            best_name = min(kernels, key=kernels.get)
-            print(f"  best: {best_name}, {timings['engine, compiled steps (Inductor)'] / kernels[best_name]:.1f}x the compiled engine's steps")
+            print(f"  {run_name:58s}: {best * 1e3:8.2f} ms per epoch{rate}", flush=True)
+        best = {}
+        for k in kind.values():
+            mine = {n: v for n, v in timings.items() if n.startswith(f"fused kernel, {k}")}
+            if mine:
+                best[k] = min(mine, key=mine.get)
+                print(f"  best {k}: {best[k]}, {timings[best[k]] * 1e3:.2f} ms")
+        if len(best) == 2:
+            print(f"  unrolled / tiled: {timings[best['tiled']] / timings[best['unrolled']]:.2f}x the speed")
+        if best and "engine, compiled steps (Inductor)" in timings:
+            fastest = min(best.values(), key=timings.get)
+            print(f"  best: {fastest}, {timings['engine, compiled steps (Inductor)'] / timings[fastest]:.1f}x the compiled engine's steps")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="agreement with the engine (on CPU: TRITON_INTERPRET=1)")
+    parser.add_argument("--kernels", choices=("both", "unrolled", "tiled"), default="both", help="which kernels --check runs")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--models", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
@@ -154,7 +171,7 @@ def main() -> None:
     parser.add_argument("--no-inductor", action="store_true", help="leave out Inductor's steps and metrics (their first compilation is slow)")
     args = parser.parse_args()
     if args.check:
-        check(args.device)
+        check(args.device, unrolled={"both": None, "unrolled": True, "tiled": False}[args.kernels])
     else:
         speed(args.models, args.repeats, args.sweep, args.device, inductor=not args.no_inductor)
 

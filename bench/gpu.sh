@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU part of bench/engine.py for both engines (eager trainer; stacked engine eager, with
-# CUDA graphs, compiled with the fused Triton steps and with Inductor's alone), then the fused
-# steps' check and block-size sweep, as one prepared script for a machine with an NVIDIA GPU.
+# CUDA graphs, compiled with the fused Triton kernels, unrolled and tiled, and with Inductor's
+# alone), then the fused kernels' check and block-size sweep, as one prepared script for a
+# machine with an NVIDIA GPU (several minutes: each kernel configuration compiles once).
 #
 #   bash bench/gpu.sh               # M = 100000 models (MODELS=..., EPOCHS=... to change)
 #   bash bench/gpu.sh --cpu-smoke   # the same script on CPU with tiny sizes (tests, CI)

@@ -45,7 +45,7 @@ the C++ tuning above), and replace the CUDA graph of :mod:`~torchground.engine.c
 10⁵ models 2-8-8-1 an epoch's 25 steps took 21 ms against 49 ms for the CUDA graph of
 batched matrix products (an H100; ``bench/gpu.sh``). Captured in a CUDA graph, the
 compiled steps took the same 21 ms: the kernels, not their launches, set that pace, being
-memory-bound — hence the fused Triton steps.
+memory-bound — hence the fused Triton kernels (2.5 ms for those steps on an H200).
 
 The price is compilation: about a second per group configuration for the C kernel, seconds
 to a minute for Inductor, depending on the steps per epoch and the number of models (both

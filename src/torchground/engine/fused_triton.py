@@ -2,19 +2,28 @@
 every step fused, and each evaluation set's metrics in one more
 (:mod:`~torchground.engine.fused` has the scope and the tables they read).
 
-Why our own kernel: for 10⁵ models 2-8-8-1 the steps that TorchInductor generates from
+Two layouts of the same arithmetic. Nets of up to
+:data:`~torchground.engine.fused_triton_unrolled.MAX_PARAMS` parameters (every Playground
+net with two inputs) get the *unrolled* kernels of
+:mod:`~torchground.engine.fused_triton_unrolled`, a thread per model, which call the
+helpers here (:func:`_act`, :func:`_act_back`, :func:`_update`, :func:`_param_update`).
+Bigger nets get the *tiled* kernels below.
+
+Why our own kernels: for 10⁵ models 2-8-8-1 the steps that TorchInductor generates from
 the models-last step (:mod:`~torchground.engine.compiled`) took 21 ms per epoch of 25 steps
 on an H100, the same inside a CUDA graph: they are memory-bound, since each layer's
 activations and each product's partial sums go through memory (about 1 GB per step).
-Here one program owns ``BLOCK`` models for the whole epoch: it reads their batches and
-parameters, runs forward, loss gradient, backward and the optimiser update of every step,
-and writes parameters and state back; only per-point activations and backward signals
-pass through a scratch buffer the program alone touches. Widths are padded to a power of
-two, at most 8 × 8 weights per layer held at once. The epoch's table (step losses, then
-the metrics) is written by the kernels too: Inductor's compiled metrics took 5 ms of an
-epoch for 10⁵ models on the H100.
+In the tiled kernel one program owns ``BLOCK`` models for the whole epoch: it reads their
+batches and parameters, runs forward, loss gradient, backward and the optimiser update of
+every step, and writes parameters and state back; only per-point activations and backward
+signals pass through a scratch buffer the program alone touches. Widths are padded to a
+power of two, at most 8 × 8 weights per layer held at once: 8.8 ms per epoch on an H200
+(the unrolled kernels: 2.5 ms). The epoch's table (step losses, then the metrics) is written
+by the kernels too: Inductor's compiled metrics took 5 ms of an epoch for 10⁵ models on the
+H100.
 
-Tested on CPU through Triton's interpreter (``TRITON_INTERPRET=1``).
+Tested on CPU through Triton's interpreter (``TRITON_INTERPRET=1``) and on an H200
+(``bench/fused_triton.py --check``, ``bench/gpu.sh``).
 """
 
 from __future__ import annotations
@@ -92,6 +101,45 @@ def _update(p, g, s1, s2, neg_lr, wd, mom, omd, omb1, b2, omb2, eps, decay, step
         s2 = s2 * b2 + (g * omb2) * g
         p = p + (s1 / (tl.sqrt(s2) / bc2_sqrt + eps)) * step_size
     return p, s1, s2
+
+
+@triton.jit
+def _param_update(j, p_at, g_at, is_weight, s1_ptr, s2_ptr, dead_ptr, M, m, mm, neg_lr, wd, mom, omd, omb1, b2, omb2, eps, decay, l2, l1,
+                  step_size, bc2_sqrt, OPT: tl.constexpr, MOMENTUM: tl.constexpr, NESTEROV: tl.constexpr, DECOUPLED: tl.constexpr,
+                  L2: tl.constexpr, L1: tl.constexpr):
+    """Parameter ``j`` of one model per lane (its value at ``p_at``, its gradient at ``g_at``)
+    updated in place: the penalties (``is_weight`` 1.0 for a weight, 0.0 for a bias:
+    g += l1·sign(p), then g += l2·p), the optimiser (:func:`_update`; its state, row j of
+    the (P, M) tensors, read and written back) and L1's dead-weight rule (weights only).
+    For the unrolled kernels (:mod:`~torchground.engine.fused_triton_unrolled`)."""
+    p = tl.load(p_at, mask=mm, other=0.0)
+    g = tl.load(g_at, mask=mm, other=0.0)
+    off = j * M + m
+    before = p
+    if L1:
+        g = g + _sign(p) * (l1 * is_weight)
+    if L2:
+        g = g + p * (l2 * is_weight)
+    s1 = tl.zeros_like(p)
+    s2 = tl.zeros_like(p)
+    if OPT == 1:
+        s1 = tl.load(s1_ptr + off, mask=mm, other=0.0)
+        s2 = tl.load(s2_ptr + off, mask=mm, other=0.0)
+    if MOMENTUM:
+        s1 = tl.load(s1_ptr + off, mask=mm, other=0.0)
+    p, s1, s2 = _update(p, g, s1, s2, neg_lr, wd, mom, omd, omb1, b2, omb2, eps, decay, step_size, bc2_sqrt, OPT, MOMENTUM, NESTEROV, DECOUPLED)
+    if OPT == 1:
+        tl.store(s1_ptr + off, s1, mask=mm)
+        tl.store(s2_ptr + off, s2, mask=mm)
+    if MOMENTUM:
+        tl.store(s1_ptr + off, s1, mask=mm)
+    if L1:  # a weight of a model with l1 > 0 that crosses 0 is set to 0 and stays dead
+        weights = mm & (l1 * is_weight > 0.0)  # the weights of models with l1 > 0 (others have none dead)
+        crossed = (_sign(p) * _sign(before) < 0.0) & weights
+        dead = (tl.load(dead_ptr + off, mask=weights, other=0) != 0) | crossed
+        tl.store(dead_ptr + off, dead.to(tl.uint8), mask=weights)
+        p = tl.where(dead, 0.0, p)
+    tl.store(p_at, p, mask=mm)
 
 
 @triton.jit
@@ -319,18 +367,65 @@ def layer_table(net: StackedNet) -> Tensor:
 
 
 class TritonSteps(FusedSteps):
-    """:class:`~torchground.engine.fused.FusedSteps` by :func:`_epoch_kernel`, with the
-    training metrics, and :func:`_eval_kernel` for each evaluation set: the epoch's table.
+    """:class:`~torchground.engine.fused.FusedSteps` by an epoch kernel, with the training
+    metrics, and an evaluation kernel for each evaluation set: the epoch's table.
+
+    The kernels are the unrolled ones (:mod:`~torchground.engine.fused_triton_unrolled`,
+    a thread per model) for nets of at most
+    :data:`~torchground.engine.fused_triton_unrolled.MAX_PARAMS` parameters, else the tiled
+    :func:`_epoch_kernel` and :func:`_eval_kernel`.
 
     Args:
         twin: the models-last twin (see the base class).
-        block, warps: models per program, warps per program.
+        block, warps: models per program, warps per program (None: the kernels' defaults,
+            the fastest on an H200 for 10⁵ models 2-8-8-1, ``bench/fused_triton.py --sweep``).
+        unrolled: force the unrolled (True) or tiled (False) kernels.
     """
 
-    def __init__(self, twin: StackedNet, block: int = 32, warps: int = 4) -> None:
+    #: (block, warps) by default: the unrolled kernels, the tiled ones.
+    DEFAULTS = {True: (128, 4), False: (32, 2)}
+
+    def __init__(self, twin: StackedNet, block: int | None = None, warps: int | None = None, unrolled: bool | None = None) -> None:
         super().__init__(twin)
-        self.block, self.warps = block, warps
+        from torchground.engine.fused_triton_unrolled import MAX_PARAMS, param_count
+
+        self.unrolled = param_count(tuple(twin.sizes)) <= MAX_PARAMS if unrolled is None else unrolled
+        default_block, default_warps = self.DEFAULTS[self.unrolled]
+        self.block, self.warps = block or default_block, warps or default_warps
         self.meta = layer_table(twin)
+        # The unrolled kernels' rows: 1.0 for a weight, 0.0 for a bias (the penalties and L1's rule are for weights).
+        rows = [[1.0] * (i * o) + [0.0] * o for i, o in zip(twin.sizes[:-1], twin.sizes[1:])]
+        self.weight_rows = torch.tensor([v for r in rows for v in r], dtype=torch.float32, device=twin.params.device)
+        self._blocks: tuple[Tensor, Tensor] | None = None
+
+    def _blocked(self, M: int) -> tuple[Tensor, Tensor]:
+        """The unrolled kernel's parameters and gradients, (⌈M / BLOCK⌉, P, BLOCK) each: a
+        block's parameter j is BLOCK floats at a constant offset, so each of the kernel's
+        named loads takes one address register for all (with (P, M) rows, j·M + m, the
+        compiler held an address per parameter and ran out of registers)."""
+        shape = (triton.cdiv(M, self.block), self.twin.params.shape[0], self.block)
+        if self._blocks is None or self._blocks[0].shape != shape:
+            self._blocks = tuple(torch.zeros(shape, device=self.twin.params.device) for _ in range(2))  # type: ignore[assignment]
+        assert self._blocks is not None
+        return self._blocks
+
+    def _to_blocks(self, rows: Tensor, blocks: Tensor) -> None:
+        """(P, M) → (⌈M / BLOCK⌉, P, BLOCK), the last block's missing models left as they were."""
+        P, M = rows.shape
+        full = M // self.block
+        view = blocks.transpose(0, 1)  # (P, blocks, BLOCK)
+        view[:, :full].copy_(rows[:, : full * self.block].view(P, full, self.block))
+        if full * self.block < M:
+            view[:, full, : M - full * self.block].copy_(rows[:, full * self.block :])
+
+    def _from_blocks(self, blocks: Tensor, rows: Tensor) -> None:
+        """The inverse of :meth:`_to_blocks`."""
+        P, M = rows.shape
+        full = M // self.block
+        view = blocks.transpose(0, 1)
+        rows[:, : full * self.block].view(P, full, self.block).copy_(view[:, :full])
+        if full * self.block < M:
+            rows[:, full * self.block :].copy_(view[:, full, : M - full * self.block])
 
     def _launch(
         self, data: tuple[Tensor, ...], pred: Tensor, sk: Tensor, n: int, batch: int, shared: bool, metrics: Metrics | None
@@ -344,22 +439,38 @@ class TritonSteps(FusedSteps):
         T = S + (1 + len(evals)) * (2 if classify else 3)
         stats = torch.empty(M, T, dtype=torch.float64, device=device)
         train_sst = train_sst.to(torch.float64).contiguous()
-        bmax = triton.next_power_of_2(batch)
-        act = torch.empty(L + 1, bmax, W, M, device=device)
-        sig = torch.empty(2, bmax, W, M, device=device)
         xj, xm = (1, 0) if shared else (M, 1)
         grid = (triton.cdiv(M, self.block),)
-        _epoch_kernel[grid](
-            twin.params, self.s1, self.s2, self.dead if self.dead is not None else self.hp, gx, gy, pred, act, sig, self.meta, self.hp,
-            sk, stats, train_sst, M, gx.shape[1], xj, xm,
-            N=n, B=batch, F=sizes[0], L=L, W=W, BMAX=bmax, BLOCK=self.block, HID=self.hid, OUT=self.out, HALF=self.half,
-            OPT=OPTS[self.kind], MOMENTUM=self.momentum, NESTEROV=self.nesterov, DECOUPLED=self.decoupled,
-            L2=twin.l2 is not None, L1=self.l1, T=T, CLASSIFY=classify, SST_PER_MODEL=int(train_sst.shape[0] > 1), num_warps=self.warps,
-        )
-        for i, (_, x, y, sst) in enumerate(evals):
-            _eval_kernel[grid](
-                twin.params, x.contiguous(), y.contiguous(), sst.to(torch.float32).contiguous(), stats, self.meta, M, T,
-                S + (1 + i) * (2 if classify else 3), NV=x.shape[1], F=sizes[0], L=L, W=W, BLOCK=self.block, HID=self.hid,
-                OUT=self.out, HALF=self.half, CLASSIFY=classify, PER_MODEL=int(x.shape[0] > 1), num_warps=self.warps,
+        dead = self.dead if self.dead is not None else self.hp
+        flags = dict(BLOCK=self.block, HID=self.hid, OUT=self.out, HALF=self.half, num_warps=self.warps)
+        steps = dict(N=n, B=batch, OPT=OPTS[self.kind], MOMENTUM=self.momentum, NESTEROV=self.nesterov, DECOUPLED=self.decoupled,
+                     L2=twin.l2 is not None, L1=self.l1, T=T, CLASSIFY=classify, SST_PER_MODEL=int(train_sst.shape[0] > 1))
+        if self.unrolled:
+            from torchground.engine.fused_triton_unrolled import kernels
+
+            generated = kernels(tuple(sizes))
+            pb, gb = self._blocked(M)
+            self._to_blocks(twin.params, pb)
+            generated.epoch_kernel[grid](
+                pb, gb, self.weight_rows, self.s1, self.s2, dead, gx, gy, pred, self.hp, sk, stats, train_sst, M, gx.shape[1], xj, xm,
+                **steps, **flags,
             )
+            self._from_blocks(pb, twin.params)
+        else:
+            bmax = triton.next_power_of_2(batch)
+            act = torch.empty(L + 1, bmax, W, M, device=device)
+            sig = torch.empty(2, bmax, W, M, device=device)
+            _epoch_kernel[grid](
+                twin.params, self.s1, self.s2, dead, gx, gy, pred, act, sig, self.meta, self.hp, sk, stats, train_sst, M, gx.shape[1],
+                xj, xm, F=sizes[0], L=L, W=W, BMAX=bmax, **steps, **flags,
+            )
+        for i, (_, x, y, sst) in enumerate(evals):
+            col = S + (1 + i) * (2 if classify else 3)
+            args = (twin.params, x.contiguous(), y.contiguous(), sst.to(torch.float32).contiguous(), stats)
+            per_model = int(x.shape[0] > 1)
+            if self.unrolled:
+                generated.eval_kernel[grid](*args, M, T, col, NV=x.shape[1], CLASSIFY=classify, PER_MODEL=per_model, **flags)
+            else:
+                _eval_kernel[grid](*args, self.meta, M, T, col, NV=x.shape[1], F=sizes[0], L=L, W=W, CLASSIFY=classify,
+                                   PER_MODEL=per_model, **flags)
         return stats
