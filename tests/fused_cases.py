@@ -21,6 +21,9 @@ CASES: dict[str, list[Spec]] = {
     # the L1 penalty with the Playground's dead-weight rule, l1 = 0 for some models, with L2, Adam
     "l1-dead-weights": [Spec(hidden=(4, 4), l1=(0.0, 0.01, 0.1)[i % 3], l2=0.001 * (i % 2), optimizer="adam", lr=0.05,
                              n_samples=40, batch_size=6, epochs=3, init_seed=i) for i in range(6)],
+    # one model of three diverges (lr 50): it leaves the group, the others train on in a smaller one
+    "one-diverges": [Spec(activation="relu", output_activation="identity", epochs=5, n_samples=60, lr=lr, init_seed=i)
+                     for i, lr in enumerate((0.03, 50.0, 0.01))],
     # RMSprop is not in the kernels: Inductor trains these
     "not-covered": [Spec(hidden=(3,), optimizer="rmsprop", lr=0.01, n_samples=40, batch_size=10, epochs=3, init_seed=i)
                     for i in range(2)],

@@ -53,11 +53,13 @@ SCRIPT = textwrap.dedent(
         warnings.simplefilter("always")
         fast = group.run()
     plain = StackedGroup(specs).run()
-    worst = max(abs(a[k] - b[k]) for p, f in zip(plain, fast) for a, b in zip(p.history().rows, f.history().rows)
+    # a diverging model amplifies rounding without bound: models that completed are compared
+    worst = max(abs(a[k] - b[k]) for p, f in zip(plain, fast) if p.status == "completed" for a, b in zip(p.history().rows, f.history().rows)
                 for k in a if k != "epoch" and a[k] is not None and not math.isnan(a[k]))
     kernel = group._compiled._kernel
     print(json.dumps({"fused_epochs": group._compiled.fused_epochs, "worst": worst,
-                      "unrolled": kernel.unrolled if kernel else None,
+                      "unrolled": kernel.unrolled if kernel else None, "status": [r.status for r in fast],
+                      "epochs": [r.history().epochs for r in fast] == [r.history().epochs for r in plain],
                       "warnings": [str(w.message) for w in caught], "steps": [r.steps for r in fast] == [r.steps for r in plain]}))
     """
 )
@@ -86,6 +88,16 @@ def test_fused_steps_agree_with_the_eager_engine(name, fused_epochs, kernels):
     assert got["fused_epochs"] == fused_epochs
     assert got["unrolled"] == (None if name == "not-covered" else kernels == "unrolled")
     assert not [w for w in got["warnings"] if "fused" in w]
+
+
+@pytest.mark.parametrize("kernels", ["unrolled", "tiled"])
+def test_a_diverging_model_leaves_and_the_others_train_on(kernels):
+    """The diverged model is put back and leaves; the kernels go on with the two others (new,
+    smaller buffers), as the eager engine does."""
+    got = run_case("one-diverges", kernels)
+    assert got["status"] == ["completed", "diverged", "completed"]
+    assert got["worst"] <= 1e-5 and got["steps"] and got["epochs"] and got["fused_epochs"] == 5
+    assert got["unrolled"] == (kernels == "unrolled")
 
 
 def test_a_kernel_that_disagrees_is_refused():
