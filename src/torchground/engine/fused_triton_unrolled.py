@@ -1,7 +1,7 @@
 """CUDA: the fused epoch as Triton kernels written out for one network's layer sizes — one
 thread per model, every unit a named value.
 
-Why generated source: :mod:`~torchground.engine.fused_triton`'s tiled kernels hold 8 × 8
+Why generated source: the tiled kernels (:mod:`~torchground.engine.fused_triton_tiled`) hold 8 × 8
 tiles of a block of models, pad every layer to 8 × 8 (a 2-8-8-1 net: 192 products per
 point's forward instead of 88), pass each point's activations through a scratch buffer and
 need 255 registers a thread with spills, shuffles and barriers between warps; on an H200
@@ -33,7 +33,6 @@ import os
 import sys
 import tempfile
 import threading
-from pathlib import Path
 from types import ModuleType
 
 from torchground.engine.native_build import _writable_cache
@@ -80,19 +79,20 @@ def _load_params(sizes: tuple[int, ...], pad: str, at: str) -> list[str]:
     return [f"{pad}{name} = tl.load({at.format(j=j)}, mask=mm, other=0.0)" for j, name in enumerate(_names(sizes))]
 
 
-def _names(sizes: tuple[int, ...], prefix: str = "") -> list[str]:
-    """Every parameter's name (weights w{l}_{o}_{i}, then biases b{l}_{o}, layer by layer), with ``prefix``."""
+def _names(sizes: tuple[int, ...]) -> list[str]:
+    """Every parameter's name (weights w{l}_{o}_{i}, then biases b{l}_{o}, layer by layer), in parameter order."""
     names = []
     for l, (n_in, n_out, _) in enumerate(_layers(sizes)):
-        names += [f"{prefix}w{l}_{o}_{i}" for o in range(n_out) for i in range(n_in)]
-        names += [f"{prefix}b{l}_{o}" for o in range(n_out)]
+        names += [f"w{l}_{o}_{i}" for o in range(n_out) for i in range(n_in)]
+        names += [f"b{l}_{o}" for o in range(n_out)]
     return names
 
 
 def source(sizes: tuple[int, ...]) -> str:
     """The Python source of the epoch and evaluation kernels for layer sizes ``sizes``
-    (inputs, hidden widths…, 1). Arguments as :mod:`~torchground.engine.fused_triton`'s
-    tiled kernels, less their scratch buffers and layer table."""
+    (inputs, hidden widths…, 1). Arguments as :mod:`~torchground.engine.fused_triton_tiled`'s
+    kernels, less their scratch buffers and layer table, plus the blocked parameters and
+    gradients and the weight rows (:class:`~torchground.engine.fused_triton.TritonSteps`)."""
     layers = _layers(sizes)
     L, F = len(layers), sizes[0]
     params = _names(sizes)
