@@ -3,8 +3,8 @@ every step fused, and each evaluation set's metrics in one more
 (:mod:`~torchground.engine.fused` has the scope and the tables they read).
 
 Two layouts of the same arithmetic. Nets of up to
-:data:`~torchground.engine.fused_triton_unrolled.MAX_PARAMS` parameters (every Playground
-net with two inputs) get the *unrolled* kernels of
+:data:`~torchground.engine.fused_triton_unrolled.MAX_PARAMS` parameters (every two-input
+Playground net of at most two hidden layers) get the *unrolled* kernels of
 :mod:`~torchground.engine.fused_triton_unrolled`, a thread per model, which call the
 helpers of :mod:`~torchground.engine.fused_triton_ops`. Bigger nets get the *tiled* kernels
 of :mod:`~torchground.engine.fused_triton_tiled`.
