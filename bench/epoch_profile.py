@@ -15,8 +15,9 @@ import time
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from torchground import Spec
 from torchground.engine import StackedGroup
+
+from engine import many_specs  # bench/engine.py's models: 2-8-8-1, batch 10, distinct weights and learning rates
 
 
 def main() -> None:
@@ -27,9 +28,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=25, help="rows of each table")
     args = parser.parse_args()
     cuda = args.device == "cuda"
-    base = Spec(hidden=(8, 8), batch_size=10, epochs=2 + args.epochs, device=args.device)
-    specs = [base.replace(init_seed=i, lr=base.lr * (1 + i % 10) / 10) for i in range(args.models)]
-    group = StackedGroup(specs, compile=True)
+    group = StackedGroup(many_specs(args.models, 2 + args.epochs, distinct_orders=False, device=args.device), compile=True)
     ends: list[float] = []
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     prof = profile(activities=activities)

@@ -117,7 +117,6 @@ def test_unrolled_kernels_are_written_for_the_net_and_cached(tmp_path, monkeypat
     text = unrolled.source((2, 3, 1))
     ast.parse(text)
     assert "w0_2_1" in text and "w0_3_0" not in text and "b1_0" in text and "w1_0_2" in text  # exactly the net's units
-    assert unrolled.param_count((2, 3, 1)) == 13 and unrolled.param_count((2, 8, 8, 1)) == 105
     module = unrolled.kernels((2, 3, 1))
     assert unrolled.kernels((2, 3, 1)) is module  # once per process
     files = list(tmp_path.glob("triton_unrolled_*.py"))

@@ -29,7 +29,7 @@ import triton
 
 from torchground.engine import fused_triton_tiled as tiled
 from torchground.engine.fused import OPTS, FusedSteps, Metrics
-from torchground.engine.net import StackedNet
+from torchground.engine.net import StackedNet, param_count
 
 __all__ = ["TritonSteps"]
 
@@ -58,7 +58,7 @@ class TritonSteps(FusedSteps):
 
     def __init__(self, twin: StackedNet, block: int | None = None, warps: int | None = None, unrolled: bool | None = None) -> None:
         super().__init__(twin)
-        from torchground.engine.fused_triton_unrolled import MAX_PARAMS, param_count
+        from torchground.engine.fused_triton_unrolled import MAX_PARAMS
 
         self.unrolled = param_count(tuple(twin.sizes)) <= MAX_PARAMS if unrolled is None else unrolled
         default_block, default_warps = self.DEFAULTS[self.unrolled]

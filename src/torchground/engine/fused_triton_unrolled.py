@@ -36,8 +36,9 @@ import threading
 from types import ModuleType
 
 from torchground.engine.native_build import _writable_cache
+from torchground.engine.net import layer_layout
 
-__all__ = ["MAX_PARAMS", "source", "kernels", "param_count"]
+__all__ = ["MAX_PARAMS", "source", "kernels"]
 
 #: The most parameters per model the unrolled kernels take (values and gradients of each
 #: stay in registers; 255 is a thread's most).
@@ -47,19 +48,9 @@ _modules: dict[tuple[int, ...], ModuleType] = {}
 _lock = threading.Lock()
 
 
-def param_count(sizes: tuple[int, ...]) -> int:
-    """Weights and biases of a net with these layer sizes (inputs first)."""
-    return sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:]))
-
-
 def _layers(sizes: tuple[int, ...]) -> list[tuple[int, int, int]]:
-    """Per layer (inputs, outputs, weight offset); the biases follow the weights, as in
-    :meth:`~torchground.engine.net.StackedNet._layout`."""
-    out, off = [], 0
-    for i, o in zip(sizes[:-1], sizes[1:]):
-        out.append((i, o, off))
-        off += o * i + o
-    return out
+    """Per layer (inputs, outputs, weight offset) of :func:`~torchground.engine.net.layer_layout`."""
+    return [(i, o, w_off) for w_off, o, i, _ in layer_layout(sizes)]
 
 
 def _forward(sizes: tuple[int, ...], pad: str) -> list[str]:

@@ -40,7 +40,7 @@ from torchground.engine.ops import LOSS_OPS, activation_ops
 from torchground.engine.optim import StackedOptimizer
 from torchground.spec import Spec
 
-__all__ = ["StackedNet", "param_count", "layer_sizes"]
+__all__ = ["StackedNet", "param_count", "layer_sizes", "layer_layout"]
 
 Tensor = torch.Tensor
 
@@ -53,6 +53,16 @@ def layer_sizes(spec: Spec) -> tuple[int, ...]:
 def param_count(sizes: Sequence[int]) -> int:
     """Parameters per model of a network with these widths."""
     return sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+def layer_layout(sizes: Sequence[int]) -> list[tuple[int, int, int, int]]:
+    """Per layer of a network with these widths: (weight offset, out, in, bias offset) in a
+    parameter row (weights (out, in) row-major, then biases), as ``model.parameters()``."""
+    out, off = [], 0
+    for i, o in zip(sizes[:-1], sizes[1:]):
+        out.append((off, o, i, off + o * i))
+        off += o * i + o
+    return out
 
 
 class StackedNet:
@@ -104,12 +114,8 @@ class StackedNet:
 
     # -- layout -----------------------------------------------------------------------------
     def _layout(self) -> list[tuple[int, int, int, int]]:
-        """Per layer: (weight offset, out, in, bias offset) in a parameter row."""
-        out, off = [], 0
-        for i, o in zip(self.sizes[:-1], self.sizes[1:]):
-            out.append((off, o, i, off + o * i))
-            off += o * i + o
-        return out
+        """Per layer: (weight offset, out, in, bias offset) in a parameter row (:func:`layer_layout`)."""
+        return layer_layout(self.sizes)
 
     def _views(self) -> None:
         """Per layer (bias, weight, weightᵀ, activation) as views of ``params``, output layer last.
