@@ -35,7 +35,10 @@ def run_reference(name: str, dtype: torch.dtype) -> tuple[dict, list[tuple[float
         return x, torch.as_tensor(ds.labels, dtype=dtype).reshape(-1, 1)
 
     (xt, yt), (xs, ys) = tensors(start.train), tensors(start.test)
-    loop = PlaygroundLoop(net, v["learningRate"], v["batchSize"], v["regularization"], v["regularizationRate"])
+    rate = v["regularizationRate"]
+    l1 = rate if v["regularization"] == "L1" else 0.0
+    l2 = rate if v["regularization"] == "L2" else 0.0
+    loop = PlaygroundLoop(net, v["learningRate"], v["batchSize"], l1=l1, l2=l2)
     losses = []
     for _ in range(ref["epochs"]):
         loop.epoch(xt, yt)
@@ -97,7 +100,7 @@ def test_l1_dead_rule_only_when_regularisation_crosses_zero() -> None:
     with torch.no_grad():
         layer.weight.fill_(0.001)
         layer.bias.fill_(0.0)
-    loop = PlaygroundLoop(net, lr=1.0, batch_size=1, regularization="L1", rate=0.01)
+    loop = PlaygroundLoop(net, lr=1.0, batch_size=1, l1=0.01)
     # gradient (w·x − y)·x = 0.0005 → stepped w = 0.0005; the L1 step − 1·0.01·sign(0.001)
     # carries it to −0.0095, across zero: set to 0 and dead.
     loop.accumulate(torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[0.0005]], dtype=torch.float64))
@@ -111,7 +114,7 @@ def test_l1_dead_rule_only_when_regularisation_crosses_zero() -> None:
     with torch.no_grad():
         net2.layer_out.weight.fill_(0.5)
         net2.layer_out.bias.fill_(0.0)
-    loop2 = PlaygroundLoop(net2, lr=1.0, batch_size=1, regularization="L1", rate=0.001)
+    loop2 = PlaygroundLoop(net2, lr=1.0, batch_size=1, l1=0.001)
     # a gradient step alone that crosses zero kills nothing: 0.5 − 1·(0.5 + 1.5) = −1.5, then
     # the L1 step uses the sign before (+): −1.5 − 0.001 = −1.501, same sign as −1.5.
     loop2.accumulate(torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[-1.5]], dtype=torch.float64))
@@ -125,7 +128,7 @@ def test_l2_uses_the_weight_before_the_step() -> None:
     with torch.no_grad():
         net.layer_out.weight.fill_(2.0)
         net.layer_out.bias.fill_(0.0)
-    loop = PlaygroundLoop(net, lr=0.1, batch_size=1, regularization="L2", rate=0.5)
+    loop = PlaygroundLoop(net, lr=0.1, batch_size=1, l2=0.5)
     loop.accumulate(torch.tensor([[1.0]], dtype=torch.float64), torch.tensor([[0.0]], dtype=torch.float64))
     loop.step()
     # gradient 2·1 = 2 → 2 − 0.1·2 = 1.8; then − (0.1·0.5)·2.0 (the weight before) = 1.7
@@ -137,7 +140,7 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError):
         PlaygroundLoop(net, 0.1, 0)
     with pytest.raises(ValueError):
-        PlaygroundLoop(net, 0.1, 2, regularization="L3")
+        PlaygroundLoop(net, 0.1, 2, l1=-1.0)
 
 
 def test_loss_of_empty_set_is_nan() -> None:

@@ -48,6 +48,8 @@ __all__ = [
     "shuffle_in_place",
     "initial_weights",
     "playground_start",
+    "playground_points",
+    "playground_weights",
 ]
 
 #: Points TensorFlow Playground makes per problem.
@@ -252,6 +254,21 @@ class PlaygroundStart:
 def _dataset(name: str, problem: str, points: list[_Point]) -> Dataset:
     array = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     return Dataset(name, problem, array[:, :2], array[:, 2])
+
+
+def playground_points(dataset: str, noise: float, seed: str) -> tuple[Dataset, PlaygroundRandom]:
+    """All points of a link in TensorFlow Playground's order (after its shuffle, before the
+    split), and the stream where it then stands (its weights draw on from there)."""
+    rng = PlaygroundRandom(seed)
+    points = generate(dataset, rng, noise)
+    shuffle_in_place(points, rng)
+    return _dataset(dataset, DATASETS[dataset].problem, points), rng
+
+
+def playground_weights(dataset: str, noise: float, seed: str, sizes: Sequence[int], init_zero: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The initial weights a link's network gets (the data's draws are made first, as there)."""
+    _, rng = playground_points(dataset, noise, seed)
+    return initial_weights(rng, sizes, init_zero)
 
 
 def playground_start(

@@ -16,7 +16,9 @@ only gives TensorFlow Playground's curve when its rules are kept. Per epoch (its
   derivative taken at the weight ``w₀`` *before* the gradient step (L1: its sign, 0 at 0;
   L2: ``w₀``). With L1, a weight that the regularisation step carries across zero (the
   gradient-stepped and the regularised weight have opposite signs) is set to 0 and is
-  dead from then on: it gathers no derivatives and takes no steps;
+  dead from then on: it gathers no derivatives and takes no steps. (TensorFlow
+  Playground has one penalty at a time; given both, the L1 and then the L2 term is
+  subtracted in the same step, and the dead rule looks at the result.)
 * the losses it shows are computed after the epoch with the epoch's final weights: the
   mean of ``0.5 · (output − target)²`` over the whole training set and over the whole
   test set (:func:`playground_loss`).
@@ -31,7 +33,7 @@ Example:
     >>> import torch
     >>> from torchground.model import PlaygroundNet
     >>> net = PlaygroundNet(2, (3,), "tanh", "tanh").double()
-    >>> loop = PlaygroundLoop(net, lr=0.03, batch_size=4)
+    >>> loop = PlaygroundLoop(net, lr=0.03, batch_size=4)  # no penalty
     >>> x, y = torch.randn(10, 2, dtype=torch.float64), torch.ones(10, 1, dtype=torch.float64)
     >>> loop.epoch(x, y), loop.pending  # 2 steps; 2 points wait for the next epoch
     (2, 2)
@@ -45,10 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["PlaygroundLoop", "playground_loss", "load_weights", "read_weights", "REGULARIZATIONS"]
-
-#: TensorFlow Playground's regularisation kinds.
-REGULARIZATIONS: tuple[str, ...] = ("none", "L1", "L2")
+__all__ = ["PlaygroundLoop", "playground_loss", "load_weights", "read_weights"]
 
 
 def _linear_layers(model: nn.Module) -> list[nn.Linear]:
@@ -64,33 +63,31 @@ class PlaygroundLoop:
             trained in place, in its own dtype and device.
         lr: the learning rate.
         batch_size: points per step, 1 or more.
-        regularization: "none" (default), "L1" or "L2".
-        rate: the regularisation rate (default 0).
+        l1: the L1 rate (TensorFlow Playground's ``regularization=L1`` with its rate), default 0.
+        l2: the L2 rate (penalty ``0.5 · w²``), default 0.
 
     Attributes:
         pending: points whose derivatives are accumulated but not yet applied.
         dead: one bool mask per layer's weight (L1's dead weights).
     """
 
-    def __init__(self, model: nn.Module, lr: float, batch_size: int, regularization: str = "none", rate: float = 0.0) -> None:
-        if regularization not in REGULARIZATIONS:
-            raise ValueError(f"regularization must be one of {REGULARIZATIONS}, not {regularization!r}")
+    def __init__(self, model: nn.Module, lr: float, batch_size: int, l1: float = 0.0, l2: float = 0.0) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
         self.model = model
         self.layers = _linear_layers(model)
         self.params = [p for layer in self.layers for p in (layer.weight, layer.bias)]
-        self.lr, self.batch_size = float(lr), batch_size
-        self.regularization, self.rate = regularization, float(rate)
+        self.batch_size = batch_size
+        self.set_hyperparameters(lr, l1, l2)
         self.acc = [torch.zeros_like(p, requires_grad=False) for p in self.params]
         self.dead = [torch.zeros_like(layer.weight, dtype=torch.bool) for layer in self.layers]
         self.pending = 0
 
-    def set_hyperparameters(self, lr: float, regularization: str, rate: float) -> None:
-        """Carry on with another learning rate or regularisation (dead weights stay dead)."""
-        if regularization not in REGULARIZATIONS:
-            raise ValueError(f"regularization must be one of {REGULARIZATIONS}, not {regularization!r}")
-        self.lr, self.regularization, self.rate = float(lr), regularization, float(rate)
+    def set_hyperparameters(self, lr: float, l1: float = 0.0, l2: float = 0.0) -> None:
+        """Carry on with another learning rate or penalties (dead weights stay dead)."""
+        if not (lr > 0 and l1 >= 0 and l2 >= 0):
+            raise ValueError(f"lr must be > 0 and l1, l2 >= 0, not {lr!r}, {l1!r}, {l2!r}")
+        self.lr, self.l1, self.l2 = float(lr), float(l1), float(l2)
 
     def accumulate(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Add the derivatives of the points ``x``, ``y`` (weights unchanged).
@@ -106,7 +103,7 @@ class PlaygroundLoop:
             grads = torch.autograd.grad(loss, self.params)
         with torch.no_grad():
             for k, (acc, g) in enumerate(zip(self.acc, grads)):
-                if k % 2 == 0 and self.regularization == "L1":
+                if k % 2 == 0:
                     g = g.masked_fill(self.dead[k // 2], 0.0)  # dead links gather nothing
                 acc.add_(g)
         self.pending += int(x.shape[0])
@@ -117,23 +114,22 @@ class PlaygroundLoop:
         n = self.pending
         if n == 0:
             return
-        lr, reg_step = self.lr, self.lr * self.rate
+        lr = self.lr
         for k, layer in enumerate(self.layers):
             w, b = layer.weight, layer.bias
             acc_w, acc_b = self.acc[2 * k], self.acc[2 * k + 1]
             b.sub_(lr * acc_b / n)  # bias − (lr · Σ) / n
             before = w.clone()
             stepped = w - (lr / n) * acc_w  # weight − (lr / n) · Σ
-            if self.regularization == "L1":
-                regularised = stepped - reg_step * torch.sign(before)
-                dead = self.dead[k]
-                crossed = (stepped * regularised < 0) & ~dead
-                dead |= crossed
-                w.copy_(torch.where(dead, torch.zeros_like(w), regularised))
-            elif self.regularization == "L2":
-                w.copy_(stepped - reg_step * before)
-            else:
-                w.copy_(stepped)
+            regularised = stepped
+            if self.l1:
+                regularised = regularised - (lr * self.l1) * torch.sign(before)  # sign(0) = 0
+            if self.l2:
+                regularised = regularised - (lr * self.l2) * before
+            dead = self.dead[k]
+            if self.l1:
+                dead |= stepped * regularised < 0  # carried across zero by the penalty
+            w.copy_(torch.where(dead, torch.zeros_like(w), regularised))
             acc_w.zero_()
             acc_b.zero_()
         self.pending = 0
