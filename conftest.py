@@ -4,4 +4,4 @@ import importlib.util
 
 # The fused CUDA steps import Triton, which the test extra installs; without it there is
 # nothing in that module to collect (tests/test_fused.py skips itself).
-collect_ignore = [] if importlib.util.find_spec("triton") else ["src/torchground/engine/fused_triton.py"]
+collect_ignore = [] if importlib.util.find_spec("triton") else ["src/torchground/engine/kernels/triton_steps.py"]

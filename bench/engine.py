@@ -5,7 +5,7 @@ Parts (``--part``, default ``one,many``):
 * ``one``  — one model, the curriculum recipe (circle, 2-3-3-1 tanh, SGD lr 0.03 wd 0.03,
   MSE, batch 15, 250 training points): the engine, eager and compiled
   (``StackedGroup(..., compile=True)``: the fused C steps of
-  :mod:`torchground.engine.fused_native`, and Inductor's alone), against a plain ``DataLoader`` loop (the
+  :mod:`torchground.engine.kernels.native`, and Inductor's alone), against a plain ``DataLoader`` loop (the
   curriculum's, validation each epoch). Steps/s of each (training only, setup excluded
   for all), the ratios, and the largest per-epoch loss difference. Runs alternate;
   medians reported.
@@ -16,7 +16,7 @@ Parts (``--part``, default ``one,many``):
   on all models every epoch is included, as the trainer does it.
 * ``gpu``  — M models (default 100 000) on ``--device`` (cuda): model-steps/s of the
   engine with and without CUDA graphs and compiled (the fused Triton kernels, unrolled
-  and tiled, of :mod:`torchground.engine.fused_triton` — on the CPU the fused C steps —,
+  and tiled, of :mod:`torchground.engine.kernels.triton_steps` — on the CPU the fused C steps —,
   and Inductor's alone unless ``--no-inductor``), against the eager trainer
   training one model on the same device (model-steps/s = its steps/s), and the largest
   loss difference of each to the eager engine. ``bench/gpu.sh`` runs this part.
@@ -36,8 +36,8 @@ import torch
 
 from torchground import Spec
 from torchground.engine import StackedGroup
-from torchground.engine.compiled import CompiledEpoch
-from torchground.trainer import Trainer
+from torchground.engine.kernels.dispatch import CompiledEpoch
+from torchground.train import Trainer
 
 from seed_recipe import plain_loop  # the same plain DataLoader loop both benches compare with
 
@@ -163,7 +163,7 @@ def part_gpu(models: int, epochs: int, device: str, inductor: bool = True) -> No
         if fused is not None:
             group._compiled = CompiledEpoch(device, fused=bool(fused))
         if fused == "tiled":
-            from torchground.engine import fused_triton_unrolled
+            from torchground.engine.kernels import triton_unrolled as fused_triton_unrolled
 
             fused_triton_unrolled.MAX_PARAMS = 0  # every net to the tiled kernels from here on
         if device == "cuda":

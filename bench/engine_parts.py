@@ -1,6 +1,6 @@
 """The compiled engine's epoch, part by part: where an epoch of M models goes.
 
-Times each part of :meth:`~torchground.engine.compiled.CompiledEpoch.run` on its own
+Times each part of :meth:`~torchground.engine.kernels.dispatch.CompiledEpoch.run` on its own
 (synchronised on a GPU; the mean of ``--repeats`` calls after one warm-up): the eager
 gather, the compiled steps (Inductor's, and the fused kernel's where it covers the group, with and
 without the epoch's metrics), the compiled metrics, the twin's two syncs, the snapshot and

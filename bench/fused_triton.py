@@ -1,10 +1,10 @@
-"""The fused Triton steps and metrics of the engine (:mod:`torchground.engine.fused_triton`),
+"""The fused Triton steps and metrics of the engine (:mod:`torchground.engine.kernels.triton_steps`),
 checked and timed.
 
 ``--check`` runs each branch of the fused kernels (:data:`CHECKS`: activations, losses,
 optimisers, padded widths, a short last batch) against the engine's eager steps and
 metrics on two twins of one net, for both kinds of kernels (``--kernels`` to pick one):
-the unrolled ones (a thread per model, :mod:`torchground.engine.fused_triton_unrolled`)
+the unrolled ones (a thread per model, :mod:`torchground.engine.kernels.triton_unrolled`)
 and the tiled ones. The speed run times an epoch of the kernels (each block size and warp
 count with ``--sweep``), with and without the metrics, against Inductor's compiled steps
 and metrics (5 ms per epoch for 10⁵ models on an H100), for SGD and for Adam.
@@ -29,7 +29,7 @@ import triton
 from torchground import Spec
 from torchground.engine import StackedGroup
 from torchground.engine.epoch import gather, gather_last, split_steps, stats_last, step_shapes, steps_last
-from torchground.engine.fused_triton import TritonSteps
+from torchground.engine.kernels.triton_steps import TritonSteps
 
 
 def _setup(specs: list[Spec]):
@@ -64,7 +64,7 @@ CHECKS = [
 
 
 def check(device: str, models: int = 13, epochs: int = 2, unrolled: bool | None = None) -> None:
-    """The engine's fused steps and metrics (:class:`~torchground.engine.fused_triton.TritonSteps`,
+    """The engine's fused steps and metrics (:class:`~torchground.engine.kernels.triton_steps.TritonSteps`,
     the unrolled and the tiled kernels, or the one ``unrolled`` names) against the engine's own
     eager steps and metrics, on two twins of one net and the same batches, for each of :data:`CHECKS`."""
     for (name, fields), kernels in ((c, k) for k in ((True, False) if unrolled is None else (unrolled,)) for c in CHECKS):
@@ -98,7 +98,7 @@ def speed(models: int, repeats: int, sweep: bool, device: str = "cuda", inductor
     """Epoch time of the kernels (each block size and warp count with ``sweep``), with and
     without the metrics, against the compiled engine's steps and metrics, on the same twin
     and batches: the bench recipe (SGD), then with Adam."""
-    from torchground.engine.compiled import CompiledEpoch
+    from torchground.engine.kernels.dispatch import CompiledEpoch
 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU, Triton's interpreter"

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from torchground import Spec, build_model, make_data
 from torchground.model import discretize
-from torchground.trainer import Trainer, build_optimizer, to_tensors
+from torchground.train import Trainer, build_optimizer, to_tensors
 
 
 def plain_loop(spec: Spec) -> tuple[float, int, list[tuple[float, float]]]:

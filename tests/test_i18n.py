@@ -116,8 +116,8 @@ def test_every_literal_key_used_in_the_source_exists() -> None:
 
 
 def test_dynamic_keys_exist() -> None:
-    from torchground.datasets import DATASETS
-    from torchground.features import FEATURES
+    from torchground.data.datasets import DATASETS
+    from torchground.data.features import FEATURES
     from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
     from torchground.spec import PRESETS
 

@@ -1,5 +1,5 @@
 """Tests for torchground.registry: every curriculum name is present, refused with a reason,
-computes what it says, and trains through torchground.trainer.train."""
+computes what it says, and trains through torchground.train.trainer.train."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from torch import nn
 from torchground.errors import RegistryError, SpecError
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, LossFunction, optimizer_params
 from torchground.spec import Spec
-from torchground.trainer import build_optimizer, train
+from torchground.train import build_optimizer, train
 
 REGISTRIES = {"activation": ACTIVATIONS, "loss": LOSSES, "optimizer": OPTIMIZERS, "init": INITS}
 

@@ -11,15 +11,21 @@ The Python API in five names:
     (5, 'completed')
 """
 
-from torchground.callbacks import Callback, EarlyStopping
-from torchground.datasets import DATASETS, Dataset, Splits, make_dataset, split_dataset
+from torchground.data.datasets import (
+    DATASETS,
+    Dataset,
+    Splits,
+    make_dataset,
+    split_dataset,
+)
+from torchground.data.features import FEATURES, feature_matrix
 from torchground.errors import DataError, RegistryError, SpecError, TorchgroundError
-from torchground.features import FEATURES, feature_matrix
-from torchground.history import History
 from torchground.model import Discretize, PlaygroundNet, build_model, discretize
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS
 from torchground.spec import PRESETS, Spec
-from torchground.trainer import Run, Trainer, make_data, train
+from torchground.train import Run, Trainer, make_data, train
+from torchground.train.callbacks import Callback, EarlyStopping
+from torchground.train.history import History
 
 __version__ = "0.1.0"
 

@@ -34,9 +34,9 @@ import tomli_w
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from torchground.datasets import DATASETS
+from torchground.data.datasets import DATASETS
 from torchground.errors import RegistryError, SpecError
-from torchground.features import FEATURES
+from torchground.data.features import FEATURES
 from torchground.i18n import Text, t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
 
@@ -289,7 +289,7 @@ class Spec(BaseModel):
     # -- derived values -------------------------------------------------------------------------
     @property
     def n_train(self) -> int:
-        """Number of training points (the split rule of :func:`~torchground.datasets.split_dataset`)."""
+        """Number of training points (the split rule of :func:`~torchground.data.datasets.split_dataset`)."""
         assert self.n_samples is not None
         return self.n_samples * self.train_pct // 100
 

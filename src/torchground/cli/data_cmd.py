@@ -8,11 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from torchground.cli.app import app, apply_lang, err_console
-from torchground.data_io import write_csv
-from torchground.datasets import make_dataset
+from torchground.data.csv_io import write_csv
+from torchground.data.datasets import make_dataset
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
-from torchground.plots import plot_dataset, save_figure
+from torchground.viz.plots import plot_dataset, save_figure
 
 __all__ = ["data_command"]
 

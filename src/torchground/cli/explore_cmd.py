@@ -12,10 +12,10 @@ from rich.table import Table
 from torchground.cli.app import app, apply_lang, err_console
 from torchground.cli.spec_options import spec_from_options
 from torchground.errors import TorchgroundError
-from torchground.explore import model_graph, neuron_pass
-from torchground.formula import differentiate, parse_assignments
-from torchground.graph import Graph, extract_graph
-from torchground.graph_render import FORMATS, render, to_text, write_graph
+from torchground.explain.neuron import model_graph, neuron_pass
+from torchground.explain.formula import differentiate, parse_assignments
+from torchground.explain.graph import Graph, extract_graph
+from torchground.viz.graph_render import FORMATS, render, to_text, write_graph
 from torchground.i18n import t
 
 __all__ = ["neuron_command", "grad_command", "graph_command", "parse_numbers"]

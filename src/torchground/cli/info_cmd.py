@@ -10,9 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from torchground.cli.app import app, apply_lang
-from torchground.datasets import DATASETS
+from torchground.data.datasets import DATASETS
 from torchground.errors import TorchgroundError
-from torchground.features import FEATURES
+from torchground.data.features import FEATURES
 from torchground.i18n import t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
 from torchground.spec import PRESETS

@@ -20,7 +20,7 @@ import typer
 
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
-from torchground.rundir import load_spec
+from torchground.train.rundir import load_spec
 from torchground.spec import Spec, parse_optimizer_args
 
 __all__ = ["SpecOptions", "with_spec_options", "spec_from_options", "parse_opt_args"]

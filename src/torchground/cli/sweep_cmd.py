@@ -34,15 +34,15 @@ from rich.progress import (
 from rich.table import Table
 
 from torchground.atomic import write_text
-from torchground.boundary import EXTENT, boundary_grid
+from torchground.viz.boundary import EXTENT, boundary_grid
 from torchground.cli.app import app, apply_lang
 from torchground.cli.spec_options import SpecOptions, with_spec_options
 from torchground.engine import expand_grid, parse_grid, run_sweep
-from torchground.engine.sweep import SweepResult
+from torchground.engine.sweep.runner import SweepResult
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
-from torchground.plots import PLAYGROUND_CMAP, cjk_font, save_figure
-from torchground.rundir import jsonable
+from torchground.viz.plots import PLAYGROUND_CMAP, cjk_font, save_figure
+from torchground.train.rundir import jsonable
 
 __all__ = ["sweep_command", "MAX_PICTURES", "SWEEP_FILES", "default_sweep_dir", "plot_sweep_grid"]
 

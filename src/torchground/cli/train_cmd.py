@@ -11,13 +11,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from torchground.callbacks import Callback
+from torchground.train.callbacks import Callback
 from torchground.cli.app import app, apply_lang, err_console
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
 from torchground.cli.spec_options import SpecOptions, with_spec_options
-from torchground.rundir import default_run_dir, save_run
-from torchground.trainer import Run, Trainer, summarize
+from torchground.train.rundir import default_run_dir, save_run
+from torchground.train import Run, Trainer, summarize
 
 __all__ = ["train_command", "log_line", "ENGINES"]
 

@@ -5,7 +5,7 @@ curriculum's part 3: Playground data made with NumPy, ``TensorDataset`` + ``Data
 an explicit ``nn.Module`` subclass, ``model.apply`` for the initial weights, a
 ``train_step`` / ``valid_step`` pair and an epoch loop that prints one line per epoch,
 then the final ``state_dict()`` and a loss plot. Run on the CPU, it reproduces
-:func:`torchground.trainer.train` of the same spec: the same per-epoch losses and metrics
+:func:`torchground.train.trainer.train` of the same spec: the same per-epoch losses and metrics
 (the same calls in the same order, so the same numbers).
 
 The sections are built in :mod:`torchground.codegen.parts` from the source text of
@@ -145,7 +145,7 @@ def to_script(spec: Spec, lang: str | None = None) -> str:
     """The spec as one self-contained, runnable PyTorch training script.
 
     The script depends on torch, numpy and matplotlib only, runs on the CPU, and gives the
-    same per-epoch losses as :func:`torchground.trainer.train` with the same spec. It
+    same per-epoch losses as :func:`torchground.train.trainer.train` with the same spec. It
     prints one line per epoch (the format of ``torchground train --log-every 1``), the
     final ``state_dict()``, and saves a loss plot (file name in ``LOSS_PLOT`` at the top).
     With the environment variable ``TORCHGROUND_HISTORY_JSON=path`` it also writes its

@@ -2,10 +2,10 @@
 
 :mod:`torchground.codegen` puts these sections in order (script) or in cells (notebook).
 Each section mirrors the torchground code that does the same job, so that the script
-reproduces :func:`torchground.trainer.train`: the model is
+reproduces :func:`torchground.train.trainer.train`: the model is
 :class:`~torchground.model.PlaygroundNet` built as :func:`~torchground.model.build_model`
-does, and the steps and the loop are those of :class:`~torchground.trainer.Trainer` and
-:class:`~torchground.callbacks.EarlyStopping` (batch order of a seeded ``DataLoader``,
+does, and the steps and the loop are those of :class:`~torchground.train.trainer.Trainer` and
+:class:`~torchground.train.callbacks.EarlyStopping` (batch order of a seeded ``DataLoader``,
 true mean loss, L1/L2 on weights with the Playground's dead-weight rule, LBFGS closure,
 early stopping, a diverged step not applied).
 

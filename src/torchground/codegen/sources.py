@@ -2,10 +2,10 @@
 
 Each piece is written to do exactly what the torchground object it stands for does (the
 same calls in the same order, the same arithmetic), because the exported script must
-reproduce :func:`torchground.trainer.train` number for number:
+reproduce :func:`torchground.train.trainer.train` number for number:
 
-* data: the generators of :mod:`torchground.datasets` (NumPy, one seeded stream);
-* features: :data:`torchground.features.FEATURES`;
+* data: the generators of :mod:`torchground.data.datasets` (NumPy, one seeded stream);
+* features: :data:`torchground.data.features.FEATURES`;
 * activations, losses and initialisers: :mod:`torchground.registry`.
 
 A name this module has no source for is refused with a :class:`TorchgroundError`
@@ -116,7 +116,7 @@ def feature_code(name: str) -> str:
     return _FEATURE_CODE[name]
 
 
-# --- the data generators, as in torchground.datasets ------------------------------------------
+# --- the data generators, as in torchground.data.datasets ------------------------------------------
 _HALVES = "    n_pos, n_neg = (n + 1) // 2, n // 2  # «halves»\n"
 _SIGN_LABELS = "    labels = np.concatenate([np.ones(n_pos), -np.ones(n_neg)])  # (N,) «first_half_pos»\n"
 _UNIFORM_PLANE = """\

@@ -1,14 +1,14 @@
 """The stacked engine: many small networks trained at once as stacked tensors.
 
-Layer 2, beside the eager :mod:`torchground.trainer`: it imports the core and the
+Layer 2, beside the eager :mod:`torchground.train.trainer`: it imports the core and the
 trainer's helpers, never a front end. Results agree with the eager trainer within
 float rounding (tested: per-epoch losses within 1e-5 in float32 and 1e-9 in float64).
 
 * :func:`train_fast` — one spec through the engine, returning the trainer's
-  :class:`~torchground.trainer.Run` (``torchground train --engine fast``).
+  :class:`~torchground.train.trainer.Run` (``torchground train --engine fast``).
 * :class:`~torchground.engine.stacked.StackedGroup` — M specs of one shape in lockstep.
-* :func:`~torchground.engine.sweep.run_sweep` — any list of specs, grouped and run on a
-  backend (local or Ray); :func:`~torchground.engine.grid.parse_grid` reads sweep grids.
+* :func:`~torchground.engine.sweep.runner.run_sweep` — any list of specs, grouped and run on a
+  backend (local or Ray); :func:`~torchground.engine.sweep.grid.parse_grid` reads sweep grids.
 
 Example:
     >>> from torchground.spec import Spec
@@ -21,11 +21,17 @@ from __future__ import annotations
 
 import time
 
-from torchground.engine.grid import Grid, expand_grid, parse_grid
-from torchground.engine.stacked import SUPPORTED, ModelResult, StackedGroup, check_supported, group_key
-from torchground.engine.sweep import SweepResult, group_specs, run_sweep
+from torchground.engine.stacked import (
+    SUPPORTED,
+    ModelResult,
+    StackedGroup,
+    check_supported,
+    group_key,
+)
+from torchground.engine.sweep.grid import Grid, expand_grid, parse_grid
+from torchground.engine.sweep.runner import SweepResult, group_specs, run_sweep
 from torchground.spec import Spec
-from torchground.trainer import Run, resolve_device, summarize
+from torchground.train.run import Run, resolve_device, summarize
 
 __all__ = [
     "train_fast", "StackedGroup", "ModelResult", "SUPPORTED", "check_supported", "group_key",
@@ -36,15 +42,15 @@ __all__ = [
 def train_fast(spec: Spec | None = None, compile: bool = False) -> Run:
     """Train ``spec`` (default :class:`Spec()`) through the stacked engine.
 
-    Same result as :func:`torchground.trainer.train` within float rounding: the same
-    :class:`~torchground.trainer.Run` (spec, trained model, data, history, summary).
+    Same result as :func:`torchground.train.trainer.train` within float rounding: the same
+    :class:`~torchground.train.trainer.Run` (spec, trained model, data, history, summary).
 
     Args:
         spec: the experiment.
         compile: compile each epoch: our fused kernel where it covers the spec (on CPU
             about 8× the eager engine for the curriculum's network, after a build of about
             a second the first time), else ``torch.compile``; see
-            :mod:`torchground.engine.compiled`. Default False.
+            :mod:`torchground.engine.kernels.dispatch`. Default False.
 
     Raises:
         TorchgroundError: ``engine.unsupported`` for a spec the engine does not train

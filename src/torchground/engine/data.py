@@ -4,7 +4,7 @@ Each is made exactly as the eager trainer makes it, once per distinct source and
 by the models that agree on it (a sweep over learning rates has one data set, one batch
 order and one set of initial weights per seed):
 
-* data: :func:`~torchground.trainer.make_data` and :func:`~torchground.trainer.to_tensors`
+* data: :func:`~torchground.train.trainer.make_data` and :func:`~torchground.train.trainer.to_tensors`
   of the spec; stacked to (M, N, F) when the models' data differ, (1, N, F) when shared.
 * initial weights: what :func:`~torchground.model.build_model` gives — ``nn.Linear``'s
   construction draws, then the initialiser's, from a generator seeded with
@@ -12,7 +12,7 @@ order and one set of initial weights per seed):
   8× cheaper; tested equal for every initialiser).
 * batch orders: per model the generator calls of ``DataLoader(shuffle=True,
   generator=torch.Generator().manual_seed(shuffle_seed))`` (see
-  :meth:`~torchground.trainer.Trainer.batches`).
+  :meth:`~torchground.train.trainer.Trainer.batches`).
 
 Example:
     >>> from torchground.spec import Spec
@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from torchground.datasets import Splits
+from torchground.data.datasets import Splits
 from torchground.model import build_model
 from torchground.spec import Spec
-from torchground.trainer import make_data, to_tensors
+from torchground.train.run import make_data, to_tensors
 
 __all__ = ["GroupData", "BatchOrders", "initial_params", "data_key"]
 
@@ -105,7 +105,7 @@ class GroupData:
     """The data of a group's models.
 
     Attributes:
-        splits: each model's :class:`~torchground.datasets.Splits` (shared objects where equal).
+        splits: each model's :class:`~torchground.data.datasets.Splits` (shared objects where equal).
         sets: ``{"train"|"val"|"test": (x (D, N, F), y (D, N, 1))}`` with D = 1 when every
             model has the same data, else M.
         train_sst: (D,) float64 sum of squares of the training labels about their mean (R²).
@@ -159,7 +159,7 @@ class BatchOrders:
     sampler starts when it is exhausted.
 
     ``native=True`` (compiled groups): with :data:`NATIVE_MIN_KEYS` distinct keys or more,
-    the same draws come from :mod:`~torchground.engine.batch_orders` (C, one call an epoch),
+    the same draws come from :mod:`~torchground.engine.kernels.batch_orders` (C, one call an epoch),
     where it agrees with torch on this machine; else from torch, as here.
     """
 
@@ -171,7 +171,10 @@ class BatchOrders:
         self._which: Tensor | None = None
         self._native: Any = None
         if native and len(self.keys) >= NATIVE_MIN_KEYS:
-            from torchground.engine.batch_orders import NativeOrders, agrees_with_torch
+            from torchground.engine.kernels.batch_orders import (
+                NativeOrders,
+                agrees_with_torch,
+            )
 
             if agrees_with_torch(torch_orders):
                 self._native = NativeOrders([k[0] for k in self.keys], n)

@@ -1,8 +1,8 @@
 """One epoch of a group as pure tensor functions: gather the batches, step, measure.
 
 Split from the bookkeeping in :mod:`~torchground.engine.stacked` so the same code runs
-eagerly, under ``torch.compile`` (:mod:`~torchground.engine.compiled`) or, for the steps,
-in a CUDA graph (:mod:`~torchground.engine.cuda`). Everything an epoch produces for the
+eagerly, under ``torch.compile`` (:mod:`~torchground.engine.kernels.dispatch`) or, for the steps,
+in a CUDA graph (:mod:`~torchground.engine.kernels.cuda_graph`). Everything an epoch produces for the
 host comes back as one (M, S + K) float64 table — each step's batch loss, then the
 epoch's metrics (:func:`stat_names`) — so the host waits on the device once per epoch.
 The ``*_last`` functions are the same for a models-last net (batches (B, F, M), see

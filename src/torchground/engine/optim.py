@@ -15,7 +15,7 @@ weight decay) is fixed per group: :func:`structure` gives the part of a spec tha
 decides it, and models whose structure differs train in separate groups.
 
 The step count lives in a float64 tensor on the group's device, so a step can be
-captured in a CUDA graph (see :mod:`torchground.engine.cuda`).
+captured in a CUDA graph (see :mod:`torchground.engine.kernels.cuda_graph`).
 
 Example:
     >>> from torchground.spec import Spec

@@ -4,7 +4,7 @@ A *group* is a set of specs that differ only in seeds (data, weights, batch orde
 scalar hyper-parameters (lr, weight decay, L1/L2, momentum, betas, eps, …), early
 stopping settings and data of the same size (:func:`group_key`). The group's models
 train in lockstep as one :class:`~torchground.engine.net.StackedNet`; every epoch each
-gets the history row the eager :class:`~torchground.trainer.Trainer` would write (same
+gets the history row the eager :class:`~torchground.train.trainer.Trainer` would write (same
 columns, same definitions: size-weighted training loss over the batches as they were
 trained, validation and test metrics on the whole set).
 
@@ -38,17 +38,24 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from torchground.datasets import Splits
+from torchground.data.datasets import Splits
 from torchground.engine.data import BatchOrders, GroupData, initial_params
-from torchground.engine.epoch import epoch_stats, gather, split_steps, stat_names, step_shapes, train_epoch
+from torchground.engine.epoch import (
+    epoch_stats,
+    gather,
+    split_steps,
+    stat_names,
+    step_shapes,
+    train_epoch,
+)
 from torchground.engine.net import StackedNet, layer_sizes
 from torchground.engine.ops import ACTIVATION_OPS, LOSS_OPS
 from torchground.engine.optim import OPTIMIZER_KINDS, check_optimizer, structure
 from torchground.errors import TorchgroundError
-from torchground.history import History, metric_columns
 from torchground.model import PlaygroundNet, build_model
 from torchground.spec import Spec
-from torchground.trainer import intra_op_threads, resolve_device
+from torchground.train.history import History, metric_columns
+from torchground.train.run import intra_op_threads, resolve_device
 
 __all__ = ["ModelResult", "StackedGroup", "group_key", "check_supported", "SUPPORTED"]
 
@@ -112,7 +119,7 @@ class ModelResult:
         steps: optimiser steps applied.
         metrics: (epochs, columns) float64 array of the history rows (NaN where a value is missing).
         message: catalogue key and params for diverged / early-stopped runs.
-        best_epoch: as :attr:`~torchground.history.History.best_epoch`.
+        best_epoch: as :attr:`~torchground.train.history.History.best_epoch`.
         params: (P,) final parameters, ordered as ``model.parameters()`` (a CPU tensor; made
             on reading from ``_params``, a tensor or a row of the group's NumPy array).
         data: the model's data splits.
@@ -156,7 +163,7 @@ class ModelResult:
         return row
 
     def history(self) -> History:
-        """The eager trainer's :class:`~torchground.history.History` of this model."""
+        """The eager trainer's :class:`~torchground.train.history.History` of this model."""
         h = History(self.spec.problem or "classification")
         h.rows = [self._row(v) for v in self.metrics]
         h.status, h.steps, h.message, h.best_epoch = self.status, self.steps, self.message, self.best_epoch  # type: ignore[assignment]
@@ -176,7 +183,7 @@ class StackedGroup:
         specs: the models' specs.
         cuda_graph: on CUDA, capture each epoch's steps in a CUDA graph (default True).
         compile: compile each epoch's steps with ``torch.compile`` (default False; see
-            :mod:`torchground.engine.compiled`: on CPU much faster for a few small models,
+            :mod:`torchground.engine.kernels.dispatch`: on CPU much faster for a few small models,
             after tens of seconds of compilation; on CUDA Triton kernels, used instead of
             the CUDA graph, about twice its speed for 10⁵ models).
     """
@@ -288,7 +295,7 @@ class StackedGroup:
         steady = self.net.opt.steady  # CUDA graphs and compilation start when the step's code no longer changes
         batches = None  # each step's (M, B, F) inputs and (M, B, 1) labels, when at hand
         if self.use_graph and steady and not self.compile:
-            from torchground.engine.cuda import EpochGraph  # CUDA only
+            from torchground.engine.kernels.cuda_graph import EpochGraph  # CUDA only
 
             gx, gy = gather(x, y, order, B)
             if self._graph is None or not self._graph.matches(self.net, shapes):
@@ -297,7 +304,9 @@ class StackedGroup:
             batches = split_steps(gx, gy, shapes)
             stats = epoch_stats(self.net, preds, batches[1], *args)
         elif self.compile and steady:
-            from torchground.engine.compiled import CompiledEpoch  # imports TorchInductor: only when asked
+            from torchground.engine.kernels.dispatch import (
+                CompiledEpoch,  # imports TorchInductor: only when asked
+            )
 
             if self._compiled is None:
                 self._compiled = CompiledEpoch(self.device.type)

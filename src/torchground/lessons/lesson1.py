@@ -107,8 +107,8 @@ print(torch.tanh(torch.tensor(1.0)))
 
 _GRAPH = '''\
 from pathlib import Path
-from torchground.graph import extract_graph
-from torchground.graph_render import to_text, write_graph
+from torchground.explain.graph import extract_graph
+from torchground.viz.graph_render import to_text, write_graph
 
 # Walk y_pred.grad_fn back to the parameters, as torchviz's make_dot does
 params_by_name = dict(model.named_parameters())
@@ -143,7 +143,7 @@ for value in [0.0, 1.0, 10.0]:
     print(f"x = {value:4}: dy/dx = {x.grad.item()}")
 
 # the same with torchground's formula parser (what `torchground grad` uses)
-from torchground.formula import differentiate
+from torchground.explain.formula import differentiate
 print(differentiate("x**2", {"x": 1.0}).grads)
 '''
 
@@ -210,7 +210,7 @@ def lesson1(
     Values (``result.step(n).values``): 1 ``model``; 2 ``elementwise``,
     ``not_elementwise``, ``reasons``; 3 ``params`` (the state_dict); 4 ``y_pred``,
     ``grad_fn_name``; 5 ``graph``, ``graph_text``, ``picture`` (a
-    :class:`~torchground.graph_render.GraphFile`); 6 ``g``, ``grads`` ({x: dy/dx});
+    :class:`~torchground.viz.graph_render.GraphFile`); 6 ``g``, ``grads`` ({x: dy/dx});
     7 ``loss``, ``weight_grad``, ``bias_grad``.
 
     Raises:

@@ -7,7 +7,7 @@ Xavier initialisation through ``model.apply``, ``train_step`` / ``valid_step``, 
 loop, the final ``state_dict``, the loss plot (PNG) and a note on the article's
 loss-averaging flaw, computed on the same run.
 
-The plain code gives the same numbers as :func:`torchground.trainer.train` with the
+The plain code gives the same numbers as :func:`torchground.train.trainer.train` with the
 default :class:`~torchground.spec.Spec`: the same data, the same initial weights
 (``torch.manual_seed(0)`` before building the model, then Xavier through
 ``model.apply``) and the same batch order (the trainer draws its permutations as a
@@ -38,7 +38,7 @@ MAX_EPOCHS = 1000
 _DATA = '''\
 import numpy as np
 import torch
-from torchground.datasets import make_dataset, split_dataset
+from torchground.data.datasets import make_dataset, split_dataset
 
 # The Playground's "circle": points in [-6, 6]², 1.0 (blue) or -1.0 (orange)
 dataset = make_dataset("circle", n_samples=500, noise=0.0, seed=0)

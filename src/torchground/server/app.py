@@ -23,8 +23,8 @@ from typing import Any
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
-from torchground.datasets import DATASETS
-from torchground.features import FEATURES
+from torchground.data.datasets import DATASETS
+from torchground.data.features import FEATURES
 from torchground.i18n import LANGUAGES, catalogue, get_language, t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
 from torchground.server import frames

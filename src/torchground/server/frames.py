@@ -3,7 +3,7 @@
 A *map* is ``{"size": n, "data": base64}`` of ``n·n`` unsigned bytes, row-major, row 0 at
 ``y = +6`` (the top of a canvas), column 0 at ``x = -6``; byte ``b`` stands for
 ``b / 127.5 − 1`` and values are clipped to [-1, 1] (``docs/serve-protocol.md``).
-:func:`~torchground.boundary.boundary_grid` gives row 0 at ``y = -6``, so rows are
+:func:`~torchground.viz.boundary.boundary_grid` gives row 0 at ``y = -6``, so rows are
 flipped here and nowhere else.
 
 Example:
@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from torchground.boundary import EXTENT, boundary_grid
-from torchground.datasets import Splits
-from torchground.features import FEATURES
-from torchground.trainer import Trainer
+from torchground.viz.boundary import EXTENT, boundary_grid
+from torchground.data.datasets import Splits
+from torchground.data.features import FEATURES
+from torchground.train import Trainer
 
 __all__ = [
     "OUTPUT_SIZE", "NEURON_SIZE", "FEATURE_SIZE", "encode_map", "decode_map", "feature_maps", "model_maps",
@@ -44,7 +44,7 @@ _POINT_DECIMALS = 4
 
 
 def encode_map(grid: np.ndarray) -> dict[str, Any]:
-    """Encode a square grid in :func:`~torchground.boundary.boundary_grid`'s orientation.
+    """Encode a square grid in :func:`~torchground.viz.boundary.boundary_grid`'s orientation.
 
     Shape:
         grid: (n, n), ``grid[i, j]`` at ``(x_j, y_i)`` with row 0 at ``y = -6``.

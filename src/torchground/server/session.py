@@ -1,7 +1,7 @@
 """One training session: the model, data and play loop behind one WebSocket.
 
 A :class:`Session` turns validated client messages into work on its own
-:class:`~torchground.trainer.Trainer` and answers with ``state``, ``frame``, ``diverged``,
+:class:`~torchground.train.trainer.Trainer` and answers with ``state``, ``frame``, ``diverged``,
 ``code``, ``graph`` and ``error`` messages (``docs/serve-protocol.md``). Training runs as
 an asyncio task, one epoch per tick and a frame after each, at most ``fps`` ticks a second.
 All CPU work (epochs, rebuilding, frames) runs in a worker thread (``asyncio.to_thread``)
@@ -22,14 +22,14 @@ import torch
 
 from torchground.codegen import to_script
 from torchground.errors import TorchgroundError
-from torchground.graph import extract_graph
-from torchground.graph_render import to_dot
+from torchground.explain.graph import extract_graph
+from torchground.viz.graph_render import to_dot
 from torchground.i18n import t
 from torchground.server import frames
 from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
 from torchground.server.urlstate import Edit, UrlState, parse_query, to_query, view_value, VIEW_OPTIONS
 from torchground.spec import SPEC_FIELDS, Spec
-from torchground.trainer import Trainer
+from torchground.train import Trainer
 
 __all__ = ["Session", "LIVE_FIELDS", "GRAPH_BATCH"]
 

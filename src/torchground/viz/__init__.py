@@ -1,0 +1,2 @@
+"""Pictures: loss curves, decision boundaries, data plots and rendered graphs (matplotlib,
+Graphviz). Layer 4 (output)."""

@@ -1,0 +1,289 @@
+"""The browser playground's page (``torchground/web/``) driven in Debian's Chromium.
+
+The real server (:func:`torchground.server.app.create_app`) runs in a thread on a free
+127.0.0.1 port; Playwright's sync API drives ``/usr/bin/chromium`` (never a downloaded
+browser). The module is skipped where Chromium or Playwright is missing. No timing is
+asserted: waits are generous and only look for what the page shows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("Debian's /usr/bin/chromium is not installed", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+uvicorn = pytest.importorskip("uvicorn")
+
+from torchground.i18n import catalogue  # noqa: E402
+from torchground.spec import Spec  # noqa: E402
+from torchground.train import train  # noqa: E402
+
+TOKEN = "browser-test-token"
+LAUNCH_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+WEB = Path(resources.files("torchground")) / "web"  # type: ignore[arg-type]
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    from torchground.server.app import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(TOKEN, lang="en"), log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page of its own browser context, with its console errors collected."""
+
+    def __init__(self, browser: Any, base_url: str) -> None:
+        self.context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+        self.base_url = base_url
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def open(self, query: str = "", url: str | None = None) -> Any:
+        """Load the page (with the token and ``query``) and wait for its first frame."""
+        self.page.goto(url or f"{self.base_url}/?token={TOKEN}" + (f"&{query}" if query else ""))
+        self.page.wait_for_function("window.__tg && window.__tg.framesDrawn > 0 && window.__tg.spec", timeout=30_000)
+        return self.page
+
+    def by(self, test_id: str) -> Any:
+        return self.page.get_by_test_id(test_id)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def tab(browser: Any, base_url: str) -> Iterator[Page]:
+    page = Page(browser, base_url)
+    yield page
+    page.close()
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", "").replace("%", ""))
+
+
+# --- tests ---------------------------------------------------------------------------------------
+def test_every_label_of_the_page_is_in_both_catalogues() -> None:
+    sources = "".join(p.read_text(encoding="utf-8") for p in WEB.glob("*.*") if p.suffix in (".js", ".html"))
+    used = set(re.findall(r"""["'](web\.[a-z0-9_]+)["']""", sources))
+    used |= {f"web.problem_{p}" for p in ("classification", "regression")}  # composed in controls.js
+    for lang in ("en", "ja"):
+        assert used - set(catalogue(lang)) == set(), lang
+    assert catalogue("ja")["web.ratio"] != catalogue("en")["web.ratio"]
+
+
+def test_page_loads_without_console_errors(tab: Page) -> None:
+    page = tab.open()
+    assert page.title() == "torchground"
+    assert tab.by("epoch").text_content() == "000,000"
+    assert tab.by("loss-train").text_content() != "–"
+    assert tab.by("dataset-circle").get_attribute("class").split().count("selected") == 1
+    assert page.locator('[data-testid^="link-"]').count() == 2 * 4 + 4 * 2 + 2  # the default 4-2 network
+    assert tab.errors == []
+
+
+def test_training_circle_brings_the_test_loss_down(tab: Page) -> None:
+    tab.open("train_pct=50&val_pct=0&test_pct=50")
+    tab.by("play").click()
+    tab.page.wait_for_function(
+        """() => { const t = document.querySelector('[data-testid="loss-test"]').textContent;
+                   return t !== '–' && parseFloat(t) < 0.05; }""",
+        timeout=90_000,
+    )
+    tab.by("play").click()  # pause
+    assert number(tab.by("epoch").text_content()) > 0
+    assert number(tab.by("acc-test").text_content()) > 90
+    assert tab.errors == []
+
+
+def test_switching_data_set_and_language(tab: Page) -> None:
+    page = tab.open()
+    tab.by("dataset-xor").click()
+    page.wait_for_function("location.search.includes('dataset=xor') && window.__tg.spec.dataset === 'xor'")
+    assert "selected" in tab.by("dataset-xor").get_attribute("class")
+    assert "selected" not in tab.by("dataset-circle").get_attribute("class")
+
+    assert page.locator('[data-i18n="web.data"]').text_content() == "Data"
+    tab.by("lang").select_option("ja")
+    page.wait_for_function("""document.querySelector('[data-i18n="web.data"]').textContent === 'データ'""")
+    assert page.locator("html").get_attribute("lang") == "ja"
+    assert "lang=ja" in page.url
+    assert page.locator('[data-i18n="web.ratio"]').text_content() == catalogue("ja")["web.ratio"]
+    assert tab.errors == []
+
+
+def test_editing_a_weight_and_a_bias(tab: Page) -> None:
+    page = tab.open()
+    link = tab.by("link-layer1.weight-0-1")
+    link.dispatch_event("click")  # links may cross: click the path itself, not a point on the screen
+    tab.by("edit-input").fill("0.75")
+    tab.by("edit-input").press("Enter")
+    page.wait_for_function("window.__tg.params['layer1.weight'][0][1] === 0.75")
+    link.dispatch_event("pointerenter")
+    assert "layer1.weight[0, 1] = 0.75" in link.locator("title").text_content()
+    page.wait_for_function("location.search.includes('edits=layer1.weight:0:1:0.75')")
+
+    tab.by("bias-layer2.bias-1").dispatch_event("click")  # as the link: no wait for the redrawn diagram to hold still
+    tab.by("edit-input").fill("-1.5")
+    tab.by("edit-input").press("Enter")
+    page.wait_for_function("window.__tg.params['layer2.bias'][1] === -1.5")
+    assert tab.by("bias-layer2.bias-1").get_attribute("title") == "layer2.bias[1] = -1.5"
+    assert tab.errors == []
+
+
+def test_url_round_trip_restores_settings_and_initial_weights(tab: Page, browser: Any, base_url: str) -> None:
+    page = tab.open()
+    tab.by("dataset-gauss").click()
+    page.wait_for_function("window.__tg.spec.dataset === 'gauss'")
+    tab.by("activation").select_option("relu")
+    page.wait_for_function("window.__tg.spec.activation === 'relu'")
+    tab.by("noise").fill("15")
+    page.wait_for_function("window.__tg.spec.noise === 15")
+    tab.by("add-layer").click()
+    page.wait_for_function("window.__tg.spec.hidden.length === 3")
+    tab.by("add-neuron-1").click()
+    page.wait_for_function("window.__tg.spec.hidden[0] === 5")
+    tab.by("reinit").click()
+    page.wait_for_function("window.__tg.spec.init_seed === 1")
+    tab.by("lr").select_option("0.1")
+    page.wait_for_function("location.search.includes('lr=0.1')")
+    tab.by("discretize").check()
+    page.wait_for_function("location.search.includes('discretize=1')")
+    tab.by("link-layer2.weight-1-0").dispatch_event("click")
+    tab.by("edit-input").fill("2")
+    tab.by("edit-input").press("Enter")
+    page.wait_for_function("window.__tg.params['layer2.weight'][1][0] === 2 && location.search.includes('edits=')")
+    url = page.url
+    spec = page.evaluate("window.__tg.spec")
+    params = page.evaluate("window.__tg.params")
+
+    other = Page(browser, base_url)
+    try:
+        again = other.open(url=url)
+        assert again.evaluate("window.__tg.spec") == spec
+        assert again.evaluate("window.__tg.params") == params
+        assert other.by("activation").input_value() == "relu"
+        assert other.by("lr").input_value() == "0.1"
+        assert other.by("noise").input_value() == "15"
+        assert other.by("discretize").is_checked()
+        assert "selected" in other.by("dataset-gauss").get_attribute("class")
+        assert again.locator('[data-testid^="neuron-1-"]').count() == 5
+        assert other.errors == []
+    finally:
+        other.close()
+
+
+def test_divergence_shows_the_banner_and_the_page_stays_responsive(tab: Page) -> None:
+    page = tab.open("dataset=reg-plane&output_activation=identity&lr=10")
+    assert tab.by("diverged-banner").is_hidden()
+    tab.by("play").click()
+    tab.by("diverged-banner").wait_for(state="visible", timeout=60_000)
+    assert "lr" in tab.by("diverged-banner").text_content()
+    page.wait_for_function("!document.querySelector('[data-testid=\"play\"]').classList.contains('playing')")
+    # the page still answers: a smaller learning rate, back to epoch 0, one step, another data set
+    tab.by("lr").select_option("0.001")
+    page.wait_for_function("window.__tg.spec.lr === 0.001 && location.search.includes('lr=0.001')")
+    tab.by("reset").click()
+    page.wait_for_function("window.__tg.epoch === 0")
+    assert tab.by("diverged-banner").is_hidden()
+    tab.by("step").click()
+    page.wait_for_function("window.__tg.epoch === 1", timeout=30_000)
+    assert tab.by("epoch").text_content() == "000,001"
+    tab.by("dataset-circle").click()
+    page.wait_for_function("window.__tg.spec.dataset === 'circle'")
+    assert tab.by("diverged-banner").is_hidden()
+    assert tab.errors == []
+
+
+def test_the_code_panel_script_reproduces_the_run(tab: Page, tmp_path: Path) -> None:
+    page = tab.open("dataset=xor&hidden=3&batch_size=5")
+    tab.by("code-tab").click()
+    tab.by("code-text").wait_for(state="visible")
+    page.wait_for_function("document.querySelector('[data-testid=\"code-text\"]').textContent.includes('class Net')")
+    script = tab.by("code-text").text_content()
+    spec = Spec.model_validate(page.evaluate("window.__tg.spec"))
+    epochs = 4
+    assert re.search(r"^EPOCHS = \d+$", script, re.MULTILINE)
+    script = re.sub(r"^EPOCHS = \d+$", f"EPOCHS = {epochs}", script, count=1, flags=re.MULTILINE)
+    (tmp_path / "train.py").write_text(script, encoding="utf-8")
+    history_path = tmp_path / "history.json"
+    env = {**os.environ, "TORCHGROUND_HISTORY_JSON": str(history_path), "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "train.py"], check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    exported = json.loads(history_path.read_text(encoding="utf-8"))
+    reference = train(spec.replace(epochs=epochs)).history.rows
+    assert len(exported) == len(reference) == epochs
+    for ours, theirs in zip(exported, reference):
+        for key in ("train_loss", "test_loss", "train_acc", "test_acc"):
+            if theirs[key] is None:
+                assert ours[key] is None
+            else:
+                assert ours[key] == pytest.approx(theirs[key], abs=1e-6), key
+    assert tab.errors == []
+
+
+def test_the_graph_tab_draws_the_autograd_graph(tab: Page) -> None:
+    tab.open()
+    tab.by("graph-tab").click()
+    svg = tab.page.locator('svg[data-testid="graph-svg"]')
+    svg.wait_for(state="visible", timeout=60_000)
+    assert "layer1.weight" in svg.text_content()
+    assert tab.errors == []
+
+
+def test_a_refused_live_setting_rolls_back_while_playing(tab: Page) -> None:
+    page = tab.open("")
+    tab.by("play").click()
+    page.wait_for_function("window.__tg.epoch >= 3", timeout=30_000)
+    field = tab.by("opt-weight_decay")
+    field.fill("-1")
+    field.press("Enter")
+    # the server refuses it; the control and the page's spec go back to the server's value
+    page.wait_for_function("window.__tg.spec.weight_decay === 0", timeout=30_000)
+    page.wait_for_function("document.querySelector('[data-testid=\"opt-weight_decay\"]').value === '0'", timeout=30_000)
+    tab.by("play").click()
