@@ -1,14 +1,22 @@
 """C sources of the engine (the fused steps, the batch orders) compiled on the user's machine
-and cached on disk.
+and cached on disk, in folders only the user can write.
 
 Like TorchInductor's C++, the code is built where it runs, by the machine's C compiler
 (``$CC``, else gcc, cc or clang), for that CPU (``-march=native``), with compile-time
 constants prepended as ``#define`` lines. A build is cached in :func:`cache_dir` (or, where
-that cannot be written, in the temporary directory) under a name made from the compiler,
-flags, CPU features and the full source, so a changed source or another machine never
-reuses a stale library; it is built in a temporary directory beside the cache and moved in
-whole, so an interrupted build leaves nothing half-written.
+that cannot be used, in ``torchground-<uid>`` in the temporary directory) under a name made
+from the compiler, flags, CPU features and the full source, so a changed source or another
+machine never reuses a stale library; it is built in a temporary directory beside the cache
+and moved in whole, so an interrupted build leaves nothing half-written.
 Loaded libraries are kept for the process.
+
+Trust: that name can be computed by anyone, so a cached file is only loaded from a folder
+that is the user's own (created ``0700``; owned by the user, no write bit for group or
+others, not a symbolic link, in a parent others cannot rename it from), and only when the
+file itself is the user's, not a link, and its SHA-256 equals the one recorded, in a
+sidecar ``<name>.sha256`` written after the library, when this code built it. Anything else
+is rebuilt; where no folder passes, the build goes to a fresh private temporary folder
+for this process (:func:`private_cache`).
 
 Flags: no errno or trap semantics (so sqrt and compares vectorise); no fast-math, so NaN
 and infinity propagate as in the eager engine (divergence is detected); OpenMP, which binds
@@ -17,22 +25,26 @@ to the runtime torch has already loaded (one thread pool for both).
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
 
-__all__ = ["build", "cache_dir", "cpu_flags", "FLAGS"]
+__all__ = ["build", "cache_dir", "cpu_flags", "FLAGS", "private_cache", "is_private_dir", "read_private", "write_private"]
 
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=gnu11", "-fopenmp", "-shared", "-fPIC")
 
-_libs: dict[Path, ctypes.CDLL] = {}
+_libs: dict[str, ctypes.CDLL] = {}
 _lock = threading.Lock()
+_process_dir: list[Path] = []  # the private fallback of this process, made on first need
+_UID = os.getuid() if hasattr(os, "getuid") else None
 
 
 def cache_dir() -> Path:
@@ -44,21 +56,79 @@ def cache_dir() -> Path:
 
 
 def _cache_dirs() -> list[Path]:
-    """:func:`cache_dir`, then the fallback in the temporary directory (see :func:`_writable_cache`)."""
-    return [cache_dir(), Path(tempfile.gettempdir()) / f"torchground-{os.getuid() if hasattr(os, 'getuid') else 'user'}"]
+    """:func:`cache_dir`, then the fallback in the temporary directory."""
+    return [cache_dir(), Path(tempfile.gettempdir()) / f"torchground-{_UID if _UID is not None else 'user'}"]
 
 
-def _writable_cache() -> Path:
-    """The first of :func:`_cache_dirs` that can be created and written (a read-only home
-    directory, as in some sandboxes, falls back to the temporary directory)."""
+def _owned_safe(st: os.stat_result) -> bool:
+    """Owned by this user and not writable by group or others."""
+    return (_UID is None or st.st_uid == _UID) and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def is_private_dir(directory: Path) -> bool:
+    """Whether ``directory`` is a real folder (not a link) of this user that no one else can
+    write, inside a parent from which no one else can rename it (not writable by others, or sticky)."""
+    try:
+        st = os.lstat(directory)
+        parent = os.stat(directory.parent)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or not _owned_safe(st):
+        return False
+    others_write = parent.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    parent_ok = parent.st_uid in (0, _UID) and (not others_write or parent.st_mode & stat.S_ISVTX)
+    return bool(parent_ok)
+
+
+def _make_private(directory: Path) -> bool:
+    """Create ``directory`` (mode 0700) if missing; whether it is then private (:func:`is_private_dir`)."""
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    return is_private_dir(directory) and os.access(directory, os.W_OK)
+
+
+def private_cache() -> Path:
+    """The first cache folder that is (or can be made) private, else a fresh private temporary
+    folder for this process (removed at exit): never a folder someone else could plant files in."""
     for directory in _cache_dirs():
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            if os.access(directory, os.W_OK):
-                return directory
-        except OSError:
-            continue
-    raise RuntimeError(f"no writable directory for built kernels (tried {', '.join(map(str, _cache_dirs()))})")
+        if _make_private(directory):
+            return directory
+    if not _process_dir:
+        made = Path(tempfile.mkdtemp(prefix="torchground-"))  # mkdtemp: 0700, a new name
+        atexit.register(shutil.rmtree, made, ignore_errors=True)
+        _process_dir.append(made)
+    return _process_dir[0]
+
+
+def read_private(path: Path) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file of this user, not a link and not writable
+    by others; else ``None``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or not _owned_safe(st):
+            return None
+        return f.read()
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole: a private temporary file beside it, then renamed over it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def compiler() -> str:
@@ -89,8 +159,37 @@ def cpu_flags() -> str:
     return platform.processor() or platform.machine()
 
 
+def library_name(source: Path, defines: dict[str, object], prefix: str) -> tuple[str, str]:
+    """``(file name, full source text)`` of the build of ``source`` with ``defines``."""
+    text = "".join(f"#define {k} {v}\n" for k, v in defines.items()) + source.read_text()
+    key = hashlib.sha256("\0".join([compiler(), *FLAGS, cpu_flags(), text]).encode()).hexdigest()[:24]
+    return f"{prefix}-{key}.so", text
+
+
+def _verified(path: Path) -> bool:
+    """Whether the cached ``path`` is this user's file whose SHA-256 is the one recorded when it was built."""
+    data = read_private(path)
+    recorded = read_private(path.with_name(path.name + ".sha256"))
+    return data is not None and recorded is not None and hashlib.sha256(data).hexdigest() == recorded.decode("ascii", "replace").strip()
+
+
+def _compile(cc: str, text: str, prefix: str, what: str, out_dir: Path) -> Path:
+    """Compile ``text`` in a temporary folder inside ``out_dir``; returns the built library (still in it)."""
+    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".build-"))
+    src, out = tmp / f"{prefix}.c", tmp / f"{prefix}.so"
+    src.write_text(text)
+    done = subprocess.run([cc, *FLAGS, str(src), "-o", str(out)], capture_output=True, text=True)
+    if done.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RuntimeError(f"{cc} failed to build {what}: {done.stderr.strip()[-2000:]}")
+    return out
+
+
 def build(source: Path, defines: dict[str, object], prefix: str, what: str) -> ctypes.CDLL:
     """``source`` compiled with ``defines`` into ``<cache>/<prefix>-<hash>.so`` and loaded.
+
+    A cached library is used only when it passes the trust rules of the module docstring;
+    otherwise it is built again and replaced.
 
     Args:
         what: what the library is, for the error message ("the fused steps").
@@ -98,23 +197,21 @@ def build(source: Path, defines: dict[str, object], prefix: str, what: str) -> c
     Raises:
         RuntimeError: no C compiler, or the compiler failed (its message attached).
     """
-    text = "".join(f"#define {k} {v}\n" for k, v in defines.items()) + source.read_text()
     cc = compiler()
-    key = hashlib.sha256("\0".join([cc, *FLAGS, cpu_flags(), text]).encode()).hexdigest()[:24]
-    name = f"{prefix}-{key}.so"
+    name, text = library_name(source, defines, prefix)
     with _lock:
-        path = next((d / name for d in _cache_dirs() if (d / name).exists()), None)
-        if path is not None and path in _libs:
-            return _libs[path]
-        if path is None:
-            path = _writable_cache() / name
-            with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # built aside, then moved in whole
-                src, out = Path(tmp) / f"{prefix}.c", Path(tmp) / f"{prefix}.so"
-                src.write_text(text)
-                done = subprocess.run([cc, *FLAGS, str(src), "-o", str(out)], capture_output=True, text=True)
-                if done.returncode != 0:
-                    raise RuntimeError(f"{cc} failed to build {what}: {done.stderr.strip()[-2000:]}")
-                os.replace(out, path)
+        if name in _libs:
+            return _libs[name]
+        directory = private_cache()
+        path = directory / name
+        if not _verified(path):
+            out = _compile(cc, text, prefix, what, directory)
+            try:
+                digest = hashlib.sha256(out.read_bytes()).hexdigest()
+                os.replace(out, path)  # the library first, its hash last: a hash always names a whole file
+                write_private(path.with_name(name + ".sha256"), (digest + "\n").encode("ascii"))
+            finally:
+                shutil.rmtree(out.parent, ignore_errors=True)
         lib = ctypes.CDLL(str(path))
-        _libs[path] = lib
+        _libs[name] = lib
         return lib

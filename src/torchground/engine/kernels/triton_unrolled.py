@@ -28,14 +28,11 @@ wider or deeper ones use the tiled kernels.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import os
 import sys
-import tempfile
 import threading
 from types import ModuleType
 
-from torchground.engine.kernels.build_cache import _writable_cache
+from torchground.engine.kernels.build_cache import private_cache, read_private, write_private
 from torchground.engine.net import layer_layout
 
 __all__ = ["MAX_PARAMS", "source", "kernels"]
@@ -226,24 +223,22 @@ def kernels(sizes: tuple[int, ...]) -> ModuleType:
     """The module of :func:`source` for ``sizes``, imported (once per process).
 
     Triton reads a kernel's source from its file, so the text is saved in the kernel cache
-    (:func:`~torchground.engine.kernels.build_cache.cache_dir`) under a name made from its hash,
-    written aside and moved in whole."""
+    (:func:`~torchground.engine.kernels.build_cache.private_cache`: a folder only the user can
+    write) under a name made from its hash, written aside and moved in whole. What runs is
+    always the text made here, compiled from memory: a file in the cache that is not exactly
+    that text (or not the user's own) is written again, never imported."""
     sizes = tuple(int(s) for s in sizes)
     with _lock:
         if sizes in _modules:
             return _modules[sizes]
         text = source(sizes)
         name = "triton_unrolled_" + hashlib.sha256(text.encode()).hexdigest()[:20]
-        path = _writable_cache() / f"{name}.py"
-        if not path.exists() or path.read_text() != text:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.replace(tmp, path)
-        spec = importlib.util.spec_from_file_location(f"torchground._generated.{name}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+        path = private_cache() / f"{name}.py"
+        if read_private(path) != text.encode():
+            write_private(path, text.encode())
+        module = ModuleType(f"torchground._generated.{name}")
+        module.__file__ = str(path)
+        sys.modules[module.__name__] = module
+        exec(compile(text, str(path), "exec"), module.__dict__)
         _modules[sizes] = module
         return module
