@@ -17,6 +17,7 @@ import torch
 
 import torchground.cli.lesson_cmd  # noqa: F401  (registers `lesson`; the lead adds it to the app)
 from torchground.cli import main
+from torchground.codegen.sources import display_width
 from torchground.errors import TorchgroundError
 from torchground.viz.graph_render import dot_available
 from torchground.i18n import catalogue
@@ -134,12 +135,14 @@ def test_code_shown_is_code_run(l1, l2):
         assert run_as_script(script) == result.output
 
 
-def test_code_fits_80_columns():
-    settings = {"lang": "ja", "out_dir": "/tmp/torchground-lesson1-abcdefgh", "epochs": 100}
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_code_fits_80_columns(lang):
+    # display width: a Japanese character takes two columns of a terminal
+    settings = {"lang": lang, "out_dir": "/tmp/torchground-lesson1-abcdefgh", "epochs": 100}
     for lesson in LESSONS.values():
         for step in lesson.steps:
-            for line in render_code(step.code, settings).splitlines():
-                assert len(line) <= 79, (lesson.number, step.key, line)
+            for line in render_code(step.code, settings, lesson.key, lang).splitlines():
+                assert display_width(line) <= 79, (lesson.number, step.key, line)
 
 
 def test_single_step_and_language(tmp_path):

@@ -3,7 +3,8 @@
 The spec comes from the same flags, ``--config`` and ``--preset`` as ``torchground
 train``; the code is :func:`torchground.codegen.to_script` or
 :func:`~torchground.codegen.to_notebook` of it. ``--lang`` sets the language of the
-messages and of the code's comments (the comments default to English).
+messages and of the code's comments; without it both follow ``TORCHGROUND_LANG`` or the
+locale (:func:`torchground.i18n.resolve_language`).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from typing import Callable
 from torchground.codegen.parts import Parts
 from torchground.codegen.sources import display_width
 from torchground.errors import TorchgroundError
-from torchground.i18n import LANGUAGES, t
+from torchground.i18n import resolve_language, t
 from torchground.spec import Spec
 
 __all__ = ["Section", "EXPORT_KINDS", "sections", "spec_toml", "to_script", "to_notebook", "export"]
@@ -71,11 +71,8 @@ class Section:
 
 
 def _lang(lang: str | None) -> str:
-    if lang is None:
-        return "en"
-    if lang not in LANGUAGES:
-        raise TorchgroundError("codegen.bad_lang", value=lang, allowed=", ".join(LANGUAGES))
-    return lang
+    # None follows the one language rule (set_language, TORCHGROUND_LANG, the locale)
+    return resolve_language(lang, "codegen.bad_lang")
 
 
 def sections(spec: Spec, lang: str | None = None, notebook: bool = False) -> list[Section]:
@@ -84,7 +81,7 @@ def sections(spec: Spec, lang: str | None = None, notebook: bool = False) -> lis
     Args:
         spec: the experiment.
         lang: language of comments and explanations, "en" or "ja" (default: ``None``,
-            English).
+            the current language, see :mod:`torchground.i18n`).
         notebook: write for a notebook (figures shown inline; default ``False``).
 
     Raises:
@@ -153,7 +150,8 @@ def to_script(spec: Spec, lang: str | None = None) -> str:
 
     Args:
         spec: the experiment to export.
-        lang: language of the comments, "en" or "ja" (default: ``None``, English).
+        lang: language of the comments, "en" or "ja" (default: ``None``: the current
+            language, see :mod:`torchground.i18n`).
 
     Returns:
         Python source text.
@@ -199,7 +197,8 @@ def to_notebook(spec: Spec, lang: str | None = None) -> str:
 
     Args:
         spec: the experiment to export.
-        lang: language of texts and comments, "en" or "ja" (default: ``None``, English).
+        lang: language of texts and comments, "en" or "ja" (default: ``None``: the current
+            language, see :mod:`torchground.i18n`).
 
     Returns:
         The notebook as JSON text.

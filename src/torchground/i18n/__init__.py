@@ -6,6 +6,13 @@ a language are merged into one flat ``{key: template}`` table; templates use
 ``str.format`` fields (``{field}``). Splitting by domain lets each part of the
 package own its texts without touching a shared file.
 
+The language rule, the same for every front end (CLI, page, code export, lessons,
+notebooks): an explicit choice (``--lang``, a ``lang=`` argument, the page's switch)
+wins; else :func:`set_language` (what the CLI's ``--lang`` sets for one command); else
+``TORCHGROUND_LANG`` (``ja`` or ``en``); else the locale, the first non-empty of
+``LC_ALL``, ``LC_MESSAGES``, ``LANG`` (then GNU ``LANGUAGE``): "ja" when it starts with
+``ja``, "en" otherwise. :func:`resolve_language` applies it.
+
 Example:
     >>> from torchground.i18n import t
     >>> t("cli.interrupted", lang="en", path="runs/x")
@@ -20,7 +27,9 @@ from functools import cache
 from importlib import resources
 from typing import Any, Mapping
 
-__all__ = ["LANGUAGES", "Text", "t", "catalogue", "detect_language", "get_language", "set_language"]
+__all__ = [
+    "LANGUAGES", "Text", "t", "catalogue", "detect_language", "get_language", "set_language", "resolve_language",
+]
 
 LANGUAGES: tuple[str, ...] = ("en", "ja")
 _current: str | None = None
@@ -61,6 +70,32 @@ def detect_language(environ: Mapping[str, str] | None = None) -> str:
 def get_language() -> str:
     """The language used when none is given: set by :func:`set_language`, else detected."""
     return _current or detect_language()
+
+
+def resolve_language(lang: str | None = None, error_key: str = "cli.bad_lang") -> str:
+    """The language to use: ``lang`` when given (checked), else :func:`get_language`.
+
+    Every front end resolves its ``lang`` argument here, so ``--lang``,
+    ``TORCHGROUND_LANG`` and the locale mean the same everywhere.
+
+    Args:
+        lang: "en", "ja" or ``None`` (follow the rule in the module docstring).
+        error_key: catalogue key of the error for a language that is not available (with
+            fields ``value`` and ``allowed``).
+
+    Raises:
+        TorchgroundError: ``lang`` is neither "en" nor "ja".
+
+    >>> resolve_language("ja")
+    'ja'
+    """
+    if lang is None:
+        return get_language()
+    if lang not in LANGUAGES:
+        from torchground.errors import TorchgroundError  # errors imports this module
+
+        raise TorchgroundError(error_key, value=lang, allowed=", ".join(LANGUAGES))
+    return lang
 
 
 def set_language(lang: str | None) -> None:

@@ -23,35 +23,35 @@ from torchground.lessons.steps import Lesson, LessonResult, Step, check_step, ru
 __all__ = ["LESSON1", "GRAPH_STEP", "lesson1"]
 
 _MODEL = '''\
-import torch           # PyTorch's main package
-import torch.nn as nn  # the neural-network modules
+import torch           # «model_1»
+import torch.nn as nn  # «model_2»
 
-INPUT_FEATURES = 2  # number of inputs (features): 2
-OUTPUT_NEURONS = 1  # number of neurons: 1
+INPUT_FEATURES = 2  # «model_3»
+OUTPUT_NEURONS = 1  # «model_4»
 
-activation = torch.nn.Tanh()  # activation function: tanh
+activation = torch.nn.Tanh()  # «model_5»
 
 
-class NeuralNetwork(nn.Module):  # a model is a subclass of torch.nn.Module
+class NeuralNetwork(nn.Module):  # «model_6»
     def __init__(self):
         super().__init__()
-        # the layer: Linear is a fully connected layer (inputs → outputs)
+        # «model_7»
         self.layer1 = nn.Linear(INPUT_FEATURES, OUTPUT_NEURONS)
 
     def forward(self, x):
-        # the forward pass: output = activation(layer(input))
+        # «model_8»
         x = activation(self.layer1(x))
         return x
 
 
-model = NeuralNetwork()  # create the model
-print(model)             # shows its layers
+model = NeuralNetwork()  # «model_9»
+print(model)             # «model_10»
 '''
 
 _ACTIVATIONS = '''\
 from torchground.registry import ACTIVATIONS
 
-# The activation modules of torch.nn that the article lists
+# «activations_1»
 article_activations = [
     "ELU", "Hardshrink", "Hardtanh", "LeakyReLU", "LogSigmoid",
     "MultiheadAttention", "PReLU", "ReLU", "ReLU6", "RReLU", "SELU", "CELU",
@@ -59,49 +59,49 @@ article_activations = [
     "Tanhshrink", "Threshold", "Softmin", "Softmax", "Softmax2d", "LogSoftmax",
     "AdaptiveLogSoftmaxWithLoss",
 ]
-assert all(hasattr(nn, n) for n in article_activations)  # all in torch.nn
+assert all(hasattr(nn, n) for n in article_activations)  # «activations_2»
 
-# torchground's registry knows which ones work on one value at a time
+# «activations_3»
 usable = ACTIVATIONS.names()
 elementwise = [n for n in article_activations if n.lower() in usable]
 not_elementwise = [n for n in article_activations if n not in elementwise]
-print("element-wise:", ", ".join(elementwise))
+print("«activations_label»", ", ".join(elementwise))
 reasons = {n: ACTIVATIONS.entry(n).reason(lang=$lang) for n in not_elementwise}
 for name, reason in reasons.items():
     print(f"✗ {name}: {reason}")
 
-# Element-wise: tanh(1.0) is the same whatever the other values are ...
+# «activations_4»
 a = torch.tensor([[1.0, 2.0, 3.0]])
 b = torch.tensor([[1.0, 0.0, 0.0]])
 print(torch.tanh(a)[0, 0].item(), torch.tanh(b)[0, 0].item())
-# ... but softmax of the same 1.0 depends on its neighbours (they sum to 1)
+# «activations_5»
 softmax = nn.Softmax(dim=1)
 print(softmax(a)[0, 0].item(), softmax(b)[0, 0].item())
 '''
 
 _PARAMETERS = '''\
-# Parameters must be nn.Parameter objects made from tensors
-weight_array = nn.Parameter(torch.tensor([[0.6, -0.2]]))  # weights (1 × 2)
-bias_array = nn.Parameter(torch.tensor([0.8]))            # bias (1)
+# «parameters_1»
+weight_array = nn.Parameter(torch.tensor([[0.6, -0.2]]))  # «parameters_2»
+bias_array = nn.Parameter(torch.tensor([0.8]))            # «parameters_3»
 
 model.layer1.weight = weight_array
 model.layer1.bias = bias_array
 
-params = model.state_dict()  # the state of the whole model, as a dictionary
+params = model.state_dict()  # «parameters_4»
 print(params)
 '''
 
 _FORWARD = '''\
-X_data = torch.tensor([[1.0, 2.0]])  # one input point (1.0, 2.0)
+X_data = torch.tensor([[1.0, 2.0]])  # «forward_1»
 print(X_data)
 
-y_pred = model(X_data)  # forward pass: call the model like a function
+y_pred = model(X_data)  # «forward_2»
 print(y_pred)
 
-grad_fn_name = y_pred.grad_fn.name()  # the backward function autograd recorded
+grad_fn_name = y_pred.grad_fn.name()  # «forward_3»
 print(grad_fn_name)
 
-# by hand: tanh(0.6 × 1.0 − 0.2 × 2.0 + 0.8) = tanh(1.0)
+# «forward_4»
 print(torch.tanh(torch.tensor(1.0)))
 '''
 
@@ -110,14 +110,14 @@ from pathlib import Path
 from torchground.explain.graph import extract_graph
 from torchground.viz.graph_render import to_text, write_graph
 
-# Walk y_pred.grad_fn back to the parameters, as torchviz's make_dot does
+# «graph_1»
 params_by_name = dict(model.named_parameters())
 graph = extract_graph({"y_pred": y_pred}, params=params_by_name)
 
-graph_text = to_text(graph, lang=$lang)  # the graph drawn as text
+graph_text = to_text(graph, lang=$lang)  # «graph_2»
 print(graph_text)
 
-# The picture: SVG drawn by Graphviz's dot (DOT text when dot is missing)
+# «graph_3»
 out_dir = Path($out_dir)
 picture = write_graph(graph, out_dir / "lesson1-graph.svg")
 print(picture.path)
@@ -126,12 +126,12 @@ if picture.fell_back:
 '''
 
 _AUTOGRAD = '''\
-x = torch.tensor(1.0, requires_grad=True)  # record the operations done with x
-y = x ** 2     # builds the graph of y = x²
+x = torch.tensor(1.0, requires_grad=True)  # «autograd_1»
+y = x ** 2     # «autograd_2»
 print(y)
 
-y.backward()   # back-propagation: computes dy/dx (autograd)
-g = x.grad     # dy/dx = 2x, so 2.0 at x = 1.0
+y.backward()   # «autograd_3»
+g = x.grad     # «autograd_4»
 print(g)
 
 grads = {}
@@ -142,25 +142,25 @@ for value in [0.0, 1.0, 10.0]:
     grads[value] = x.grad.item()
     print(f"x = {value:4}: dy/dx = {x.grad.item()}")
 
-# the same with torchground's formula parser (what `torchground grad` uses)
+# «autograd_5»
 from torchground.explain.formula import differentiate
 print(differentiate("x**2", {"x": 1.0}).grads)
 '''
 
 _PARAM_GRADS = '''\
-# Reset the gradients before computing them (model.zero_grad() does the same)
+# «param_grads_1»
 model.layer1.weight.grad = None
 model.layer1.bias.grad = None
 
-X_data = torch.tensor([[1.0, 2.0]])  # input (again)
-y_pred = model(X_data)               # output (again)
-y_true = torch.tensor([[1.0]])       # the correct label
+X_data = torch.tensor([[1.0, 2.0]])  # «param_grads_2»
+y_pred = model(X_data)               # «param_grads_3»
+y_true = torch.tensor([[1.0]])       # «param_grads_4»
 
-criterion = nn.MSELoss()          # the loss function: mean squared error
-loss = criterion(y_pred, y_true)  # the loss from the error (pred − label)
+criterion = nn.MSELoss()          # «param_grads_5»
+loss = criterion(y_pred, y_true)  # «param_grads_6»
 print(loss)
 
-loss.backward()  # back-propagation: gradients of the loss for every parameter
+loss.backward()  # «param_grads_7»
 
 weight_grad = model.layer1.weight.grad
 bias_grad = model.layer1.bias.grad

@@ -20,7 +20,7 @@ __all__ = ["LESSON2", "lesson2"]
 _DTYPES = '''\
 import torch
 
-# name, dtype (the second name is an alias of the same dtype object)
+# «dtypes_1»
 dtypes = [
     ("bool", torch.bool),
     ("uint8", torch.uint8),
@@ -33,26 +33,26 @@ dtypes = [
     ("float64 / double", torch.double),
 ]
 dtype_table = []
-print(f"{'name':<18}{'tensor.dtype':<16}{'bytes':>5}  values")
+print(f"{'«dtypes_name»':<18}{'tensor.dtype':<16}{'«dtypes_bytes»':>5}  «dtypes_values»")
 for name, dtype in dtypes:
-    x = torch.tensor([0, 1], dtype=dtype)  # a real tensor of that dtype
+    x = torch.tensor([0, 1], dtype=dtype)  # «dtypes_2»
     dtype_table.append((name, str(x.dtype), x.element_size()))
     print(f"{name:<18}{str(x.dtype):<16}{x.element_size():>5}  {x.tolist()}")
 
 print(torch.short is torch.int16, torch.long is torch.int64,
       torch.double is torch.float64)
 
-# One tensor has one dtype: mixed Python values are converted to a common one
+# «dtypes_3»
 mixed = torch.tensor([1, 2.5, True])
 print(mixed, mixed.dtype)
 '''
 
 _CREATION = '''\
-x = torch.empty(2, 3)  # memory as it was: arbitrary values, never use them
+x = torch.empty(2, 3)  # «creation_1»
 print(x.shape, x.dtype)
 
-torch.manual_seed(0)  # so the random numbers are the same every run
-x = torch.rand(2, 3)  # uniform random numbers in [0, 1)
+torch.manual_seed(0)  # «creation_2»
+x = torch.rand(2, 3)  # «creation_3»
 print(x)
 
 x = torch.zeros(2, 3, dtype=torch.long)
@@ -61,25 +61,25 @@ print(x)
 x = torch.ones(2, 3)
 print(x)
 
-x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # from (nested) Python lists
+x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # «creation_4»
 print(x)
 
-y = x.new_ones(2, 2, dtype=torch.int32)  # new_*: x's device, dtype as asked
+y = x.new_ones(2, 2, dtype=torch.int32)  # «creation_5»
 print(y)
 
-z = torch.ones_like(x, dtype=torch.float64)  # *_like: same shape as x
+z = torch.ones_like(x, dtype=torch.float64)  # «creation_6»
 print(z)
 '''
 
 _SHAPE = '''\
 x = torch.zeros(4, 6)
-print(x.size())  # torch.Size([4, 6])
-print(x.shape)   # the same, as an attribute
-print(len(x))    # the size of the first dimension
-print(x.ndim)    # number of dimensions
+print(x.size())  # «shape_1»
+print(x.shape)   # «shape_2»
+print(len(x))    # «shape_3»
+print(x.ndim)    # «shape_4»
 
-y = x.view(24)     # reshape (same data, no copy)
-z = x.view(-1, 8)  # -1: "whatever fits"
+y = x.view(24)     # «shape_5»
+z = x.view(-1, 8)  # «shape_6»
 print(y.shape, z.shape)
 shapes = (tuple(x.shape), len(x), x.ndim, tuple(y.shape), tuple(z.shape))
 '''
@@ -88,50 +88,50 @@ _ARITHMETIC = '''\
 x = torch.tensor([1.0, 2.0, 3.0])
 y = torch.tensor([10.0, 20.0, 30.0])
 
-print(x + y)            # 1. the operator
-print(torch.add(x, y))  # 2. the function
+print(x + y)            # «arithmetic_1»
+print(torch.add(x, y))  # «arithmetic_2»
 
 result = torch.empty(3)
-torch.add(x, y, out=result)  # 3. into an existing tensor
+torch.add(x, y, out=result)  # «arithmetic_3»
 print(result)
 
-y.add_(x)  # in place: a trailing underscore changes y itself
+y.add_(x)  # «arithmetic_4»
 print(y)
 '''
 
 _INDEXING = '''\
 x = torch.tensor([[1.0, 2.0, 3.0],
                   [4.0, 5.0, 6.0]])
-print(x[0])        # first row
-print(x[:, 1])     # second column
-print(x[1, 1:])    # row 2, columns 2 and 3
-print(x[x > 2.5])  # a boolean mask
+print(x[0])        # «indexing_1»
+print(x[:, 1])     # «indexing_2»
+print(x[1, 1:])    # «indexing_3»
+print(x[x > 2.5])  # «indexing_4»
 
-value = x[1, 2].item()  # one element as a Python number
+value = x[1, 2].item()  # «indexing_5»
 print(value, type(value))
 '''
 
 _NUMPY = '''\
 import numpy as np
 
-# Tensor → NumPy: numpy() shares the memory
+# «numpy_1»
 a = torch.ones(3)
 b = a.numpy()
-a.add_(1)  # change the tensor ...
-print(a, b)  # ... and the array changed too
+a.add_(1)  # «numpy_2»
+print(a, b)  # «numpy_3»
 numpy_follows_tensor = bool((b == 2.0).all())
 
-# NumPy → tensor: from_numpy() shares the memory
-c = np.ones(3)  # float64
+# «numpy_4»
+c = np.ones(3)  # «numpy_5»
 d = torch.from_numpy(c)
-np.add(c, 1, out=c)  # change the array in place ...
-print(c, d)  # ... and the tensor changed too
+np.add(c, 1, out=c)  # «numpy_6»
+print(c, d)  # «numpy_7»
 tensor_follows_numpy = bool((d == 2.0).all())
 
-# A dtype conversion makes a copy: float() turns float64 into new float32
+# «numpy_8»
 e = d.float()
-c[0] = 100.0  # change the array again
-print(d, e)   # d follows, the copy e does not
+c[0] = 100.0  # «numpy_9»
+print(d, e)   # «numpy_10»
 copy_unchanged = e[0].item() == 2.0
 print(numpy_follows_tensor, tensor_follows_numpy, copy_unchanged)
 '''
@@ -140,26 +140,26 @@ _DEVICES = '''\
 from torch import nn
 
 cuda = torch.cuda.is_available()
-print("CUDA available:", cuda)
+print("«devices_available»", cuda)
 if cuda:
     device_names = [torch.cuda.get_device_name(i)
                     for i in range(torch.cuda.device_count())]
-    print("GPUs:", device_names)
+    print("«devices_gpus»", device_names)
 else:
     device_names = []
-    print("No CUDA GPU here: everything below stays on the CPU.")
+    print("«devices_none»")
 
 device = torch.device("cuda" if cuda else "cpu")
-print("device:", device)
+print("«devices_device»", device)
 
-x = torch.ones(2, 2, device=device)  # create directly on the device
-y = torch.ones(2, 2).to(device)      # or move with to()
+x = torch.ones(2, 2, device=device)  # «devices_1»
+y = torch.ones(2, 2).to(device)      # «devices_2»
 if cuda:
-    y = torch.ones(2, 2).cuda()      # cuda(): the same as to("cuda")
-z = (x + y).cpu()                    # back to the CPU (numpy() needs the CPU)
+    y = torch.ones(2, 2).cuda()      # «devices_3»
+z = (x + y).cpu()                    # «devices_4»
 print(x.device, y.device, z.device)
 
-model = nn.Linear(2, 1).to(device)  # to() moves every parameter of a model
+model = nn.Linear(2, 1).to(device)  # «devices_5»
 print(next(model.parameters()).device)
 '''
 

@@ -40,11 +40,11 @@ import numpy as np
 import torch
 from torchground.data.datasets import make_dataset, split_dataset
 
-# The Playground's "circle": points in [-6, 6]², 1.0 (blue) or -1.0 (orange)
+# «data_1»
 dataset = make_dataset("circle", n_samples=500, noise=0.0, seed=0)
-splits = split_dataset(dataset, 50, 50, 0)  # 50% training, 50% validation
+splits = split_dataset(dataset, 50, 50, 0)  # «data_2»
 
-X_train, y_train = splits.train.points, splits.train.labels  # NumPy arrays
+X_train, y_train = splits.train.points, splits.train.labels  # «data_3»
 X_valid, y_valid = splits.val.points, splits.val.labels
 print(X_train.shape, y_train.shape, X_valid.shape, y_valid.shape)
 print(X_train[:3])
@@ -54,41 +54,41 @@ print(y_train[:3])
 _LOADERS = '''\
 from torch.utils.data import DataLoader, TensorDataset
 
-# NumPy (float64) → tensors (float32, PyTorch's usual dtype);
-# the labels become a column (N, 1) like the model's output
+# «loaders_1»
+# «loaders_2»
 t_X_train = torch.from_numpy(X_train).float()
 t_y_train = torch.from_numpy(y_train).float().view(-1, 1)
 t_X_valid = torch.from_numpy(X_valid).float()
 t_y_valid = torch.from_numpy(y_valid).float().view(-1, 1)
 
-dataset_train = TensorDataset(t_X_train, t_y_train)  # pairs (features, label)
+dataset_train = TensorDataset(t_X_train, t_y_train)  # «loaders_3»
 dataset_valid = TensorDataset(t_X_valid, t_y_valid)
 
-BATCH_SIZE = 15  # the Playground offers 1 to 30
-# shuffle=True: a new order every epoch; the seeded generator repeats it
+BATCH_SIZE = 15  # «loaders_4»
+# «loaders_5»
 loader_train = DataLoader(dataset_train, batch_size=BATCH_SIZE, shuffle=True,
                           generator=torch.Generator().manual_seed(0))
 loader_valid = DataLoader(dataset_valid, batch_size=BATCH_SIZE)
 
 print(len(dataset_train), len(dataset_valid))
-print(len(loader_train), len(loader_valid))  # batches: 16 × 15 + 1 × 10
+print(len(loader_train), len(loader_valid))  # «loaders_6»
 print(dataset_train[0])
 
-valid_X, valid_y = next(iter(loader_valid))  # one batch
+valid_X, valid_y = next(iter(loader_valid))  # «loaders_7»
 print(valid_X.shape, valid_y.shape)
 '''
 
 _MODEL = '''\
 import torch.nn as nn
 
-INPUT_FEATURES = 2   # input (features): X1, X2
-LAYER1_NEURONS = 3   # neurons in hidden layer 1
-LAYER2_NEURONS = 3   # neurons in hidden layer 2
-OUTPUT_RESULTS = 1   # output: one value
+INPUT_FEATURES = 2   # «model_1»
+LAYER1_NEURONS = 3   # «model_2»
+LAYER2_NEURONS = 3   # «model_3»
+OUTPUT_RESULTS = 1   # «model_4»
 
-activation1 = torch.nn.Tanh()  # hidden activations (may be changed)
+activation1 = torch.nn.Tanh()  # «model_5»
 activation2 = torch.nn.Tanh()
-acti_out = torch.nn.Tanh()     # output: stays tanh, values in (-1, 1)
+acti_out = torch.nn.Tanh()     # «model_6»
 
 
 class NeuralNetwork(nn.Module):
@@ -107,13 +107,13 @@ class NeuralNetwork(nn.Module):
 
 def init_parameters(layer):
     if isinstance(layer, nn.Linear):
-        nn.init.xavier_uniform_(layer.weight)  # Xavier (Glorot) uniform
-        nn.init.zeros_(layer.bias)             # biases 0
+        nn.init.xavier_uniform_(layer.weight)  # «model_7»
+        nn.init.zeros_(layer.bias)             # «model_8»
 
 
-torch.manual_seed(0)          # the same initial weights every run
+torch.manual_seed(0)          # «model_9»
 model = NeuralNetwork()
-model.apply(init_parameters)  # calls init_parameters on every sub-module
+model.apply(init_parameters)  # «model_10»
 print(model)
 print(model.layer1.weight)
 initial_state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -121,11 +121,11 @@ initial_state = {k: v.clone() for k, v in model.state_dict().items()}
 
 _DISCRETIZE = '''\
 def discretize(proba):
-    # output ≥ 0.0 → class 1.0 (blue), otherwise -1.0 (orange)
+    # «discretize_1»
     return torch.where(proba >= 0.0, 1.0, -1.0)
 
 
-class Discretize(nn.Module):  # the same as a module, to append to a model
+class Discretize(nn.Module):  # «discretize_2»
     def forward(self, proba):
         return discretize(proba)
 
@@ -134,22 +134,22 @@ outputs = torch.tensor([[-0.7], [-0.1], [0.0], [0.4]])
 classes = discretize(outputs)
 print(classes.flatten())
 classifier = nn.Sequential(model, Discretize())
-print(classifier(t_X_valid[:5]).flatten())  # classes of 5 points
+print(classifier(t_X_valid[:5]).flatten())  # «discretize_3»
 '''
 
 _OPTIMIZER = '''\
 import torch.optim as optim
 
-LEARNING_RATE = 0.03   # learning rate
-REGULARIZATION = 0.03  # L2 regularisation = weight_decay (no L1 built in)
+LEARNING_RATE = 0.03   # «optimizer_1»
+REGULARIZATION = 0.03  # «optimizer_2»
 
 optimizer = optim.SGD(model.parameters(), lr=LEARNING_RATE,
                       weight_decay=REGULARIZATION)
-criterion = nn.MSELoss()  # loss function: mean squared error
+criterion = nn.MSELoss()  # «optimizer_3»
 print(optimizer)
 print(criterion)
 
-# The alternatives the article lists, looked up in torch.optim and torch.nn
+# «optimizer_4»
 article_optimizers = [
     "Adadelta", "Adagrad", "Adam", "AdamW", "SparseAdam", "Adamax", "ASGD",
     "LBFGS", "RMSprop", "Rprop", "SGD",
@@ -167,22 +167,22 @@ print(all(hasattr(optim, n) for n in article_optimizers),
 
 _STEPS = '''\
 def train_step(train_X, train_y):
-    model.train()                      # training mode
-    pred_y = model(train_X)            # forward pass
-    optimizer.zero_grad()              # reset the gradients
-    loss = criterion(pred_y, train_y)  # the loss
-    loss.backward()                    # back-propagation: the gradients
-    optimizer.step()                   # update the weights with the gradients
+    model.train()                      # «steps_1»
+    pred_y = model(train_X)            # «steps_2»
+    optimizer.zero_grad()              # «steps_3»
+    loss = criterion(pred_y, train_y)  # «steps_4»
+    loss.backward()                    # «steps_5»
+    optimizer.step()                   # «steps_6»
 
-    with torch.no_grad():              # no graph is needed for the accuracy
+    with torch.no_grad():              # «steps_7»
         discr_y = discretize(pred_y)
-        acc = (discr_y == train_y).sum()  # correct predictions in the batch
+        acc = (discr_y == train_y).sum()  # «steps_8»
     return (loss.item(), acc.item())
 
 
 def valid_step(valid_X, valid_y):
-    model.eval()                       # evaluation mode
-    with torch.no_grad():              # no gradients when only evaluating
+    model.eval()                       # «steps_9»
+    with torch.no_grad():              # «steps_10»
         pred_y = model(valid_X)
         loss = criterion(pred_y, valid_y)
         discr_y = discretize(pred_y)
@@ -191,21 +191,21 @@ def valid_step(valid_X, valid_y):
 '''
 
 _TRAIN = '''\
-EPOCHS = $epochs  # the article trains 100
+EPOCHS = $epochs  # «train_1»
 
-train_history, valid_history = [], []  # mean loss per sample, per epoch
+train_history, valid_history = [], []  # «train_2»
 train_acc_history, valid_acc_history = [], []
-article_history, batch_mean_history = [], []  # for the note on a flaw
+article_history, batch_mean_history = [], []  # «train_3»
 
 for epoch in range(EPOCHS):
-    total_loss = 0.0        # Σ (batch loss × batch size)
-    total_batch_loss = 0.0  # Σ batch loss (what the article sums)
+    total_loss = 0.0        # «train_4»
+    total_batch_loss = 0.0  # «train_5»
     total_acc = 0
     total_train = 0
     n_batches = 0
     for train_X, train_y in loader_train:
         loss, acc = train_step(train_X, train_y)
-        total_loss += loss * len(train_y)  # the last batch has only 10
+        total_loss += loss * len(train_y)  # «train_6»
         total_batch_loss += loss
         total_acc += acc
         total_train += len(train_y)
@@ -220,7 +220,7 @@ for epoch in range(EPOCHS):
         total_val_acc += val_acc
         total_valid += len(valid_y)
 
-    avg_loss = total_loss / total_train  # mean loss per sample
+    avg_loss = total_loss / total_train  # «train_7»
     avg_acc = total_acc / total_train
     avg_val_loss = total_val_loss / total_valid
     avg_val_acc = total_val_acc / total_valid
@@ -228,7 +228,7 @@ for epoch in range(EPOCHS):
     valid_history.append(avg_val_loss)
     train_acc_history.append(avg_acc)
     valid_acc_history.append(avg_val_acc)
-    # the article's "average" (÷ epoch number), kept to show its flaw
+    # «train_8»
     article_history.append(total_batch_loss / (epoch + 1))
     batch_mean_history.append(total_batch_loss / n_batches)
 
@@ -238,13 +238,13 @@ for epoch in range(EPOCHS):
 '''
 
 _STATE = '''\
-final_state = model.state_dict()  # the trained weights and biases
+final_state = model.state_dict()  # «state_1»
 print(final_state)
 '''
 
 _PLOT = '''\
 from pathlib import Path
-from matplotlib.figure import Figure  # no pyplot: no window, Agg draws it
+from matplotlib.figure import Figure  # «plot_1»
 from torchground.atomic import atomic_path
 
 fig = Figure(figsize=(6, 4))
@@ -257,17 +257,17 @@ ax.set_ylabel("MSE loss")
 ax.legend()
 
 png_path = Path($out_dir) / "lesson3-loss.png"
-with atomic_path(png_path) as tmp:  # write a temporary file, then rename it
+with atomic_path(png_path) as tmp:  # «plot_2»
     fig.savefig(tmp, dpi=100)
 print(png_path)
 '''
 
 _FLAW = '''\
-# The article divides the summed batch losses by the epoch number: wrong.
-# Right: the mean per sample (or per batch) of the same epoch.
+# «flaw_1»
+# «flaw_2»
 shown = sorted({1, 2, EPOCHS // 2, EPOCHS} & set(range(1, EPOCHS + 1)))
-print(f"{'epoch':>5} {'Σ batch losses':>15} {'÷ epoch':>10}"
-      f" {'÷ batches':>10} {'per sample':>11}")
+print(f"{'«flaw_epoch»':>5} {'«flaw_sum»':>15} {'«flaw_by_epoch»':>10}"
+      f" {'«flaw_by_batches»':>10} {'«flaw_per_sample»':>11}")
 flaw_rows = []
 for e in shown:
     i = e - 1

@@ -9,7 +9,10 @@ namespace as the step's ``values`` (for tests and notebooks).
 The code strings are torchground's own, fixed in the lesson modules; no user text is ever
 executed. The only things filled in are the caller's settings (an output folder, a number
 of epochs, the language), through ``$name`` fields of :class:`string.Template`
-that are replaced by Python literals (``repr``) *before* the code is shown or run, so the
+that are replaced by Python literals (``repr``), and the comments and printed labels,
+written as ``«name»`` markers that become the catalogue text ``<lesson key>.c.<name>`` in
+the reader's language (so ``--lang ja`` shows Japanese comments, ``--lang en`` English
+ones, over the same code). Both happen *before* the code is shown or run, so the
 text a learner reads, copies or runs as a script is the text that produced the output.
 
 The global torch random state (CPU, and CUDA for a lesson that uses it) is forked while
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import string
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -34,9 +38,12 @@ from typing import Any, Callable, Mapping
 import torch
 
 from torchground.errors import TorchgroundError
-from torchground.i18n import LANGUAGES, get_language, t
+from torchground.i18n import resolve_language, t
 
-__all__ = ["Step", "Lesson", "StepResult", "LessonResult", "run_lesson", "render_code"]
+__all__ = ["Step", "Lesson", "StepResult", "LessonResult", "run_lesson", "render_code", "fill_texts"]
+
+_MARKER = re.compile(r"«([a-z0-9_]+)»")
+_WHOLE_LINE_COMMENT = re.compile(r"^(\s*)# «([a-z0-9_]+)»$")
 
 
 @dataclass(frozen=True)
@@ -169,20 +176,42 @@ class LessonResult:
         return f"## {head}\n\n{self.intro}\n\n" + "\n".join(s._repr_markdown_() for s in self.steps)
 
 
-def render_code(code: str, settings: Mapping[str, Any]) -> str:
+def fill_texts(code: str, prefix: str, lang: str) -> str:
+    """Replace each ``«name»`` marker in ``code`` by the catalogue text ``<prefix>.c.<name>``.
+
+    A whole-line comment whose text has several lines becomes several comment lines at
+    the same indent. The texts hold no quotes, braces or backslashes (a test checks), so a
+    marker may also stand inside a printed string.
+
+    >>> fill_texts("x = 1  # «model_1»", "lessons.l1", "en")
+    "x = 1  # PyTorch's main package"
+    """
+    out = []
+    for line in code.split("\n"):
+        whole = _WHOLE_LINE_COMMENT.match(line)
+        if whole:
+            indent, name = whole.groups()
+            out.extend(f"{indent}# {part}" for part in t(f"{prefix}.c.{name}", lang).splitlines())
+        else:
+            out.append(_MARKER.sub(lambda m: t(f"{prefix}.c.{m.group(1)}", lang), line))
+    return "\n".join(out)
+
+
+def render_code(code: str, settings: Mapping[str, Any], prefix: str | None = None, lang: str | None = None) -> str:
     """Replace ``$name`` in ``code`` by ``repr(settings[name])`` (a Python literal).
+
+    With ``prefix`` (a lesson's catalogue key) the ``«name»`` markers are filled in too, in
+    ``lang`` (default: the current language), by :func:`fill_texts`.
 
     >>> render_code("EPOCHS = $epochs", {"epochs": 100})
     'EPOCHS = 100'
     """
-    return string.Template(code).substitute({k: repr(v) for k, v in settings.items()})
+    code = string.Template(code).substitute({k: repr(v) for k, v in settings.items()})
+    return code if prefix is None else fill_texts(code, prefix, resolve_language(lang, "lessons.bad_lang"))
 
 
 def _check_lang(lang: str | None) -> str:
-    lang = lang or get_language()
-    if lang not in LANGUAGES:
-        raise TorchgroundError("lessons.bad_lang", value=lang, allowed=", ".join(LANGUAGES))
-    return lang
+    return resolve_language(lang, "lessons.bad_lang")
 
 
 def check_step(lesson: Lesson, step: Any) -> int | None:
@@ -229,7 +258,7 @@ def run_lesson(
     cuda = lesson.uses_cuda and torch.cuda.is_available()
     with torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if cuda else []):
         for index, item in enumerate(lesson.steps[:last], start=1):
-            code = render_code(item.code, filled)
+            code = render_code(item.code, filled, lesson.key, lang)
             buffer = io.StringIO()
             with contextlib.redirect_stdout(buffer):
                 exec(compile(code, f"<lesson {lesson.number} step {index}>", "exec"), namespace)  # noqa: S102 (our own fixed code)
