@@ -37,11 +37,15 @@ __all__ = [
     "MAX_SAMPLES",
     "MIN_SAMPLES",
     "MAX_NOISE",
+    "MIN_CLASSES",
+    "MAX_CLASSES",
     "DatasetInfo",
     "DATASETS",
     "Dataset",
     "Splits",
     "make_dataset",
+    "check_classes",
+    "class_names",
     "split_dataset",
 ]
 
@@ -54,6 +58,9 @@ MIN_SAMPLES = 2
 MAX_SAMPLES = 100_000
 #: Noise is the UI's percentage, 0 to 50.
 MAX_NOISE = 50.0
+#: Classes of a K-class problem: 3 to 10 (two classes are the Playground's ±1 problem).
+MIN_CLASSES = 3
+MAX_CLASSES = 10
 
 
 @dataclass(frozen=True)
@@ -65,17 +72,23 @@ class DatasetInfo:
         problem: ``"classification"`` (labels ±1) or ``"regression"`` (real labels).
         default_n: number of points when none is asked for (500 / 1200, as the Playground).
         summary_key: catalogue key of a one-line explanation (see :func:`torchground.i18n.t`).
+        classes: number of classes (2 for the Playground's sets, ``None`` for regression); for
+            sets made with any number of classes (``multi_class``) the default.
+        multi_class: whether the set takes ``classes`` (3 to 10).
     """
 
     name: str
     problem: str
     default_n: int
     summary_key: str
+    classes: int | None = 2
+    multi_class: bool = False
 
 
-def _info(name: str, problem: str) -> DatasetInfo:
+def _info(name: str, problem: str, multi_class: bool = False) -> DatasetInfo:
     default_n = 500 if problem == CLASSIFICATION else 1200
-    return DatasetInfo(name, problem, default_n, f"data.summary.{name}")
+    classes = None if problem == REGRESSION else (MIN_CLASSES if multi_class else 2)
+    return DatasetInfo(name, problem, default_n, f"data.summary.{name}", classes, multi_class)
 
 
 #: All data sets, in the Playground's order.
@@ -88,6 +101,8 @@ DATASETS: Mapping[str, DatasetInfo] = {
         _info("spiral", CLASSIFICATION),
         _info("reg-plane", REGRESSION),
         _info("reg-gauss", REGRESSION),
+        _info("blobs", CLASSIFICATION, multi_class=True),
+        _info("spiral-k", CLASSIFICATION, multi_class=True),
     )
 }
 
@@ -103,7 +118,11 @@ class Dataset:
         name: where the data came from (a data-set name, or e.g. ``"csv"``).
         problem: ``"classification"`` or ``"regression"``.
         points: the coordinates ``(x1, x2)``.
-        labels: the targets; exactly -1.0 or 1.0 for classification.
+        labels: the targets; for two classes exactly -1.0 or 1.0 (the Playground's), for
+            K = 3 to 10 classes the class index 0.0 … K−1.
+        classes: number of classes (default 2; ignored for regression).
+        class_names: the classes' names in index order (default: none given; see
+            :func:`class_names`).
 
     Shape:
         - points: :math:`(N, 2)`, float64, finite.
@@ -114,6 +133,8 @@ class Dataset:
     problem: str
     points: np.ndarray
     labels: np.ndarray
+    classes: int = 2
+    class_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.problem not in PROBLEMS:
@@ -124,8 +145,15 @@ class Dataset:
             raise DataError("data.bad_shape", points=tuple(points.shape), labels=tuple(labels.shape))
         if not (np.isfinite(points).all() and np.isfinite(labels).all()):
             raise DataError("data.not_finite")
-        if self.problem == CLASSIFICATION and not np.isin(labels, (-1.0, 1.0)).all():
-            raise DataError("data.bad_class_labels")
+        if self.problem == CLASSIFICATION:
+            if self.classes == 2 and not np.isin(labels, (-1.0, 1.0)).all():
+                raise DataError("data.bad_class_labels")
+            if not (self.classes == 2 or MIN_CLASSES <= self.classes <= MAX_CLASSES):
+                raise DataError("classes.bad_count", value=self.classes, min=MIN_CLASSES, max=MAX_CLASSES)
+            if self.classes > 2 and not np.isin(labels, np.arange(self.classes)).all():
+                raise DataError("classes.bad_labels", classes=self.classes, top=self.classes - 1)
+            if self.class_names and len(self.class_names) != self.classes:
+                raise DataError("classes.bad_names", classes=self.classes, found=len(self.class_names))
         object.__setattr__(self, "points", points)
         object.__setattr__(self, "labels", labels)
 
@@ -142,7 +170,27 @@ class Dataset:
 
     def take(self, start: int, stop: int) -> "Dataset":
         """The points ``start:stop`` (in stored order) as a new data set (copies)."""
-        return Dataset(self.name, self.problem, self.points[start:stop].copy(), self.labels[start:stop].copy())
+        return self.reorder(slice(start, stop))
+
+    def reorder(self, index: slice | np.ndarray) -> "Dataset":
+        """The points selected by ``index`` (a slice or an index array), as a new data set (copies)."""
+        return Dataset(
+            self.name, self.problem, self.points[index].copy(), self.labels[index].copy(), self.classes, self.class_names
+        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The class names, in index order (given ones, else :func:`class_names`)."""
+        return self.class_names or class_names(self.classes)
+
+
+def class_names(classes: int) -> tuple[str, ...]:
+    """Default class names: ``("-1", "1")`` for the Playground's two classes, else ``"0"`` … ``"K-1"``.
+
+    >>> class_names(2), class_names(3)
+    (('-1', '1'), ('0', '1', '2'))
+    """
+    return ("-1", "1") if classes == 2 else tuple(str(k) for k in range(classes))
 
 
 @dataclass(frozen=True)
@@ -248,11 +296,48 @@ _GENERATORS: Mapping[str, _Generator] = {
 }
 
 
+def _class_counts(n: int, k: int) -> np.ndarray:
+    """Points per class: ``n // k`` each, the first ``n % k`` classes one more."""
+    return np.array([n // k + (1 if c < n % k else 0) for c in range(k)])
+
+
+def _blobs(rng: np.random.Generator, n: int, noise: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """K Gaussian clusters, their centres evenly on a circle of radius 3.5; noise widens them
+    (variance 0.3 at noise 0 to 3 at 50 %)."""
+    counts = _class_counts(n, k)
+    labels = np.repeat(np.arange(k, dtype=np.float64), counts)  # (N,)
+    angle = 2.0 * math.pi * np.arange(k) / k + math.pi / 2.0
+    centres = 3.5 * np.stack([np.cos(angle), np.sin(angle)], axis=1)  # (K, 2)
+    variance = 0.3 + (3.0 - 0.3) * noise / 0.5
+    points = centres[labels.astype(int)] + math.sqrt(variance) * rng.standard_normal((n, 2))
+    return points, labels
+
+
+def _spiral_k(rng: np.random.Generator, n: int, noise: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """K interleaved spiral arms (the Playground's spiral, one arm per class, turned by 2π/K)."""
+    counts = _class_counts(n, k)
+    arms = []
+    for c, m in enumerate(counts):
+        frac = np.arange(m) / m
+        t = 1.75 * 2.0 * math.pi * frac + 2.0 * math.pi * c / k
+        arms.append(np.stack([5.0 * frac * np.sin(t), 5.0 * frac * np.cos(t)], axis=1))
+    points = np.concatenate(arms) + rng.uniform(-1.0, 1.0, (n, 2)) * noise
+    return points, np.repeat(np.arange(k, dtype=np.float64), counts)
+
+
+_MULTI_GENERATORS: Mapping[str, Callable[[np.random.Generator, int, float, int], tuple[np.ndarray, np.ndarray]]] = {
+    "blobs": _blobs,
+    "spiral-k": _spiral_k,
+}
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def make_dataset(name: str, n_samples: int | None = None, noise: float = 0.0, seed: int = 0) -> Dataset:
+def make_dataset(
+    name: str, n_samples: int | None = None, noise: float = 0.0, seed: int = 0, classes: int | None = None
+) -> Dataset:
     """Make one of the Playground's data sets, shuffled once.
 
     All randomness (points, noise offsets, the final shuffle) comes from one
@@ -266,6 +351,9 @@ def make_dataset(name: str, n_samples: int | None = None, noise: float = 0.0, se
         noise: the UI's noise percentage, 0 to 50 (the Playground's noise is this / 100).
             Default: 0.
         seed: a non-negative integer seed. Default: 0.
+        classes: for ``blobs`` and ``spiral-k``, the number of classes, 3 to 10 (default 3);
+            labels are then the class index 0 … K−1. Other sets take only their own count
+            (2, or ``None`` for regression).
 
     Returns:
         A :class:`Dataset`; classification labels are exactly ±1.0. For circle, gauss and
@@ -276,7 +364,8 @@ def make_dataset(name: str, n_samples: int | None = None, noise: float = 0.0, se
         - labels: :math:`(N,)`, float64.
 
     Raises:
-        DataError: unknown name, ``n_samples`` or ``noise`` out of range, bad seed.
+        DataError: unknown name, ``n_samples`` or ``noise`` out of range, bad seed, a
+            class count the set does not take.
 
     Example:
         >>> ds = make_dataset("circle", n_samples=10, seed=1)
@@ -298,10 +387,32 @@ def make_dataset(name: str, n_samples: int | None = None, noise: float = 0.0, se
     if not _is_int(seed) or seed < 0:
         raise DataError("data.bad_seed", value=seed)
 
+    k = check_classes(info, classes)
     rng = np.random.default_rng(int(seed))
-    points, labels = _GENERATORS[name](rng, int(n), float(noise) / 100.0)
+    if info.multi_class:
+        points, labels = _MULTI_GENERATORS[name](rng, int(n), float(noise) / 100.0, k)
+    else:
+        points, labels = _GENERATORS[name](rng, int(n), float(noise) / 100.0)
     order = rng.permutation(int(n))  # the Playground shuffles the list once
-    return Dataset(name, info.problem, points[order], labels[order])
+    return Dataset(name, info.problem, points[order], labels[order], k or 2)
+
+
+def check_classes(info: DatasetInfo, classes: int | None) -> int | None:
+    """The class count of data set ``info`` given the asked ``classes`` (``None``: its default).
+
+    Raises:
+        DataError: a count other than the set's own, or outside 3 to 10 for ``blobs`` and
+            ``spiral-k``.
+    """
+    if classes is None:
+        return info.classes
+    if info.multi_class:
+        if not _is_int(classes) or not MIN_CLASSES <= classes <= MAX_CLASSES:
+            raise DataError("classes.bad_count", value=classes, min=MIN_CLASSES, max=MAX_CLASSES)
+        return int(classes)
+    if classes != info.classes:
+        raise DataError("classes.fixed", name=info.name, value=classes, classes=info.classes if info.classes else "-")
+    return info.classes
 
 
 def split_dataset(ds: Dataset, train_pct: int, val_pct: int, test_pct: int) -> Splits:
