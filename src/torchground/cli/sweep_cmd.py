@@ -80,8 +80,12 @@ def sweep_command(
     if backend not in ("local", "ray"):
         raise TorchgroundError("engine.unknown_backend", value=backend, allowed="local, ray")
     base = spec_options.build()  # --config / --preset and any spec flag (--epochs, --device, --dataset, …)
-    parsed = parse_grid(grid)
-    settings = expand_grid(base, parsed)
+    parsed = parse_grid(grid)  # its size is checked before anything is expanded
+    shown = Console(stderr=True, highlight=False, soft_wrap=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=shown, disable=not shown.is_terminal, transient=True) as checking:
+        task = checking.add_task(t("safety.grid_checking"), total=len(parsed))
+        settings = expand_grid(base, parsed, progress=lambda n: checking.advance(task, n))
     out_dir = out or default_sweep_dir()
     if out_dir.exists() and not out_dir.is_dir():
         raise TorchgroundError("cli.out_not_dir", path=str(out_dir))

@@ -26,22 +26,26 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from torchground.errors import TorchgroundError
 from torchground.i18n import Text
 from torchground.registry import OPTIMIZERS, optimizer_params
 from torchground.spec import SPEC_FIELDS, Spec
 
-__all__ = ["Grid", "parse_grid", "expand_grid", "MAX_SETTINGS", "LIST_FIELDS"]
+__all__ = ["Grid", "parse_grid", "expand_grid", "apply_setting", "MAX_SETTINGS", "LIST_FIELDS", "FIELDS", "OPTIMIZER_ARGS"]
 
 #: Most settings one grid may expand to.
 MAX_SETTINGS = 100_000
+#: Settings validated between two calls of :func:`expand_grid`'s ``progress``.
+PROGRESS_EVERY = 500
 #: Fields whose values are lists: values separated by "|", elements by ",".
 LIST_FIELDS = frozenset({"hidden", "features", "betas", "etas", "step_sizes"})
 
 _OPTIMIZER_ARGS = sorted({name for opt in OPTIMIZERS.names() for name in optimizer_params(opt)})
 _FIELDS = [f for f in SPEC_FIELDS if f not in ("problem", "optimizer_args")]
+#: What a grid or a search may vary: spec fields, and optimiser arguments.
+FIELDS, OPTIMIZER_ARGS = tuple(_FIELDS), tuple(_OPTIMIZER_ARGS)
 
 
 def _error(column: int, reason: str, **params: Any) -> TorchgroundError:
@@ -76,6 +80,7 @@ def parse_grid(text: str) -> Grid:
     if not text.strip():
         raise _error(1, "empty")
     axes: list[tuple[str, tuple[Any, ...]]] = []
+    found: list[tuple[str, tuple[str, int]]] = []  # (field, (values text, its column))
     items, start = [], 0
     for part in text.split(";"):
         items.append((start, part))
@@ -94,14 +99,41 @@ def parse_grid(text: str) -> Grid:
             raise _error(offset + len(name) + 1, "no_field")
         if field not in _FIELDS and field not in _OPTIMIZER_ARGS:
             raise _error(col, "unknown_field", field=field, allowed=", ".join([*_FIELDS, *_OPTIMIZER_ARGS]))
-        if field in dict(axes):
+        if field in dict(axes) or field in dict(found):
             raise _error(col, "duplicate", field=field)
-        values = _values(field, raw, offset + len(name) + 2)
-        axes.append((field, tuple(values)))
-    grid = Grid(text, tuple(axes))
-    if len(grid) > MAX_SETTINGS:
-        raise _error(1, "too_many", count=len(grid), max=MAX_SETTINGS)
-    return grid
+        found.append((field, (raw, offset + len(name) + 2)))
+    # The size first, from the texts alone (a range counts b - a + 1): a grid too large is
+    # refused before a single value is expanded.
+    total = 1
+    for field, (raw, col0) in found:
+        total *= _count(field, raw, col0)
+    if total > MAX_SETTINGS:
+        raise _error(1, "too_many", count=total, max=MAX_SETTINGS)
+    for field, (raw, col0) in found:
+        axes.append((field, tuple(_values(field, raw, col0))))
+    return Grid(text, tuple(axes))
+
+
+def _count(field: str, raw: str, col0: int) -> int:
+    """How many values ``raw`` stands for, without expanding it (a malformed range counts 1:
+    :func:`_values` then refuses it with its column); one range too large alone is refused at its column."""
+    sep = "|" if field in LIST_FIELDS else ","
+    n, pos = 0, 0
+    for token in raw.split(sep):
+        col = col0 + pos + len(token) - len(token.lstrip())
+        pos += len(token) + 1
+        value = token.strip()
+        size = 1
+        if ".." in value and sep == ",":
+            low, _, high = value.partition("..")
+            try:
+                size = max(int(high) - int(low) + 1, 1)
+            except ValueError:
+                pass
+        if size > MAX_SETTINGS:
+            raise _error(col, "too_many", count=size, max=MAX_SETTINGS)
+        n += size
+    return n
 
 
 def _values(field: str, raw: str, col0: int) -> list[Any]:
@@ -154,27 +186,41 @@ def _opt_value(field: str, raw: Any) -> Any:
     return raw
 
 
-def expand_grid(base: Spec, grid: Grid) -> list[tuple[dict[str, Any], Spec]]:
+def expand_grid(base: Spec, grid: Grid, progress: Callable[[int], None] | None = None) -> list[tuple[dict[str, Any], Spec]]:
     """Every setting of ``grid`` applied to ``base``: (the varied values, the validated spec).
 
     The varied values are read back from the spec (``hidden`` as ``"4,2"``), so they show
     what was trained. Raises :class:`~torchground.errors.SpecError` for a value the spec refuses.
+    ``progress(n)``, if given, hears of every :data:`PROGRESS_EVERY` settings validated, and of the rest at the end.
     """
     out = []
     for setting in grid.settings():
-        changes: dict[str, Any] = {}
-        opt_args = dict(base.optimizer_args)
-        for field, value in setting.items():
-            if field in _FIELDS:
-                changes[field] = value
-            else:
-                opt_args[field] = _opt_value(field, value)
-        if opt_args != base.optimizer_args:
-            changes["optimizer_args"] = opt_args
-        spec = base.replace(**changes)
-        shown = {f: _show(getattr(spec, f) if f in _FIELDS else spec.optimizer_args.get(f)) for f in setting}
-        out.append((shown, spec))
+        out.append(apply_setting(base, setting))
+        if progress is not None and len(out) % PROGRESS_EVERY == 0:
+            progress(PROGRESS_EVERY)
+    if progress is not None and len(out) % PROGRESS_EVERY:
+        progress(len(out) % PROGRESS_EVERY)
     return out
+
+
+def apply_setting(base: Spec, setting: dict[str, Any]) -> tuple[dict[str, Any], Spec]:
+    """One setting (field → value; optimiser arguments go into ``optimizer_args``) applied to
+    ``base``: (the values read back from the spec, the validated spec). Grids and searches use it.
+
+    Raises :class:`~torchground.errors.SpecError` for a value the spec refuses.
+    """
+    changes: dict[str, Any] = {}
+    opt_args = dict(base.optimizer_args)
+    for field, value in setting.items():
+        if field in _FIELDS:
+            changes[field] = value
+        else:
+            opt_args[field] = _opt_value(field, value)
+    if opt_args != base.optimizer_args:
+        changes["optimizer_args"] = opt_args
+    spec = base.replace(**changes)
+    shown = {f: _show(getattr(spec, f) if f in _FIELDS else spec.optimizer_args.get(f)) for f in setting}
+    return shown, spec
 
 
 def _show(value: Any) -> Any:
