@@ -38,6 +38,8 @@ from torchground.viz.boundary import EXTENT, boundary_grid
 from torchground.cli.app import app, apply_lang
 from torchground.cli.spec_options import SpecOptions, with_spec_options
 from torchground.engine import expand_grid, parse_grid, run_sweep
+from torchground.engine.sweep.search import run_search
+from torchground.engine.sweep.space import parse_space
 from torchground.engine.sweep.runner import SweepResult
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
@@ -69,7 +71,15 @@ def default_sweep_dir(now: _dt.datetime | None = None, root: str | Path = "runs"
 @with_spec_options
 def sweep_command(
     spec_options: SpecOptions,
-    grid: Annotated[str, typer.Option("--grid", help=t("sweep.help.grid"))],
+    grid: Annotated[Optional[str], typer.Option("--grid", help=t("sweep.help.grid"))] = None,
+    search: Annotated[Optional[str], typer.Option("--search", help=t("search.help.search"))] = None,
+    space: Annotated[Optional[str], typer.Option("--space", help=t("search.help.space"))] = None,
+    trials: Annotated[Optional[int], typer.Option("--trials", help=t("search.help.trials"))] = None,
+    batch: Annotated[Optional[int], typer.Option("--batch", help=t("search.help.batch"))] = None,
+    search_seed: Annotated[int, typer.Option("--search-seed", help=t("search.help.seed"))] = 0,
+    storage: Annotated[Optional[str], typer.Option("--storage", help=t("search.help.storage"))] = None,
+    study: Annotated[Optional[str], typer.Option("--study", help=t("search.help.study"))] = None,
+    no_prune: Annotated[bool, typer.Option("--no-prune", help=t("search.help.no_prune"))] = False,
     backend: Annotated[str, typer.Option("--backend", help=t("sweep.help.backend"))] = "local",
     compile: Annotated[bool, typer.Option("--compile", help=t("sweep.help.compile"))] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help=t("sweep.help.out"))] = None,
@@ -80,27 +90,45 @@ def sweep_command(
     if backend not in ("local", "ray"):
         raise TorchgroundError("engine.unknown_backend", value=backend, allowed="local, ray")
     base = spec_options.build()  # --config / --preset and any spec flag (--epochs, --device, --dataset, …)
-    parsed = parse_grid(grid)  # its size is checked before anything is expanded
-    shown = Console(stderr=True, highlight=False, soft_wrap=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=shown, disable=not shown.is_terminal, transient=True) as checking:
-        task = checking.add_task(t("safety.grid_checking"), total=len(parsed))
-        settings = expand_grid(base, parsed, progress=lambda n: checking.advance(task, n))
+    if (grid is None) == (search is None):
+        raise TorchgroundError("search.grid_or_search")
+    if search is not None:
+        if space is None or trials is None:
+            raise TorchgroundError("search.needs_space")
+        if backend != "local":
+            raise TorchgroundError("search.local_only", backend=backend)
+        searched = parse_space(space, base)
+        total, settings = trials, []
+    else:
+        parsed = parse_grid(grid)  # its size is checked before anything is expanded
+        shown = Console(stderr=True, highlight=False, soft_wrap=True)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=shown, disable=not shown.is_terminal, transient=True) as checking:
+            task = checking.add_task(t("safety.grid_checking"), total=len(parsed))
+            settings = expand_grid(base, parsed, progress=lambda n: checking.advance(task, n))
+        total = len(settings)
     out_dir = out or default_sweep_dir()
     if out_dir.exists() and not out_dir.is_dir():
         raise TorchgroundError("cli.out_not_dir", path=str(out_dir))
     console = Console(stderr=as_json, highlight=False, soft_wrap=True)
-    specs = [spec for _, spec in settings]
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=not console.is_terminal,
     ) as progress:
-        task = progress.add_task(t("sweep.progress"), total=len(specs))
-        result = run_sweep(
-            specs, [shown for shown, _ in settings], backend=backend, grid=grid, compile=compile,
-            progress=lambda n: progress.advance(task, n),
-        )
+        task = progress.add_task(t("sweep.progress"), total=total)
+        if search is not None:
+            result = run_search(base, searched, trials, method=search, batch=batch, seed=search_seed, storage=storage,
+                                study_name=study, prune=not no_prune, compile=compile, progress=lambda n: progress.advance(task, n))
+        else:
+            result = run_sweep(
+                [spec for _, spec in settings], [shown for shown, _ in settings], backend=backend, grid=grid, compile=compile,
+                progress=lambda n: progress.advance(task, n),
+            )
+    specs = result.specs
     summary = result.summary()
+    if search is not None:
+        summary["search"] = {"method": search, "space": space, "trials": trials, "seed": search_seed, "storage": storage,
+                             "study": study, "pruning": not no_prune}
     summary["out"] = str(out_dir)
     shown = min(len(specs), MAX_PICTURES)
     out_dir.mkdir(parents=True, exist_ok=True)

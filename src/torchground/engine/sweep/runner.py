@@ -91,12 +91,13 @@ class SweepResult:
         return "val_loss" if all(r.get("val_loss") is not None for r in self.rows) and self.rows else "train_loss"
 
     def ranking(self) -> list[int]:
-        """Indices best first: lowest final monitored loss; diverged and missing values last."""
+        """Indices best first: lowest final monitored loss; models a search pruned after the
+        others, diverged ones and missing values last."""
 
         def key(i: int) -> tuple[int, float]:
             value = self.rows[i].get(self.monitored)
             bad = self.results[i].status == "diverged" or value is None or not math.isfinite(value)
-            return (1 if bad else 0, value if not bad else math.inf)
+            return (2 if bad else int(self.results[i].status == "pruned"), value if not bad else math.inf)
 
         return sorted(range(len(self.results)), key=key)
 
