@@ -57,7 +57,10 @@ from torchground.spec import Spec
 from torchground.train.history import History, metric_columns
 from torchground.train.run import intra_op_threads, resolve_device
 
-__all__ = ["ModelResult", "StackedGroup", "group_key", "check_supported", "SUPPORTED"]
+__all__ = ["ModelResult", "StackedGroup", "group_key", "check_supported", "SUPPORTED", "Pruner"]
+
+#: ``prune(epoch, ids, rows) -> stop``: see :meth:`StackedGroup.run`.
+Pruner = Callable[[int, np.ndarray, np.ndarray], "np.ndarray | None"]
 
 Tensor = torch.Tensor
 
@@ -245,11 +248,15 @@ class StackedGroup:
         self.results: list[ModelResult | None] = [None] * M
 
     # -- the loop ---------------------------------------------------------------------------
-    def run(self, progress: Callable[[int, int], None] | None = None) -> list[ModelResult]:
+    def run(self, progress: Callable[[int, int], None] | None = None, prune: Pruner | None = None) -> list[ModelResult]:
         """Train every model for ``epochs`` epochs (fewer if it diverges or stops early).
 
         Args:
             progress: called as ``progress(epoch, epochs)`` after each epoch.
+            prune: called after each epoch as ``prune(epoch, ids, rows)`` with the models
+                still training (``ids``: their indices in ``specs``, shape (A,)) and this
+                epoch's metric rows (A, C) in :attr:`columns` order; returns a (A,) bool
+                array of the models to stop now (status ``pruned``), or None.
 
         Returns:
             One :class:`ModelResult` per spec, in order.
@@ -260,6 +267,8 @@ class StackedGroup:
                     if not len(self.ids):
                         break
                     self._epoch(epoch)
+                    if prune is not None and len(self.ids):
+                        self._prune(epoch, prune(epoch, self.ids.copy(), self.metrics[epoch - 1, self.ids]))
                     if progress is not None:
                         progress(epoch, self.epochs)
             except KeyboardInterrupt:
@@ -407,6 +416,15 @@ class StackedGroup:
             msg = ("train.early_stopped", {"epoch": epoch, "best": best, "patience": spec.patience})
             self._result(j, "early_stopped", self.steps, params, msg)
         return ~stop
+
+    def _prune(self, epoch: int, stop: np.ndarray | None) -> None:
+        """Stop the models where ``stop`` is True (a search pruned them) with their weights as they are."""
+        if stop is None or not np.any(stop):
+            return
+        stop = np.asarray(stop, dtype=bool)
+        for j in np.flatnonzero(stop):
+            self._result(j, "pruned", self.steps, self.net.params[j], ("sweep.pruned", {"epoch": epoch}))
+        self._compact(~stop)
 
     def _set_evals(self) -> None:
         """The validation and test sets that are not empty, with their labels' sum of squares (R²)."""
