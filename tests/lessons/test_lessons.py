@@ -411,23 +411,55 @@ def kernel_name(tmp_path_factory: pytest.TempPathFactory):
         os.environ["JUPYTER_PATH"] = old
 
 
-@pytest.mark.parametrize(
-    "name, expected",
-    [
-        ("lesson1", ["0.7616", "TanhBackward0", "[[-0.2002, -0.4005]]", "ステップ 4/7"]),
-        ("lesson2", ["torch.float64", "numpy → tensor shares memory: True", ".float() made a copy: True"]),
-        ("lesson3", ["[Epoch  20/ 20]", "÷ epoch", "0.0"]),
-    ],
-)
-def test_notebook_runs(name, expected, kernel_name, tmp_path):
+# Fragments each notebook prints, per language: the lesson's numbers and its printed labels.
+NOTEBOOK_OUTPUT = {
+    1: ["0.7616", "TanhBackward0", "[[-0.2002, -0.4005]]"],
+    2: ["torch.float64", "tensor([[1., 2.],"],
+    3: ["[Epoch 100/100]", "0.0"],
+}
+NOTEBOOK_LABELS = {"en": {1: "element-wise:", 2: "device:", 3: "÷ epoch"},
+                   "ja": {1: "要素ごとに計算できる:", 2: "デバイス:", 3: "÷エポック"}}
+
+
+def _cells(notebook, kind):
+    return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == kind]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("number", [1, 2, 3])
+def test_notebooks_are_made_from_the_lessons(number, lang):
+    # examples/<lang>/lessonN.ipynb is exactly what the generator writes today
+    from torchground.lessons.notebooks import lesson_notebook
+
+    stored = (EXAMPLES / lang / f"lesson{number}.ipynb").read_text(encoding="utf-8")
+    assert stored == lesson_notebook(number, lang), "run: python -m torchground.lessons.notebooks examples"
+
+
+@pytest.mark.parametrize("number", [1, 2, 3])
+def test_notebooks_are_one_language_each_and_the_same_program(number):
+    from code_texts import english_words, identifiers, program, registry_names, texts
+
+    books = {lang: json.loads((EXAMPLES / lang / f"lesson{number}.ipynb").read_text(encoding="utf-8"))
+             for lang in ("en", "ja")}
+    code = {lang: "\n".join(_cells(nb, "code")) for lang, nb in books.items()}
+    assert program(code["en"]) == program(code["ja"])
+    names = identifiers(code["ja"]) | registry_names()
+    for text in texts(code["ja"]) + _cells(books["ja"], "markdown"):
+        assert english_words(text, names) == [], text
+    for text in _cells(books["en"], "markdown") + texts(code["en"]):
+        assert not any(0x3000 <= ord(ch) <= 0x9FFF for ch in text), text  # no Japanese in the English one
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["en", "ja"])
+@pytest.mark.parametrize("number", [1, 2, 3])
+def test_notebook_runs(number, lang, kernel_name, tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    notebook = nbformat.read(EXAMPLES / f"{name}.ipynb", as_version=4)
-    for cell in notebook.cells:  # run from scratch, not from the stored outputs
-        if cell.cell_type == "code":
-            cell.outputs = []
-    NotebookClient(notebook, timeout=120, kernel_name=kernel_name, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    notebook = nbformat.read(EXAMPLES / lang / f"lesson{number}.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name=kernel_name, resources={"metadata": {"path": str(tmp_path)}}).execute()
     texts = []
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -435,8 +467,12 @@ def test_notebook_runs(name, expected, kernel_name, tmp_path):
             texts.append(output.get("text", ""))
             texts.extend(v for v in output.get("data", {}).values() if isinstance(v, str))
     joined = "\n".join(texts)
-    for fragment in expected:
+    for fragment in NOTEBOOK_OUTPUT[number] + [NOTEBOOK_LABELS[lang][number]]:
         assert fragment in joined, fragment
+    if number == 1:
+        assert any(p.name.startswith("lesson1-graph.svg") for p in (tmp_path / "lesson1-output").iterdir())
+    if number == 3:
+        assert (tmp_path / "lesson3-output" / "lesson3-loss.png").is_file()
 
 
 # --- examples/README.md ----------------------------------------------------------------------
@@ -453,6 +489,9 @@ def test_examples_readme_runs(tmp_path, monkeypatch, capsys):
 
     monkeypatch.chdir(tmp_path)
     commands = [ln.strip() for block in _readme_blocks("bash") for ln in block.splitlines() if ln.strip()]
+    generate = "python -m torchground.lessons.notebooks examples"  # checked by test_notebooks_are_made_from_the_lessons
+    assert generate in commands
+    commands.remove(generate)
     assert commands and all(c.startswith("torchground lesson ") for c in commands)
     for command in commands:
         assert main(shlex.split(command)[1:]) == 0, command

@@ -85,6 +85,8 @@ class Lesson:
 class StepResult:
     """What one step did: its texts, the code that ran, what it printed, and its values.
 
+    ``params`` are the fields the explanation was filled with (numbers the step computed).
+
     ``str()`` and ``repr()`` give the step as text (heading, explanation, code, output);
     Jupyter shows it as Markdown.
     """
@@ -99,6 +101,7 @@ class StepResult:
     output: str
     values: dict[str, Any] = field(default_factory=dict)
     lang: str = "en"
+    params: dict[str, Any] = field(default_factory=dict)
 
     def heading(self) -> str:
         """``Step 3/7: Fixed parameters`` in the step's language."""
@@ -277,6 +280,7 @@ def run_lesson(
                     output=buffer.getvalue(),
                     values={name: namespace[name] for name in item.returns},
                     lang=lang,
+                    params=params,
                 )
             )
     return LessonResult(
