@@ -82,6 +82,8 @@ def sweep_command(
     no_prune: Annotated[bool, typer.Option("--no-prune", help=t("search.help.no_prune"))] = False,
     backend: Annotated[str, typer.Option("--backend", help=t("sweep.help.backend"))] = "local",
     compile: Annotated[bool, typer.Option("--compile", help=t("sweep.help.compile"))] = False,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help=t("cluster.help.ray_address"))] = None,
+    models_per_task: Annotated[Optional[int], typer.Option("--models-per-task", help=t("cluster.help.models_per_task"))] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help=t("sweep.help.out"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help=t("cli.help.json"))] = False,
     lang: Annotated[Optional[str], typer.Option("--lang", help=t("cli.help.lang"))] = None,
@@ -89,6 +91,7 @@ def sweep_command(
     apply_lang(lang)
     if backend not in ("local", "ray"):
         raise TorchgroundError("engine.unknown_backend", value=backend, allowed="local, ray")
+    cluster_options = _cluster_options(backend, ray_address, models_per_task)
     base = spec_options.build()  # --config / --preset and any spec flag (--epochs, --device, --dataset, …)
     if (grid is None) == (search is None):
         raise TorchgroundError("search.grid_or_search")
@@ -122,7 +125,7 @@ def sweep_command(
         else:
             result = run_sweep(
                 [spec for _, spec in settings], [shown for shown, _ in settings], backend=backend, grid=grid, compile=compile,
-                progress=lambda n: progress.advance(task, n),
+                progress=lambda n: progress.advance(task, n), **cluster_options,
             )
     specs = result.specs
     summary = result.summary()
@@ -145,9 +148,24 @@ def sweep_command(
         console.print(t("sweep.pictures_capped", shown=shown, total=len(specs)))
     rate = summary["model_steps_per_s"] or 0
     console.print(t("sweep.done", models=len(specs), groups=result.groups, model_steps=result.model_steps, wall_s=result.wall_s, rate=rate))
+    if result.cluster is not None:
+        c = result.cluster
+        console.print(t("cluster.done", tasks=c["tasks"], per_task=c["models_per_task"], nodes=len(c["nodes"]), retried=len(c["retried"])))
     if not compile and "cuda" not in result.device and len(specs) >= COMPILE_TIP_MODELS and result.wall_s >= COMPILE_TIP_SECONDS:
         console.print(t("sweep.tip_compile"))
     console.print(t("sweep.saved", path=str(out_dir)))
+
+
+def _cluster_options(backend: str, ray_address: str | None, models_per_task: int | None) -> dict[str, Any]:
+    """The ray backend's options from the command line; refused with the local backend."""
+    if backend != "ray":
+        for option, value in (("--ray-address", ray_address), ("--models-per-task", models_per_task)):
+            if value is not None:
+                raise TorchgroundError("cluster.local_only", option=option)
+        return {}
+    if models_per_task is not None and models_per_task < 1:
+        raise TorchgroundError("cluster.bad_models_per_task", value=models_per_task)
+    return {"address": ray_address, "models_per_task": models_per_task}
 
 
 def _fmt(value: Any) -> str:

@@ -1,10 +1,12 @@
-"""Where groups run: in this process (``local``) or as Ray tasks (``ray``).
+"""Where groups run: in this process (``local``) or as Ray tasks on a cluster (``ray``).
 
 A backend takes the groups (lists of specs) and gives back each group's
 :class:`~torchground.engine.stacked.ModelResult` list, calling ``done(models)`` as models
-finish. Ray is an optional extra (``pip install "torchground[ray]"``) imported only here,
-when the ray backend is used; each group becomes one task, and a task's results are the
-same as the local backend's (a group's numbers do not depend on where it runs).
+finish; after a run, :attr:`Backend.report` holds what it has to say about where the work
+ran (``None`` for ``local``; for ``ray`` the tasks, nodes and retries, see
+:mod:`~torchground.engine.sweep.ray_backend`). Ray is an optional extra
+(``pip install "torchground[ray]"``), imported only when the ray backend runs. A model's
+results are the same whichever backend trains it.
 
 Example:
     >>> from torchground.spec import Spec
@@ -22,26 +24,30 @@ from torchground.engine.stacked import ModelResult, StackedGroup
 from torchground.errors import TorchgroundError
 from torchground.spec import Spec
 
-__all__ = ["BACKENDS", "Backend", "LocalBackend", "RayBackend", "get_backend", "run_group"]
+__all__ = ["BACKENDS", "Backend", "LocalBackend", "get_backend", "run_group", "import_ray"]
 
 Progress = Callable[[float], None]
 
+#: The backends' names.
+BACKENDS = ("local", "ray")
+
 
 def run_group(specs: Sequence[Spec], progress: Callable[[int, int], None] | None = None, compile: bool = False) -> list[ModelResult]:
-    """Train one group (what a Ray task runs)."""
+    """Train one group."""
     return StackedGroup(list(specs), compile=compile).run(progress)
 
 
 class Backend(abc.ABC):
     """Runs groups; ``done(n)`` is told each time ``n`` more models (maybe fractional) are done.
 
-    ``compile``: compile each group's epochs with ``torch.compile`` (see :class:`StackedGroup`).
+    ``compile``: compile each group's epochs (fused kernels, see :class:`StackedGroup`).
     """
 
     name = "?"
 
     def __init__(self, compile: bool = False) -> None:
         self.compile = compile
+        self.report: dict[str, Any] | None = None
 
     @abc.abstractmethod
     def run(self, groups: Sequence[Sequence[Spec]], done: Progress) -> list[list[ModelResult]]:
@@ -68,34 +74,8 @@ class LocalBackend(Backend):
         return out
 
 
-class RayBackend(Backend):
-    """Each group a Ray task (``ray.init()`` with defaults unless Ray is already running)."""
-
-    name = "ray"
-
-    def __init__(self, compile: bool = False, **init_args: Any) -> None:
-        super().__init__(compile)
-        self.init_args = init_args
-
-    def run(self, groups: Sequence[Sequence[Spec]], done: Progress) -> list[list[ModelResult]]:
-        ray = _import_ray()
-        if not ray.is_initialized():
-            ray.init(**{"include_dashboard": False, "log_to_driver": False, **self.init_args})
-        task = ray.remote(run_group)
-        refs = [task.remote(list(specs), None, self.compile) for specs in groups]
-        index = {ref: i for i, ref in enumerate(refs)}
-        results: list[list[ModelResult] | None] = [None] * len(refs)
-        pending = list(refs)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            for ref in ready:
-                i = index[ref]
-                results[i] = ray.get(ref)
-                done(len(groups[i]))
-        return [r for r in results if r is not None]
-
-
-def _import_ray() -> Any:
+def import_ray() -> Any:
+    """The ``ray`` module, or an error naming the extra to install."""
     try:
         import ray
     except ImportError:
@@ -103,11 +83,12 @@ def _import_ray() -> Any:
     return ray
 
 
-BACKENDS: dict[str, type[Backend]] = {"local": LocalBackend, "ray": RayBackend}
-
-
 def get_backend(name: str, **options: Any) -> Backend:
-    """The backend called ``name`` (local or ray)."""
-    if name not in BACKENDS:
-        raise TorchgroundError("engine.unknown_backend", value=name, allowed=", ".join(BACKENDS))
-    return BACKENDS[name](**options)
+    """The backend called ``name`` (local or ray) made with ``options``."""
+    if name == "local":
+        return LocalBackend(**options)
+    if name == "ray":
+        from torchground.engine.sweep.ray_backend import RayBackend
+
+        return RayBackend(**options)
+    raise TorchgroundError("engine.unknown_backend", value=name, allowed=", ".join(BACKENDS))

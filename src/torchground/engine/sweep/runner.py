@@ -37,11 +37,16 @@ from torchground.train.run import resolve_device
 __all__ = ["group_specs", "run_sweep", "SweepResult", "final_row"]
 
 
-def group_specs(specs: Sequence[Spec]) -> list[list[int]]:
-    """Indices of ``specs`` grouped by :func:`group_key`, groups in order of first appearance."""
+def group_specs(specs: Sequence[Spec], resolve: bool = True) -> list[list[int]]:
+    """Indices of ``specs`` grouped by :func:`group_key`, groups in order of first appearance.
+
+    ``resolve=False`` groups by the device's name instead of resolving it here (a cluster's
+    driver may have no GPU while its workers do).
+    """
     groups: dict[Any, list[int]] = {}
     for i, spec in enumerate(specs):
-        groups.setdefault(group_key(spec), []).append(i)
+        key = group_key(spec) if resolve else (group_key(spec.replace(device="cpu")), spec.device)
+        groups.setdefault(key, []).append(i)
     return list(groups.values())
 
 
@@ -64,6 +69,7 @@ class SweepResult:
         wall_s: seconds for the whole sweep.
         backend, device: where it ran.
         compiled: whether the epochs were compiled (fused kernels, else ``torch.compile``).
+        cluster: the backend's report on where the work ran (ray: tasks, nodes, retries), or None.
     """
 
     specs: list[Spec]
@@ -76,6 +82,7 @@ class SweepResult:
     grid: str | None = None
     compiled: bool = False
     rows: list[dict[str, Any]] = field(default_factory=list)
+    cluster: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.rows = [final_row(r) for r in self.results]
@@ -156,6 +163,8 @@ class SweepResult:
             "statuses": statuses,
             "ranked_by": self.monitored,
         }
+        if self.cluster is not None:
+            out["cluster"] = self.cluster
         if best is not None:
             out["best"] = {"index": best, "setting": self.settings[best], "status": self.results[best].status, **self.rows[best]}
         return out
@@ -180,12 +189,15 @@ def run_sweep(
         grid: the grid text, kept in the summary.
         compile: compile each group's epochs: our fused kernels where they cover the
             group, else ``torch.compile`` (see :mod:`torchground.engine.kernels.dispatch`).
-        backend_options: passed to the backend (Ray: ``ray.init`` arguments).
+        backend_options: passed to the backend (Ray: ``address``, ``models_per_task``,
+            ``max_retries`` and ``ray.init`` arguments, see
+            :class:`~torchground.engine.sweep.ray_backend.RayBackend`).
     """
     specs = list(specs)
     for spec in specs:
         check_supported(spec)
-    groups = group_specs(specs)
+    on_cluster = backend == "ray"  # devices are the workers' to resolve
+    groups = group_specs(specs, resolve=not on_cluster)
     runner = get_backend(backend, compile=compile, **backend_options)
     start = time.perf_counter()
     per_group = runner.run([[specs[i] for i in g] for g in groups], progress or (lambda n: None))
@@ -194,8 +206,8 @@ def run_sweep(
     for g, res in zip(groups, per_group):
         for i, r in zip(g, res):
             results[i] = r
-    devices = sorted({str(resolve_device(s.device)) for s in specs})
+    devices = sorted({("cpu" if s.device == "auto" else s.device) if on_cluster else str(resolve_device(s.device)) for s in specs})
     return SweepResult(
         specs, [r for r in results if r is not None], list(settings) if settings else [{} for _ in specs], len(groups), wall,
-        runner.name, ",".join(devices), grid, compile,
+        runner.name, ",".join(devices), grid, compile, cluster=runner.report,
     )
