@@ -590,8 +590,9 @@ def test_serve_command_prints_the_url_and_runs_uvicorn(monkeypatch: pytest.Monke
     token = url.split("token=")[1]
     assert len(token) >= 30
     assert calls["config"].ws_max_size == serve_cmd.WS_MAX_SIZE
-    app_client = TestClient(calls["config"].app)
+    app_client = TestClient(calls["config"].app, base_url=f"http://127.0.0.1:{port}")  # the Host header must name the server
     assert app_client.get("/api/options").status_code == 403 and app_client.get(f"/api/options?token={token}").status_code == 200
+    assert TestClient(calls["config"].app).get(f"/api/options?token={token}").status_code == 400  # Host: testserver
 
     calls.clear()
     assert main(["serve", "--host", "0.0.0.0", "--port", "0", "--no-open", "--lang", "ja"]) == 0

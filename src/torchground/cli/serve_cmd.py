@@ -74,7 +74,8 @@ def serve_command(
         err_console.print(t("server.cli.warn_public", host=host), highlight=False)
     # Access logs are off: every request line would print the token.
     config = uvicorn.Config(
-        create_app(token, lang=get_language()), ws_max_size=WS_MAX_SIZE, log_level="warning", access_log=False, lifespan="off"
+        create_app(token, lang=get_language(), port=sock.getsockname()[1], host=host),
+        ws_max_size=WS_MAX_SIZE, log_level="warning", access_log=False, lifespan="off",
     )
     server = uvicorn.Server(config)
     if not no_open:

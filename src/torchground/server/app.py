@@ -64,14 +64,17 @@ class _Slots:
             self.count -= 1
 
 
-def create_app(token: str, lang: str | None = None, web_dir: Path | None = None, max_sessions: int = MAX_SESSIONS) -> FastAPI:
+def create_app(token: str, lang: str | None = None, web_dir: Path | None = None, max_sessions: int = MAX_SESSIONS,
+               port: int | None = None, host: str | None = None) -> FastAPI:
     """The server's ASGI application.
 
     Args:
-        token: the per-launch token every request must carry (cookie ``tg_token`` or ``?token=``).
+        token: the per-launch token every request must carry (cookie ``tg_token_<port>`` or ``?token=``).
         lang: language of messages before a session says otherwise (default: the current one).
         web_dir: folder of the page's files (default: the packaged ``torchground/web/``).
         max_sessions: open WebSocket sessions allowed at once (default 16).
+        port, host: where the server listens: the ``Host`` header is checked against them and
+            the port names the cookie (see :class:`~torchground.server.security.TokenGuard`).
 
     Returns:
         The FastAPI app, with :class:`~torchground.server.security.TokenGuard` in front of
@@ -139,14 +142,14 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
                 if event["type"] == "websocket.disconnect":
                     break
                 raw = event.get("text")
-                await session.receive(raw if raw is not None else event.get("bytes") or b"")
+                await session.submit(raw if raw is not None else event.get("bytes") or b"")  # handled by the session's task
         except WebSocketDisconnect:
             pass
         finally:
             await session.close()
             slots.give()
 
-    api.add_middleware(TokenGuard, token=token, lang=lang_default)
+    api.add_middleware(TokenGuard, token=token, lang=lang_default, port=port, bound=host)
     return api
 
 

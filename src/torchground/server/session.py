@@ -8,6 +8,12 @@ All CPU work (epochs, rebuilding, frames) runs in a worker thread (``asyncio.to_
 under the session's work lock, so the event loop stays free and at most one piece of work
 is in flight per session; every answer is sent while that lock is held, so frames arrive in
 order. Nothing here knows about HTTP or sockets: the app hands a ``send(text)`` coroutine in.
+
+No tab can take the server: an epoch runs in time slices in a thread of its own
+(:mod:`~torchground.server.slices`), so the work lock is never held for more than a slice
+and no shared worker thread is held by training; messages wait in a short queue handled by
+the session's own task (:meth:`Session.submit`), a ``pause`` takes effect on arrival, and
+:meth:`Session.close` (the tab went away) drops the queue and ends the epoch in progress.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from torchground.viz.graph_render import to_dot
 from torchground.i18n import t
 from torchground.server import frames
 from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
+from torchground.server.slices import EpochSlicer
 from torchground.server.urlstate import Edit, UrlState, parse_query, to_query, view_value, VIEW_OPTIONS
 from torchground.spec import SPEC_FIELDS, Spec
 from torchground.train import Trainer
@@ -42,6 +49,8 @@ GRAPH_BATCH = 4
 _MAX_SEED = 2**32 - 1
 
 Send = Callable[[str], Awaitable[None]]
+#: Client messages waiting for their turn; a tab that sends faster waits (its socket backs up).
+MAX_QUEUED = 32
 
 
 class Session:
@@ -64,6 +73,11 @@ class Session:
         self._grads: dict[str, Any] | None = None
         self._task: asyncio.Task[None] | None = None
         self._work = asyncio.Lock()
+        self._queue: asyncio.Queue[tuple[int, str | bytes]] = asyncio.Queue(MAX_QUEUED)
+        self._consumer: asyncio.Task[None] | None = None
+        self._arrived = 0  # messages submitted so far
+        self._stamp = 0  # the arrival number of the message being handled
+        self._paused_at = 0  # the arrival number of the last pause
         self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "init": self._init, "set": self._set, "play": self._play, "pause": self._pause, "step": self._step,
             "reset": self._reset, "reinit": self._reinit, "regenerate": self._regenerate, "edit": self._edit,
@@ -84,13 +98,36 @@ class Session:
             log.exception("session command failed")
             await self._error(t("server.internal", self.lang, detail=f"{type(exc).__name__}: {exc}"))
 
+    async def submit(self, raw: str | bytes) -> None:
+        """Queue one raw client message; the session's own task handles them in order.
+
+        A ``pause`` takes effect on arrival: playing stops at the end of the current slice,
+        and a ``play`` or ``step`` that arrived before it is dropped (a ``step`` under way
+        stops between slices); the pause itself is answered with a frame in its turn.
+        Waits while :data:`MAX_QUEUED` messages are queued.
+        """
+        if self._consumer is None:
+            self._consumer = asyncio.create_task(self._serve())
+        self._arrived += 1
+        if _is_pause(raw):
+            self._paused_at, self.running = self._arrived, False
+        await self._queue.put((self._arrived, raw))
+
+    async def _serve(self) -> None:
+        while True:
+            self._stamp, raw = await self._queue.get()
+            await self.receive(raw)
+
     async def close(self) -> None:
-        """Stop the play loop (an epoch already in a worker thread finishes on its own)."""
+        """Stop everything: queued messages are dropped, the play loop and the message task
+        cancelled, and an epoch in progress ends at its next step boundary."""
         self.running = False
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in (self._consumer, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._end_epoch()
 
     def query(self) -> str:
         """The session's URL state: spec, weight edits made at epoch 0, view options."""
@@ -107,7 +144,9 @@ class Session:
             self.lang = str(state.view["lang"])
         check_caps(state.spec)
         async with self._work:
-            self.trainer, self.edits = await asyncio.to_thread(self._build, state.spec, state.edits, True)
+            trainer, edits = await asyncio.to_thread(self._build, state.spec, state.edits, True)
+            self._end_epoch()
+            self.trainer, self.edits = trainer, edits
             self.spec, self.view, self._grads = state.spec, dict(state.view), None
             await self._send_state_and_frame()
 
@@ -130,7 +169,7 @@ class Session:
             await self._send_frame()
 
     async def _play(self, msg: Any) -> None:
-        if self.running:
+        if self.running or self._stamp < self._paused_at:  # already playing, or a pause came after it
             return
         self.running = True
         if self._task is None or self._task.done():
@@ -142,9 +181,13 @@ class Session:
             await self._send_frame()
 
     async def _step(self, msg: Any) -> None:
+        """The rest of the current epoch (or a whole one), slice by slice; a later pause stops it."""
         self.running = False
-        async with self._work:
-            await self._advance()
+        stamp = self._stamp
+        while self._paused_at <= stamp:
+            async with self._work:
+                if await self._advance():
+                    return
 
     async def _reset(self, msg: Any) -> None:
         assert self.spec is not None
@@ -204,19 +247,30 @@ class Session:
             with contextlib.suppress(Exception):
                 await self._error(t("server.internal", self.lang, detail=f"{type(exc).__name__}: {exc}"))
 
-    async def _advance(self, playing: bool = False) -> None:
-        """Train one epoch (work lock held) and send its frame; on divergence pause and say why.
+    async def _advance(self, playing: bool = False) -> bool:
+        """Train one slice of the epoch (work lock held); when the epoch ends send its frame
+        (and whether it ended: ``True``); on divergence pause and say why. While playing, a
+        slice that ends mid-epoch sends a frame too, so a slow epoch shows its progress.
 
         A frame of the play loop says ``running: true`` unless the loop stops by itself
         (divergence, early stopping), even when a pause arrived during its epoch: the pause
         is answered by a frame of its own, so the last frame a client sees is ``false``.
         """
-        outcome, message = await asyncio.to_thread(self._epoch)
+        assert self.trainer is not None
+        kind, value = await _slicer(self.trainer).run_slice(self._epoch)
+        if kind == "parked":
+            if playing:
+                await self._send_frame(running=True)
+            return False
+        if kind == "error":
+            raise value
+        outcome, message = value
         if outcome != "ok":
             self.running = False
         if message is not None:
             await self._send({"type": "diverged", "message": message})
         await self._send_frame(running=playing and outcome == "ok")
+        return True
 
     def _epoch(self) -> tuple[str, str | None]:
         trainer = self.trainer
@@ -238,6 +292,7 @@ class Session:
         """A fresh trainer for ``spec`` at epoch 0 (data and weights from their seeds), edits re-applied."""
         self.running = False
         async with self._work:
+            self._end_epoch()
             self.trainer, self.edits = await asyncio.to_thread(self._build, spec, edits, False)
             self.spec, self._grads = spec, None
             if state:
@@ -247,7 +302,7 @@ class Session:
 
     @staticmethod
     def _build(spec: Spec, edits: Any, strict: bool) -> tuple[Trainer, dict[tuple[str, tuple[int, ...]], Edit]]:
-        trainer = Trainer(spec)  # build_model serialises its use of torch's global RNG
+        trainer = Trainer(spec, callbacks=[EpochSlicer()])  # build_model serialises its use of torch's global RNG
         kept = {}
         for edit in edits:
             try:
@@ -258,6 +313,11 @@ class Session:
                 continue
             kept[(edit.param, edit.index)] = edit
         return trainer, kept
+
+    def _end_epoch(self) -> None:
+        """End the current trainer's epoch in progress, if any (before it is replaced, or at close)."""
+        if self.trainer is not None:
+            _slicer(self.trainer).cancel()
 
     def _apply_live(self, new: Spec) -> None:
         """Apply lr / weight_decay / l1 / l2 / optimizer_args to the running trainer, weights kept."""
@@ -319,6 +379,21 @@ class Session:
 
     async def _error(self, message: str) -> None:
         await self._send({"type": "error", "message": message})
+
+
+def _slicer(trainer: Trainer) -> EpochSlicer:
+    """The :class:`~torchground.server.slices.EpochSlicer` a session's trainer was built with."""
+    return next(c for c in trainer.callbacks if isinstance(c, EpochSlicer))
+
+
+def _is_pause(raw: str | bytes) -> bool:
+    """Whether a raw message is a valid ``pause`` (checked cheaply first: most are not)."""
+    if not isinstance(raw, str) or len(raw) > 200 or "pause" not in raw:
+        return False
+    try:
+        return parse_message(raw).type == "pause"
+    except TorchgroundError:
+        return False
 
 
 def _apply_edit(model: torch.nn.Module, edit: Edit) -> None:
