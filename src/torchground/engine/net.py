@@ -36,6 +36,7 @@ from typing import Any, Sequence
 
 import torch
 
+from torchground.engine.kernels.rule_text import TORCH as RULE
 from torchground.engine.ops import LOSS_OPS, activation_ops
 from torchground.engine.optim import StackedOptimizer
 from torchground.spec import Spec
@@ -88,9 +89,8 @@ class StackedNet:
         is_weight = torch.zeros(1, params.shape[1], dtype=torch.bool, device=params.device)
         for w_off, o, i, _ in self._layout():
             is_weight[:, w_off : w_off + o * i] = True
-        # The Playground L1 rule applies to the weights of models with l1 > 0 only.
-        self.l1_mask = (l1 > 0) & is_weight if l1 is not None else None
-        self.dead = dead if dead is not None or self.l1_mask is None else torch.zeros_like(params, dtype=torch.bool)
+        # The Playground L1 rule applies to the weights of models with l1 > 0 only (where l1w > 0).
+        self.dead = dead if dead is not None or l1 is None else torch.zeros_like(params, dtype=torch.bool)
         weight = is_weight.to(params.dtype)
         self.l1w = l1 * weight if l1 is not None else None  # (M, P): l1 on weights, 0 on biases
         self.l2w = l2 * weight if l2 is not None else None
@@ -149,7 +149,7 @@ class StackedNet:
         return self.params.shape[1 if self.last else 0]
 
     # -- the models-last twin -------------------------------------------------------------------
-    _PER_MODEL = ("params", "grads", "l1w", "l2w", "l1_mask", "dead")
+    _PER_MODEL = ("params", "grads", "l1w", "l2w", "dead")
 
     def models_last(self) -> "StackedNet":
         """A twin in the models-last layout: every (M, P) tensor as a (P, M) contiguous copy,
@@ -289,10 +289,11 @@ class StackedNet:
         before = p.clone() if self.dead is not None else None
         self.opt.update(p, grads)
         if self.dead is not None:
-            assert before is not None and self.l1_mask is not None
-            # Playground L1 rule: a weight that crosses 0 is set to 0 and stays dead.
-            self.dead |= ((p.sign() * before.sign()) < 0) & self.l1_mask
-            p.masked_fill_(self.dead, 0.0)
+            assert before is not None and self.l1w is not None
+            # Playground L1 rule: a weight that crosses 0 is set to 0 and stays dead (rules.py's l1_dead).
+            after, dead = RULE.l1_dead(p, before, self.dead, self.l1w)
+            self.dead.copy_(dead)
+            p.copy_(after)
         return a
 
 

@@ -33,6 +33,7 @@ from typing import Any, Sequence
 
 import torch
 
+from torchground.engine.kernels.rule_text import TORCH as RULE
 from torchground.errors import TorchgroundError
 from torchground.registry import optimizer_params
 from torchground.spec import Spec
@@ -228,10 +229,8 @@ class StackedOptimizer:
                 g.addcmul_(p, hp["wd"])
         st["exp_avg"].lerp_(g, hp["one_minus_beta1"])
         st["exp_avg_sq"].mul_(hp["beta2"]).addcmul_(g * hp["one_minus_beta2"], g)
-        bias_correction1 = 1 - torch.pow(hp["beta1_64"], self.t)
-        bias_correction2 = 1 - torch.pow(hp["beta2_64"], self.t)
-        step_size = (-(hp["lr64"] / bias_correction1)).to(p.dtype)
-        bias_correction2_sqrt = (bias_correction2**0.5).to(p.dtype)
+        step_size, bias_correction2_sqrt = RULE.adam_bias(hp["lr64"], hp["beta1_64"], hp["beta2_64"], self.t)  # float64
+        step_size, bias_correction2_sqrt = step_size.to(p.dtype), bias_correction2_sqrt.to(p.dtype)
         if amsgrad:
             torch.maximum(st["max_exp_avg_sq"], st["exp_avg_sq"], out=st["max_exp_avg_sq"])
             denom = st["max_exp_avg_sq"].sqrt()

@@ -130,11 +130,12 @@ def test_builds_are_cached_whole(tmp_path, monkeypatch):
     specs = [Spec(hidden=(5,), n_samples=30, batch_size=4, epochs=2, init_seed=i) for i in range(2)]
     run(specs)
     built = sorted(p.name for p in cache_dir().iterdir())
-    assert len(built) == 2 and built[0].startswith("steps-") and built[0].endswith(".so")  # no temporary files left
-    assert built[1] == built[0] + ".sha256"  # the library's hash, recorded when it was built
-    stamp = (cache_dir() / built[0]).stat().st_mtime_ns
+    assert len(built) == 3 and built[0].startswith("native_") and built[0].endswith(".c")  # the source, with its rules
+    assert built[1].startswith("steps-") and built[1].endswith(".so")  # no temporary files left
+    assert built[2] == built[1] + ".sha256"  # the library's hash, recorded when it was built
+    stamp = (cache_dir() / built[1]).stat().st_mtime_ns
     run(specs)
-    assert sorted(p.name for p in cache_dir().iterdir()) == built and (cache_dir() / built[0]).stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in cache_dir().iterdir()) == built and (cache_dir() / built[1]).stat().st_mtime_ns == stamp
 
 
 def test_an_unwritable_cache_falls_back_to_the_temporary_directory(tmp_path, monkeypatch):

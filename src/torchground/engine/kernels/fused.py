@@ -26,6 +26,8 @@ from typing import Sequence
 
 import torch
 
+from torchground.engine.kernels.rule_text import TORCH as RULE
+from torchground.engine.kernels.rules import ACTS
 from torchground.engine.net import StackedNet
 
 __all__ = ["FusedSteps", "Metrics", "ACTS", "OPTS", "HP_ROWS"]
@@ -35,11 +37,10 @@ Tensor = torch.Tensor
 #: (D,)), the training labels' sum of squares (D,), and whether the problem is classification.
 Metrics = tuple[Sequence[tuple[str, Tensor, Tensor, Tensor]], Tensor, bool]
 
-#: Activations the kernels implement (their ids), as the engine computes them.
-ACTS = {"identity": 0, "tanh": 1, "sigmoid": 2, "relu": 3}
 #: Optimisers: SGD (momentum and nesterov as flags), Adam and AdamW (no amsgrad, no maximize).
 OPTS = {"sgd": 0, "adam": 1, "adamw": 1}
-#: Rows of the per-model hyper-parameter table the kernels read.
+#: Rows of the per-model hyper-parameter table the kernels read (the rules' names:
+#: :data:`~torchground.engine.kernels.rules.HYPER`).
 HP_ROWS = ("neg_lr", "wd", "momentum", "one_minus_damp", "one_minus_beta1", "beta2", "one_minus_beta2", "eps", "decay", "l2", "l1")
 #: The largest layer width the kernels take.
 MAX_WIDTH = 8
@@ -115,8 +116,8 @@ class FusedSteps(ABC):
         if self.kind != "sgd":  # Adam's per-step scalars, computed as the engine computes them (float64, then cast)
             hp, t = twin.opt.hp, twin.opt.t
             ts = t + torch.arange(1, S + 1, dtype=torch.float64, device=device).unsqueeze(1)  # (S, 1)
-            sk[:, 0] = (-(hp["lr64"] / (1 - torch.pow(hp["beta1_64"], ts)))).to(torch.float32)
-            sk[:, 1] = ((1 - torch.pow(hp["beta2_64"], ts)) ** 0.5).to(torch.float32)
+            step_size, bc2_sqrt = RULE.adam_bias(hp["lr64"], hp["beta1_64"], hp["beta2_64"], ts)  # (S, M) float64
+            sk[:, 0], sk[:, 1] = step_size.to(torch.float32), bc2_sqrt.to(torch.float32)
             t.add_(S)
         pred = torch.empty(1, n * M, device=device)
         stats = self._launch(data, pred, sk, n, batch, shared, metrics)

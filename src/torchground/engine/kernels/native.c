@@ -1,8 +1,8 @@
 /* An epoch of training steps for a block of models, every step fused, and the epoch's
- * metrics: the CPU counterpart of the Triton kernel in fused_triton.py (see
- * fused_native.py for why).
+ * metrics: the CPU counterpart of the Triton kernels (triton_tiled.py, triton_unrolled.py;
+ * native.py says why). The element-wise rules come from rules.py, inserted at @RULES@.
  *
- * Compiled per group configuration: fused_native.py prepends the definitions
+ * Compiled per group configuration: native.py prepends the definitions
  *   NL           layers;  SIZES[NL + 1] widths (F, hidden..., 1);  OFFS[NL] weight offsets
  *   NP           parameters per model;  W  the largest width
  *   N, B, REST   points per epoch, batch size, points of the last, shorter batch (0: none)
@@ -23,7 +23,7 @@
  *   stats (M, T)        the epoch's table, as epoch.py's epoch_stats: each step's loss, then the
  *                       training metrics and each evaluation set's, after the epoch
  *
- * The arithmetic is the engine's (ops.py, optim.py, epoch.py), operation for operation
+ * The arithmetic is the engine's (rules.py, ops.py, optim.py, epoch.py), operation for operation
  * except the order of sums and tanh/exp, which are computed here to about 2 ulp.
  */
 #include <stdint.h>
@@ -75,57 +75,17 @@ INLINE vf vexp(vf x) {
     return y * (vf)((e + 127) << 23);
 }
 
-INLINE vf activate(vf z, const int kind) {
-    if (kind == 1) { /* tanh(|z|) = (1 − e) / (1 + e), e = exp(−2|z|): no overflow */
-        vf az = sel(z < 0.0f, -z, z);
-        vf e = vexp(-2.0f * az);
-        vf t = (1.0f - e) / (1.0f + e);
-        return sel(z < 0.0f, -t, t);
-    }
-    if (kind == 2) return 1.0f / (1.0f + vexp(-z));
-    if (kind == 3) return sel(z < 0.0f, splat(0.0f), z); /* NaN passes, as torch.relu's */
-    return z;
-}
+/* |x| (−0 stays −0; NaN stays NaN). */
+INLINE vf vabs(vf x) { return sel(x < 0.0f, -x, x); }
 
-/* The gradient at the input from the output a: aten's tanh/sigmoid/threshold backward. */
-INLINE vf activate_back(vf g, vf a, const int kind) {
-    if (kind == 1) return g * (1.0f - a * a);
-    if (kind == 2) return g * (1.0f - a) * a;
-    if (kind == 3) return sel(a <= 0.0f, splat(0.0f), g);
-    return g;
-}
-
-typedef struct {
-    vf neg_lr, wd, mom, omd, omb1, b2, omb2, eps, decay, l2, l1;
-} Hyper;
-
-/* torch.sign: −1, 0 or 1 (0 for NaN). */
-INLINE vf vsign(vf x) { return sel(x > 0.0f, splat(1.0f), sel(x < 0.0f, splat(-1.0f), splat(0.0f))); }
-
-/* One optimiser update of p from its gradient g (steady state: SGD's buffer exists). */
-INLINE vf update(vf p, vf g, vf *s1, vf *s2, const Hyper *h, vf step_size, vf bc2_sqrt) {
-    if (OPT == 0) {
-        g = g + p * h->wd;
-        if (MOMENTUM) {
-            *s1 = *s1 * h->mom + g * h->omd;
-            g = NESTEROV ? g + *s1 * h->mom : *s1;
-        }
-        return p + g * h->neg_lr;
-    }
-    if (DECOUPLED)
-        p = p * h->decay;
-    else
-        g = g + p * h->wd;
-    vf d = g - *s1; /* torch.lerp's two forms, by weight */
-    *s1 = sel(h->omb1 < 0.5f, *s1 + h->omb1 * d, g - d * (1.0f - h->omb1));
-    *s2 = *s2 * h->b2 + (g * h->omb2) * g;
-    return p + (*s1 / (vsqrt(*s2) / bc2_sqrt + h->eps)) * step_size;
-}
+/* The element-wise rules, generated from rules.py (native.py inserts them here): Hyper,
+ * sign, act, act_back, loss_grad, batch_loss, hit, penalize, update, l1_dead. */
+/* @RULES@ */
 
 static const int SIZES[NL + 1] = SIZES_INIT;
 static const int OFFS[NL] = OFFS_INIT;
 
-/* What the Python side passes (fused_native.py's Args mirrors it). */
+/* What the Python side passes (native.py's Args mirrors it). */
 typedef struct {
     float *p, *s1, *s2;       /* (NP, M) parameters and optimiser state, trained in place */
     uint8_t *dead;            /* (NP, M) L1's dead weights (L1 only), updated in place */
@@ -162,16 +122,10 @@ INLINE vf forward(const vf *restrict p, vf *restrict a) {
             vf z = p[off + O * I + o];
 #pragma GCC unroll 16
             for (int i = 0; i < I; i++) z += p[off + o * I + i] * a[l * W + i];
-            a[(l + 1) * W + o] = activate(z, l == NL - 1 ? OUT : HID);
+            a[(l + 1) * W + o] = act(z, l == NL - 1 ? OUT : HID);
         }
     }
     return a[NL * W];
-}
-
-/* discretize(out) == y, as 1 or 0: the class is +1 where out ≥ 0, else −1. */
-INLINE vf hit(vf out, vf y) {
-    vf d = sel(out >= 0.0f, splat(1.0f), splat(-1.0f));
-    return sel(d == y, splat(1.0f), splat(0.0f));
 }
 
 /* Lane i of v into stats[mb + i, col], as a double. */
@@ -213,10 +167,10 @@ INLINE void step(const int cnt, int64_t j0, int64_t s, const Args *A, vf *restri
         vf e = out - y;
         sq += e * e;
         if (CLASSIFY) tr->hits += hit(out, y);
-        SIG(NL % 2, k, 0) = HALF ? e * 2.0f * (0.5f / (float)cnt) : e * (2.0f / (float)cnt);
+        SIG(NL % 2, k, 0) = loss_grad(out, y, splat((float)cnt));
     }
     /* the step's loss as the trainer reads it: the batch mean, in float */
-    vf loss = sq / (float)cnt * (HALF ? 0.5f : 1.0f);
+    vf loss = batch_loss(sq, splat((float)cnt));
     put(A->stats, mb, nv, (int)s, loss);
     tr->sse += sq;
     for (int i = 0; i < nv; i++) tr->loss[i] += (double)loss[i] * cnt;
@@ -236,7 +190,7 @@ INLINE void step(const int cnt, int64_t j0, int64_t s, const Args *A, vf *restri
             vf delta[W];
 #pragma GCC unroll 16
             for (int o = 0; o < O; o++) {
-                delta[o] = activate_back(SIG((l + 1) % 2, k, o), ACT(l + 1, k, o), l == NL - 1 ? OUT : HID);
+                delta[o] = act_back(SIG((l + 1) % 2, k, o), ACT(l + 1, k, o), l == NL - 1 ? OUT : HID);
                 gb[o] += delta[o];
 #pragma GCC unroll 16
                 for (int i = 0; i < I; i++) gw[o * I + i] += delta[o] * ACT(l, k, i);
@@ -252,14 +206,9 @@ INLINE void step(const int cnt, int64_t j0, int64_t s, const Args *A, vf *restri
             }
         }
         for (int u = 0; u < O * I; u++) { /* the weights: penalties, update, L1's dead-weight rule */
-            vf before = p[off + u], g = gw[u];
-            if (L1) g = g + vsign(before) * h->l1;
-            if (L2) g = g + before * h->l2;
+            vf before = p[off + u], g = penalize(gw[u], before, h);
             vf after = update(before, g, &s1[off + u], &s2[off + u], h, step_size, bc2_sqrt);
-            if (L1) { /* a weight of a model with l1 > 0 that crosses 0 is set to 0 and stays dead */
-                dead[off + u] |= (vsign(after) * vsign(before) < 0.0f) & (h->l1 > 0.0f);
-                after = sel(dead[off + u], splat(0.0f), after);
-            }
+            if (L1) after = l1_dead(after, before, &dead[off + u], h);
             p[off + u] = after;
         }
         for (int o = 0; o < O; o++) {
@@ -311,7 +260,7 @@ INLINE void eval_metrics(const Args *A, int e, const vf *restrict p, vf *restric
         if (CLASSIFY) hits += hit(out, y);
     }
     int col = S_STEPS + (1 + e) * (1 + QUALITY);
-    put(A->stats, mb, nv, col, sq / (float)n * (HALF ? 0.5f : 1.0f));
+    put(A->stats, mb, nv, col, batch_loss(sq, splat((float)n)));
     if (CLASSIFY) {
         for (int i = 0; i < nv; i++) A->stats[(mb + i) * T + col + 1] = (double)hits[i] / n;
     } else {
@@ -329,8 +278,8 @@ static void block(vf *restrict mem, const Args *A, int64_t mb, int nv) {
     vf *act = mem, *sig = act + (NL + 1) * B * W, *p = sig + 2 * B * W, *s1 = p + NP, *s2 = s1 + NP;
     vi *dead = (vi *)(s2 + NP);
     Hyper h;
-    vf *rows[11] = {&h.neg_lr, &h.wd, &h.mom, &h.omd, &h.omb1, &h.b2, &h.omb2, &h.eps, &h.decay, &h.l2, &h.l1};
-    for (int r = 0; r < 11; r++) *rows[r] = loadn(A->hp + r * M + mb, nv);
+    vf *rows = (vf *)&h; /* the struct's fields are the table's rows, in order */
+    for (int r = 0; r < N_HYPER; r++) rows[r] = loadn(A->hp + r * M + mb, nv);
     for (int u = 0; u < NP; u++) {
         p[u] = loadn(A->p + u * M + mb, nv);
         if (state) s1[u] = loadn(A->s1 + u * M + mb, nv);

@@ -39,9 +39,11 @@ import torch
 from torchground.engine.kernels.build_cache import build as build_source
 from torchground.engine.kernels.build_cache import cache_dir, cpu_flags
 from torchground.engine.kernels.fused import OPTS, FusedSteps, Metrics
+from torchground.engine.kernels.generated import save
+from torchground.engine.kernels.rule_text import c_source
 from torchground.engine.net import StackedNet
 
-__all__ = ["NativeSteps", "Args", "build", "cache_dir"]
+__all__ = ["NativeSteps", "Args", "build", "source", "cache_dir"]
 
 Tensor = torch.Tensor
 
@@ -55,13 +57,24 @@ def _vector_width() -> int:
     return 16 if " avx512f" in cpu_flags() else 8
 
 
+def source() -> str:
+    """``native.c`` with the element-wise rules of :mod:`~torchground.engine.kernels.rules`
+    written in (:func:`~torchground.engine.kernels.rule_text.c_source`) at its ``@RULES@`` line."""
+    template = SOURCE.read_text()
+    assert template.count(_MARK) == 1
+    return template.replace(_MARK, c_source())
+
+
+_MARK = "/* @RULES@ */"
+
+
 def build(defines: dict[str, object]) -> ctypes.CDLL:
-    """``native.c`` compiled with ``defines`` (see :func:`~torchground.engine.kernels.build_cache.build`).
+    """:func:`source` compiled with ``defines`` (see :func:`~torchground.engine.kernels.build_cache.build`).
 
     Raises:
         RuntimeError: no C compiler, or the compiler failed (its message attached).
     """
-    lib = build_source(SOURCE, defines, "steps", "the fused steps")
+    lib = build_source(save(source(), "native", ".c"), defines, "steps", "the fused steps")
     lib.tg_epoch.argtypes = [ctypes.c_void_p]
     lib.tg_epoch.restype = ctypes.c_int
     return lib

@@ -16,7 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
-from torchground.engine.kernels.triton_ops import act, act_back, sign, update
+from torchground.engine.kernels.triton_ops import act, act_back, batch_loss, hit, l1_dead, loss_grad, penalize, update
 from torchground.engine.net import StackedNet
 
 __all__ = ["epoch_kernel", "eval_kernel", "layer_table"]
@@ -112,18 +112,12 @@ def epoch_kernel(
             d = tl.where(here, out - y, 0.0)
             sq += d * d
             if CLASSIFY:  # discretize: ≥ 0 → +1, else −1
-                tr_hits += tl.where(here & (tl.where(out >= 0.0, 1.0, -1.0) == y), 1.0, 0.0)
-            if HALF:
-                g = (out - y) * 2.0 * (0.5 / count.to(tl.float32))
-            else:
-                g = (out - y) * (2.0 / count.to(tl.float32))
-            g = tl.where(here, g, 0.0)
+                tr_hits += tl.where(here, hit(out, y), 0.0)
+            g = tl.where(here, loss_grad(out, y, count.to(tl.float32), HALF), 0.0)
             tl.store(sig_ptr + (L % 2) * plane + k * W * M + tile, tl.where(r[:, None] == 0, g[None, :], 0.0), mask=mm[None, :])
         tl.debug_barrier()
         s = start // B
-        loss = sq / count.to(tl.float32)  # the step's loss as the trainer reads it
-        if HALF:
-            loss = loss * 0.5
+        loss = batch_loss(sq, count.to(tl.float32), HALF)  # the step's loss as the trainer reads it
         tl.store(row + s, loss.to(tl.float64), mask=mm)
         tr_sse += sq
         tr_loss += loss.to(tl.float64) * count.to(tl.float64)
@@ -152,20 +146,15 @@ def epoch_kernel(
                     below = tl.sum(delta[:, None, :] * w, axis=0)  # (W, BLOCK): d loss / d inputs
                     tl.store(sig_ptr + (l % 2) * plane + k * W * M + tile, below, mask=mm[None, :])
             before = w
-            if L1:  # the Playground's penalties, on weights only: g += l1·sign(w), then g += l2·w
-                gw = gw + sign(w) * l1[None, None, :]
-            if L2:
-                gw = gw + w * l2[None, None, :]
+            gw = penalize(gw, w, l1[None, None, :], l2[None, None, :], L1, L2)  # the Playground's penalties, on weights only
             s1w = tl.load(s1_ptr + w_off, mask=wmask, other=0.0)
             s2w = tl.load(s2_ptr + w_off, mask=wmask, other=0.0)
             w, s1w, s2w = update(w, gw, s1w, s2w, neg_lr[None, None, :], wd[None, None, :], mom[None, None, :], omd[None, None, :],
                                   omb1[None, None, :], b2[None, None, :], omb2[None, None, :], eps[None, None, :], decay[None, None, :],
                                   step_size[None, None, :], bc2_sqrt[None, None, :], OPT, MOMENTUM, NESTEROV, DECOUPLED)
             if L1:  # L1's rule: a weight of a model with l1 > 0 that crosses 0 is set to 0 and stays dead
-                crossed = (sign(w) * sign(before) < 0.0) & (l1[None, None, :] > 0.0)
-                dead = (tl.load(dead_ptr + w_off, mask=wmask, other=0) != 0) | crossed
+                w, dead = l1_dead(w, before, tl.load(dead_ptr + w_off, mask=wmask, other=0) != 0, l1[None, None, :])
                 tl.store(dead_ptr + w_off, dead.to(tl.uint8), mask=wmask)
-                w = tl.where(dead, 0.0, w)
             tl.store(p_ptr + w_off, w, mask=wmask)
             tl.store(s1_ptr + w_off, s1w, mask=wmask)
             tl.store(s2_ptr + w_off, s2w, mask=wmask)
@@ -227,10 +216,8 @@ def eval_kernel(
         d = out - y
         sq += d * d
         if CLASSIFY:
-            hits += tl.where(tl.where(out >= 0.0, 1.0, -1.0) == y, 1.0, 0.0)
-    loss = sq / NV
-    if HALF:
-        loss = loss * 0.5
+            hits += hit(out, y)
+    loss = batch_loss(sq, NV, HALF)
     row = stats_ptr + m.to(tl.int64) * T + COL
     tl.store(row, loss.to(tl.float64), mask=mm)
     if CLASSIFY:
