@@ -303,11 +303,11 @@ def test_lang_does_not_leak_into_the_next_call(capsys: pytest.CaptureFixture[str
 # ----------------------------------------------------------------------------- divergence and interruption
 
 
-def test_diverging_run_exits_0_with_the_message_and_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_diverging_run_exits_3_with_the_message_and_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "r"
     code, stdout, err = run(capsys, "train", "--dataset", "reg-plane", "--lr", "3", "--n-samples", "200",
                             "--epochs", "10", "--out", str(out), "--quiet")
-    assert code == 0
+    assert code == 3
     assert "Traceback" not in err
     assert "diverged" in err and "lr = 3.0" in err and "lr = 0.3" in err
     assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)

@@ -1,4 +1,11 @@
-"""``torchground train``: train on a spec from flags and/or a config file, save the run."""
+"""``torchground train``: train on a spec from flags and/or a config file, save the run.
+
+The run folder is written from the start (``spec.json`` first), checkpointed every few
+seconds while the eager trainer trains, and finished with ``summary.json`` last (see
+:mod:`torchground.train.rundir`). ``--resume RUN`` continues a killed or interrupted run
+from its checkpoint. Exit status: 0 done (completed or stopped early), 2 bad input,
+3 the run diverged, 130 interrupted (Ctrl-C).
+"""
 
 from __future__ import annotations
 
@@ -16,12 +23,20 @@ from torchground.cli.app import app, apply_lang, err_console
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
 from torchground.cli.spec_options import SpecOptions, with_spec_options
-from torchground.train.rundir import default_run_dir, save_run
+from torchground.spec import Spec
+from torchground.train.checkpoint import CHECKPOINT, Checkpointer, load_checkpoint, remaining_epochs, restore
+from torchground.train.rundir import FINAL_STATUSES, default_run_dir, load_spec, run_status, save_run, start_run
 from torchground.train import Run, Trainer, summarize
 
-__all__ = ["train_command", "log_line", "ENGINES"]
+__all__ = ["train_command", "log_line", "ENGINES", "EXIT_DIVERGED", "EXIT_INTERRUPTED", "extra_callbacks"]
 
 ENGINES = ("eager", "fast", "compiled")
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130
+
+# Factories of further callbacks for the eager trainer, given (spec, out_dir): other
+# modules (the TensorBoard writer) register theirs here.
+extra_callbacks: list[Any] = []
 
 _H = "cli.help."
 
@@ -80,7 +95,7 @@ def log_line(row: dict[str, Any], epochs: int) -> str:
     return t(key, width=len(str(epochs)), epochs=epochs, **values)
 
 
-@app.command("train", help=t(_H + "train"))
+@app.command("train", help=t(_H + "train") + " " + t("clix.exit_codes"))
 @with_spec_options
 def train_command(
     spec_options: SpecOptions,
@@ -89,31 +104,37 @@ def train_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help=t(_H + "quiet"))] = False,
     as_json: Annotated[bool, typer.Option("--json", help=t(_H + "json"))] = False,
     engine: Annotated[str, typer.Option("--engine", help=t(_H + "engine"))] = "eager",
+    resume: Annotated[Optional[Path], typer.Option("--resume", metavar="RUN", help=t("clix.help.resume"))] = None,
+    checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=0.0, help=t("clix.help.checkpoint_every"))] = 2.0,
     lang: Annotated[Optional[str], typer.Option("--lang", help=t(_H + "lang"))] = None,
 ) -> None:
     apply_lang(lang)
     if engine not in ENGINES:
         raise TorchgroundError("cli.bad_engine", value=engine, allowed=", ".join(ENGINES))
-    spec = spec_options.build()
-    out_dir = out or default_run_dir(spec)
+    console = Console(stderr=as_json, highlight=False, soft_wrap=True, quiet=quiet)
+    if resume is not None:
+        if out is not None or spec_options.config is not None or spec_options.preset is not None or getattr(spec_options, "url", None) or any(
+            v is not None for v in spec_options.values.values()
+        ):
+            raise TorchgroundError("resume.no_spec_flags")
+        spec, out_dir = _resume_spec(resume), resume
+    else:
+        spec = spec_options.build()
+        out_dir = out or default_run_dir(spec)
     if out_dir.exists() and not out_dir.is_dir():
         raise TorchgroundError("cli.out_not_dir", path=str(out_dir))
-    console = Console(stderr=as_json, highlight=False, soft_wrap=True, quiet=quiet)
-    report = _Report(console, spec.epochs, log_every, progress=not quiet and console.is_terminal)
-    if engine != "eager":  # the stacked engine: same numbers, lines printed once it is done
-        from torchground.engine import train_fast
-
-        run = train_fast(spec, compile=engine == "compiled")
-        for row in run.history.rows:
-            report.on_epoch_end_lines(row)
-    else:
-        trainer = Trainer(spec, callbacks=[report])
-        start = time.perf_counter()
-        trainer_history = trainer.fit()
-        wall = time.perf_counter() - start
-        run = Run(spec, trainer.model, trainer.data, trainer_history, summarize(spec, trainer_history, wall, trainer.device))
-    history = run.history
-    paths = save_run(run, out_dir)
+    if engine != "eager" and spec.training_loop != "pytorch":  # the stacked engine refuses TensorFlow Playground's loop
+        err_console.print(t("tfpg.engine_fallback", engine=engine), highlight=False)
+        engine = "eager"
+    checkpoint = _checkpoint_of(out_dir, spec) if resume is not None and engine == "eager" else None
+    start_run(spec, out_dir, resume=resume is not None)
+    try:
+        run = _train(spec, out_dir, engine, console, log_every, quiet, checkpoint, checkpoint_every, resume is not None)
+        history = run.history
+        paths = save_run(run, out_dir)
+    except KeyboardInterrupt:  # before training started or while saving: the folder stays resumable
+        err_console.print(t("resume.hint", path=str(out_dir)), highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     run.summary["out"] = str(out_dir)
     if history.message:
         key, params = history.message
@@ -125,12 +146,65 @@ def train_command(
     elif not quiet:
         _print_summary(console, run, paths)
     if history.status == "interrupted":
-        raise typer.Exit(130)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if history.status == "diverged":
+        raise typer.Exit(EXIT_DIVERGED)
+
+
+def _resume_spec(run_dir: Path) -> Spec:
+    status = run_status(run_dir)
+    if status is None:
+        raise TorchgroundError("resume.not_a_run", path=str(run_dir))
+    if status in FINAL_STATUSES:
+        raise TorchgroundError("resume.finished", path=str(run_dir), status=status)
+    return load_spec(run_dir / "spec.json")
+
+
+def _checkpoint_of(run_dir: Path, spec: Spec) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        return None
+    tensors, meta = load_checkpoint(path)
+    if meta.get("spec") != json.loads(spec.to_json()):
+        raise TorchgroundError("ckpt.other_spec", path=str(path))
+    return tensors, meta
+
+
+def _train(
+    spec: Spec, out_dir: Path, engine: str, console: Console, log_every: int, quiet: bool,
+    checkpoint: tuple[dict[str, Any], dict[str, Any]] | None, checkpoint_every: float, resuming: bool,
+) -> Run:
+    report = _Report(console, spec.epochs, log_every, progress=not quiet and console.is_terminal)
+    if engine != "eager":  # the stacked engine: same numbers, lines printed once it is done
+        from torchground.engine import train_fast
+
+        run = train_fast(spec, compile=engine == "compiled")
+        for row in run.history.rows:
+            report.on_epoch_end_lines(row)
+        return run
+    wall_before = float(checkpoint[1].get("wall_s", 0.0)) if checkpoint else 0.0
+    saver = Checkpointer(out_dir / CHECKPOINT, every_s=checkpoint_every, wall_s=wall_before)
+    trainer = Trainer(spec, callbacks=[report, saver, *(make(spec, out_dir) for make in extra_callbacks)])
+    if checkpoint is not None:
+        restore(trainer, *checkpoint)
+        console.print(t("resume.from", path=str(out_dir), epoch=trainer.epoch, epochs=spec.epochs), highlight=False)
+    elif resuming:
+        console.print(t("resume.from_start", path=str(out_dir)), highlight=False)
+    start = time.perf_counter()
+    trainer_history = trainer.fit(remaining_epochs(trainer))
+    wall = wall_before + time.perf_counter() - start
+    return Run(spec, trainer.model, trainer.data, trainer_history, summarize(spec, trainer_history, wall, trainer.device))
+
+
+def plural(key: str, n: int) -> str:
+    """``key.one`` for 1, else ``key.other``, with ``n`` filled in ("1 epoch", "3 epochs")."""
+    return t(f"{key}.one" if n == 1 else f"{key}.other", n=n)
 
 
 def _print_summary(console: Console, run: Run, paths: dict[str, Path]) -> None:
     s = run.summary
-    console.print(t("train.completed", epochs=s["epochs"], steps=s["steps"], wall_s=s["wall_s"], steps_per_s=s["steps_per_s"] or 0))
+    console.print(t("clix.completed", epochs=plural("clix.epochs", s["epochs"]), steps=plural("clix.steps", s["steps"]),
+                    wall_s=s["wall_s"], steps_per_s=s["steps_per_s"] or 0))
     last = run.history.last
     if last:
         console.print(log_line(last, run.spec.epochs), highlight=False)

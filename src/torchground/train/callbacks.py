@@ -66,6 +66,15 @@ class EarlyStopping(Callback):
                 trainer.history.status = "early_stopped"
                 trainer.history.message = ("train.early_stopped", {"epoch": row["epoch"], "best": self.best_epoch, "patience": self.patience})
 
+    def state_dict(self) -> dict[str, Any]:
+        """The counters and the best weights so far (what a checkpoint keeps)."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait, "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Carry on from :meth:`state_dict`'s values."""
+        self.best, self.best_epoch, self.wait = float(state["best"]), state["best_epoch"], state["wait"]
+        self.best_state = None if state["best_state"] is None else {k: v.clone() for k, v in state["best_state"].items()}
+
     def on_fit_end(self, trainer: "Trainer", history: "History") -> None:
         if self.restore_best and self.best_state is not None and history.status == "early_stopped":
             trainer.model.load_state_dict(self.best_state)
