@@ -29,7 +29,7 @@ LAYERS = {
     "cli": 7, "__main__": 7,
 }
 # Modules that may read and write files although their layer is pure.
-FILE_IO = {"data.csv_io", "train.rundir", "train.checkpoint", "engine.kernels.build_cache"}
+FILE_IO = {"data.csv_io", "train.rundir", "train.checkpoint", "engine.kernels.build_cache", "engine.sweep.build_turn"}
 MAX_ROOT_MODULES = 10
 MAX_LINES = 500
 

@@ -19,7 +19,8 @@ from torchground.engine.sweep.chunks import (
     models_per_task,
     plan_chunks,
 )
-from torchground.engine.sweep.ray_tasks import BUILD_EPOCHS, Ledger, build_turn
+from torchground.engine.sweep.build_turn import BUILD_EPOCHS, build_turn
+from torchground.engine.sweep.ray_tasks import Ledger
 from torchground.errors import TorchgroundError
 
 importlib.import_module("torchground.cli.sweep_cmd")
@@ -92,15 +93,15 @@ def _locked(path) -> bool:
 
 def test_build_turn_holds_the_node_lock_through_the_first_epochs(tmp_path):
     folder = tmp_path / "builds"
-    with build_turn(folder, "cfg", epochs=5) as progress:
+    with build_turn(folder, "cfg") as progress:
         assert progress is not None and _locked(folder / "cfg.lock")
         progress(BUILD_EPOCHS - 1, 5)
         assert _locked(folder / "cfg.lock") and not (folder / "cfg.built").exists()
         progress(BUILD_EPOCHS, 5)  # built: the others may go
         assert not _locked(folder / "cfg.lock") and (folder / "cfg.built").exists()
-    with build_turn(folder, "cfg", epochs=5) as progress:
+    with build_turn(folder, "cfg") as progress:
         assert progress is None  # built on this node already
-    with build_turn(folder, "other", epochs=1) as progress:
+    with build_turn(folder, "other") as progress:
         progress(1, 1)  # a one-epoch group is built after its only epoch
         assert (folder / "other.built").exists()
 
@@ -108,13 +109,13 @@ def test_build_turn_holds_the_node_lock_through_the_first_epochs(tmp_path):
 def test_build_turn_left_early_passes_the_turn_on(tmp_path):
     folder = tmp_path / "builds"
     with pytest.raises(RuntimeError):
-        with build_turn(folder, "cfg", epochs=5) as progress:
+        with build_turn(folder, "cfg") as progress:
             raise RuntimeError("every model diverged, or a build failed")
     assert not _locked(folder / "cfg.lock") and not (folder / "cfg.built").exists()
     entered = []
 
     def second() -> None:
-        with build_turn(folder, "cfg", epochs=5) as progress:
+        with build_turn(folder, "cfg") as progress:
             entered.append(progress)
 
     thread = threading.Thread(target=second)
