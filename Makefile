@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test install install-test system-deps system-deps-test clean
+.PHONY: run test test-blas-paths install install-test system-deps system-deps-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,16 @@ run: install system-deps
 
 test: install-test
 	$(PY) -m pytest
+	$(MAKE) test-blas-paths
+
+# The engine-vs-trainer agreement tests under each of MKL's code paths (README: "Reliability
+# and security"): exact agreement under COMPATIBLE, the stated promise for chaotic cases on all.
+BLAS_PATHS ?= COMPATIBLE AVX2 AVX512
+test-blas-paths: install-test
+	@for path in $(BLAS_PATHS); do \
+	  echo "agreement tests with MKL_CBWR=$$path"; \
+	  MKL_CBWR=$$path $(PY) -m pytest -q -p no:cacheprovider tests/engine/test_engine.py || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
