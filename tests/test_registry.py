@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from torchground.errors import RegistryError, SpecError
-from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, LossFunction, optimizer_params
+from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, ClassIndexLoss, LossFunction, optimizer_params
 from torchground.spec import Spec
 from torchground.train import build_optimizer, train
 
@@ -102,7 +102,9 @@ def loss(name: str, out: torch.Tensor = OUT, target: torch.Tensor = TARGET) -> f
 
 
 def test_losses_present() -> None:
-    assert LOSSES.names() == ("mse", "half_mse", "l1", "smooth_l1", "huber", "soft_margin", "bce_with_logits", "bce")
+    assert LOSSES.names() == (
+        "mse", "half_mse", "l1", "smooth_l1", "huber", "soft_margin", "bce_with_logits", "bce", "crossentropy", "multimargin",
+    )
 
 
 def test_mse_and_half_mse() -> None:
@@ -149,7 +151,7 @@ def test_bce_maps_output_and_labels_to_probabilities() -> None:
 
 def criterion_of(module: nn.Module) -> nn.Module:
     """The torch.nn loss inside a built loss (wrapped in LossFunction where labels are mapped)."""
-    return module.criterion if isinstance(module, LossFunction) else module
+    return module.criterion if isinstance(module, (LossFunction, ClassIndexLoss)) else module
 
 
 def test_loss_function_repr_states_the_mapping() -> None:
@@ -176,7 +178,8 @@ def _torch_loss_classes() -> list[str]:
     )
 
 
-USABLE_TORCH_LOSSES = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "SoftMarginLoss", "BCEWithLogitsLoss", "BCELoss"}
+USABLE_TORCH_LOSSES = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "SoftMarginLoss", "BCEWithLogitsLoss", "BCELoss",
+                       "CrossEntropyLoss", "MultiMarginLoss"}
 
 
 def _registry_key(cls_name: str) -> str | None:
@@ -290,6 +293,7 @@ def test_every_entry_has_one_line_text_in_en_and_ja(kind: str, name: str) -> Non
 
 SMALL = Spec(n_samples=100, epochs=3)
 SMALL_REG = SMALL.replace(dataset="reg-plane", n_samples=100)
+SMALL_MULTI = SMALL.replace(dataset="blobs", classes=4, n_samples=100)
 
 
 def _opt_fields(name: str) -> dict:
@@ -299,7 +303,10 @@ def _opt_fields(name: str) -> dict:
 TRAIN_CASES = (
     [pytest.param(SMALL, {"activation": a}, id=f"activation-{a}") for a in ACTIVATIONS.names()]
     + [pytest.param(SMALL_REG, {"output_activation": a}, id=f"output-{a}") for a in ACTIVATIONS.names()]
-    + [pytest.param(SMALL, {"loss": name}, id=f"loss-{name}") for name in LOSSES.names()]
+    + [pytest.param(SMALL, {"loss": name}, id=f"loss-{name}") for name in LOSSES.names()
+       if "classification" in LOSSES.get(name).info["problems"]]
+    + [pytest.param(SMALL_MULTI, {"loss": name}, id=f"loss-multi-{name}") for name in LOSSES.names()
+       if "multiclass" in LOSSES.get(name).info["problems"]]
     + [pytest.param(SMALL_REG, {"loss": name}, id=f"loss-reg-{name}") for name in LOSSES.names()
        if "regression" in LOSSES.get(name).info["problems"]]
     + [pytest.param(SMALL, _opt_fields(name), id=f"optimizer-{name}") for name in OPTIMIZERS.names()]

@@ -39,20 +39,27 @@ __all__ = ["PlaygroundNet", "Discretize", "discretize", "build_model", "weight_p
 
 
 class PlaygroundNet(nn.Module):
-    """A fully connected network: features → hidden layers → one output.
+    """A fully connected network: features → hidden layers → one output (or one per class).
 
     Args:
         n_inputs: number of input features.
         hidden: widths of the hidden layers (may be empty: then a single neuron).
         activation: registry name of the hidden activation (default "tanh").
         output_activation: registry name of the output activation (default "tanh").
+        n_outputs: output units: 1 (default; ±1 classes or regression) or K for K classes
+            (the logits; softmax is inside ``nn.CrossEntropyLoss``).
 
     Shape:
-        input (B, n_inputs) → output (B, 1).
+        input (B, n_inputs) → output (B, n_outputs).
     """
 
     def __init__(
-        self, n_inputs: int, hidden: Sequence[int], activation: str = "tanh", output_activation: str = "tanh"
+        self,
+        n_inputs: int,
+        hidden: Sequence[int],
+        activation: str = "tanh",
+        output_activation: str = "tanh",
+        n_outputs: int = 1,
     ) -> None:
         super().__init__()
         self.n_layers = len(hidden)
@@ -61,7 +68,7 @@ class PlaygroundNet(nn.Module):
             setattr(self, f"layer{i}", nn.Linear(width, h))
             setattr(self, f"act{i}", ACTIVATIONS.get(activation).build())
             width = h
-        self.layer_out = nn.Linear(width, 1)
+        self.layer_out = nn.Linear(width, n_outputs)
         self.act_out = ACTIVATIONS.get(output_activation).build()
 
 
@@ -76,7 +83,7 @@ class PlaygroundNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for i in range(1, self.n_layers + 1):
             x = self._modules[f"act{i}"](self._modules[f"layer{i}"](x))  # (B, width)
-        return self.act_out(self.layer_out(x))  # (B, 1)
+        return self.act_out(self.layer_out(x))  # (B, n_outputs)
 
     def layer_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every neuron's output: one (B, width) tensor per hidden layer, then (B, 1) of the output."""
@@ -88,7 +95,13 @@ class PlaygroundNet(nn.Module):
 
 
 def discretize(output: torch.Tensor) -> torch.Tensor:
-    """Map outputs to classes: ≥ 0 → +1.0, otherwise −1.0 (same shape and dtype)."""
+    """Map outputs to classes: ≥ 0 → +1.0, otherwise −1.0 (same shape and dtype).
+
+    With K outputs (K classes) the class is the most likely one, the argmax, as a (B, 1)
+    column of class indices in the output's dtype (the targets' form).
+    """
+    if output.ndim == 2 and output.shape[1] > 1:
+        return output.argmax(dim=1, keepdim=True).to(output.dtype)  # (B, 1)
     return torch.where(output >= 0.0, 1.0, -1.0).to(output.dtype)
 
 
@@ -114,6 +127,7 @@ def build_model(spec: "Spec") -> PlaygroundNet:  # noqa: F821 (Spec imported laz
     """
     with _BUILD_LOCK, torch.random.fork_rng(devices=[]):  # the global RNG: one build at a time
         torch.manual_seed(spec.init_seed)
-        model = PlaygroundNet(spec.n_inputs, spec.hidden, spec.activation, spec.output_activation)
+        outputs = spec.classes if (spec.classes or 2) > 2 else 1
+        model = PlaygroundNet(spec.n_inputs, spec.hidden, spec.activation, spec.output_activation, outputs)
         model.apply(INITS.get(spec.init).build())
     return model.to(getattr(torch, spec.dtype))

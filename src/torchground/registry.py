@@ -28,6 +28,7 @@ __all__ = [
     "Entry",
     "Registry",
     "LossFunction",
+    "ClassIndexLoss",
     "ACTIVATIONS",
     "LOSSES",
     "OPTIMIZERS",
@@ -183,8 +184,32 @@ class _HalfSquaredError(nn.Module):
         return 0.5 * torch.mean((output - target) ** 2)
 
 
+class ClassIndexLoss(nn.Module):
+    """A K-class ``torch.nn`` loss fed class indices: ``criterion(output, target.long())``.
+
+    The networks keep every target in a (B, 1) float column (±1, a real value or, with K
+    classes, the class index 0 … K−1); losses over K outputs such as
+    ``nn.CrossEntropyLoss`` (softmax included) want a (B,) tensor of class indices.
+
+    Shape:
+        output (B, K) of logits, target (B, 1) of class indices. Returns a scalar.
+    """
+
+    def __init__(self, criterion: nn.Module):
+        super().__init__()
+        self.criterion = criterion
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.criterion(output, target.reshape(-1).long())
+
+    def extra_repr(self) -> str:
+        return "target ↦ class index"
+
+
 _BOTH = ("classification", "regression")
 _CLS = ("classification",)
+#: Losses of K = 3 to 10 classes (one output per class) fit the "multiclass" problem only.
+_MULTI = ("multiclass",)
 
 
 def _loss(
@@ -196,6 +221,8 @@ def _loss(
     output_range: tuple[float, float] | None = None,
 ) -> Entry[nn.Module]:
     def build() -> nn.Module:
+        if problems == _MULTI:
+            return ClassIndexLoss(make())
         # Without a label mapping the plain torch.nn loss is used as is (one module call less per step).
         return LossFunction(make(), unit_out, unit_target) if unit_out or unit_target else make()
 
@@ -208,8 +235,8 @@ def _loss(
 
 
 _REFUSED_LOSSES = (
-    "crossentropy", "nll", "ctc", "poissonnll", "gaussiannll", "kldiv", "marginranking", "hingeembedding",
-    "multilabelmargin", "multilabelsoftmargin", "cosineembedding", "multimargin", "tripletmargin",
+    "nll", "ctc", "poissonnll", "gaussiannll", "kldiv", "marginranking", "hingeembedding",
+    "multilabelmargin", "multilabelsoftmargin", "cosineembedding", "tripletmargin",
     "tripletmarginwithdistance", "adaptivelogsoftmaxwithloss", "linearcrossentropy",
 )
 
@@ -224,6 +251,8 @@ LOSSES: Registry[nn.Module] = Registry(
         _loss("soft_margin", nn.SoftMarginLoss, _CLS),
         _loss("bce_with_logits", nn.BCEWithLogitsLoss, _CLS, unit_target=True),
         _loss("bce", nn.BCELoss, _CLS, unit_out=True, unit_target=True, output_range=(-1.0, 1.0)),
+        _loss("crossentropy", nn.CrossEntropyLoss, _MULTI),
+        _loss("multimargin", nn.MultiMarginLoss, _MULTI),
     ]
     + [Entry("loss", n, refused=f"registry.refused.loss.{n}") for n in _REFUSED_LOSSES],
     aliases={

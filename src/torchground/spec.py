@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from torchground.data.datasets import DATASETS
 from torchground.errors import RegistryError, SpecError
 from torchground.data.features import FEATURES
+from torchground.data.spec_data import CSV, is_dataset, resolve_data
 from torchground.i18n import Text, t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
 
@@ -80,6 +81,10 @@ class Spec(BaseModel):
         epochs: default 100. patience, min_delta, restore_best: early stopping on the
             validation loss (off while ``patience`` is None).
         device: auto, cpu or cuda. dtype: float32 or float64.
+        data_file, data_sha256, classes, class_names, standardize, input_mean, input_scale:
+            a CSV data file (dataset "csv") and its SHA-256, the number of classes (2, or
+            3 to 10 with K outputs and cross-entropy), their names, and the inputs'
+            standardisation; see :mod:`torchground.data.spec_data`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
@@ -99,7 +104,7 @@ class Spec(BaseModel):
     activation: str = "tanh"
     output_activation: str | None = None
     init: str = "xavier"
-    loss: str = "mse"
+    loss: str | None = None
     optimizer: str = "sgd"
     lr: float = 0.03
     weight_decay: float | None = None
@@ -114,6 +119,13 @@ class Spec(BaseModel):
     restore_best: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "float64"] = "float32"
+    data_file: str | None = None
+    data_sha256: str | None = None
+    classes: int | None = None
+    class_names: tuple[str, ...] | None = None
+    standardize: bool | None = None
+    input_mean: tuple[float, float] | None = None
+    input_scale: tuple[float, float] | None = None
 
     def __hash__(self) -> int:  # optimizer_args is a dict: hash the canonical JSON instead
         return hash(self.to_json(indent=None))
@@ -136,8 +148,8 @@ class Spec(BaseModel):
     @classmethod
     def _dataset(cls, v: Any) -> str:
         name = v.strip().lower().replace("_", "-") if isinstance(v, str) else None
-        if name not in DATASETS:
-            raise SpecError("spec.invalid", field="dataset", value=v, allowed=", ".join(DATASETS))
+        if not is_dataset(name):
+            raise SpecError("spec.invalid", field="dataset", value=v, allowed=", ".join([*DATASETS, CSV]))
         return name
 
     @field_validator("features", mode="before")
@@ -182,8 +194,8 @@ class Spec(BaseModel):
 
     @field_validator("loss", mode="before")
     @classmethod
-    def _loss(cls, v: Any) -> str:
-        return _registry_name(LOSSES, v)
+    def _loss(cls, v: Any) -> str | None:
+        return None if v is None else _registry_name(LOSSES, v)
 
     @field_validator("optimizer", mode="before")
     @classmethod
@@ -215,7 +227,7 @@ class Spec(BaseModel):
     # -- resolution and cross-field checks ------------------------------------------------------
     @model_validator(mode="after")
     def _resolve(self) -> "Spec":
-        info = DATASETS[self.dataset]
+        info = resolve_data(self, _set)
         if self.problem is not None and self.problem != info.problem:
             raise SpecError("spec.problem_mismatch", value=self.problem, dataset=self.dataset, problem=info.problem)
         _set(self, "problem", info.problem)
@@ -262,6 +274,8 @@ class Spec(BaseModel):
 
     def _check_loss(self) -> None:
         entry = LOSSES.get(self.loss)
+        if (self.classes or 2) > 2 or "multiclass" in entry.info["problems"]:  # checked in data.spec_data
+            return
         if self.problem not in entry.info["problems"]:
             raise SpecError("spec.loss_problem", loss=self.loss, problem=self.problem)
         if entry.info["output_range"] and self.output_activation not in _UNIT_RANGE_OUTPUTS:
@@ -308,7 +322,11 @@ class Spec(BaseModel):
         data = self.to_dict()
         for name, source in _AUTO_FIELDS.items():
             if name not in changes and any(s in changes for s in source):
-                if data[name] == getattr(Spec(**{k: data[k] for k in source if k in data}), name, None):
+                try:  # a CSV spec is not made from its sources alone: its fields stay
+                    default = getattr(Spec(**{k: data[k] for k in source if k in data}), name, None)
+                except SpecError:
+                    continue
+                if data[name] == default:
                     data[name] = None
         data.update(changes)
         return Spec(**data)
@@ -361,6 +379,9 @@ _AUTO_FIELDS: dict[str, tuple[str, ...]] = {
     "n_samples": ("dataset",),
     "output_activation": ("dataset",),
     "weight_decay": ("optimizer",),
+    "classes": ("dataset",),
+    "loss": ("dataset", "classes"),
+    "standardize": ("dataset",),
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+from torchground.data.spec_data import csv_fields
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
 from torchground.train.rundir import load_spec
@@ -32,8 +33,12 @@ _TEXT_FIELDS = (
     "dataset", "n_samples", "noise", "train_pct", "val_pct", "test_pct", "seed", "init_seed", "shuffle_seed",
     "features", "hidden", "activation", "output_activation", "init", "loss", "optimizer", "lr", "weight_decay",
     "l1", "l2", "batch_size", "epochs", "patience", "min_delta", "device", "dtype",
+    "classes",
 )
-_SWITCHES = {"shuffle": "--shuffle/--no-shuffle", "restore_best": "--restore-best/--no-restore-best"}
+_SWITCHES = {
+    "shuffle": "--shuffle/--no-shuffle", "restore_best": "--restore-best/--no-restore-best",
+    "standardize": "--standardize/--no-standardize",
+}
 
 
 def _option(field: str, *names: str) -> Any:
@@ -45,6 +50,8 @@ def _parameters() -> list[inspect.Parameter]:
     params = [
         inspect.Parameter("config", kw, default=None, annotation=Annotated[Optional[Path], typer.Option("--config", help=t(_H + "config"))]),
         inspect.Parameter("preset", kw, default=None, annotation=Annotated[Optional[str], _option("preset")]),
+        inspect.Parameter("data", kw, default=None, annotation=Annotated[Optional[Path], typer.Option("--data", help=t(_H + "data_csv"))]),
+        inspect.Parameter("problem", kw, default=None, annotation=Annotated[Optional[str], _option("problem_csv", "--problem")]),
     ]
     params += [inspect.Parameter(f, kw, default=None, annotation=Annotated[Optional[str], _option(f)]) for f in _TEXT_FIELDS]
     params.append(inspect.Parameter("opt", kw, default=None, annotation=Annotated[Optional[list[str]], _option("optimizer_args", "--opt")]))
@@ -71,6 +78,12 @@ class SpecOptions:
         """Base spec (config file, else preset, else the defaults) with the flags applied."""
         values = dict(self.values)
         values["optimizer_args"] = parse_opt_args(values.pop("opt", None))
+        data, problem = values.pop("data", None), values.pop("problem", None)
+        if data is not None:  # --data FILE.csv: read once, the data fields set from it (--problem overrides)
+            standardize = values.pop("standardize", None)
+            values.update(csv_fields(data, problem=problem, standardize=standardize is not False))
+        elif problem is not None:
+            values["problem"] = problem
         return spec_from_options(self.config, self.preset, values)
 
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from torchground.data.datasets import Dataset, Splits, make_dataset, split_dataset
 from torchground.data.features import feature_matrix
+from torchground.data.spec_data import CSV, load_data
 from torchground.errors import TorchgroundError
 from torchground.model import PlaygroundNet
 from torchground.registry import LOSSES, OPTIMIZERS
@@ -26,8 +27,14 @@ __all__ = ["Run", "make_data", "to_tensors", "resolve_device", "build_optimizer"
 
 
 def make_data(spec: Spec) -> Splits:
-    """Generate the spec's data set (``seed``, ``noise``, ``n_samples``) and split it."""
-    ds = make_dataset(spec.dataset, n_samples=spec.n_samples, noise=spec.noise, seed=spec.seed)
+    """Generate the spec's data set (``seed``, ``noise``, ``n_samples``) and split it.
+
+    A CSV file's points come standardised where the spec says so (``input_mean``, ``input_scale``).
+    """
+    if spec.dataset == CSV:  # a data file: checked against its SHA-256, shuffled with seed, standardised
+        ds = load_data(spec)
+    else:
+        ds = make_dataset(spec.dataset, n_samples=spec.n_samples, noise=spec.noise, seed=spec.seed, classes=spec.classes)
     return split_dataset(ds, spec.train_pct, spec.val_pct, spec.test_pct)
 
 

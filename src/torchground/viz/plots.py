@@ -39,7 +39,7 @@ from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from torchground.atomic import atomic_path
-from torchground.viz.boundary import EXTENT, boundary_grid
+from torchground.viz.boundary import EXTENT, boundary_grid, data_box
 from torchground.data.datasets import CLASSIFICATION, Dataset, Splits
 from torchground.errors import TorchgroundError
 from torchground.train.history import History
@@ -62,6 +62,10 @@ NEGATIVE, NEUTRAL, POSITIVE = "#f59322", "#e8eaeb", "#0877bd"
 #: The Playground's diverging scale: -1 orange, 0 near-white, +1 blue (use vmin=-1, vmax=1).
 PLAYGROUND_CMAP = LinearSegmentedColormap.from_list("playground", [NEGATIVE, NEUTRAL, POSITIVE])
 PLAYGROUND_CMAP(0.0)  # build the lookup table now, not lazily inside concurrent draws
+#: Colours of K classes (3 to 10), class 0 first; the first two are the Playground's.
+CLASS_COLOURS: tuple[str, ...] = (
+    "#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)
 
 #: Font families with Japanese glyphs, tried in order as the fallback for Japanese text.
 CJK_FONTS: tuple[str, ...] = (
@@ -159,11 +163,15 @@ def _problem(data: Splits | Dataset | None) -> str:
     return data.problem if isinstance(data, Dataset) else data.train.problem
 
 
-def _scatter(ax: Any, sets: list[tuple[str, Dataset]], lang: str | None, size: float = 22.0) -> None:
+def _scatter(ax: Any, sets: list[tuple[str, Dataset]], lang: str | None, size: float = 22.0, view: Any = None) -> None:
     for name, ds in sets:
+        points = ds.points if view is None else view.to_raw(ds.points)
+        colour: dict[str, Any] = {"c": ds.labels, "cmap": PLAYGROUND_CMAP, "vmin": -1.0, "vmax": 1.0}
+        if ds.problem == CLASSIFICATION and ds.classes > 2:
+            colour = {"c": [CLASS_COLOURS[int(k)] for k in ds.labels]}
         ax.scatter(
-            ds.points[:, 0], ds.points[:, 1], c=ds.labels, cmap=PLAYGROUND_CMAP, vmin=-1.0, vmax=1.0,
-            s=size, linewidths=0.8, label=t(f"plots.set.{name}", lang), **_POINT_STYLE[name],
+            points[:, 0], points[:, 1], s=size, linewidths=0.8, label=t(f"plots.set.{name}", lang),
+            **colour, **_POINT_STYLE[name],
         )
 
 
@@ -176,7 +184,19 @@ def _set_handles(sets: list[tuple[str, Dataset]], lang: str | None) -> list[Line
     ]
 
 
-def _class_handles(lang: str | None) -> list[Line2D]:
+def _class_handles(lang: str | None, names: Sequence[str] = ()) -> list[Line2D]:
+    if len(names) > 2:  # K classes: one entry per class name
+        return [
+            Line2D([], [], linestyle="", marker="o", markersize=6, markerfacecolor=CLASS_COLOURS[k],
+                   markeredgecolor="none", label=name)
+            for k, name in enumerate(names)
+        ]
+    if len(names) == 2 and tuple(names) != ("-1", "1"):  # a data file's two names: -1 is the first
+        return [
+            Line2D([], [], linestyle="", marker="o", markersize=6, markerfacecolor=colour, markeredgecolor="none",
+                   label=name)
+            for colour, name in ((POSITIVE, names[1]), (NEGATIVE, names[0]))
+        ]
     return [
         Line2D([], [], linestyle="", marker="o", markersize=6, markerfacecolor=colour, markeredgecolor="none",
                label=t(key, lang))
@@ -184,20 +204,65 @@ def _class_handles(lang: str | None) -> list[Line2D]:
     ]
 
 
-def _plane(ax: Any, lang: str | None, extent: float = EXTENT) -> None:
-    ax.set_xlim(-extent, extent)
-    ax.set_ylim(-extent, extent)
-    ax.set_aspect("equal")
+def _plane(ax: Any, lang: str | None, extent: float = EXTENT, view: Any = None) -> None:
+    if view is None:
+        ax.set_xlim(-extent, extent)
+        ax.set_ylim(-extent, extent)
+        ax.set_aspect("equal")
+    else:  # a data file's own extent: its axes keep their own units
+        ax.set_xlim(view.raw_box[0], view.raw_box[1])
+        ax.set_ylim(view.raw_box[2], view.raw_box[3])
     ax.set_xlabel(t("plots.axis.x1", lang))
     ax.set_ylabel(t("plots.axis.x2", lang))
 
 
-def _heatmap(ax: Any, values: np.ndarray, smooth: bool = True, extent: float = EXTENT) -> Any:
-    """Draw (R, R) ``values`` with row 0 at the bottom (the :func:`boundary_grid` layout)."""
+def _heatmap(ax: Any, values: np.ndarray, smooth: bool = True, extent: float = EXTENT, view: Any = None) -> Any:
+    """Draw (R, R) ``values`` (or an (R, R, 3) picture) with row 0 at the bottom (the
+    :func:`boundary_grid` layout)."""
+    box = (-extent, extent, -extent, extent) if view is None else view.raw_box
     return ax.imshow(
-        values, origin="lower", extent=(-extent, extent, -extent, extent),
+        values, origin="lower", extent=box, aspect="auto" if view is not None else None,
         cmap=PLAYGROUND_CMAP, vmin=-1.0, vmax=1.0, interpolation="bilinear" if smooth else "nearest",
     )
+
+
+class _View:
+    """Where a data file's points are drawn: the model's (standardised) box around them
+    and the same box in the file's own units."""
+
+    def __init__(self, spec: Any, points: np.ndarray) -> None:
+        self.scale = np.asarray(spec.input_scale if spec.standardize else (1.0, 1.0))
+        self.mean = np.asarray(spec.input_mean if spec.standardize else (0.0, 0.0))
+        self.box = data_box(points)  # model space
+        low = self.to_raw(np.array([[self.box[0], self.box[2]]]))[0]
+        high = self.to_raw(np.array([[self.box[1], self.box[3]]]))[0]
+        self.raw_box = (float(low[0]), float(high[0]), float(low[1]), float(high[1]))
+
+    def to_raw(self, points: np.ndarray) -> np.ndarray:
+        return points * self.scale + self.mean  # (N, 2)
+
+
+def _view(spec: Any, splits: Splits | Dataset | None) -> _View | None:
+    """A data file's view (``None`` for the generated sets, drawn on the Playground's plane)."""
+    if spec is None or spec.dataset != "csv" or splits is None:
+        return None
+    sets = [splits] if isinstance(splits, Dataset) else [splits.train, splits.val, splits.test]
+    points = np.concatenate([ds.points for ds in sets if ds.n])
+    return _View(spec, points)
+
+
+def class_picture(probabilities: np.ndarray) -> np.ndarray:
+    """An RGB picture of K-class probabilities: each pixel the colour of its most likely
+    class, faded to grey as that class's probability falls to 1/K (a tie).
+
+    Shape: (R, R, K) → (R, R, 3).
+    """
+    k = probabilities.shape[-1]
+    best = probabilities.argmax(axis=-1)  # (R, R)
+    strength = np.clip((probabilities.max(axis=-1) - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)[..., None]  # (R, R, 1)
+    colours = np.array([matplotlib.colors.to_rgb(c) for c in CLASS_COLOURS[:k]])[best]  # (R, R, 3)
+    neutral = np.array(matplotlib.colors.to_rgb(NEUTRAL))
+    return neutral * (1.0 - strength) + colours * strength
 
 
 # ----------------------------------------------------------------------------- boundary
@@ -210,6 +275,7 @@ def plot_boundary(
     discretize: bool = False,
     *,
     resolution: int = 100,
+    spec: Any = None,
 ) -> Figure:
     """The network's output as a heat map with the data, and a small map per neuron beside it.
 
@@ -230,14 +296,27 @@ def plot_boundary(
         discretize: show every map as -1/+1 (``value >= 0`` → +1), as the Playground's
             "discretize output". Default: False.
         resolution: grid points per side (see :func:`boundary_grid`). Default: 100.
+        spec: the run's spec (default ``None``). With a data file the pictures span the
+            data's own extent with a margin, in the file's units (the network sees them
+            standardised); its class names label the legend.
+
+    With K classes the output map is coloured by the most likely class, its strength by
+    that class's probability (:func:`class_picture`), with a legend of the class names;
+    each neuron keeps its own scalar map.
 
     Returns:
         A new figure; save it with :func:`save_figure`.
     """
-    grid = boundary_grid(model, features, resolution=resolution)
+    view = _view(spec, splits)
+    grid = boundary_grid(model, features, resolution=resolution, box=None if view is None else view.box)
     output, neurons = grid["output"], grid["neurons"]
-    if discretize:
+    multi = "probabilities" in grid
+    if multi:
+        probs = grid["probabilities"]  # (R, R, K)
+        output = class_picture(np.eye(probs.shape[-1])[probs.argmax(axis=-1)] if discretize else probs)
+    elif discretize:
         output = np.where(output >= 0.0, 1.0, -1.0)
+    if discretize:
         neurons = [np.where(n >= 0.0, 1.0, -1.0) for n in neurons]
     problem = _problem(splits)
 
@@ -251,16 +330,19 @@ def plot_boundary(
         main, side = fig, None
 
     ax = main.add_subplot()
-    image = _heatmap(ax, output, smooth=not discretize)
+    image = _heatmap(ax, output, smooth=not discretize, view=view)
     sets = _sets(splits, show_test)
-    _scatter(ax, sets, lang)
-    _plane(ax, lang)
+    _scatter(ax, sets, lang, view=view)
+    _plane(ax, lang, view=view)
     title = t(f"plots.boundary.title.{problem}", lang)
     ax.set_title(t("plots.boundary.discretized", lang, title=title) if discretize else title)
-    handles = _set_handles(sets, lang) + (_class_handles(lang) if problem == CLASSIFICATION and sets else [])
+    names = spec.class_names if spec is not None and spec.class_names else (sets[0][1].names if sets else ())
+    show_classes = problem == CLASSIFICATION and (sets or multi)
+    handles = _set_handles(sets, lang) + (_class_handles(lang, names) if show_classes else [])
     if handles:
         ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.85)
-    main.colorbar(image, ax=ax, shrink=0.8, label=t("plots.colorbar.output", lang))
+    if not multi:
+        main.colorbar(image, ax=ax, shrink=0.8, label=t("plots.colorbar.output", lang))
 
     if side is not None:
         cells = side.add_gridspec(rows, n_layers)
@@ -268,7 +350,7 @@ def plot_boundary(
             shown = min(maps.shape[0], MAX_NEURON_MAPS)
             for k in range(shown):
                 small = side.add_subplot(cells[k, layer - 1])
-                _heatmap(small, maps[k], smooth=not discretize)
+                _heatmap(small, maps[k], smooth=not discretize, view=view)
                 small.set_xticks([])
                 small.set_yticks([])
                 small.set_title(t("plots.neuron.title", lang, layer=layer, index=k + 1), fontsize=7, pad=2)
@@ -357,9 +439,17 @@ def plot_dataset(dataset_or_splits: Dataset | Splits, lang: str | None = None) -
     ax = fig.add_subplot()
     ax.set_facecolor("#c9cdd1")  # mid grey: white edges and near-0 labels stay visible
     _scatter(ax, sets, lang, size=18.0)
-    _plane(ax, lang)
+    every = np.concatenate([d.points for _, d in sets]) if sets else np.zeros((0, 2))
+    if every.size and (first.name == "csv" or np.abs(every).max() > EXTENT):  # a data file: its own extent
+        box = data_box(every)
+        ax.set_xlim(box[0], box[1])
+        ax.set_ylim(box[2], box[3])
+        ax.set_xlabel(t("plots.axis.x1", lang))
+        ax.set_ylabel(t("plots.axis.x2", lang))
+    else:
+        _plane(ax, lang)
     ax.set_title(t("plots.dataset.title", lang, name=first.name, problem=t(f"plots.problem.{problem}", lang), n=n))
-    handles = (_class_handles(lang) if problem == CLASSIFICATION else []) + (
+    handles = (_class_handles(lang, first.names) if problem == CLASSIFICATION else []) + (
         _set_handles(sets, lang) if isinstance(dataset_or_splits, Splits) else []
     )
     if handles:
