@@ -80,7 +80,7 @@ ALLOWED_WORDS = frozenset(
     Softplus Softshrink Softsign Hardtanh Hardshrink LeakyReLU LogSigmoid Tanhshrink Threshold MSELoss
     state_dict float double half int long bool dtype cuda cpu
     Epoch loss acc val_loss val_acc r2 val_r2 epoch
-    x y w b e pi exp log sin cos sqrt abs max min mean sum nan inf
+    x y w b e pi exp log sin cos tan sqrt abs max min mean sum nan inf
     ja en ms s px True False None
     """.split()
 )

@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from torchground.cli.help_lang import help_language, translate_help
 from torchground.errors import TorchgroundError
 from torchground.i18n import LANGUAGES, detect_language, get_language, set_language, t
 
@@ -52,7 +53,11 @@ def run_app(argv: list[str]) -> int:
     _register_commands()
     previous = get_language()
     try:
-        app(args=argv, prog_name="torchground")
+        command = typer.main.get_command(app)  # what app() runs; built here to set its help's language
+        asked = help_language(argv)
+        if asked is not None:  # --lang ja --help: the help in Japanese whatever the locale
+            translate_help(command, asked)
+        command(args=argv, prog_name="torchground")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except TorchgroundError as exc:

@@ -1,0 +1,73 @@
+"""Help texts in the language of ``--lang``: ``torchground train --lang ja --help`` is Japanese.
+
+Typer fixes every help text when a command module is imported, in the language of the
+environment then (``TORCHGROUND_LANG``, else the locale). A ``--lang`` on the command
+line is the first rule of :func:`torchground.i18n.resolve_language`, so before the
+command line runs, :func:`help_language` reads it and :func:`translate_help` rewrites
+the help of the built command tree: each help text is a catalogue text (or two joined
+by a space), found by its wording in either language and replaced by the same key's text
+in the language asked for.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from torchground.i18n import LANGUAGES, catalogue, t
+
+__all__ = ["help_language", "translate_help"]
+
+
+def help_language(argv: list[str]) -> str | None:
+    """The language ``argv`` asks for with ``--lang X`` or ``--lang=X`` (``None`` if none or unknown).
+
+    >>> help_language(["train", "--lang", "ja", "--help"]), help_language(["train", "--lang=en"])
+    ('ja', 'en')
+    >>> help_language(["train", "--help"]) is None
+    True
+    """
+    for i, arg in enumerate(argv):
+        value = argv[i + 1] if arg == "--lang" and i + 1 < len(argv) else arg.removeprefix("--lang=")
+        if (arg == "--lang" or arg.startswith("--lang=")) and value in LANGUAGES:
+            return value
+    return None
+
+
+@cache
+def _keys_by_text() -> dict[str, str]:
+    """Catalogue text (in any language) → its key."""
+    found: dict[str, str] = {}
+    for lang in LANGUAGES:
+        for key, text in catalogue(lang).items():
+            found.setdefault(text, key)
+    return found
+
+
+def _translated(text: str | None, lang: str) -> str | None:
+    """``text`` in ``lang``: one catalogue text, or two joined by a space; otherwise unchanged."""
+    if not text:
+        return text
+    keys = _keys_by_text()
+    if text in keys:
+        return t(keys[text], lang)
+    for i, ch in enumerate(text):
+        if ch == " " and text[:i] in keys and text[i + 1:] in keys:
+            return t(keys[text[:i]], lang) + " " + t(keys[text[i + 1:]], lang)
+    return text
+
+
+def translate_help(command: Any, lang: str) -> None:
+    """Rewrite the help of ``command`` (a Click command, as Typer builds it; Typer carries its
+    own copy of Click, so it is read by its attributes), its parameters and subcommands."""
+    command.help = _translated(command.help, lang)
+    command.short_help = _translated(command.short_help, lang)
+    for param in command.params:
+        if hasattr(param, "help"):
+            param.help = _translated(param.help, lang)
+    if getattr(command, "add_help_option", False):  # Click's own --help, made on first use
+        option = command.get_help_option(command.context_class(command))
+        if option is not None:
+            option.help = t("helplang.help_option", lang)
+    for sub in (getattr(command, "commands", None) or {}).values():
+        translate_help(sub, lang)
