@@ -12,7 +12,8 @@ import pytest
 
 import torchground
 import torchground.i18n as i18n
-from torchground.i18n import LANGUAGES, catalogue, detect_language, get_language, set_language, t
+from torchground.errors import TorchgroundError
+from torchground.i18n import LANGUAGES, catalogue, detect_language, get_language, resolve_language, set_language, t
 from torchground.spec import SPEC_FIELDS
 
 EN = catalogue("en")
@@ -63,6 +64,16 @@ def test_no_key_is_defined_in_two_domain_files() -> None:
 @pytest.mark.parametrize("key", sorted(EN))
 def test_same_placeholders_in_both_languages(key: str) -> None:
     assert placeholders(EN[key]) == placeholders(JA[key])
+
+
+def fields_with_format(template: str) -> set[tuple[str, str, str]]:
+    """(name, format spec, conversion) of every field: `{value!r}` and `{value}` render differently."""
+    return {(name, spec or "", conv or "") for _, name, spec, conv in string.Formatter().parse(template) if name}
+
+
+def test_same_format_specs_and_conversions_in_both_languages() -> None:
+    differ = [k for k in EN if fields_with_format(EN[k]) != fields_with_format(JA[k])]
+    assert differ == []
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -156,6 +167,26 @@ def test_dynamic_keys_exist() -> None:
 )
 def test_detect_language(environ: dict[str, str], expected: str) -> None:
     assert detect_language(environ) == expected
+
+
+def test_resolve_language_one_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    # --lang (an explicit argument) > set_language (the CLI's --lang) > TORCHGROUND_LANG > the locale
+    for var in ("TORCHGROUND_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        monkeypatch.delenv(var, raising=False)
+    set_language(None)
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    assert resolve_language() == "ja" and resolve_language("en") == "en"
+    monkeypatch.setenv("TORCHGROUND_LANG", "en")
+    assert resolve_language() == "en" and resolve_language("ja") == "ja"
+    set_language("ja")
+    assert resolve_language() == "ja" and resolve_language("en") == "en"
+
+
+@pytest.mark.parametrize("error_key", ["cli.bad_lang", "codegen.bad_lang", "lessons.bad_lang"])
+def test_resolve_language_refuses_others_with_the_callers_message(error_key: str) -> None:
+    with pytest.raises(TorchgroundError) as info:
+        resolve_language("fr", error_key)
+    assert info.value.key == error_key and "fr" in info.value.message("en") and "en, ja" in info.value.message("en")
 
 
 def test_detect_language_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
