@@ -114,7 +114,7 @@ class Parts:
             f"INIT_SEED = {s.init_seed}  # «init_seed»",
             f"SHUFFLE_SEED = {s.shuffle_seed}  # «shuffle_seed»",
             f"BATCH_SIZE = {batch}  # «{batch_note}»",
-            f"EPOCHS = {s.epochs}",
+            f"EPOCHS = {s.epochs}  # «epochs»",
             f"LR = {literal(s.lr)}  # «lr»",
         ]
         if self.has_weight_decay:
