@@ -26,6 +26,7 @@ from torchground.spec import PRESETS, Spec
 from torchground.train import Run, Trainer, make_data, train
 from torchground.train.callbacks import Callback, EarlyStopping
 from torchground.train.history import History
+from torchground.train.own_data import data_spec
 
 __version__ = "0.1.0"
 
@@ -34,7 +35,7 @@ __all__ = [
     "make_dataset", "split_dataset", "make_data", "Dataset", "Splits", "DATASETS",
     "FEATURES", "feature_matrix",
     "build_model", "PlaygroundNet", "discretize", "Discretize",
-    "train", "Trainer", "Run", "History", "Callback", "EarlyStopping",
+    "train", "Trainer", "Run", "History", "Callback", "EarlyStopping", "data_spec",
     "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS",
     "TorchgroundError", "SpecError", "DataError", "RegistryError",
     "__version__",

@@ -24,13 +24,14 @@ def data_command(
     noise: Annotated[float, typer.Option("--noise", help=t("cli.help.noise"))] = 0.0,
     seed: Annotated[int, typer.Option("--seed", help=t("cli.help.seed"))] = 0,
     n: Annotated[Optional[int], typer.Option("--n", help=t("cli.help.n_samples"))] = None,
+    classes: Annotated[Optional[int], typer.Option("--classes", help=t("cli.help.classes"))] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help=t("cli.help.lang"))] = None,
 ) -> None:
     apply_lang(lang)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".png", ".svg"):
         raise TorchgroundError("cli.data_suffix", path=str(out))
-    ds = make_dataset(name, n_samples=n, noise=noise, seed=seed)
+    ds = make_dataset(name, n_samples=n, noise=noise, seed=seed, classes=classes)
     if suffix == ".csv":
         write_csv(ds, out)
     else:

@@ -6,6 +6,9 @@ Columns (``None`` where a set is empty or a metric does not apply):
 ``train_rmse, val_rmse, test_rmse, train_r2, val_r2, test_r2``; then ``lr``.
 Training metrics are the true means over the epoch's samples as they were trained
 (each batch's mean loss weighted by its size), not the curriculum's flawed division.
+With K = 3 to 10 classes, ``{set}_precision_{k}`` and ``{set}_recall_{k}`` follow for
+every set and class index k (precision ``None`` where no point was put in class k), and
+the history keeps the confusion matrices of the last and the best epoch.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ __all__ = ["History", "Status", "metric_columns"]
 Status = Literal["running", "completed", "early_stopped", "diverged", "interrupted"]
 
 
-def metric_columns(problem: str) -> tuple[str, ...]:
-    """The history columns for ``problem``, in order."""
+def metric_columns(problem: str, classes: int = 2) -> tuple[str, ...]:
+    """The history columns for ``problem`` (and ``classes``), in order."""
     sets = ("train", "val", "test")
     extra = ("acc",) if problem == "classification" else ("rmse", "r2")
-    return ("epoch", *(f"{s}_loss" for s in sets), *(f"{s}_{m}" for m in extra for s in sets), "lr")
+    per_class: tuple[str, ...] = ()
+    if problem == "classification" and classes > 2:
+        per_class = tuple(f"{s}_{m}_{k}" for s in sets for m in ("precision", "recall") for k in range(classes))
+    return ("epoch", *(f"{s}_loss" for s in sets), *(f"{s}_{m}" for m in extra for s in sets), "lr", *per_class)
 
 
 @dataclass
@@ -39,6 +45,9 @@ class History:
         steps: optimiser steps taken.
         message: for diverged/early_stopped runs, a catalogue key and its params.
         best_epoch: epoch with the lowest validation loss (or training loss without one).
+        classes: number of classes (K ≥ 3 adds per-class columns).
+        confusion: epoch → set name → K × K confusion matrix (rows: true class, columns:
+            predicted), kept for the last and the best epoch only.
     """
 
     problem: str
@@ -47,10 +56,18 @@ class History:
     steps: int = 0
     message: tuple[str, dict[str, Any]] | None = None
     best_epoch: int | None = None
+    classes: int = 2
+    confusion: dict[int, dict[str, list[list[int]]]] = field(default_factory=dict)
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return metric_columns(self.problem)
+        return metric_columns(self.problem, self.classes)
+
+    def keep_confusion(self, epoch: int, matrices: dict[str, list[list[int]]]) -> None:
+        """Store ``epoch``'s confusion matrices; drop those of epochs neither last nor best."""
+        self.confusion[epoch] = matrices
+        for old in [e for e in self.confusion if e not in (epoch, self.best_epoch)]:
+            del self.confusion[old]
 
     @property
     def epochs(self) -> int:

@@ -130,4 +130,7 @@ def summarize(spec: Spec, history: History, wall_s: float, device: torch.device)
         summary[col] = source.get(col)
     if history.message:
         summary["message_key"], summary["message_params"] = history.message
+    if history.classes > 2:  # K classes: their names and the confusion matrices of the epoch described
+        summary["class_names"] = list(spec.class_names or ())
+        summary["confusion"] = history.confusion.get(summary["metrics_epoch"], {})
     return summary

@@ -33,7 +33,7 @@ from torchground.registry import OPTIMIZERS
 from torchground.spec import Spec
 from torchground.train.callbacks import Callback, EarlyStopping
 from torchground.train.history import History
-from torchground.train.metrics import r2
+from torchground.train.metrics import add_class_metrics, r2
 from torchground.train.run import (
     Run,
     build_loss,
@@ -87,7 +87,7 @@ class Trainer:
         self.n_train = self.sets["train"][0].shape[0]
         self.batch_size = self.n_train if spec.batch_size == "full" else spec.batch_size
         self.generator = torch.Generator().manual_seed(spec.shuffle_seed)
-        self.history = History(spec.problem or "classification")
+        self.history = History(spec.problem or "classification", classes=spec.classes or 2)
         self.should_stop = False
         self.epoch = 0
         self._weights = weight_parameters(self.model)
@@ -313,7 +313,20 @@ class Trainer:
                 if f"{name}_{key}" in row:
                     row[f"{name}_{key}"] = value
         row["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        if self.history.classes > 2:  # K classes: per-class precision and recall, confusion matrices
+            self.history.keep_confusion(self.epoch, add_class_metrics(row, self._class_sets(done), self.history.classes))
         return row
+
+    @torch.no_grad()
+    def _class_sets(self, done: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """(outputs, targets) per set: training outputs as trained, the others now, in eval mode."""
+        sets = {"train": (torch.cat([p for _, _, p in done]), torch.cat([yb for _, yb, _ in done]))} if done else {}
+        self.model.eval()
+        for name in ("val", "test"):
+            x, y = self.sets[name]
+            if x.shape[0]:
+                sets[name] = (self.model(x), y)
+        return sets
 
     @staticmethod
     def _sum_squares(y: torch.Tensor) -> float:
