@@ -76,7 +76,7 @@ class Page:
     """A page of its own browser context, with its console errors collected."""
 
     def __init__(self, browser: Any, base_url: str) -> None:
-        self.context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000})
+        self.context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000}, bypass_csp=True)  # the tests evaluate JS; the page itself keeps its CSP
         self.page = self.context.new_page()
         self.base_url = base_url
         self.errors: list[str] = []
@@ -287,3 +287,50 @@ def test_a_refused_live_setting_rolls_back_while_playing(tab: Page) -> None:
     page.wait_for_function("window.__tg.spec.weight_decay === 0", timeout=30_000)
     page.wait_for_function("document.querySelector('[data-testid=\"opt-weight_decay\"]').value === '0'", timeout=30_000)
     tab.by("play").click()
+
+
+def test_data_set_thumbnails_are_drawn_from_the_server_points(tab: Page) -> None:
+    page = tab.open()
+    coloured = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('.dataset')].map((b) => {
+            const c = b.querySelector('canvas');
+            const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0;
+            for (let i = 0; i < px.length; i += 4) if (px[i] < 250 || px[i + 1] < 250 || px[i + 2] < 250) n++;
+            return [b.getAttribute('data-testid'), n];
+        }))"""
+    )
+    assert coloured and all(n > 50 for n in coloured.values()), coloured
+    assert tab.errors == []
+
+
+def test_optimizer_settings_typed_as_text_reach_the_server(tab: Page) -> None:
+    from torchground.spec import SPEC_FIELDS
+
+    page = tab.open("optimizer=sgd" + ("&training_loop=pytorch" if "training_loop" in SPEC_FIELDS else ""))
+    field = tab.by("opt-momentum")
+    field.fill("0.9")
+    field.press("Enter")
+    page.wait_for_function("location.search.includes('optimizer_args=momentum%3D0.9')", timeout=30_000)
+    tab.by("step").click()
+    page.wait_for_function("window.__tg.epoch >= 1", timeout=30_000)
+    page.reload()  # the server reads the URL again: its spec holds the value it parsed
+    page.wait_for_function("window.__tg && window.__tg.spec && window.__tg.spec.optimizer_args.momentum === 0.9", timeout=30_000)
+    assert tab.by("opt-momentum").input_value() == "0.9"
+    assert tab.errors == []
+
+
+def test_the_loss_chart_fits_its_range_to_the_losses(tab: Page) -> None:
+    # Spiral's losses stay near 0.5: a y axis from 0 would draw them as a flat line.
+    page = tab.open("dataset=spiral")
+    tab.by("play").click()
+    page.wait_for_function("window.__tg.epoch >= 15", timeout=60_000)
+    tab.by("play").click()  # pause
+    chart = page.evaluate("window.__tg.chart()")
+    low, high = chart["range"]
+    assert chart["epochs"] >= 15
+    assert 0.2 < low < high < 1.0, chart  # fitted around the losses, not [0, max]
+    tab.by("lang").select_option("ja")  # the legend and axis labels follow the language
+    page.wait_for_function("""document.querySelector('[data-i18n="web.data"]').textContent === 'データ'""")
+    assert page.evaluate("window.__tg.chart().epochs") == chart["epochs"]
+    assert tab.errors == []

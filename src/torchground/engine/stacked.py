@@ -55,7 +55,7 @@ from torchground.errors import TorchgroundError
 from torchground.model import PlaygroundNet, build_model
 from torchground.spec import Spec
 from torchground.train.history import History, metric_columns
-from torchground.train.run import intra_op_threads, resolve_device
+from torchground.train.run import divergence_message, intra_op_threads, resolve_device
 
 __all__ = ["ModelResult", "StackedGroup", "group_key", "check_supported", "SUPPORTED", "Pruner"]
 
@@ -456,9 +456,7 @@ class StackedGroup:
             spec = self.specs[self.ids[j]]
             value = float(step_loss[n, first_bad[n]])  # nan or inf, as the trainer reports it
             steps = self.steps + int(first_bad[n])
-            info = {"epoch": epoch, "step": steps + 1, "value": str(value), "lr": spec.lr, "optimizer": spec.optimizer,
-                    "suggestion": f"{spec.lr / 10:g}"}
-            self._result(j, "diverged", steps, kept[n], ("train.diverged", info))
+            self._result(j, "diverged", steps, kept[n], divergence_message(spec, epoch, steps + 1, value))
 
     def _result(self, j: int, status: str, steps: int, params: Tensor, message: tuple[str, dict[str, Any]] | None) -> None:
         i = int(self.ids[j])

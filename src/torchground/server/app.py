@@ -2,7 +2,8 @@
 
 :func:`create_app` wires the pieces together: :class:`~torchground.server.security.TokenGuard`
 in front of everything, the page and ``/static/`` from the packaged ``torchground/web/``
-folder, ``/api/options`` and ``/api/i18n/<lang>``, and ``/ws``, where each connection
+folder, ``/api/options``, ``/api/meta`` (:mod:`~torchground.server.meta`) and
+``/api/i18n/<lang>``, and ``/ws``, where each connection
 gets its own :class:`~torchground.server.session.Session` (at most
 :data:`~torchground.server.protocol.MAX_SESSIONS` at once).
 
@@ -28,7 +29,8 @@ from torchground.data.features import FEATURES
 from torchground.i18n import LANGUAGES, catalogue, get_language, t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
 from torchground.server import frames
-from torchground.server.protocol import MAX_BATCH, MAX_FPS, MAX_LAYERS, MAX_MESSAGE_BYTES, MAX_NEURONS, MAX_SAMPLES, MAX_SESSIONS
+from torchground.server.meta import limits, meta
+from torchground.server.protocol import MAX_SESSIONS
 from torchground.server.security import TokenGuard, resolve_static
 from torchground.server.session import Session
 from torchground.server.urlstate import DEFAULT_SPEC
@@ -108,6 +110,10 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
             return PlainTextResponse(t("server.bad_lang", lang_default, value=lang, allowed=", ".join(LANGUAGES)) + "\n", 400)
         return JSONResponse(_options(chosen))
 
+    @api.get("/api/meta")
+    def facts() -> Response:
+        return JSONResponse(meta())
+
     @api.get("/api/i18n/{lang}")
     def texts(lang: str) -> Response:
         if lang not in LANGUAGES:
@@ -180,9 +186,6 @@ def _options(lang: str) -> dict[str, Any]:
         "features": [{"name": n, "label": f.label, "summary": t(f.summary_key, lang)} for n, f in FEATURES.items()],
         "learning_rates": list(LEARNING_RATES),
         "regularization_rates": list(REGULARIZATION_RATES),
-        "limits": {
-            "layers": MAX_LAYERS, "neurons": MAX_NEURONS, "batch_size": MAX_BATCH, "noise": 50,
-            "samples": MAX_SAMPLES, "fps": MAX_FPS, "message_bytes": MAX_MESSAGE_BYTES,
-        },
+        "limits": limits(),
         "defaults": DEFAULT_SPEC.to_dict(),
     }

@@ -29,11 +29,10 @@ from torch import nn
 from torchground.viz.boundary import EXTENT, boundary_grid
 from torchground.data.datasets import Splits
 from torchground.data.features import FEATURES
-from torchground.train import Trainer
 
 __all__ = [
     "OUTPUT_SIZE", "NEURON_SIZE", "FEATURE_SIZE", "encode_map", "decode_map", "feature_maps", "model_maps",
-    "param_lists", "grad_lists", "data_points", "current_metrics", "json_safe", "dumps",
+    "param_lists", "grad_lists", "data_points", "json_safe", "dumps",
 ]
 
 OUTPUT_SIZE = 100
@@ -104,21 +103,6 @@ def data_points(splits: Splits) -> dict[str, list[list[float]]]:
         rows = np.column_stack([ds.points, ds.labels]) if ds.n else np.zeros((0, 3))  # (N, 3)
         out[name] = np.round(rows, _POINT_DECIMALS).tolist()
     return out
-
-
-def current_metrics(trainer: Trainer) -> dict[str, Any]:
-    """The last epoch's history row; before the first epoch, the same columns measured on the
-    untrained model (training metrics in eval mode over the whole training set)."""
-    if trainer.history.rows:
-        return dict(trainer.history.last)
-    row: dict[str, Any] = {c: None for c in trainer.history.columns}
-    row["epoch"] = 0
-    for name in ("train", "val", "test"):
-        for key, value in trainer.valid_step(*trainer.sets[name]).items():
-            if f"{name}_{key}" in row:
-                row[f"{name}_{key}"] = value
-    row["lr"] = float(trainer.optimizer.param_groups[0]["lr"])
-    return row
 
 
 def json_safe(obj: Any) -> Any:

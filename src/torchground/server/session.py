@@ -34,8 +34,8 @@ from torchground.i18n import t
 from torchground.server import frames
 from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
 from torchground.server.slices import EpochSlicer
-from torchground.server.urlstate import Edit, UrlState, parse_query, to_query, view_value, VIEW_OPTIONS
-from torchground.spec import SPEC_FIELDS, Spec
+from torchground.server.urlstate import Edit, UrlState, parse_query, set_changes, to_query, view_value, VIEW_OPTIONS
+from torchground.spec import MAX_SEED, SPEC_FIELDS, Spec
 from torchground.train import Trainer
 
 __all__ = ["Session", "LIVE_FIELDS", "GRAPH_BATCH"]
@@ -43,10 +43,9 @@ __all__ = ["Session", "LIVE_FIELDS", "GRAPH_BATCH"]
 log = logging.getLogger("torchground.server")
 
 #: Spec fields a ``set`` applies to the running model (weights kept); the rest rebuild at epoch 0.
-LIVE_FIELDS = frozenset({"lr", "l1", "l2", "weight_decay", "optimizer_args"})
+LIVE_FIELDS = Trainer.LIVE_FIELDS
 #: Training points in the ``graph`` answer's forward pass.
 GRAPH_BATCH = 4
-_MAX_SEED = 2**32 - 1
 
 Send = Callable[[str], Awaitable[None]]
 #: Client messages waiting for their turn; a tab that sends faster waits (its socket backs up).
@@ -153,7 +152,7 @@ class Session:
     async def _set(self, msg: Any) -> None:
         assert self.spec is not None
         view = {k: view_value(k, v) for k, v in msg.changes.items() if k in VIEW_OPTIONS}
-        changes = {k: v for k, v in msg.changes.items() if k not in VIEW_OPTIONS}
+        changes = set_changes({k: v for k, v in msg.changes.items() if k not in VIEW_OPTIONS})
         new = self.spec.replace(**changes) if changes else self.spec
         check_caps(new)
         self.view = {**self.view, **view}  # a new dict: a frame being built in a thread may read the old one
@@ -195,11 +194,11 @@ class Session:
 
     async def _reinit(self, msg: Any) -> None:
         assert self.spec is not None
-        await self._rebuild(self.spec.replace(init_seed=(self.spec.init_seed + 1) % (_MAX_SEED + 1)), [], state=True)
+        await self._rebuild(self.spec.replace(init_seed=(self.spec.init_seed + 1) % (MAX_SEED + 1)), [], state=True)
 
     async def _regenerate(self, msg: Any) -> None:
         assert self.spec is not None
-        await self._rebuild(self.spec.replace(seed=(self.spec.seed + 1) % (_MAX_SEED + 1)), list(self.edits.values()), state=True)
+        await self._rebuild(self.spec.replace(seed=(self.spec.seed + 1) % (MAX_SEED + 1)), list(self.edits.values()), state=True)
 
     async def _edit(self, msg: Any) -> None:
         assert self.trainer is not None
@@ -279,11 +278,11 @@ class Session:
         history = trainer.history
         if row is None:  # diverged: the trainer put back the last finite weights
             key, params = history.message or ("train.diverged", {})
-            history.status, history.message, trainer.epoch = "running", None, history.epochs
+            trainer.clear_stop()
             return "diverged", t(key, self.lang, **params)
         self._grads = frames.grad_lists(trainer.model) or self._grads
         if trainer.should_stop:  # early stopping (spec.patience): pause, and play on if asked to
-            trainer.should_stop, history.status = False, "running"
+            trainer.clear_stop()
             return "stopped", None
         return "ok", None
 
@@ -346,7 +345,7 @@ class Session:
             "type": "frame",
             "epoch": trainer.history.epochs,
             "running": running,
-            "metrics": frames.current_metrics(trainer),
+            "metrics": trainer.metrics_row(),
             "params": frames.param_lists(trainer.model),
             "grads": self._grads,
             "output": output,

@@ -31,12 +31,20 @@ from torchground.errors import TorchgroundError
 from torchground.i18n import LANGUAGES
 from torchground.spec import SPEC_FIELDS, Spec, parse_optimizer_args
 
-__all__ = ["DEFAULT_SPEC", "VIEW_OPTIONS", "MAX_EDITS", "Edit", "UrlState", "parse_query", "to_query", "format_value", "view_value"]
+__all__ = [
+    "DEFAULT_SPEC", "VIEW_OPTIONS", "VIEW_DEFAULTS", "MAX_EDITS", "Edit", "UrlState", "parse_query", "to_query", "format_value",
+    "view_value", "set_changes",
+]
 
 #: The server's starting point: the Playground's defaults, trained on the CPU.
 DEFAULT_SPEC = Spec.preset("playground", device="cpu")
-#: View options kept in the URL for the page (switches 0/1, the language, the open panel).
-VIEW_OPTIONS: tuple[str, ...] = ("discretize", "show_train", "show_val", "show_test", "gradient", "lang", "tab")
+#: View options kept in the URL for the page (switches 0/1, the language, the open panel),
+#: with the text the page assumes when one is left out ("" for the language: the
+#: browser's; for the tab: none open). The page takes them from ``/api/meta``.
+VIEW_DEFAULTS: dict[str, str] = {
+    "discretize": "0", "show_train": "1", "show_val": "0", "show_test": "0", "gradient": "0", "lang": "", "tab": "",
+}
+VIEW_OPTIONS: tuple[str, ...] = tuple(VIEW_DEFAULTS)
 MAX_EDITS = 1000
 _MAX_FIELDS = 100
 _NULLABLE = {"patience"}
@@ -154,6 +162,22 @@ def _spec_value(name: str, text: str) -> Any:
     if name in _NULLABLE and text.strip().lower() in ("", "none"):
         return None
     return text  # the spec reads text as the CLI does, and refuses bad values itself
+
+
+def set_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec changes of a ``set`` message, ``optimizer_args`` given as text read here.
+
+    The page sends optimiser settings as it shows them, in the URL's text form
+    (``momentum=0.9;betas=0.9,0.99``), so that it holds no parser of its own; a dict is
+    taken as it is. Other fields go to the spec unchanged (it reads text itself).
+
+    >>> set_changes({"lr": 0.1, "optimizer_args": "momentum=0.9;nesterov=true"})
+    {'lr': 0.1, 'optimizer_args': {'momentum': 0.9, 'nesterov': True}}
+    """
+    out = dict(changes)
+    if isinstance(out.get("optimizer_args"), str):
+        out["optimizer_args"] = _parse_opt_args(out["optimizer_args"])
+    return out
 
 
 def _parse_opt_args(text: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from torchground.train.run import (
     Run,
     build_loss,
     build_optimizer,
+    divergence_message,
     intra_op_threads,
     make_data,
     resolve_device,
@@ -25,4 +26,5 @@ from torchground.train.trainer import Trainer, train
 __all__ = [
     "Trainer", "train", "Run", "History", "Callback", "EarlyStopping",
     "make_data", "to_tensors", "resolve_device", "build_optimizer", "build_loss", "intra_op_threads", "summarize",
+    "divergence_message",
 ]

@@ -23,7 +23,10 @@ from torchground.registry import LOSSES, OPTIMIZERS
 from torchground.spec import Spec
 from torchground.train.history import History
 
-__all__ = ["Run", "make_data", "to_tensors", "resolve_device", "build_optimizer", "build_loss", "intra_op_threads", "summarize"]
+__all__ = [
+    "Run", "make_data", "to_tensors", "resolve_device", "build_optimizer", "build_loss", "intra_op_threads", "summarize",
+    "divergence_message",
+]
 
 
 def make_data(spec: Spec) -> Splits:
@@ -84,6 +87,21 @@ def build_loss(spec: Spec) -> nn.Module:
     """The spec's loss function: a ``torch.nn`` loss, wrapped in a
     :class:`~torchground.registry.LossFunction` where labels need mapping."""
     return LOSSES.get(spec.loss).build()
+
+
+def divergence_message(spec: Spec, epoch: int, step: int, value: float) -> tuple[str, dict[str, Any]]:
+    """What a run that diverged says: the catalogue key ``train.diverged`` and its params.
+
+    One source for every engine (the eager trainer and the stacked engine): ``step`` is
+    the failing step's number counted from 1 over the whole run, ``value`` the non-finite
+    loss; the suggestion is a tenth of the learning rate.
+
+    >>> divergence_message(Spec(lr=0.3), epoch=2, step=7, value=float("nan"))
+    ('train.diverged', {'epoch': 2, 'step': 7, 'value': 'nan', 'lr': 0.3, 'optimizer': 'sgd', 'suggestion': '0.03'})
+    """
+    info = {"epoch": epoch, "step": step, "value": str(value), "lr": spec.lr, "optimizer": spec.optimizer,
+            "suggestion": f"{spec.lr / 10:g}"}
+    return "train.diverged", info
 
 
 @dataclass

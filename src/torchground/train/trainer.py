@@ -38,6 +38,7 @@ from torchground.train.run import (
     Run,
     build_loss,
     build_optimizer,
+    divergence_message,
     intra_op_threads,
     make_data,
     resolve_device,
@@ -277,6 +278,52 @@ class Trainer:
             cb.on_fit_end(self, self.history)
         return self.history
 
+    # -- for front ends ---------------------------------------------------------------------
+    def run(self, epochs: int | None = None, wall_s: float = 0.0) -> Run:
+        """:meth:`fit` timed, and the :class:`Run` it makes (its summary included).
+
+        ``epochs`` as for :meth:`fit`; ``wall_s``: seconds an earlier part of the same run
+        already took (a resumed run), added to this part's.
+        """
+        start = time.perf_counter()
+        history = self.fit(epochs)
+        wall = wall_s + time.perf_counter() - start
+        return Run(self.spec, self.model, self.data, history, summarize(self.spec, history, wall, self.device))
+
+    def evaluate(self) -> dict[str, Any]:
+        """A row of the history's columns measured now on the model as it stands.
+
+        Every set in eval mode, the training set too (so ``train_loss`` is the loss of the
+        current weights over the whole training set, not the running mean of an epoch's
+        steps); ``epoch`` is the number of epochs finished. Nothing is trained or recorded.
+
+        >>> from torchground.spec import Spec
+        >>> row = Trainer(Spec(epochs=1)).evaluate()
+        >>> row["epoch"], 0 <= row["train_acc"] <= 1, row["test_loss"]  # the default spec has no test set
+        (0, True, None)
+        """
+        row: dict[str, Any] = {c: None for c in self.history.columns}
+        row["epoch"] = self.history.epochs
+        return self._measure(row, ("train", "val", "test"))
+
+    def metrics_row(self) -> dict[str, Any]:
+        """The last epoch's history row (a copy); before the first epoch, :meth:`evaluate`."""
+        return dict(self.history.last) if self.history.rows else self.evaluate()
+
+    def clear_stop(self) -> None:
+        """Let a trainer that stopped (it diverged, or early stopping stopped it) train on.
+
+        After a divergence the trainer holds the last finite weights and ``epoch`` counts
+        the failed epoch; this puts ``epoch`` back to the epochs finished, the status back
+        to ``running`` and clears the message and ``should_stop``, so that the next
+        :meth:`run_epoch` (or :meth:`fit`) goes on from there. Early stopping's callback
+        keeps its count: without improvement it stops again after the next epoch.
+        """
+        self.should_stop = False
+        self.epoch = self.history.epochs
+        self.history.status = "running"
+        self.history.message = None
+
     # -- helpers ----------------------------------------------------------------------------
     def _threads(self) -> int | None:
         """One intra-op thread on CPU for small work, else torch's default (``None``).
@@ -307,12 +354,7 @@ class Trainer:
                 sse = float(((pred - y) ** 2).sum())
                 row["train_rmse"] = math.sqrt(sse / seen)
                 row["train_r2"] = 1 - sse / self._train_sst if self._train_sst > 0 else float("nan")
-        for name in ("val", "test"):
-            metrics = self.valid_step(*self.sets[name])
-            for key, value in metrics.items():
-                if f"{name}_{key}" in row:
-                    row[f"{name}_{key}"] = value
-        row["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        row = self._measure(row, ("val", "test"))
         if self.history.classes > 2:  # K classes: per-class precision and recall, confusion matrices
             self.history.keep_confusion(self.epoch, add_class_metrics(row, self._class_sets(done), self.history.classes))
         return row
@@ -327,6 +369,16 @@ class Trainer:
             if x.shape[0]:
                 sets[name] = (self.model(x), y)
         return sets
+
+    def _measure(self, row: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+        """Fill ``row``'s columns of the sets ``names`` with :meth:`valid_step`, and the lr."""
+        for name in names:
+            metrics = self.valid_step(*self.sets[name])
+            for key, value in metrics.items():
+                if f"{name}_{key}" in row:
+                    row[f"{name}_{key}"] = value
+        row["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        return row
 
     @staticmethod
     def _sum_squares(y: torch.Tensor) -> float:
@@ -358,9 +410,8 @@ class Trainer:
                     self.optimizer.load_state_dict(kept_opt)
                     break
         self.history.status = "diverged"
-        info = {"epoch": self.epoch, "step": self.history.steps + 1, "value": str(value), "lr": self.spec.lr,
-                "optimizer": self.spec.optimizer, "suggestion": f"{self.spec.lr / 10:g}"}
-        self.history.message = ("train.diverged", info)
+        self.history.message = divergence_message(self.spec, self.epoch, self.history.steps + 1, value)
+        info = self.history.message[1]
         for cb in self.callbacks:
             cb.on_diverged(self, info)
 
@@ -380,8 +431,4 @@ def train(spec: Spec | None = None, callbacks: Sequence[Callback] = (), **overri
     ``overrides`` are applied to ``spec`` (default :class:`Spec()`) with ``Spec.replace``.
     """
     spec = (spec or Spec()).replace(**overrides) if overrides else (spec or Spec())
-    trainer = Trainer(spec, callbacks=callbacks)
-    start = time.perf_counter()
-    history = trainer.fit()
-    wall = time.perf_counter() - start
-    return Run(spec, trainer.model, trainer.data, history, summarize(spec, history, wall, trainer.device))
+    return Trainer(spec, callbacks=callbacks).run()

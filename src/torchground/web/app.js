@@ -17,7 +17,7 @@ import { Panels } from "./panels.js";
 // pacing runs a little under it; extra frames are merged into the next animation frame),
 // so at least 75 for a 60 Hz display.
 let fps = 75;
-const LIVE = new Set(["lr", "l1", "l2", "weight_decay", "optimizer_args"]); // applied without a rebuild
+let LIVE = new Set(); // spec fields applied without a rebuild (/api/meta, `live_fields`)
 
 const ICON_PLAY = '<svg viewBox="0 0 24 24" fill="currentColor" aria-hidden="true"><path d="M8 5l11 7-11 7z"/></svg>';
 const ICON_PAUSE = '<svg viewBox="0 0 24 24" fill="currentColor" aria-hidden="true"><path d="M7 5h3.5v14H7zM13.5 5H17v14h-3.5z"/></svg>';
@@ -309,6 +309,13 @@ function wire() {
   });
 }
 
+/** The server's facts (live fields, view options, caps, data-set thumbnails): /api/meta. */
+async function fetchMeta() {
+  const res = await fetch("/api/meta", { credentials: "same-origin" });
+  if (!res.ok) throw new Error(`meta: HTTP ${res.status}`);
+  return res.json();
+}
+
 async function fetchOptions(language) {
   const res = await fetch(`/api/options?lang=${language}`, { credentials: "same-origin" });
   if (!res.ok) throw new Error(`options: HTTP ${res.status}`);
@@ -347,6 +354,10 @@ function measureDisplayRate() {
 }
 
 async function main() {
+  const meta = await fetchMeta();
+  LIVE = new Set(meta.live_fields);
+  url.setViewDefaults(meta.view_defaults);
+  controls.setThumbnails(meta.thumbnails);
   const language = initialLang(url.getView("lang"));
   const [options] = await Promise.all([fetchOptions(language), loadLang(language)]);
   S.options = options;

@@ -1,7 +1,9 @@
 // The settings: the top bar (learning rate, activation, regularisation, optimiser and
 // its hyper-parameters, loss, output activation, init), the data panel (data sets, split,
-// noise, batch size) and the layer buttons. Controls are filled from /api/options and
-// show the spec of the last `state`; a change calls `set(changes)` with spec fields.
+// noise, batch size) and the layer buttons. Controls are filled from /api/options (and the
+// data-set thumbnails from /api/meta) and show the spec of the last `state`; a change calls
+// `set(changes)` with spec fields. Optimiser settings are sent as the text the user typed
+// (`name=value;…`, the URL's form): the server reads them, the page holds no parser.
 
 import { drawThumbnail } from "./points.js";
 import { t } from "./i18n.js";
@@ -37,24 +39,27 @@ function ensureOption(select, value, text = value) {
   select.value = value;
 }
 
-/** "0.9, 0.999" → [0.9, 0.999]; "true" → true; "3" → 3; "" → undefined; else the text. */
-export function parseArg(text) {
-  const s = text.trim();
-  if (s === "") return undefined;
-  if (/^(true|false)$/i.test(s)) return s.toLowerCase() === "true";
-  if (/^(none|null)$/i.test(s)) return null;
-  if (s.includes(",")) {
-    const parts = s.split(",").map((p) => p.trim());
-    return parts.map((p) => (/^(none|null)$/i.test(p) ? null : Number(p)));
-  }
-  const n = Number(s);
-  return Number.isFinite(n) ? n : s;
-}
-
 function argText(v) {
   if (v === null || v === undefined) return "";
   if (Array.isArray(v)) return v.map((x) => (x === null ? "None" : String(x))).join(", ");
   return String(v);
+}
+
+/**
+ * The optimiser settings as name → the text shown: from the server's spec (values) or
+ * from a change not yet answered (the `name=value;…` text sent, split at `;` and the
+ * first `=` only: reading the values is the server's job).
+ */
+export function argTexts(args) {
+  if (typeof args === "string") {
+    const out = {};
+    for (const item of args.split(";")) {
+      const at = item.indexOf("=");
+      if (at > 0) out[item.slice(0, at).trim()] = item.slice(at + 1).trim();
+    }
+    return out;
+  }
+  return Object.fromEntries(Object.entries(args || {}).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, argText(v)]));
 }
 
 export class Controls {
@@ -66,7 +71,13 @@ export class Controls {
     this.options = null;
     this.spec = null;
     this.regType = "none";
+    this.thumbnails = {};
     this._wire();
+  }
+
+  /** The data-set thumbnails' points, name → [[x1, x2, label], …] (/api/meta). */
+  setThumbnails(thumbnails) {
+    this.thumbnails = thumbnails || {};
   }
 
   /** (Re)fill every list from /api/options (also after a language change: summaries). */
@@ -96,7 +107,7 @@ export class Controls {
     for (const d of datasets) {
       const name = nameOf(d);
       const canvas = document.createElement("canvas");
-      drawThumbnail(canvas, name);
+      drawThumbnail(canvas, this.thumbnails[name], d.problem);
       const button = document.createElement("button");
       button.className = "dataset";
       button.dataset.testid = `dataset-${name}`;
@@ -285,16 +296,16 @@ export class Controls {
         this.on.set({ weight_decay: v });
       });
     }
+    const texts = argTexts(spec.optimizer_args);
     for (const [name, def] of Object.entries(params)) {
-      const current = spec.optimizer_args && name in spec.optimizer_args ? argText(spec.optimizer_args[name]) : "";
+      const current = name in texts ? texts[name] : "";
       // A default pair holding None (Adafactor's eps) cannot be typed back: show it as "default".
       const shown = Array.isArray(def) && def.includes(null) ? t("web.default") : argText(def) || "None";
       field(name, current, shown, (text) => {
-        const args = { ...(spec.optimizer_args || {}) };
-        const v = parseArg(text);
-        if (v === undefined) delete args[name];
-        else args[name] = v;
-        this.on.set({ optimizer_args: args });
+        const args = { ...texts };
+        if (text.trim() === "") delete args[name];
+        else args[name] = text.trim();
+        this.on.set({ optimizer_args: Object.entries(args).map(([k, v]) => `${k}=${v}`).join(";") });
       });
     }
   }

@@ -2,18 +2,9 @@
 // CLI's text forms, as the server writes them), then the page's view options.
 // The server's `query` (in every `state` message) is the authority for the spec part; the
 // page adds what it changes without a rebuild (live settings, weight edits) and writes the
-// URL with history.replaceState after every change.
-
-/** View options: kept by the page, never sent to the server. name → default. */
-export const VIEW_DEFAULTS = {
-  lang: "",
-  discretize: "0",
-  show_train: "1",
-  show_val: "0",
-  show_test: "0",
-  gradient: "0",
-  tab: "",
-};
+// URL with history.replaceState after every change. Which parameters are view options, and
+// their defaults, the page learns from the server (/api/meta, `view_defaults`): until
+// `setViewDefaults` is called every parameter but the token counts as the spec part.
 
 function parse(text) {
   const out = new Map();
@@ -35,12 +26,18 @@ export class UrlState {
     const all = parse(search);
     this.token = all.get("token") || "";
     all.delete("token");
+    this.defaults = {}; // view option → its text when left out (from the server)
     this.view = new Map();
-    for (const name of Object.keys(VIEW_DEFAULTS)) {
-      if (all.has(name)) this.view.set(name, all.get(name));
-      all.delete(name);
-    }
     this.spec = all; // spec fields + edits
+  }
+
+  /** Take the view options and their defaults (/api/meta); move them out of the spec part. */
+  setViewDefaults(defaults) {
+    this.defaults = { ...defaults };
+    for (const name of Object.keys(this.defaults)) {
+      if (this.spec.has(name)) this.view.set(name, this.spec.get(name));
+      this.spec.delete(name);
+    }
   }
 
   /** The spec part as a query string (for `init`). */
@@ -52,7 +49,7 @@ export class UrlState {
   setServerQuery(query) {
     const q = parse(query || "");
     q.delete("token");
-    for (const name of Object.keys(VIEW_DEFAULTS)) q.delete(name);
+    for (const name of Object.keys(this.defaults)) q.delete(name);
     this.spec = q;
     this.write();
   }
@@ -79,7 +76,7 @@ export class UrlState {
   }
 
   getView(name) {
-    return this.view.has(name) ? this.view.get(name) : VIEW_DEFAULTS[name];
+    return this.view.has(name) ? this.view.get(name) : this.defaults[name] ?? "";
   }
 
   flag(name) {
@@ -88,7 +85,7 @@ export class UrlState {
 
   setView(name, value) {
     const text = typeof value === "boolean" ? (value ? "1" : "0") : String(value);
-    if (text === VIEW_DEFAULTS[name]) this.view.delete(name);
+    if (text === (this.defaults[name] ?? "")) this.view.delete(name);
     else this.view.set(name, text);
     this.write();
   }
@@ -113,6 +110,7 @@ export class UrlState {
 export function fieldText(name, value) {
   if (value === null || value === undefined) return null;
   if (name === "optimizer_args") {
+    if (typeof value === "string") return value || null; // already in its text form
     const items = Object.entries(value).filter(([, v]) => v !== null && v !== undefined);
     if (!items.length) return null;
     return items.map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(",") : v}`).join(";");
