@@ -33,6 +33,9 @@ __all__ = [
     "LOSSES",
     "OPTIMIZERS",
     "INITS",
+    "INIT_STEPS",
+    "init_layer",
+    "init_code",
     "optimizer_params",
 ]
 
@@ -323,42 +326,71 @@ def optimizer_params(name: str) -> dict[str, Any]:
 
 
 # --- initialisers --------------------------------------------------------------------------
-def _init_xavier(m: nn.Module) -> None:
-    if isinstance(m, nn.Linear):
-        nn.init.xavier_uniform_(m.weight)
-        nn.init.zeros_(m.bias)
+#: Each initialiser as data: the ``nn.init`` call (function, arguments, keyword arguments)
+#: on a linear layer's weight, then on its bias; ``None`` for "torch", which keeps what
+#: ``nn.Linear`` drew when it was made. :func:`init_layer` runs them (the registry's
+#: entries, the engine's initial weights) and :func:`init_code` writes them (exported code).
+INIT_STEPS: dict[str, tuple[tuple[str, tuple[float, ...], dict[str, str]], ...] | None] = {
+    "xavier": (("xavier_uniform_", (), {}), ("zeros_", (), {})),
+    "playground": (("uniform_", (-0.5, 0.5), {}), ("constant_", (0.1,), {})),
+    "zero": (("zeros_", (), {}), ("zeros_", (), {})),
+    "kaiming": (("kaiming_uniform_", (), {"nonlinearity": "relu"}), ("zeros_", (), {})),
+    "torch": None,
+}
+_DRAWS = frozenset({"uniform_", "xavier_uniform_", "kaiming_uniform_"})  # the calls that take a generator
 
 
-def _init_playground(m: nn.Module) -> None:
-    if isinstance(m, nn.Linear):
-        nn.init.uniform_(m.weight, -0.5, 0.5)
-        nn.init.constant_(m.bias, 0.1)
+def init_layer(name: str, weight: torch.Tensor, bias: torch.Tensor, generator: torch.Generator | None = None) -> None:
+    """Initialise one linear layer's ``weight`` and ``bias`` in place with the initialiser
+    ``name`` (canonical), drawing from ``generator`` (default: torch's global generator,
+    as ``model.apply`` in a plain script draws).
+
+    Example:
+        >>> w, b = torch.empty(2, 3), torch.empty(2)
+        >>> init_layer("playground", w, b, torch.Generator().manual_seed(0))
+        >>> b.tolist(), bool((w.abs() <= 0.5).all())
+        ([0.10000000149011612, 0.10000000149011612], True)
+    """
+    steps = INIT_STEPS[name]
+    for (fn, args, kwargs), tensor in zip(steps or (), (weight, bias)):
+        extra = {"generator": generator} if fn in _DRAWS else {}
+        getattr(nn.init, fn)(tensor, *args, **kwargs, **extra)
 
 
-def _init_zero(m: nn.Module) -> None:
-    if isinstance(m, nn.Linear):
-        nn.init.zeros_(m.weight)
-        nn.init.zeros_(m.bias)
+def init_code(name: str) -> tuple[str, str] | None:
+    """The initialiser ``name`` as source lines for a layer ``m`` (weight line, bias line),
+    exactly the calls :func:`init_layer` makes; ``None`` for "torch".
+
+    >>> init_code("kaiming")
+    ('nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")', 'nn.init.zeros_(m.bias)')
+    """
+    steps = INIT_STEPS[name]
+    if steps is None:
+        return None
+
+    def call(step: tuple[str, tuple[float, ...], dict[str, str]], target: str) -> str:
+        fn, args, kwargs = step
+        parts = [target, *map(repr, args), *(f'{k}="{v}"' for k, v in kwargs.items())]
+        return f"nn.init.{fn}({', '.join(parts)})"
+
+    return call(steps[0], "m.weight"), call(steps[1], "m.bias")
 
 
-def _init_kaiming(m: nn.Module) -> None:
-    if isinstance(m, nn.Linear):
-        nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")
-        nn.init.zeros_(m.bias)
+def _apply_init(name: str) -> Callable[[nn.Module], None]:
+    """What ``model.apply`` takes for the initialiser ``name``: :func:`init_layer` on every linear layer."""
 
+    def init(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            init_layer(name, m.weight, m.bias)
 
-def _init_torch(m: nn.Module) -> None:
-    """PyTorch's own default: what ``nn.Linear`` did at construction (kept as is)."""
+    init.__doc__ = f"The {name!r} initialiser on a linear layer (global generator)."
+    return init
 
 
 INITS: Registry[Callable[[nn.Module], None]] = Registry(
     "init",
     [
-        Entry("init", "xavier", lambda: _init_xavier),
-        Entry("init", "playground", lambda: _init_playground),
-        Entry("init", "zero", lambda: _init_zero),
-        Entry("init", "kaiming", lambda: _init_kaiming),
-        Entry("init", "torch", lambda: _init_torch),
+        *(Entry("init", name, lambda name=name: _apply_init(name)) for name in INIT_STEPS),
     ],
     aliases={"xavier_uniform": "xavier", "glorot": "xavier", "zeros": "zero", "he": "kaiming", "default": "torch"},
 )

@@ -23,7 +23,7 @@ from typing import Any
 from torch import nn
 
 from torchground.errors import TorchgroundError
-from torchground.registry import ACTIVATIONS, LOSSES
+from torchground.registry import ACTIVATIONS, INIT_STEPS, LOSSES, init_code
 
 __all__ = [
     "GENERATORS", "INIT_CODE", "activation_code", "criterion_code", "display_width", "feature_code", "fstring",
@@ -34,15 +34,10 @@ __all__ = [
 # Activations whose registry factory is not a bare ``nn`` class (it fixes constructor values).
 _ACTIVATION_SPECIAL = {"threshold": "nn.Threshold(0.0, 0.0)"}
 
-#: Initialiser bodies (weight line, bias line), as in :mod:`torchground.registry`; ``None``
-#: for "torch", which keeps what ``nn.Linear`` drew when it was made.
-INIT_CODE: dict[str, tuple[str, str] | None] = {
-    "xavier": ("nn.init.xavier_uniform_(m.weight)", "nn.init.zeros_(m.bias)"),
-    "playground": ("nn.init.uniform_(m.weight, -0.5, 0.5)", "nn.init.constant_(m.bias, 0.1)"),
-    "zero": ("nn.init.zeros_(m.weight)", "nn.init.zeros_(m.bias)"),
-    "kaiming": ('nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")', "nn.init.zeros_(m.bias)"),
-    "torch": None,
-}
+#: Initialiser bodies (weight line, bias line), written from the registry's own calls
+#: (:func:`torchground.registry.init_code`); ``None`` for "torch", which keeps what
+#: ``nn.Linear`` drew when it was made.
+INIT_CODE: dict[str, tuple[str, str] | None] = {name: init_code(name) for name in INIT_STEPS}
 
 _FEATURE_CODE = {
     "x1": "x1",

@@ -8,8 +8,9 @@ order and one set of initial weights per seed):
   of the spec; stacked to (M, N, F) when the models' data differ, (1, N, F) when shared.
 * initial weights: what :func:`~torchground.model.build_model` gives — ``nn.Linear``'s
   construction draws, then the initialiser's, from a generator seeded with
-  ``init_seed`` — replayed on a ``torch.Generator`` without building modules (about
-  8× cheaper; tested equal for every initialiser).
+  ``init_seed`` — replayed on a ``torch.Generator`` without building modules (tested
+  equal for every initialiser; the initialiser's calls are the registry's own,
+  :func:`~torchground.registry.init_layer`).
 * batch orders: per model the generator calls of ``DataLoader(shuffle=True,
   generator=torch.Generator().manual_seed(shuffle_seed))`` (see
   :meth:`~torchground.train.trainer.Trainer.batches`).
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -35,6 +36,7 @@ from torch import nn
 
 from torchground.data.datasets import Splits
 from torchground.model import build_model
+from torchground.registry import INIT_STEPS, INITS, init_layer
 from torchground.spec import Spec
 from torchground.train.run import make_data, to_tensors
 
@@ -44,39 +46,14 @@ Tensor = torch.Tensor
 
 
 # --- initial weights ------------------------------------------------------------------------
-def _xavier(w: Tensor, b: Tensor, g: torch.Generator) -> None:
-    nn.init.xavier_uniform_(w, generator=g)
-    b.zero_()
-
-
-def _playground(w: Tensor, b: Tensor, g: torch.Generator) -> None:
-    nn.init.uniform_(w, -0.5, 0.5, generator=g)
-    b.fill_(0.1)
-
-
-def _zero(w: Tensor, b: Tensor, g: torch.Generator) -> None:
-    w.zero_()
-    b.zero_()
-
-
-def _kaiming(w: Tensor, b: Tensor, g: torch.Generator) -> None:
-    nn.init.kaiming_uniform_(w, nonlinearity="relu", generator=g)
-    b.zero_()
-
-
-# The registry's initialisers (torchground.registry.INITS), replayed with a generator.
-_INITS: dict[str, Callable[[Tensor, Tensor, torch.Generator], None] | None] = {
-    "xavier": _xavier, "playground": _playground, "zero": _zero, "kaiming": _kaiming, "torch": None,
-}
-
-
 def initial_params(spec: Spec) -> Tensor:
     """The initial parameters of ``build_model(spec)`` as one flat row, in ``spec.dtype``.
 
     Shape: (P,), ordered as ``model.parameters()``.
     """
     sizes = (spec.n_inputs, *spec.hidden, 1)
-    if spec.init not in _INITS:  # an initialiser added to the registry later: build the model
+    name = INITS.canonical(spec.init)
+    if name not in INIT_STEPS:  # an initialiser added to the registry without its calls as data: build the model
         model = build_model(spec)
         return torch.cat([p.detach().flatten() for p in model.parameters()])
     g = torch.Generator().manual_seed(spec.init_seed)
@@ -87,10 +64,8 @@ def initial_params(spec: Spec) -> Tensor:
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(b, -bound, bound, generator=g)
         layers.append((w, b))
-    init = _INITS[spec.init]
-    if init is not None:  # model.apply(init): the linear layers in order
-        for w, b in layers:
-            init(w, b, g)
+    for w, b in layers:  # model.apply(init): the linear layers in order, from the same generator
+        init_layer(name, w, b, g)
     return torch.cat([t.flatten() for wb in layers for t in wb]).to(getattr(torch, spec.dtype))
 
 

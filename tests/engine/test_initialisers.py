@@ -1,0 +1,50 @@
+"""Each initialiser is one set of calls (registry.INIT_STEPS): the trainer's model (through
+the registry), the engine's initial weights (a generator) and the exported script's text
+all come from it and give the same numbers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from torchground.codegen.sources import INIT_CODE
+from torchground.engine.data import initial_params
+from torchground.model import build_model
+from torchground.registry import INIT_STEPS, INITS, init_code, init_layer
+from torchground.spec import Spec
+
+
+@pytest.mark.parametrize("name", sorted(INIT_STEPS))
+def test_the_exported_text_draws_what_the_function_draws(name):
+    assert INIT_CODE[name] == init_code(name)
+    torch.manual_seed(11)
+    m = nn.Linear(4, 3)
+    w0, b0 = m.weight.detach().clone(), m.bias.detach().clone()
+    lines = init_code(name)
+    torch.manual_seed(5)
+    for line in lines or ():
+        exec(line, {"nn": nn, "m": m})  # the script's init_weights body, line by line
+    w, b = w0.clone(), b0.clone()
+    init_layer(name, w, b, torch.Generator().manual_seed(5))
+    assert torch.equal(m.weight.detach(), w) and torch.equal(m.bias.detach(), b)
+    assert (lines is None) == (name == "torch")
+
+
+@pytest.mark.parametrize("name", sorted(INIT_STEPS))
+def test_the_registry_entry_is_the_function_on_the_global_generator(name):
+    torch.manual_seed(3)
+    m = nn.Linear(2, 5)
+    w, b = m.weight.detach().clone(), m.bias.detach().clone()
+    torch.manual_seed(9)
+    m.apply(INITS.get(name).build())
+    torch.manual_seed(9)
+    init_layer(name, w, b)
+    assert torch.equal(m.weight.detach(), w) and torch.equal(m.bias.detach(), b)
+
+
+@pytest.mark.parametrize("alias", ["glorot", "he", "zeros", "default", "xavier_uniform"])
+def test_the_engine_takes_aliases_from_the_same_calls(alias):
+    spec = Spec(init=alias, init_seed=4, hidden=(3, 2))
+    flat = torch.cat([p.detach().flatten() for p in build_model(spec).parameters()])
+    assert torch.equal(initial_params(spec), flat)
