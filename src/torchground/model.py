@@ -31,6 +31,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from torchground.data.tfpg_datasets import playground_weights
 from torchground.registry import ACTIVATIONS, INITS
 
 _BUILD_LOCK = threading.RLock()
@@ -124,10 +125,22 @@ def build_model(spec: "Spec") -> PlaygroundNet:  # noqa: F821 (Spec imported laz
     ``model.apply``, exactly as the curriculum does, so a plain script with
     ``torch.manual_seed(init_seed)`` reproduces the same weights. The caller's RNG state is
     restored afterwards; builds from several threads are serialised.
+
+    With ``tf_playground_seed`` and init ``playground`` or ``zero``, the weights are
+    TensorFlow Playground's instead, drawn from its random stream after its data
+    (:func:`~torchground.data.tfpg_datasets.playground_weights`).
     """
     with _BUILD_LOCK, torch.random.fork_rng(devices=[]):  # the global RNG: one build at a time
         torch.manual_seed(spec.init_seed)
         outputs = spec.classes if (spec.classes or 2) > 2 else 1
         model = PlaygroundNet(spec.n_inputs, spec.hidden, spec.activation, spec.output_activation, outputs)
         model.apply(INITS.get(spec.init).build())
-    return model.to(getattr(torch, spec.dtype))
+    model = model.to(getattr(torch, spec.dtype))
+    if spec.tf_playground_seed is not None and spec.init in ("playground", "zero"):
+        sizes = (spec.n_inputs, *spec.hidden, 1)
+        drawn = playground_weights(spec.dataset, spec.noise, spec.tf_playground_seed, sizes, spec.init == "zero")
+        with torch.no_grad():
+            for layer, (weight, bias) in zip(model.linear_layers(), drawn):
+                layer.weight.copy_(torch.from_numpy(weight))  # (out, in)
+                layer.bias.copy_(torch.from_numpy(bias))
+    return model

@@ -36,6 +36,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from torchground.data.datasets import DATASETS
 from torchground.errors import RegistryError, SpecError
+from torchground.data.tfpg_link import LinkError
+from torchground.data.tfpg_spec import TRAINING_LOOPS, check_seed, check_view
 from torchground.data.features import FEATURES
 from torchground.data.spec_data import CSV, is_dataset, resolve_data
 from torchground.i18n import Text, t
@@ -85,6 +87,17 @@ class Spec(BaseModel):
             a CSV data file (dataset "csv") and its SHA-256, the number of classes (2, or
             3 to 10 with K outputs and cross-entropy), their names, and the inputs'
             standardisation; see :mod:`torchground.data.spec_data`.
+        training_loop: "pytorch" (default: the curriculum's loop, a ``torch.optim`` step per
+            batch) or "tf-playground" (TensorFlow Playground's loop: derivatives summed point
+            by point, a step with their mean every ``batch_size`` points, a partial batch
+            carried into the next epoch, its L1 dead-weight rule, losses of the whole sets
+            after each epoch; see :mod:`torchground.train.playground_loop`).
+        tf_playground_seed: a TensorFlow Playground seed text (default None); when set, the
+            data and the initial weights (init playground or zero) are TensorFlow
+            Playground's, drawn from its random stream seeded with it.
+        tf_playground_view: the settings of a TensorFlow Playground link that change only
+            what it shows (``showTestData``, ``_hide`` keys, …), kept as link text so that
+            the link comes back unchanged (default empty).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
@@ -119,6 +132,9 @@ class Spec(BaseModel):
     restore_best: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "float64"] = "float32"
+    training_loop: Literal["pytorch", "tf-playground"] = "pytorch"
+    tf_playground_seed: str | None = None
+    tf_playground_view: dict[str, str] = {}
     data_file: str | None = None
     data_sha256: str | None = None
     classes: int | None = None
@@ -212,6 +228,32 @@ class Spec(BaseModel):
             raise SpecError("spec.invalid", field=info.field_name, value=v, allowed=Text(f"spec.allowed.{info.field_name}"))
         return v
 
+    @field_validator("training_loop", mode="before")
+    @classmethod
+    def _training_loop(cls, v: Any) -> str:
+        name = v.strip().lower() if isinstance(v, str) else None
+        if name not in TRAINING_LOOPS:
+            raise SpecError("spec.invalid", field="training_loop", value=v, allowed=", ".join(TRAINING_LOOPS))
+        return name
+
+    @field_validator("tf_playground_seed", mode="before")
+    @classmethod
+    def _tf_seed(cls, v: Any) -> str | None:
+        if v is None:
+            return None
+        try:
+            return check_seed(v)
+        except LinkError as exc:
+            raise SpecError("spec.invalid", field="tf_playground_seed", value=v, allowed=exc.params["allowed"]) from None
+
+    @field_validator("tf_playground_view", mode="before")
+    @classmethod
+    def _tf_view(cls, v: Any) -> dict[str, str]:
+        try:
+            return check_view(v)
+        except LinkError as exc:
+            raise SpecError("spec.refused", field="tf_playground_view", value=_fmt(v), reason=Text(exc.key, **exc.params)) from None
+
     @field_validator("batch_size", mode="before")
     @classmethod
     def _batch(cls, v: Any) -> Any:
@@ -236,12 +278,13 @@ class Spec(BaseModel):
         if self.output_activation is None:
             _set(self, "output_activation", "tanh" if info.problem == "classification" else "identity")
         opt = OPTIMIZERS.get(self.optimizer)
-        if self.weight_decay is None:
-            _set(self, "weight_decay", 0.03 if opt.info["weight_decay"] else 0.0)
+        if self.weight_decay is None:  # TensorFlow Playground's loop has no weight decay
+            _set(self, "weight_decay", 0.03 if opt.info["weight_decay"] and self.training_loop == "pytorch" else 0.0)
         self._check_ranges()
         self._check_split()
         self._check_loss()
         self._check_optimizer(opt.info)
+        self._check_training_loop()
         return self
 
     def _check_ranges(self) -> None:
@@ -299,6 +342,21 @@ class Spec(BaseModel):
             OPTIMIZERS.get(self.optimizer).build([torch.zeros(1, requires_grad=True)], lr=self.lr, **kwargs)
         except (ValueError, TypeError, RuntimeError) as exc:
             raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=_fmt(self.optimizer_args), reason=str(exc)) from None
+
+    def _check_training_loop(self) -> None:
+        """TensorFlow Playground's loop has no optimiser, one loss and no reshuffling."""
+        if self.training_loop == "tf-playground":
+            for field, value, needed, wrong in (
+                ("optimizer", self.optimizer, "sgd", self.optimizer != "sgd"),
+                ("optimizer_args", _fmt(self.optimizer_args), "-", bool(self.optimizer_args)),
+                ("weight_decay", self.weight_decay, 0, bool(self.weight_decay)),
+                ("loss", self.loss, "half_mse", self.loss != "half_mse"),
+                ("shuffle", self.shuffle, False, self.shuffle),
+            ):
+                if wrong:
+                    raise SpecError("tfpg.loop_needs", field=field, value=value, needed=needed)
+        if self.tf_playground_seed is not None and self.n_samples != DATASETS[self.dataset].default_n:
+            raise SpecError("tfpg.seed_needs_n", value=self.n_samples, n=DATASETS[self.dataset].default_n)
 
     # -- derived values -------------------------------------------------------------------------
     @property
@@ -388,13 +446,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The curriculum's part-3 recipe: the defaults of Spec.
     "seed": {},
     # TensorFlow Playground's defaults: 4-2 network, batch 10, lr 0.03, no regularisation,
-    # U(-0.5, 0.5) weights with bias 0.1, half squared error, no reshuffling, 50 % test data.
+    # U(-0.5, 0.5) weights with bias 0.1, half squared error, no reshuffling, 50 % test data,
+    # and its training loop.
     "playground": {
         "hidden": (4, 2),
         "batch_size": 10,
         "lr": 0.03,
         "weight_decay": 0.0,
         "init": "playground",
+        "training_loop": "tf-playground",
         "loss": "half_mse",
         "shuffle": False,
         "train_pct": 50,
@@ -508,5 +568,6 @@ _ALLOWED_KEYS = {
     for f in (
         "problem", "n_samples", "noise", "train_pct", "val_pct", "test_pct", "seed", "init_seed", "shuffle_seed",
         "lr", "weight_decay", "l1", "l2", "epochs", "patience", "min_delta", "shuffle", "restore_best", "device", "dtype",
+        "training_loop",
     )
 }

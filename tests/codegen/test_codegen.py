@@ -44,7 +44,7 @@ ALLOWED_IMPORTS = {"copy", "json", "math", "os", "numpy", "torch", "matplotlib"}
 # divergence. Epochs are few: the numbers must agree from the first step on.
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "default": ("seed", dict(epochs=5)),
-    "playground": ("playground", dict(epochs=5)),
+    "playground": ("playground", dict(epochs=5, training_loop="pytorch")),
     "xor_features_relu_adam": ("seed", dict(
         dataset="xor", noise=25, features="x1,x2,x1sq,sinx1", activation="relu", optimizer="adam",
         optimizer_args={"betas": (0.8, 0.99)}, train_pct=60, val_pct=20, test_pct=20, epochs=3)),
@@ -323,7 +323,7 @@ def test_cli_writes_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_cli_notebook_preset_and_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["export", "notebook", "--preset", "playground", "--out", str(tmp_path / "nb.ipynb")]) == 0
+    assert main(["export", "notebook", "--preset", "playground", "--training-loop", "pytorch", "--out", str(tmp_path / "nb.ipynb")]) == 0
     assert json.loads((tmp_path / "nb.ipynb").read_text(encoding="utf-8"))["nbformat"] == 4
     capsys.readouterr()
     assert main(["export", "script", "--out", "-", "--lang", "ja", "--epochs", "3"]) == 0

@@ -180,8 +180,13 @@ def test_distinct_data_seeds_datasets_and_features_stack():
 
 
 def test_playground_recipe_with_l1_l2_and_test_split_agrees():
-    base = Spec.preset("playground", n_samples=100, epochs=5)
+    base = Spec.preset("playground", n_samples=100, epochs=5, training_loop="pytorch")
     agree([base.replace(l1=0.003), base.replace(l2=0.01, init_seed=3), base.replace(l1=0.01, l2=0.003, lr=0.1), base])
+
+
+def test_tf_playground_loop_is_refused_by_name():
+    with pytest.raises(TorchgroundError, match="training_loop = tf-playground"):
+        check_supported(Spec.preset("playground"))
 
 
 def test_early_stopping_per_model_agrees():

@@ -1,4 +1,7 @@
-"""``torchground export script|notebook``: write a spec's PyTorch code to a file (or stdout).
+"""``torchground export script|notebook|url``: write a spec's PyTorch code to a file (or stdout).
+
+``export url`` prints the spec's TensorFlow Playground link instead (or writes it to
+``--out``), or names each setting TensorFlow Playground cannot show.
 
 The spec comes from the same flags, ``--config`` and ``--preset`` as ``torchground
 train``; the code is :func:`torchground.codegen.to_script` or
@@ -21,6 +24,7 @@ from torchground.cli.spec_options import SpecOptions, with_spec_options
 from torchground.codegen import EXPORT_KINDS, export
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
+from torchground.train.tfpg_run import link_of
 
 __all__ = ["export_command"]
 
@@ -32,14 +36,20 @@ _H = "cli.help."
 def export_command(
     spec_options: SpecOptions,
     kind: Annotated[str, typer.Argument(help=t("codegen.help.kind"), show_default=False)],
-    out: Annotated[str, typer.Option("--out", help=t("codegen.help.out"), show_default=False)],
+    out: Annotated[Optional[str], typer.Option("--out", help=t("codegen.help.out"), show_default=False)] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help=t("codegen.help.lang"))] = None,
 ) -> None:
     apply_lang(lang)
-    if kind not in EXPORT_KINDS:  # checked before the spec, so the first mistake is named first
-        raise TorchgroundError("codegen.bad_kind", value=kind, allowed=", ".join(EXPORT_KINDS))
+    if kind not in (*EXPORT_KINDS, "url"):  # checked before the spec, so the first mistake is named first
+        raise TorchgroundError("codegen.bad_kind", value=kind, allowed=", ".join((*EXPORT_KINDS, "url")))
+    if out is None and kind != "url":
+        raise TorchgroundError("tfpg.export_needs_out", kind=kind)
     spec = spec_options.build()
-    text = export(spec, kind, lang)
+    if kind == "url":  # TensorFlow Playground's link of the spec, on stdout unless --out names a file
+        text = link_of(spec) + "\n"
+        out = out or "-"
+    else:
+        text = export(spec, kind, lang)
     if out == "-":
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -21,7 +21,9 @@ import typer
 from torchground.data.spec_data import csv_fields
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
+from torchground.cli.app import err_console
 from torchground.train.rundir import load_spec
+from torchground.train.tfpg_run import spec_from_link
 from torchground.spec import Spec, parse_optimizer_args
 
 __all__ = ["SpecOptions", "with_spec_options", "spec_from_options", "parse_opt_args"]
@@ -32,7 +34,7 @@ _H = "cli.help."
 _TEXT_FIELDS = (
     "dataset", "n_samples", "noise", "train_pct", "val_pct", "test_pct", "seed", "init_seed", "shuffle_seed",
     "features", "hidden", "activation", "output_activation", "init", "loss", "optimizer", "lr", "weight_decay",
-    "l1", "l2", "batch_size", "epochs", "patience", "min_delta", "device", "dtype",
+    "l1", "l2", "batch_size", "epochs", "patience", "min_delta", "device", "dtype", "training_loop", "tf_playground_seed",
     "classes",
 )
 _SWITCHES = {
@@ -50,6 +52,7 @@ def _parameters() -> list[inspect.Parameter]:
     params = [
         inspect.Parameter("config", kw, default=None, annotation=Annotated[Optional[Path], typer.Option("--config", help=t(_H + "config"))]),
         inspect.Parameter("preset", kw, default=None, annotation=Annotated[Optional[str], _option("preset")]),
+        inspect.Parameter("url", kw, default=None, annotation=Annotated[Optional[str], _option("url")]),
         inspect.Parameter("data", kw, default=None, annotation=Annotated[Optional[Path], typer.Option("--data", help=t(_H + "data_csv"))]),
         inspect.Parameter("problem", kw, default=None, annotation=Annotated[Optional[str], _option("problem_csv", "--problem")]),
     ]
@@ -73,9 +76,12 @@ class SpecOptions:
     config: Path | None
     preset: str | None
     values: dict[str, Any]
+    url: str | None = None
 
     def build(self) -> Spec:
-        """Base spec (config file, else preset, else the defaults) with the flags applied."""
+        """Base spec (config file, else preset, else a TensorFlow Playground link, else the
+        defaults) with the flags applied. A link's notes (a fresh seed, ignored parameters)
+        are printed on stderr."""
         values = dict(self.values)
         values["optimizer_args"] = parse_opt_args(values.pop("opt", None))
         data, problem = values.pop("data", None), values.pop("problem", None)
@@ -84,6 +90,13 @@ class SpecOptions:
             values.update(csv_fields(data, problem=problem, standardize=standardize is not False))
         elif problem is not None:
             values["problem"] = problem
+        if self.url is not None:
+            if self.config is not None or self.preset is not None:
+                raise TorchgroundError("tfpg.cli_url_and_base", other="--config" if self.config is not None else "--preset")
+            spec, notes = spec_from_link(self.url, **{k: v for k, v in values.items() if v is not None})
+            for note in notes:
+                err_console.print(note.render(), highlight=False)
+            return spec
         return spec_from_options(self.config, self.preset, values)
 
 
@@ -95,7 +108,7 @@ def with_spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def command(**kwargs: Any) -> Any:
         given = {name: kwargs.pop(name) for name in _SPEC_NAMES}
-        options = SpecOptions(given.pop("config"), given.pop("preset"), given)
+        options = SpecOptions(given.pop("config"), given.pop("preset"), given, url=given.pop("url"))
         return func(spec_options=options, **kwargs)
 
     params = own + _SPEC_PARAMETERS

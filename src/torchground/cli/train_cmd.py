@@ -175,6 +175,9 @@ def _train(
     checkpoint: tuple[dict[str, Any], dict[str, Any]] | None, checkpoint_every: float, resuming: bool,
 ) -> Run:
     report = _Report(console, spec.epochs, log_every, progress=not quiet and console.is_terminal)
+    if engine != "eager" and spec.training_loop != "pytorch":  # the stacked engine refuses TensorFlow Playground's loop
+        err_console.print(t("tfpg.engine_fallback", engine=engine), highlight=False)
+        engine = "eager"
     if engine != "eager":  # the stacked engine: same numbers, lines printed once it is done
         from torchground.engine import train_fast
 

@@ -86,13 +86,16 @@ def sections(spec: Spec, lang: str | None = None, notebook: bool = False) -> lis
 
     Raises:
         TorchgroundError: ``lang`` is not available, or the spec names something code
-            export cannot write (a registry entry added without its code).
+            export cannot write (a registry entry added without its code, TensorFlow
+            Playground's loop or data).
 
     Example:
         >>> [s.name for s in sections(Spec())][:4]
         ['imports', 'settings', 'data', 'features']
     """
     lang = _lang(lang)
+    if spec.training_loop != "pytorch" or spec.tf_playground_seed is not None:
+        raise TorchgroundError("tfpg.codegen_refused", loop=spec.training_loop, seed=spec.tf_playground_seed or "-")
     parts = Parts(spec, lang, notebook=notebook)
     out = []
     for name, build in _ORDER:

@@ -86,6 +86,8 @@ def _gc_paused() -> Iterator[None]:
 
 def check_supported(spec: Spec) -> None:
     """Refuse, naming what the engine supports, a spec the engine cannot train."""
+    if spec.training_loop != "pytorch":  # TensorFlow Playground's loop: the eager trainer only
+        raise TorchgroundError("engine.unsupported", field="training_loop", value=spec.training_loop, allowed="pytorch")
     for field, kind in (("activation", "activation"), ("output_activation", "activation"), ("loss", "loss")):
         value = getattr(spec, field)
         if value not in SUPPORTED[kind]:

@@ -41,13 +41,14 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["PlaygroundLoop", "playground_loss", "load_weights", "read_weights"]
+__all__ = ["PlaygroundLoop", "playground_loss", "load_weights", "read_weights", "trainer_epoch"]
 
 
 def _linear_layers(model: nn.Module) -> list[nn.Linear]:
@@ -179,3 +180,29 @@ def read_weights(model: nn.Module) -> list[dict[str, list]]:
         {"weight": layer.weight.detach().cpu().double().tolist(), "bias": layer.bias.detach().cpu().double().tolist()}
         for layer in _linear_layers(model)
     ]
+
+
+def trainer_epoch(trainer: Any, loop: PlaygroundLoop) -> dict[str, Any] | None:
+    """One epoch of :class:`~torchground.train.trainer.Trainer` under ``training_loop = "tf-playground"``.
+
+    Trains with ``loop`` and builds the history row TensorFlow Playground's way: every
+    set's loss (and accuracy, or RMSE and R²) from the whole set after the epoch. A
+    non-finite training loss ends the run as "diverged" with the epoch's starting weights
+    put back (TensorFlow Playground would carry on with NaN). Returns the row, or ``None``.
+    """
+    start_params = [p.detach().clone() for p in trainer._params]
+    start_opt = trainer._optimizer_snapshot()
+    x, y = trainer.sets["train"]  # (N, F), (N, 1), in the stored order
+    trainer.history.steps += loop.epoch(x, y)
+    row: dict[str, Any] = {c: None for c in trainer.history.columns}
+    row["epoch"] = trainer.epoch
+    for name in ("train", "val", "test"):
+        for key, value in trainer.valid_step(*trainer.sets[name]).items():
+            if f"{name}_{key}" in row:
+                row[f"{name}_{key}"] = value
+    loss = row["train_loss"]
+    if loss is not None and not math.isfinite(loss):
+        trainer._diverged(loss, start_params, start_opt, [])
+        return None
+    row["lr"] = loop.lr
+    return row

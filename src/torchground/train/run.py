@@ -16,6 +16,7 @@ from torch import nn
 
 from torchground.data.datasets import Dataset, Splits, make_dataset, split_dataset
 from torchground.data.features import feature_matrix
+from torchground.data.tfpg_datasets import playground_points
 from torchground.data.spec_data import CSV, load_data
 from torchground.errors import TorchgroundError
 from torchground.model import PlaygroundNet
@@ -32,8 +33,12 @@ __all__ = [
 def make_data(spec: Spec) -> Splits:
     """Generate the spec's data set (``seed``, ``noise``, ``n_samples``) and split it.
 
-    A CSV file's points come standardised where the spec says so (``input_mean``, ``input_scale``).
+    With ``tf_playground_seed`` the points are TensorFlow Playground's, in its order. A CSV
+    file's points come standardised where the spec says so (``input_mean``, ``input_scale``).
     """
+    if spec.tf_playground_seed is not None:
+        ds, _ = playground_points(spec.dataset, spec.noise, spec.tf_playground_seed)
+        return split_dataset(ds, spec.train_pct, spec.val_pct, spec.test_pct)
     if spec.dataset == CSV:  # a data file: checked against its SHA-256, shuffled with seed, standardised
         ds = load_data(spec)
     else:

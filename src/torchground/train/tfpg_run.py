@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from torchground.data.datasets import Splits, split_dataset
-from torchground.data.tfpg_datasets import playground_points
+from torchground.data.datasets import Splits
 from torchground.data.tfpg_link import LinkError, format_link, parse_link
 from torchground.data.tfpg_random import fresh_seed
 from torchground.data.tfpg_spec import PARAM_OF_FIELD, link_settings, spec_fields
@@ -32,6 +31,7 @@ from torchground.errors import SpecError, TorchgroundError
 from torchground.i18n import Text
 from torchground.model import PlaygroundNet, build_model
 from torchground.spec import Spec
+from torchground.train.run import make_data
 
 __all__ = ["OpenedLink", "spec_from_link", "link_of", "open_link", "playground_data"]
 
@@ -91,8 +91,7 @@ def playground_data(spec: Spec) -> Splits:
     order, split as the spec says (training first, as there)."""
     if spec.tf_playground_seed is None:
         raise ValueError("the spec has no tf_playground_seed")
-    points, _ = playground_points(spec.dataset, spec.noise, spec.tf_playground_seed)
-    return split_dataset(points, spec.train_pct, spec.val_pct, spec.test_pct)
+    return make_data(spec)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from torchground.spec import Spec
 from torchground.train.callbacks import Callback, EarlyStopping
 from torchground.train.history import History
 from torchground.train.metrics import add_class_metrics, r2
+from torchground.train.playground_loop import PlaygroundLoop, trainer_epoch
 from torchground.train.run import (
     Run,
     build_loss,
@@ -97,6 +98,10 @@ class Trainer:
         self._is_classification = self.history.problem == "classification"
         self._needs_closure = OPTIMIZERS.get(spec.optimizer).info["needs_closure"]
         self._train_sst = self._sum_squares(self.sets["train"][1])
+        # TensorFlow Playground's loop (training_loop = "tf-playground"), else the optimiser's
+        self._tf_loop = (
+            PlaygroundLoop(self.model, spec.lr, self.batch_size, spec.l1, spec.l2) if spec.training_loop == "tf-playground" else None
+        )
 
     # Settings that may change while training, as the Playground lets the learning rate change.
     LIVE_FIELDS = frozenset({"lr", "weight_decay", "l1", "l2", "optimizer_args"})
@@ -118,6 +123,8 @@ class Trainer:
             if "weight_decay" in group:
                 group["weight_decay"] = spec.weight_decay
         self.spec = spec
+        if self._tf_loop is not None:
+            self._tf_loop.set_hyperparameters(spec.lr, spec.l1, spec.l2)
         if spec.l1 > 0 and not self._dead:  # the Playground's L1 rule keeps a mask of dead weights
             self._dead = [torch.zeros_like(w, dtype=torch.bool) for w in self._weights]
         elif spec.l1 == 0:
@@ -236,6 +243,9 @@ class Trainer:
         self.epoch += 1
         for cb in self.callbacks:
             cb.on_epoch_start(self, self.epoch)
+        if self._tf_loop is not None:
+            tf_row = trainer_epoch(self, self._tf_loop)
+            return None if tf_row is None else self._finish_epoch(tf_row)
         start_params = [p.detach().clone() for p in self._params]
         start_opt = self._optimizer_snapshot()
         loss_sum, done = 0.0, []
@@ -250,7 +260,10 @@ class Trainer:
             self.history.steps += 1
             for cb in self._batch_callbacks:
                 cb.on_batch_end(self, self.history.steps, value)
-        row = self._row(loss_sum, done)
+        return self._finish_epoch(self._row(loss_sum, done))
+
+    def _finish_epoch(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Record the epoch's row, the best epoch so far, and tell the callbacks."""
         self.history.rows.append(row)
         best = self.history.best_epoch  # same rule as early stopping: better by more than min_delta
         if best is None or self.history.monitored(row) < self.history.monitored(self.history.rows[best - 1]) - self.spec.min_delta:

@@ -182,7 +182,8 @@ def test_a_large_cpu_sweep_without_compile_suggests_it(tmp_path, capsys, monkeyp
 
 
 def test_sweep_command_json_and_japanese(tmp_path, capsys):
-    code = main(["sweep", "--grid", "init_seed=0..2", "--preset", "playground", "--epochs", "2", "--out", str(tmp_path / "j"), "--json", "--lang", "ja"])
+    code = main(["sweep", "--grid", "init_seed=0..2", "--preset", "playground", "--training-loop", "pytorch", "--epochs", "2",
+                 "--out", str(tmp_path / "j"), "--json", "--lang", "ja"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["models"] == 3 and summary["ranked_by"] == "train_loss" and summary["groups"] == 1
