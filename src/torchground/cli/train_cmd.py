@@ -10,7 +10,6 @@ from its checkpoint. Exit status: 0 done (completed or stopped early), 2 bad inp
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -26,7 +25,7 @@ from torchground.cli.spec_options import SpecOptions, with_spec_options
 from torchground.spec import Spec
 from torchground.train.checkpoint import CHECKPOINT, Checkpointer, load_checkpoint, remaining_epochs, restore
 from torchground.train.rundir import FINAL_STATUSES, default_run_dir, load_spec, run_status, save_run, start_run
-from torchground.train import Run, Trainer, summarize
+from torchground.train import Run, Trainer
 
 __all__ = ["train_command", "log_line", "ENGINES", "EXIT_DIVERGED", "EXIT_INTERRUPTED", "extra_callbacks"]
 
@@ -175,9 +174,6 @@ def _train(
     checkpoint: tuple[dict[str, Any], dict[str, Any]] | None, checkpoint_every: float, resuming: bool,
 ) -> Run:
     report = _Report(console, spec.epochs, log_every, progress=not quiet and console.is_terminal)
-    if engine != "eager" and spec.training_loop != "pytorch":  # the stacked engine refuses TensorFlow Playground's loop
-        err_console.print(t("tfpg.engine_fallback", engine=engine), highlight=False)
-        engine = "eager"
     if engine != "eager":  # the stacked engine: same numbers, lines printed once it is done
         from torchground.engine import train_fast
 
@@ -193,10 +189,7 @@ def _train(
         console.print(t("resume.from", path=str(out_dir), epoch=trainer.epoch, epochs=spec.epochs), highlight=False)
     elif resuming:
         console.print(t("resume.from_start", path=str(out_dir)), highlight=False)
-    start = time.perf_counter()
-    trainer_history = trainer.fit(remaining_epochs(trainer))
-    wall = wall_before + time.perf_counter() - start
-    return Run(spec, trainer.model, trainer.data, trainer_history, summarize(spec, trainer_history, wall, trainer.device))
+    return trainer.run(remaining_epochs(trainer), wall_s=wall_before)
 
 
 def plural(key: str, n: int) -> str:
