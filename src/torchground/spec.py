@@ -1,7 +1,8 @@
 """The experiment spec: one validated, immutable object holding everything a user can set.
 
-CLI flags, TOML/JSON files, presets and (later) URLs and sweeps are all views of a
-:class:`Spec`. Validation lives here and only here: a wrong value is refused with a
+CLI flags, TOML/JSON files, presets, the page's URLs (:mod:`torchground.server.urlstate`)
+and sweep grids (:mod:`torchground.engine.sweep.grid`) are all views of a :class:`Spec`.
+Validation lives here and only here: a wrong value is refused with a
 :class:`~torchground.errors.SpecError` whose message names the field, the value and what
 is allowed. Serialisation is pure (text in, text out; no files, no seeding).
 

@@ -1,7 +1,7 @@
 """Message catalogue: every user-facing text of torchground, in English and Japanese.
 
 Messages live in JSON files beside this module, one per domain and language:
-``<domain>.<lang>.json`` (for example ``core.en.json`` and ``core.ja.json``). All files of
+``<domain>.<lang>.json`` (for example ``spec.en.json`` and ``spec.ja.json``). All files of
 a language are merged into one flat ``{key: template}`` table; templates use
 ``str.format`` fields (``{field}``). Splitting by domain lets each part of the
 package own its texts without touching a shared file.

@@ -343,9 +343,9 @@ class Trainer:
 
         PyTorch splits even a 750-element tanh or a (250, 2) @ (2, 3) product across its
         threads; for networks this size that costs more than it saves, and when another
-        process holds a core each split op waits for it (measured on 2 cores: 4 µs alone,
-        several ms under load). Results do not depend on the thread count beyond float
-        rounding of reductions.
+        process holds a core each split op waits for it, many times longer than the op
+        itself. Results do not depend on the thread count beyond float rounding of
+        reductions.
         """
         if self.device.type != "cpu":
             return None
