@@ -13,8 +13,8 @@ import torch
 
 from torchground import Spec
 from torchground.engine import StackedGroup
-from torchground.engine.kernels.dispatch import CompiledEpoch
 from torchground.engine.kernels import native as fused_native
+from torchground.engine.kernels.dispatch import CompiledEpoch, Path
 from torchground.engine.kernels.native import NativeSteps, build, cache_dir
 from torchground.i18n import set_language
 
@@ -65,6 +65,7 @@ def test_fused_steps_agree_with_the_eager_engine(name, fused_epochs):
     group, fast, messages = run(specs)
     plain = StackedGroup(specs).run()
     assert isinstance(group._compiled._kernel, NativeSteps) and group._compiled.fused_epochs == fused_epochs
+    assert group._compiled.path is Path.FUSED
     assert not messages
     assert [r.steps for r in fast] == [r.steps for r in plain]
     assert worst_difference(plain, fast) <= 1e-5
@@ -88,7 +89,8 @@ def test_narrower_vectors_agree(vector, monkeypatch):
 def test_groups_outside_the_scope_use_inductor():
     specs = CASES["not-covered"]
     group, fast, messages = run(specs)
-    assert group._compiled._kernel is False and group._compiled.fused_epochs == 0 and not messages
+    assert group._compiled.path is Path.INDUCTOR and group._compiled._kernel is None
+    assert group._compiled.fused_epochs == 0 and group._compiled.epochs == 3 and not messages
     assert worst_difference(StackedGroup(specs).run(), fast) <= 1e-5
 
 
@@ -112,7 +114,7 @@ def test_a_kernel_that_disagrees_is_refused(monkeypatch):
     monkeypatch.setattr(NativeSteps, "_launch", wrong)
     specs = CASES["sgd-shared"]
     group, fast, messages = run(specs)
-    assert group._compiled.fused_epochs == 0
+    assert group._compiled.fused_epochs == 0 and group._compiled.path is Path.INDUCTOR  # refused: never again in this group
     assert len(messages) == 1 and "fused steps are not used" in messages[0] and "differs from the eager steps" in messages[0]
     assert worst_difference(StackedGroup(specs).run(), fast) <= 1e-5  # the checked epoch redone eagerly, then Inductor
 

@@ -59,6 +59,7 @@ outside.
 
 from __future__ import annotations
 
+import enum
 import functools
 import warnings
 from typing import Any, Sequence
@@ -79,7 +80,7 @@ from torchground.engine.kernels.fused import Metrics
 from torchground.engine.net import StackedNet
 from torchground.i18n import t
 
-__all__ = ["CompiledEpoch"]
+__all__ = ["CompiledEpoch", "Path"]
 
 Tensor = torch.Tensor
 
@@ -104,29 +105,52 @@ def _compiled(device_type: str, name: str) -> Any:
     return torch.compile(fn, dynamic=False, options={"cpp_wrapper": True, **options})
 
 
+class Path(enum.Enum):
+    """Which code trains a compiled group's next epoch (:attr:`CompiledEpoch.path`).
+
+    ``CHOOSE`` → ``CHECK`` (our fused kernel covers the group) → ``FUSED`` once its first
+    epoch agreed with the eager steps; ``CHOOSE`` → ``INDUCTOR`` where no fused kernel
+    covers the group, and ``CHECK`` → ``INDUCTOR`` where it disagreed or failed (never
+    tried again in this group). Any path → ``EAGER`` when compiling fails before a first
+    compiled epoch ran (:attr:`CompiledEpoch.failed` says why).
+    """
+
+    CHOOSE = "choose"
+    CHECK = "check"
+    FUSED = "fused"
+    INDUCTOR = "inductor"
+    EAGER = "eager"
+
+
 class CompiledEpoch:
-    """``run(...)``: :func:`~torchground.engine.epoch.train_epoch_last` compiled on first use
-    (:func:`~torchground.engine.epoch.train_epoch`, eagerly, if that fails)."""
+    """``run(...)``: one epoch of a group on the path :attr:`path` says (see :class:`Path`).
+
+    Args:
+        device_type: "cpu" or "cuda".
+        fused: our fused kernel where it covers the group: "triton" (the default on CUDA),
+            "native" (C, the default on the CPU), False for Inductor's alone. "triton" on
+            the CPU runs through Triton's interpreter (tests only: TRITON_INTERPRET=1).
+    """
 
     def __init__(self, device_type: str = "cpu", fused: str | bool | None = None) -> None:
-        # The steps in one kernel of our own (:mod:`~torchground.engine.kernels.fused`) where it
-        # covers the group: "triton" (the default on CUDA), "native" (C, the default on the
-        # CPU), False for Inductor's alone. "triton" on the CPU runs through Triton's
-        # interpreter (tests only: TRITON_INTERPRET=1).
         if fused is None or fused is True:
             fused = "triton" if device_type == "cuda" else "native"
         assert fused in ("triton", "native", False), fused
         self.fused = fused
-        self._kernel: Any = None  # FusedSteps of the current twin (None: not made yet; False: not for this group)
-        self._kernel_checked = False  # whether a first fused epoch matched the eager steps
-        self._kernel_refused = False  # whether it did not (or failed): never again in this group
-        self.fused_epochs = 0
         self.device_type = device_type
-        self.failed: str | None = None
+        self.path = Path.CHOOSE if fused else Path.INDUCTOR
+        self.failed: str | None = None  # why the path is EAGER
+        self.epochs = 0  # compiled epochs run (fused or Inductor's)
+        self.fused_epochs = 0  # of which by our fused kernel
         self.shared = False  # whether the last epoch's batches were gathered once for all models
-        self.ok = False
+        self._kernel: Any = None  # the FusedSteps of the current twin (CHECK, FUSED), made on first use
         self._net: StackedNet | None = None  # the net self._twin mirrors
         self._twin: StackedNet | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether a compiled epoch has run (after that, an error is a real one, not a fallback)."""
+        return self.epochs > 0
 
     # The compiled functions, shared by every CompiledEpoch of the process (made on first use:
     # each torch.compile wrapper costs milliseconds, a fifth of a short one-model run).
@@ -147,7 +171,7 @@ class CompiledEpoch:
         """``net``'s models-last twin (made once per net), with ``net``'s current state."""
         if self._net is not net or self._twin is None:
             self._net, self._twin = net, net.models_last()
-            self._kernel = False if self._kernel_refused else None  # fused steps are made per twin
+            self._kernel = None  # fused steps are made per twin
         else:
             self._twin.load_from(net)
         return self._twin
@@ -158,7 +182,7 @@ class CompiledEpoch:
         """One epoch of ``net`` (models first, trained in place). → the epoch's stats (see
         :func:`~torchground.engine.epoch.epoch_stats`)."""
         shapes = step_shapes(order.shape[0], order.shape[1], batch)
-        if self.failed is None:
+        if self.path is not Path.EAGER:
             twin = self.twin(net)
             try:
                 kernel = self._fused_kernel(twin)
@@ -184,11 +208,11 @@ class CompiledEpoch:
                 if self.ok:  # it compiled and ran before: a real error
                     raise
                 # ``net`` itself is untouched (only a successful epoch is copied back).
-                self.failed = f"{type(exc).__name__}: {exc}"
+                self.path, self.failed = Path.EAGER, f"{type(exc).__name__}: {exc}"
                 warnings.warn(t("engine.compile_failed", error=self.failed), RuntimeWarning, stacklevel=2)
-                self._net = self._twin = None
+                self._net = self._twin = self._kernel = None
             else:
-                self.ok = True
+                self.epochs += 1
                 net.load_from(twin)
                 net.opt.advance(len(shapes))
                 return stats
@@ -199,26 +223,29 @@ class CompiledEpoch:
         return gather_last(x, y, order[:1] if self.shared else order, batch)
 
     def _fused_kernel(self, twin: StackedNet) -> Any:
-        """The fused steps of ``twin`` (made on first use), or None where they do not apply."""
-        if self._kernel is None:
-            self._kernel = False
-            if self.fused:
-                try:  # imports Triton for "triton"
-                    from torchground.engine.kernels.fused import FusedSteps
+        """The fused steps of ``twin`` (made on first use) on the paths CHECK and FUSED, else
+        None; on CHOOSE, the choice: CHECK where a fused kernel covers the group, else INDUCTOR."""
+        if self.path is Path.CHOOSE:
+            self.path = Path.INDUCTOR
+            try:  # imports Triton for "triton"
+                from torchground.engine.kernels.fused import FusedSteps
 
-                    if FusedSteps.covers(twin):
-                        if self.fused == "triton":
-                            from torchground.engine.kernels.triton_steps import (
-                                TritonSteps as kind,
-                            )
-                        else:
-                            from torchground.engine.kernels.native import (
-                                NativeSteps as kind,
-                            )
-                        self._kernel = kind(twin)
-                except ImportError:
-                    pass
-        return self._kernel or None
+                if FusedSteps.covers(twin):
+                    self._kernel, self.path = self._make_kernel(twin), Path.CHECK
+            except ImportError:
+                pass
+        elif self._kernel is None and self.path in (Path.CHECK, Path.FUSED):
+            self._kernel = self._make_kernel(twin)
+        return self._kernel if self.path in (Path.CHECK, Path.FUSED) else None
+
+    def _make_kernel(self, twin: StackedNet) -> Any:
+        if self.fused == "triton":
+            from torchground.engine.kernels.triton_steps import TritonSteps
+
+            return TritonSteps(twin)
+        from torchground.engine.kernels.native import NativeSteps
+
+        return NativeSteps(twin)
 
     def _fused_epoch(
         self, kernel: Any, twin: StackedNet, data: tuple[Tensor, ...], x: Tensor, y: Tensor, order: Tensor, batch: int,
@@ -237,7 +264,7 @@ class CompiledEpoch:
         with Inductor, after a warning, and this epoch's steps are redone eagerly.
         """
         M, N = order.shape
-        if self._kernel_checked:
+        if self.path is Path.FUSED:
             self.fused_epochs += 1
             return kernel.epoch(data, N, batch, self.shared, metrics)
         assert self._net is not None  # the models-first net, still in the epoch's starting state
@@ -268,10 +295,10 @@ class CompiledEpoch:
             if not close:
                 problem = t("engine.fused_differs")
         if problem is None:
-            self._kernel_checked = True
+            self.path = Path.FUSED
             self.fused_epochs += 1
             return pred, stats
-        self._kernel, self._kernel_refused = False, True
+        self._kernel, self.path = None, Path.INDUCTOR
         warnings.warn(t("engine.fused_refused", reason=problem), RuntimeWarning, stacklevel=3)
         twin.restore(snap)
         return steps_last(twin, gx, gy, steps)  # the epoch again, eagerly
