@@ -21,6 +21,7 @@ from typing import Any
 from torchground.codegen.sources import (
     GENERATORS, INIT_CODE, activation_code, criterion_code, display_width, feature_code, fstring, literal, unsupported,
 )
+from torchground.codegen.own_data import MULTI_GENERATORS, class_index_loss_code, csv_data_code, multi_discretize_code
 from torchground.i18n import t
 from torchground.registry import INITS, LOSSES, OPTIMIZERS
 from torchground.spec import Spec
@@ -61,6 +62,7 @@ class Parts:
         self.early = spec.patience is not None
         self.unit_out = bool(LOSSES.get(spec.loss).info["unit_output"])
         self.unit_target = bool(LOSSES.get(spec.loss).info["unit_target"])
+        self.outputs = spec.classes if (spec.classes or 2) > 2 else 1  # K outputs for K classes
 
     # -- text helpers -----------------------------------------------------------------------
     def c(self, key: str, **params: Any) -> str:
@@ -117,6 +119,8 @@ class Parts:
             f"EPOCHS = {s.epochs}  # «epochs»",
             f"LR = {literal(s.lr)}  # «lr»",
         ]
+        if self.outputs > 1:
+            lines.append(f"CLASSES = {self.outputs}  # «k_classes»")
         if self.has_weight_decay:
             lines.append(f"WEIGHT_DECAY = {literal(s.weight_decay)}  # «weight_decay»")
         if "l1" in self.penalties:
@@ -135,8 +139,10 @@ class Parts:
         return self.fill("\n".join(lines))
 
     def data(self) -> str:
+        if self.spec.dataset == "csv":  # your own data (codegen.own_data)
+            return self.fill(csv_data_code(self.spec))
         fn = "make_" + self.spec.dataset.replace("-", "_")
-        code = GENERATORS[self.spec.dataset] + f"""
+        code = (GENERATORS.get(self.spec.dataset) or MULTI_GENERATORS[self.spec.dataset]) + f"""
 
 rng = np.random.default_rng(DATA_SEED)  # «one_stream»
 points, labels = {fn}(rng, N_SAMPLES, NOISE / 100.0)  # (N, 2), (N,)
@@ -194,10 +200,10 @@ train_loader = DataLoader(
             init_lines.append(f"        self.act{i} = {activation_code(s.activation)}")
             forward_lines.append(f"        x = self.act{i}(self.layer{i}(x))  # (B, {h})")
             width = h
-        init_lines.append(f"        self.layer_out = nn.Linear({width}, 1)")
+        init_lines.append(f"        self.layer_out = nn.Linear({width}, {self.outputs})")
         assert s.output_activation is not None
         init_lines.append(f"        self.act_out = {activation_code(s.output_activation)}")
-        forward_lines.append("        x = self.act_out(self.layer_out(x))  # (B, 1)")
+        forward_lines.append(f"        x = self.act_out(self.layer_out(x))  # (B, {self.outputs})")
         code = (
             '''\
 class Net(nn.Module):
@@ -215,7 +221,9 @@ class Net(nn.Module):
             + "\n".join(forward_lines)
             + "\n        return x\n"
         )
-        if self.classification:
+        if self.outputs > 1:
+            code += multi_discretize_code()
+        elif self.classification:
             code += '''
 
 def discretize(output):
@@ -264,6 +272,8 @@ def criterion(output, target):
     """«half_mse_doc»"""
     return 0.5 * torch.mean((output - target) ** 2)
 '''
+        elif self.outputs > 1:
+            code += class_index_loss_code(criterion)
         elif self.unit_out or self.unit_target:
             maps = ""
             if self.unit_out:
