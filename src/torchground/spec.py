@@ -339,9 +339,15 @@ class Spec(BaseModel):
         kwargs = dict(self.optimizer_args)
         if info["weight_decay"]:
             kwargs["weight_decay"] = self.weight_decay
-        try:  # let torch.optim check value ranges (momentum ≥ 0, betas in [0, 1), nesterov needs momentum, …)
-            OPTIMIZERS.get(self.optimizer).build([torch.zeros(1, requires_grad=True)], lr=self.lr, **kwargs)
-        except (ValueError, TypeError, RuntimeError) as exc:
+        try:  # let torch.optim check value ranges (momentum ≥ 0, betas in [0, 1), nesterov needs momentum, …),
+            # and take one step on a dummy parameter: some arguments are only read there (LBFGS's
+            # history_size and line_search_fn, SGD's dampening, Rprop's step_sizes, ASGD's alpha)
+            for key, value in self.optimizer_args.items():  # a number where torch has a number (used or not)
+                default = allowed[key]
+                if isinstance(default, (int, float)) and not isinstance(default, bool) and not isinstance(value, (int, float)):
+                    raise TypeError(f"{key} must be a number, not {value!r}")
+            _dummy_step(OPTIMIZERS.get(self.optimizer).build, self.lr, kwargs)
+        except (ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError, KeyError, IndexError, AttributeError) as exc:
             raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=_fmt(self.optimizer_args), reason=str(exc)) from None
 
     def _check_training_loop(self) -> None:
@@ -465,6 +471,21 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 SPEC_FIELDS: tuple[str, ...] = tuple(Spec.model_fields)
+
+
+def _dummy_step(build: Any, lr: float, kwargs: dict[str, Any]) -> None:
+    """Build the optimiser on one dummy parameter and take a step (with a closure, as LBFGS needs)."""
+    p = torch.zeros(1, requires_grad=True)
+    opt = build([p], lr=lr, **kwargs)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        with torch.enable_grad():
+            loss = ((p - 1) ** 2).sum()
+            loss.backward()
+        return loss
+
+    opt.step(closure)
 
 
 def parse_optimizer_args(items: Iterable[str], error_key: str = "spec.bad_optimizer_arg") -> dict[str, Any]:

@@ -53,6 +53,7 @@ def run_app(argv: list[str]) -> int:
     _register_commands()
     previous = get_language()
     try:
+        _check_out_options(argv)
         command = typer.main.get_command(app)  # what app() runs; built here to set its help's language
         asked = help_language(argv)
         if asked is not None:  # --lang ja --help: the help in Japanese whatever the locale
@@ -63,6 +64,40 @@ def run_app(argv: list[str]) -> int:
     except TorchgroundError as exc:
         err_console.print(f"[bold red]{t('cli.error')}[/] {escape(exc.message())}", markup=True, highlight=False)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C in a command without its own handling: no traceback, status 130
+        err_console.print(t("safety.interrupted"), highlight=False)
+        return 130
+    except (OSError, RecursionError, UnicodeDecodeError, ValueError, MemoryError) as exc:
+        known = _environment_error(exc)
+        if known is None:  # not a problem of the input or the machine: a bug, shown as one
+            raise
+        err_console.print(f"[bold red]{t('cli.error')}[/] {escape(known)}", markup=True, highlight=False)
+        return 2
     finally:
         set_language(previous)  # --lang holds for one command, not for the caller's later calls
     return 0
+
+
+def _check_out_options(argv: list[str]) -> None:
+    """Refuse an empty ``--out`` (it would mean the current folder) for every command."""
+    for i, arg in enumerate(argv):
+        value = arg[len("--out="):] if arg.startswith("--out=") else (argv[i + 1] if arg == "--out" and i + 1 < len(argv) else None)
+        if value is not None and not value.strip():
+            raise TorchgroundError("safety.out_empty")
+
+
+def _environment_error(exc: BaseException) -> str | None:
+    """The message for an error of the machine or of an input's form (a full disk, a read-only
+    folder, a name too long, nesting too deep, bytes that are not UTF-8, an integer of more
+    digits than Python converts); ``None`` for anything else."""
+    if isinstance(exc, UnicodeDecodeError):
+        return t("safety.not_utf8", reason=str(exc))
+    if isinstance(exc, OSError):
+        return t("safety.os_error", path=str(exc.filename) if exc.filename else "-", reason=exc.strerror or str(exc))
+    if isinstance(exc, RecursionError):
+        return t("safety.too_deep")
+    if isinstance(exc, MemoryError):
+        return t("safety.no_memory")
+    if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        return t("safety.int_digits")
+    return None

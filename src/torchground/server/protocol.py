@@ -31,7 +31,7 @@ __all__ = [
     "MAX_SESSIONS", "MAX_MESSAGE_BYTES", "MAX_LAYERS", "MAX_NEURONS", "MAX_SAMPLES", "MAX_BATCH", "MAX_FPS",
     "DEFAULT_FPS", "MAX_EDIT_VALUE", "MAX_QUERY_CHARS", "MESSAGE_TYPES", "ProtocolError", "Message",
     "Init", "Set", "Play", "Pause", "Step", "Reset", "Reinit", "Regenerate", "Edit", "Code", "Graph", "Fps",
-    "parse_message", "check_caps",
+    "Link", "LinkOf", "parse_message", "check_caps",
 ]
 
 #: Open WebSocket sessions at once; one more is answered with an error and closed.
@@ -121,14 +121,27 @@ class Fps(_Message):
     value: Annotated[int, Field(ge=1, le=MAX_FPS)]
 
 
+class Link(_Message):
+    """Open a TensorFlow Playground link: its data, initial weights and training loop."""
+
+    type: Literal["link"]
+    url: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)]
+
+
+class LinkOf(_Message):
+    """Ask for the TensorFlow Playground link of the session's spec (answer: ``tf_link``)."""
+
+    type: Literal["link_of"]
+
+
 Message = Annotated[
-    Union[Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps],
+    Union[Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps, Link, LinkOf],
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Message)
 _MODELS: dict[str, type[_Message]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
-    for m in (Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps)
+    for m in (Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps, Link, LinkOf)
 }
 #: The client message types, in the protocol's order.
 MESSAGE_TYPES: tuple[str, ...] = tuple(_MODELS)
@@ -142,6 +155,7 @@ _ALLOWED = {
     ("edit", "index"): Text("server.allowed.index"),
     ("edit", "value"): Text("server.allowed.value", limit=f"{MAX_EDIT_VALUE:g}"),
     ("fps", "value"): Text("server.allowed.fps", limit=MAX_FPS),
+    ("link", "url"): Text("tfpg.allowed.link", limit=MAX_QUERY_CHARS),
 }
 
 
@@ -162,6 +176,12 @@ def parse_message(text: str | bytes) -> Any:
     except (json.JSONDecodeError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         raise ProtocolError("server.not_json", reason=reason) from None
+    except ValueError:  # an integer of more digits than Python converts
+        raise ProtocolError("server.not_json", reason=Text("safety.int_digits")) from None
+    try:  # a lone surrogate ("\ud800") is valid JSON but no text: it could not be echoed or stored
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError("server.not_json", reason=Text("safety.surrogate")) from None
     allowed = ", ".join(MESSAGE_TYPES)
     if not isinstance(data, dict):
         raise ProtocolError("server.not_object", allowed=allowed)

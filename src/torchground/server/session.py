@@ -33,6 +33,7 @@ from torchground.viz.graph_render import to_dot
 from torchground.i18n import t
 from torchground.server import frames
 from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
+from torchground.server.protocol import MAX_EDIT_VALUE
 from torchground.server.slices import EpochSlicer
 from torchground.server.urlstate import Edit, UrlState, parse_query, set_changes, to_query, view_value, VIEW_OPTIONS
 from torchground.spec import MAX_SEED, SPEC_FIELDS, Spec
@@ -401,6 +402,8 @@ def _apply_edit(model: torch.nn.Module, edit: Edit) -> None:
     p = params.get(edit.param)
     if p is None:
         raise ProtocolError("server.edit.unknown_param", param=edit.param, allowed=", ".join(params))
+    if not -MAX_EDIT_VALUE <= edit.value <= MAX_EDIT_VALUE:  # from a URL, any float (1e308, inf) may come
+        raise ProtocolError("safety.edit_value", param=edit.param, value=f"{edit.value:g}", limit=f"{MAX_EDIT_VALUE:g}")
     shape = tuple(p.shape)
     if len(edit.index) != len(shape) or any(i < 0 or i >= n for i, n in zip(edit.index, shape)):
         index = ",".join(map(str, edit.index))
