@@ -19,12 +19,13 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "torchground"
 # Keys are dotted paths below torchground: a folder, or a module; the longest match wins.
 LAYERS = {
     "i18n": 0, "errors": 0, "atomic": 0,
-    "registry": 1, "spec": 1, "model": 1, "data": 1,
+    "registry": 1, "spec": 1, "model": 1, "data": 1, "schedules": 1,
     "train": 2,
     "engine": 3,
     "explain": 4, "codegen": 4,
     "viz": 5, "lessons": 5,
     "train.rundir": 5,  # a run folder holds the pictures, so it sits with the output
+    "deploy": 5,  # a trained run used elsewhere: loaded from its folder, predictions, ONNX
     "server": 6, "notebook": 6,
     "cli": 7, "__main__": 7,
 }

@@ -30,6 +30,14 @@ from torchground.train.own_data import data_spec
 
 __version__ = "0.1.0"
 
+
+def load_run(path: str) -> "LoadedRun":  # noqa: F821
+    """Load a run folder: its spec, its trained model, its history (see :mod:`torchground.deploy`)."""
+    from torchground.deploy import load_run as _load_run
+
+    return _load_run(path)
+
+
 __all__ = [
     "Spec", "PRESETS",
     "make_dataset", "split_dataset", "make_data", "Dataset", "Splits", "DATASETS",
@@ -38,5 +46,5 @@ __all__ = [
     "train", "Trainer", "Run", "History", "Callback", "EarlyStopping", "data_spec",
     "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS",
     "TorchgroundError", "SpecError", "DataError", "RegistryError",
-    "__version__",
+    "load_run", "__version__",
 ]

@@ -43,6 +43,7 @@ from torchground.data.features import FEATURES
 from torchground.data.spec_data import CSV, is_dataset, resolve_data
 from torchground.i18n import Text, t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
+from torchground.schedules import check_scheduler, parse_name as _scheduler_name
 
 __all__ = ["Spec", "PRESETS", "SPEC_FIELDS", "MAX_LAYERS", "MAX_WIDTH", "MAX_EPOCHS", "parse_optimizer_args"]
 
@@ -79,6 +80,9 @@ class Spec(BaseModel):
         lr: learning rate (default 0.03). weight_decay: the optimiser's own weight decay
             (default 0.03 where the optimiser takes one, else 0).
         optimizer_args: the optimiser's other hyper-parameters (momentum, betas, …).
+        scheduler, scheduler_args: a learning-rate schedule stepped after each epoch (step,
+            multistep, exponential, cosine, onecycle, plateau; default None) and its
+            settings; see :mod:`torchground.schedules`.
         l1, l2: Playground-style penalties on weights only (not biases), default 0.
         batch_size: 1…N or "full" (default 15). shuffle: reshuffle each epoch (default on).
         epochs: default 100. patience, min_delta, restore_best: early stopping on the
@@ -123,6 +127,8 @@ class Spec(BaseModel):
     lr: float = 0.03
     weight_decay: float | None = None
     optimizer_args: dict[str, OptimizerArg] = {}
+    scheduler: str | None = None
+    scheduler_args: dict[str, bool | int | float | str | tuple[float, ...] | None] = {}
     l1: float = 0.0
     l2: float = 0.0
     batch_size: int | Literal["full"] = 15
@@ -229,6 +235,11 @@ class Spec(BaseModel):
             raise SpecError("spec.invalid", field=info.field_name, value=v, allowed=Text(f"spec.allowed.{info.field_name}"))
         return v
 
+    @field_validator("scheduler", mode="before")
+    @classmethod
+    def _scheduler(cls, v: Any) -> str | None:
+        return _scheduler_name(v)
+
     @field_validator("training_loop", mode="before")
     @classmethod
     def _training_loop(cls, v: Any) -> str:
@@ -286,6 +297,7 @@ class Spec(BaseModel):
         self._check_loss()
         self._check_optimizer(opt.info)
         self._check_training_loop()
+        self._check_scheduler(opt.info)
         return self
 
     def _check_ranges(self) -> None:
@@ -364,6 +376,13 @@ class Spec(BaseModel):
                     raise SpecError("tfpg.loop_needs", field=field, value=value, needed=needed)
         if self.tf_playground_seed is not None and self.n_samples != DATASETS[self.dataset].default_n:
             raise SpecError("tfpg.seed_needs_n", value=self.n_samples, n=DATASETS[self.dataset].default_n)
+
+    def _check_scheduler(self, info: Mapping[str, Any]) -> None:
+        """A schedule torch accepts with this optimiser (:mod:`torchground.schedules`), in the PyTorch loop."""
+        if self.scheduler is not None and self.training_loop != "pytorch":
+            raise SpecError("sched.needs_pytorch_loop", value=self.training_loop)
+        kwargs = {**self.optimizer_args, **({"weight_decay": self.weight_decay} if info["weight_decay"] else {})}
+        check_scheduler(self.scheduler, self.scheduler_args, lambda p: OPTIMIZERS.get(self.optimizer).build(p, lr=self.lr, **kwargs), self.epochs)
 
     # -- derived values -------------------------------------------------------------------------
     @property

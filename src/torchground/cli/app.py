@@ -20,7 +20,7 @@ app = typer.Typer(
     name="torchground",
     help=t("cli.help.app"),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -41,6 +41,7 @@ def _register_commands() -> None:
     from torchground.cli import train_cmd  # noqa: F401  (isort: skip)
     from torchground.cli import serve_cmd, sweep_cmd, data_cmd, info_cmd  # noqa: F401
     from torchground.cli import lesson_cmd, explore_cmd, export_cmd  # noqa: F401
+    from torchground.cli import predict_cmd, conventions  # noqa: F401  (conventions: --version)
 
 
 def run_app(argv: list[str]) -> int:
@@ -55,6 +56,9 @@ def run_app(argv: list[str]) -> int:
     try:
         _check_out_options(argv)
         command = typer.main.get_command(app)  # what app() runs; built here to set its help's language
+        from torchground.cli.conventions import typed_placeholders
+
+        typed_placeholders(command)  # --lr FLOAT, --epochs INTEGER, --out PATH
         asked = help_language(argv)
         if asked is not None:  # --lang ja --help: the help in Japanese whatever the locale
             translate_help(command, asked)

@@ -38,10 +38,14 @@ def export_command(
     kind: Annotated[str, typer.Argument(help=t("codegen.help.kind"), show_default=False)],
     out: Annotated[Optional[str], typer.Option("--out", help=t("codegen.help.out"), show_default=False)] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help=t("codegen.help.lang"))] = None,
+    run: Annotated[Optional[Path], typer.Option("--run", metavar="RUN", help=t("deploy.help.run"))] = None,
 ) -> None:
     apply_lang(lang)
+    if kind == "onnx":  # a trained run's model (torchground.deploy), not a spec's code
+        _export_onnx(run, out)
+        return
     if kind not in (*EXPORT_KINDS, "url"):  # checked before the spec, so the first mistake is named first
-        raise TorchgroundError("codegen.bad_kind", value=kind, allowed=", ".join((*EXPORT_KINDS, "url")))
+        raise TorchgroundError("codegen.bad_kind", value=kind, allowed=", ".join((*EXPORT_KINDS, "url", "onnx")))
     if out is None and kind != "url":
         raise TorchgroundError("tfpg.export_needs_out", kind=kind)
     spec = spec_options.build()
@@ -62,3 +66,23 @@ def export_command(
     except OSError as exc:  # e.g. a read-only folder: a message, not a traceback
         raise TorchgroundError("codegen.write_failed", path=out, reason=exc.strerror or str(exc)) from None
     err_console.print(t("codegen.written", kind=kind, path=out), highlight=False)
+
+
+def _export_onnx(run: Path | None, out: str | None) -> None:
+    """``export onnx --run RUN --out FILE.onnx``: the run's model as an ONNX graph on raw points."""
+    from torchground.deploy import export_onnx, load_run
+    from torchground.deploy.loaded import n_classes
+
+    if run is None or not out or out == "-":
+        raise TorchgroundError("deploy.onnx_needs_run")
+    loaded = load_run(run)
+    path = Path(out)
+    if path.is_dir():
+        raise TorchgroundError("codegen.out_is_dir", path=out)
+    try:
+        export_onnx(loaded, path)
+    except OSError as exc:
+        raise TorchgroundError("deploy.write_failed", path=out, reason=exc.strerror or str(exc)) from None
+    k = n_classes(loaded.spec)
+    shown = f"probabilities float32 (N, {k})" if k > 2 else "output float32 (N, 1)"
+    err_console.print(t("deploy.onnx_written", run=str(run), path=out, output=shown), highlight=False)

@@ -43,8 +43,20 @@ _SWITCHES = {
 }
 
 
+# Placeholders shown in --help, by the type of value a flag takes (fields are validated by Spec).
+_METAVARS = {
+    **dict.fromkeys(("noise", "lr", "weight_decay", "l1", "l2", "min_delta"), "FLOAT"),
+    **dict.fromkeys(("n_samples", "train_pct", "val_pct", "test_pct", "seed", "init_seed", "shuffle_seed", "epochs",
+                     "patience", "classes"), "INTEGER"),
+    "batch_size": "INTEGER|full", "hidden": "WIDTHS", "features": "NAMES", "optimizer_args": "NAME=VALUE",
+}
+
+
 def _option(field: str, *names: str) -> Any:
-    return typer.Option(*(names or (f"--{field.replace('_', '-')}",)), help=t(_H + field), show_default=False)
+    return typer.Option(*(names or (f"--{field.replace('_', '-')}",)), help=t(_H + field), show_default=False,
+                        metavar=_METAVARS.get(field, "TEXT"))
+
+
 
 
 def _parameters() -> list[inspect.Parameter]:
@@ -58,6 +70,12 @@ def _parameters() -> list[inspect.Parameter]:
     ]
     params += [inspect.Parameter(f, kw, default=None, annotation=Annotated[Optional[str], _option(f)]) for f in _TEXT_FIELDS]
     params.append(inspect.Parameter("opt", kw, default=None, annotation=Annotated[Optional[list[str]], _option("optimizer_args", "--opt")]))
+    params += [  # the learning-rate schedule (torchground.schedules)
+        inspect.Parameter("scheduler", kw, default=None, annotation=Annotated[Optional[str], typer.Option(
+            "--scheduler", metavar="NAME", help=t("sched.help.scheduler"), show_default=False)]),
+        inspect.Parameter("sched", kw, default=None, annotation=Annotated[Optional[list[str]], typer.Option(
+            "--sched", metavar="NAME=VALUE", help=t("sched.help.scheduler_args"), show_default=False)]),
+    ]
     params += [
         inspect.Parameter(f, kw, default=None, annotation=Annotated[Optional[bool], typer.Option(flag, help=t(_H + f), show_default=False)])
         for f, flag in _SWITCHES.items()
@@ -84,6 +102,8 @@ class SpecOptions:
         are printed on stderr."""
         values = dict(self.values)
         values["optimizer_args"] = parse_opt_args(values.pop("opt", None))
+        sched = values.pop("sched", None)
+        values["scheduler_args"] = parse_optimizer_args(sched, error_key="sched.bad_arg") if sched else None
         data, problem = values.pop("data", None), values.pop("problem", None)
         if data is not None:  # --data FILE.csv: read once, the data fields set from it (--problem overrides)
             standardize = values.pop("standardize", None)

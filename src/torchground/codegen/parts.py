@@ -24,6 +24,7 @@ from torchground.codegen.sources import (
 from torchground.codegen.own_data import MULTI_GENERATORS, class_index_loss_code, csv_data_code, multi_discretize_code
 from torchground.i18n import t
 from torchground.registry import INITS, LOSSES, OPTIMIZERS
+from torchground.schedules import SCHEDULERS, scheduler_kwargs
 from torchground.spec import Spec
 
 __all__ = ["Parts"]
@@ -264,6 +265,10 @@ model.apply(init_weights)  # «apply»
         code = f"optimizer = optim.{self.opt_class}({', '.join(args)}){note}\n"
         if len(code) > 100:
             code = f"optimizer = optim.{self.opt_class}({note}\n" + "".join(f"    {a},\n" for a in args) + ")\n"
+        if s.scheduler is not None:
+            kwargs = scheduler_kwargs(s.scheduler, s.scheduler_args, s.lr, s.epochs)
+            shown = ", ".join(["optimizer", *(f"{k}={literal(v)}" for k, v in kwargs.items())])
+            code += f"scheduler = optim.lr_scheduler.{SCHEDULERS[s.scheduler].__name__}({shown})  # «takeout_scheduler»\n"
         criterion = criterion_code(s.loss)
         if criterion is None:
             code += '''
@@ -427,6 +432,9 @@ for epoch in range(1, EPOCHS + 1):
         names = {"epoch": "epoch", "epochs": "EPOCHS"}
         names.update({c: c for c in columns if c != "epoch" and c.split("_")[0] in self.sets})
         code += f"    print(f{fstring(t(log_key, self.lang), names, width=len(str(s.epochs)))})\n"
+        if s.scheduler is not None:
+            watched = ("val_loss" if "val" in self.sets else "train_loss") if s.scheduler == "plateau" else ""
+            code += f"    scheduler.step({watched})  # «takeout_scheduler_step»\n"
         if self.early:
             monitored = "val_loss" if "val" in self.sets else "train_loss"
             code += f"""    # «early_check»

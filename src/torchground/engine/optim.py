@@ -168,6 +168,19 @@ class StackedOptimizer:
         if self.t is not other.t:
             self.t.copy_(other.t)
 
+    def set_lr(self, lr: Sequence[float], wd: Sequence[float]) -> None:
+        """New per-model learning rates (a schedule's), written into the columns in place (CUDA
+        graphs and the models-last twin keep their pointers); ``wd``: the models' weight decays."""
+        M = len(lr)
+
+        def col(values: Sequence[float], like: Tensor) -> Tensor:
+            return torch.tensor(values, dtype=torch.float64).reshape(M, 1).to(device=like.device, dtype=like.dtype)
+
+        self.hp["neg_lr"].copy_(col([-v for v in lr], self.hp["neg_lr"]))
+        self.hp["lr64"].copy_(col(lr, self.hp["lr64"]))
+        if "decay" in self.hp:  # param.mul_(1 - lr * weight_decay), with the new lr
+            self.hp["decay"].copy_(col([1 - r * w for r, w in zip(lr, wd)], self.hp["decay"]))
+
     def load(self, other: "StackedOptimizer") -> None:
         """Copy ``other``'s state into this one's tensors in place (CUDA graphs keep pointers)."""
         for k, v in self.state.items():

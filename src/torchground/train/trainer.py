@@ -33,6 +33,7 @@ from torchground.registry import OPTIMIZERS
 from torchground.spec import Spec
 from torchground.train.callbacks import Callback, EarlyStopping
 from torchground.train.history import History
+from torchground.train.lr_schedule import LRSchedule
 from torchground.train.metrics import add_class_metrics, r2
 from torchground.train.playground_loop import PlaygroundLoop, trainer_epoch
 from torchground.train.run import (
@@ -80,6 +81,8 @@ class Trainer:
         self.callbacks = list(callbacks)
         if spec.patience is not None:
             self.callbacks.append(EarlyStopping(spec.patience, spec.min_delta, spec.restore_best))
+        if spec.scheduler is not None:  # the learning-rate schedule, stepped after each epoch
+            self.callbacks.append(LRSchedule(self))
         self._batch_callbacks = [c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end]
         self.train_loader = train_loader
         self.sets = {

@@ -31,7 +31,8 @@ from typing import Any, Callable
 from torchground.errors import TorchgroundError
 from torchground.i18n import Text
 from torchground.registry import OPTIMIZERS, optimizer_params
-from torchground.spec import SPEC_FIELDS, Spec
+from torchground.schedules import SCHEDULERS, allowed_args
+from torchground.spec import SPEC_FIELDS, Spec, parse_optimizer_args
 
 __all__ = ["Grid", "parse_grid", "expand_grid", "apply_setting", "MAX_SETTINGS", "LIST_FIELDS", "FIELDS", "OPTIMIZER_ARGS"]
 
@@ -40,10 +41,12 @@ MAX_SETTINGS = 100_000
 #: Settings validated between two calls of :func:`expand_grid`'s ``progress``.
 PROGRESS_EVERY = 500
 #: Fields whose values are lists: values separated by "|", elements by ",".
-LIST_FIELDS = frozenset({"hidden", "features", "betas", "etas", "step_sizes"})
+LIST_FIELDS = frozenset({"hidden", "features", "betas", "etas", "step_sizes", "sched.milestones"})
 
 _OPTIMIZER_ARGS = sorted({name for opt in OPTIMIZERS.names() for name in optimizer_params(opt)})
-_FIELDS = [f for f in SPEC_FIELDS if f not in ("problem", "optimizer_args")]
+_FIELDS = [f for f in SPEC_FIELDS if f not in ("problem", "optimizer_args", "scheduler_args")]
+# Learning-rate schedule settings, written sched.NAME (sched.gamma=0.1,0.5), put into scheduler_args.
+_SCHEDULER_ARGS = sorted({f"sched.{a}" for name in SCHEDULERS for a in allowed_args(name)})
 #: What a grid or a search may vary: spec fields, and optimiser arguments.
 FIELDS, OPTIMIZER_ARGS = tuple(_FIELDS), tuple(_OPTIMIZER_ARGS)
 
@@ -97,8 +100,8 @@ def parse_grid(text: str) -> Grid:
         field = name.strip()
         if not field:
             raise _error(offset + len(name) + 1, "no_field")
-        if field not in _FIELDS and field not in _OPTIMIZER_ARGS:
-            raise _error(col, "unknown_field", field=field, allowed=", ".join([*_FIELDS, *_OPTIMIZER_ARGS]))
+        if field not in _FIELDS and field not in _OPTIMIZER_ARGS and field not in _SCHEDULER_ARGS:
+            raise _error(col, "unknown_field", field=field, allowed=", ".join([*_FIELDS, *_OPTIMIZER_ARGS, *_SCHEDULER_ARGS]))
         if field in dict(axes) or field in dict(found):
             raise _error(col, "duplicate", field=field)
         found.append((field, (raw, offset + len(name) + 2)))
@@ -210,16 +213,21 @@ def apply_setting(base: Spec, setting: dict[str, Any]) -> tuple[dict[str, Any], 
     Raises :class:`~torchground.errors.SpecError` for a value the spec refuses.
     """
     changes: dict[str, Any] = {}
-    opt_args = dict(base.optimizer_args)
+    opt_args, sched_args = dict(base.optimizer_args), dict(base.scheduler_args)
     for field, value in setting.items():
         if field in _FIELDS:
             changes[field] = value
+        elif field.startswith("sched."):
+            sched_args[field[6:]] = value if isinstance(value, int) else parse_optimizer_args([f"v={value}"])["v"]
         else:
             opt_args[field] = _opt_value(field, value)
     if opt_args != base.optimizer_args:
         changes["optimizer_args"] = opt_args
+    if sched_args != base.scheduler_args:
+        changes["scheduler_args"] = sched_args
     spec = base.replace(**changes)
-    shown = {f: _show(getattr(spec, f) if f in _FIELDS else spec.optimizer_args.get(f)) for f in setting}
+    shown = {f: _show(getattr(spec, f) if f in _FIELDS else spec.scheduler_args.get(f[6:]) if f.startswith("sched.")
+                      else spec.optimizer_args.get(f)) for f in setting}
     return shown, spec
 
 
