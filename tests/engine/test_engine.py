@@ -19,7 +19,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from torchground.engine import SUPPORTED, StackedGroup, check_supported, group_key, group_specs, train_fast
-from torchground.engine.data import BatchOrders, initial_params
+from torchground.engine.batch_orders import BatchOrders
+from torchground.engine.data import initial_params
 from torchground.engine.ops import ACTIVATION_OPS, LOSS_OPS
 from torchground.engine.optim import OPTIMIZER_KINDS, StackedOptimizer
 from torchground.errors import TorchgroundError

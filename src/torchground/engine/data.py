@@ -1,19 +1,17 @@
-"""What a group of models starts from: data, initial weights and batch orders, per model.
+"""What a group of models starts from: data and initial weights, per model (the batch orders
+are :mod:`~torchground.engine.batch_orders`'s).
 
 Each is made exactly as the eager trainer makes it, once per distinct source and shared
-by the models that agree on it (a sweep over learning rates has one data set, one batch
-order and one set of initial weights per seed):
+by the models that agree on it (a sweep over learning rates has one data set and one set
+of initial weights per seed):
 
-* data: :func:`~torchground.train.trainer.make_data` and :func:`~torchground.train.trainer.to_tensors`
+* data: :func:`~torchground.train.run.make_data` and :func:`~torchground.train.run.to_tensors`
   of the spec; stacked to (M, N, F) when the models' data differ, (1, N, F) when shared.
 * initial weights: what :func:`~torchground.model.build_model` gives — ``nn.Linear``'s
   construction draws, then the initialiser's, from a generator seeded with
   ``init_seed`` — replayed on a ``torch.Generator`` without building modules (tested
   equal for every initialiser; the initialiser's calls are the registry's own,
   :func:`~torchground.registry.init_layer`).
-* batch orders: per model the generator calls of ``DataLoader(shuffle=True,
-  generator=torch.Generator().manual_seed(shuffle_seed))`` (see
-  :meth:`~torchground.train.trainer.Trainer.batches`).
 
 Example:
     >>> from torchground.spec import Spec
@@ -30,7 +28,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -40,7 +37,7 @@ from torchground.registry import INIT_STEPS, INITS, init_layer
 from torchground.spec import Spec
 from torchground.train.run import make_data, to_tensors
 
-__all__ = ["GroupData", "BatchOrders", "initial_params", "data_key"]
+__all__ = ["GroupData", "initial_params", "data_key"]
 
 Tensor = torch.Tensor
 
@@ -123,91 +120,3 @@ class GroupData:
             return GroupData([self.splits[i] for i in idx.tolist()], self.sets, self.train_sst)
         sets = {k: (x.index_select(0, idx), y.index_select(0, idx)) for k, (x, y) in self.sets.items()}
         return GroupData([self.splits[i] for i in idx.tolist()], sets, self.train_sst.index_select(0, idx))
-
-
-# --- batch orders ---------------------------------------------------------------------------
-class BatchOrders:
-    """Each model's training-point order per epoch, drawn as a shuffled DataLoader draws it.
-
-    One ``torch.Generator`` per distinct ``(shuffle_seed, shuffle)``; every epoch it draws
-    the DataLoader iterator's base seed, the epoch's permutation, and the permutation the
-    sampler starts when it is exhausted.
-
-    ``native=True`` (compiled groups): with :data:`NATIVE_MIN_KEYS` distinct keys or more,
-    the same draws come from :mod:`~torchground.engine.kernels.batch_orders` (C, one call an epoch),
-    where it agrees with torch on this machine; else from torch, as here.
-    """
-
-    def __init__(self, specs: Sequence[Spec], n: int, native: bool = False) -> None:
-        self.n = n
-        keys = [(s.shuffle_seed, s.shuffle) for s in specs]
-        self.keys = sorted(set(keys))
-        self.model_keys = keys
-        self._which: Tensor | None = None
-        self._native: Any = None
-        if native and len(self.keys) >= NATIVE_MIN_KEYS:
-            from torchground.engine.kernels.batch_orders import (
-                NativeOrders,
-                agrees_with_torch,
-            )
-
-            if agrees_with_torch(torch_orders):
-                self._native = NativeOrders([k[0] for k in self.keys], n)
-                self._shuffle = np.array([k[1] for k in self.keys])
-        self.generators = {} if self._native is not None else {k: torch.Generator().manual_seed(k[0]) for k in self.keys}
-        self._seed, self._spare = torch.empty((), dtype=torch.int64), torch.empty(n, dtype=torch.int64)  # draws thrown away
-
-    @property
-    def native(self) -> bool:
-        """Whether the orders are drawn in C."""
-        return self._native is not None
-
-    def select(self, idx: list[int]) -> None:
-        """Keep the orders of models ``idx`` only (generators no model uses any more stop)."""
-        self.model_keys = [self.model_keys[i] for i in idx]
-        keys = sorted(set(self.model_keys))
-        if self._native is not None:
-            position = {k: i for i, k in enumerate(self.keys)}
-            self._native.select([position[k] for k in keys])
-            self._shuffle = np.array([k[1] for k in keys])
-        self.keys = keys
-        self._which = None
-
-    def next_epoch(self) -> tuple[Tensor, Tensor]:
-        """The next epoch's orders: the distinct ones (K, N) and which one each model uses (M,).
-
-        Kept apart so that a shared order crosses to the device once, not M times.
-        """
-        if self._native is not None:
-            perms = self._native.draw(self._shuffle)
-        else:
-            drawn = []
-            for key in self.keys:
-                g = self.generators[key]
-                self._seed.random_(generator=g)  # DataLoader iterator's base seed
-                if key[1]:
-                    drawn.append(torch.randperm(self.n, generator=g))
-                    torch.randperm(self.n, generator=g, out=self._spare)  # RandomSampler's draw when exhausted
-                else:
-                    drawn.append(torch.arange(self.n))
-            perms = drawn[0].unsqueeze(0) if len(drawn) == 1 else torch.stack(drawn)
-        if self._which is None:
-            position = {k: i for i, k in enumerate(self.keys)}
-            self._which = torch.tensor([position[k] for k in self.model_keys], dtype=torch.int64)
-        return perms, self._which
-
-    def orders(self) -> Tensor:
-        """:meth:`next_epoch` as one (M, N) tensor."""
-        perms, which = self.next_epoch()
-        return perms.index_select(0, which)
-
-
-#: Fewest distinct shuffle keys for which a compiled group draws its orders in C.
-NATIVE_MIN_KEYS = 16
-
-
-def torch_orders(keys: list[tuple[int, bool]], n: int, epochs: int) -> list[Tensor]:
-    """``epochs`` epochs of :class:`BatchOrders` drawn by torch for ``keys`` (shuffle seed,
-    shuffle) → one (K, n) tensor per epoch: the reference the C draws are checked against."""
-    orders = BatchOrders([Spec(shuffle_seed=seed, shuffle=shuffle) for seed, shuffle in keys], n)
-    return [orders.orders() for _ in range(epochs)]

@@ -39,7 +39,8 @@ import numpy as np
 import torch
 
 from torchground.data.datasets import Splits
-from torchground.engine.data import BatchOrders, GroupData, initial_params
+from torchground.engine.batch_orders import BatchOrders
+from torchground.engine.data import GroupData, initial_params
 from torchground.engine.epoch import (
     epoch_stats,
     gather,

@@ -1,4 +1,4 @@
-"""Batch orders drawn in C (torchground.engine.kernels.batch_orders) for compiled groups: the same
+"""Batch orders drawn in C (torchground.engine.batch_orders.NativeOrders) for compiled groups: the same
 permutations as torch's generators, epoch after epoch and after models leave; a probe that
 disagrees, or no library, leaves the drawing to torch."""
 
@@ -11,9 +11,8 @@ import torch
 
 from torchground import Spec
 from torchground.engine import StackedGroup
-from torchground.engine.kernels import batch_orders
-from torchground.engine.kernels.batch_orders import NativeOrders, agrees_with_torch
-from torchground.engine.data import NATIVE_MIN_KEYS, BatchOrders, torch_orders
+from torchground.engine import batch_orders
+from torchground.engine.batch_orders import NATIVE_MIN_KEYS, BatchOrders, NativeOrders, agrees_with_torch, torch_orders
 
 pytestmark = pytest.mark.skipif(not any(shutil.which(c) for c in ("gcc", "cc", "clang")), reason="no C compiler")
 
