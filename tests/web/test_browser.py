@@ -27,6 +27,7 @@ if not CHROMIUM.exists():
     pytest.skip("Debian's /usr/bin/chromium is not installed", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
+pytestmark = pytest.mark.browser
 
 from torchground.i18n import catalogue  # noqa: E402
 from torchground.spec import Spec  # noqa: E402
@@ -248,8 +249,8 @@ def test_the_code_panel_script_reproduces_the_run(tab: Page, tmp_path: Path) -> 
     script = tab.by("code-text").text_content()
     spec = Spec.model_validate(page.evaluate("window.__tg.spec"))
     epochs = 4
-    assert re.search(r"^EPOCHS = \d+$", script, re.MULTILINE)
-    script = re.sub(r"^EPOCHS = \d+$", f"EPOCHS = {epochs}", script, count=1, flags=re.MULTILINE)
+    assert re.search(r"^EPOCHS = \d+\b", script, re.MULTILINE)
+    script = re.sub(r"^EPOCHS = \d+\b", f"EPOCHS = {epochs}", script, count=1, flags=re.MULTILINE)
     (tmp_path / "train.py").write_text(script, encoding="utf-8")
     history_path = tmp_path / "history.json"
     env = {**os.environ, "TORCHGROUND_HISTORY_JSON": str(history_path), "MPLBACKEND": "Agg"}

@@ -9,6 +9,7 @@ import { HeatMap } from "./heatmap.js";
 import { NetworkView } from "./network.js";
 import { LossChart } from "./chart.js";
 import { drawPoints } from "./points.js";
+import { OwnData } from "./owndata.js";
 import { Controls } from "./controls.js";
 import { Panels } from "./panels.js";
 
@@ -40,6 +41,7 @@ const S = {
   stats: { framesReceived: 0, framesDrawn: 0, epoch: 0, fps: 75, spec: null, params: null },
 };
 window.__tg = S.stats;
+S.stats.chart = () => ({ range: chart.range(), epochs: chart.epochs.length }); // for the browser tests
 
 /** For the UI bench: parse and draw the last frame received `n` times; main-thread ms per frame. */
 S.stats.replay = (n = 100) => {
@@ -80,6 +82,16 @@ const net = new NetworkView(document.getElementById("network"), {
     if (w < 1 || w > S.options.limits.neurons) return;
     hidden[layer - 1] = w;
     set({ hidden });
+  },
+});
+
+// Your own data: upload, clicked points, K-class output picture and legend (owndata.js).
+const own = new OwnData({
+  set: (changes) => set(changes),
+  toast: (text) => toast(text),
+  redrawPoints: () => {
+    S.pointsDirty = true;
+    schedule();
   },
 });
 
@@ -127,6 +139,7 @@ function onState(msg) {
   S.stats.spec = msg.spec;
   S.network = msg.network;
   S.data = msg.data;
+  own.onState(msg);
   takeQuery(msg.query);
   controls.sync(msg.spec);
   net.build(S.options.features, msg.network, msg.feature_maps, S.options.limits);
@@ -191,6 +204,7 @@ function draw() {
     S.last = f;
     const discrete = url.flag("discretize");
     outMap.draw(f.output, discrete);
+    own.drawClasses(outMap.canvas, f.output); // K classes: coloured by the most likely class
     net.update(f, url.flag("gradient"), !f.running);
     net.drawOutput(outMap.canvas);
     const m = f.metrics || {};
@@ -211,7 +225,7 @@ function draw() {
       train: url.flag("show_train"),
       val: url.flag("show_val"),
       test: url.flag("show_test"),
-    });
+    }, own.view, own.pending());
   }
   chart.draw();
 }
@@ -292,6 +306,7 @@ function wire() {
   check("show-test", "show_test", points);
   check("discretize", "discretize", () => {
     outMap.redraw(url.flag("discretize"));
+    if (S.last) own.drawClasses(outMap.canvas, S.last.output);
     net.drawOutput(outMap.canvas);
   });
   check("gradient-view", "gradient", () => {
@@ -334,6 +349,8 @@ async function setLanguage(language) {
   byTest("lang").value = language;
   if (S.spec) send({ type: "set", changes: { lang: language } }); // the session's messages and code comments
   panels.specChanged();
+  chart.invalidate(); // the legend and axis labels are in the new language
+  schedule();
 }
 
 /** Measure the display's refresh rate over a few animation frames and set `fps` from it. */
@@ -361,6 +378,7 @@ async function main() {
   const language = initialLang(url.getView("lang"));
   const [options] = await Promise.all([fetchOptions(language), loadLang(language)]);
   S.options = options;
+  own.mount();
   applyLabels();
   byTest("lang").value = language;
   controls.setOptions(options);
