@@ -26,6 +26,7 @@ LAYERS = {
     "viz": 5, "lessons": 5,
     "train.rundir": 5,  # a run folder holds the pictures, so it sits with the output
     "deploy": 5,  # a trained run used elsewhere: loaded from its folder, predictions, ONNX
+    "track": 5,  # experiment trackers (TensorBoard): they draw the decision boundary
     "server": 6, "notebook": 6,
     "cli": 7, "__main__": 7,
 }

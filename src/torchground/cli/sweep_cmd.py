@@ -87,6 +87,7 @@ def sweep_command(
     out: Annotated[Optional[Path], typer.Option("--out", help=t("sweep.help.out"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help=t("cli.help.json"))] = False,
     lang: Annotated[Optional[str], typer.Option("--lang", help=t("cli.help.lang"))] = None,
+    tensorboard: Annotated[Optional[Path], typer.Option("--tensorboard", metavar="DIR", help=t("track.help.sweep_tensorboard"))] = None,
 ) -> None:
     apply_lang(lang)
     if backend not in ("local", "ray"):
@@ -138,6 +139,10 @@ def sweep_command(
     write_text(out_dir / "results.csv", result.csv_text())
     write_text(out_dir / "summary.json", json.dumps(jsonable(summary), indent=2, ensure_ascii=False) + "\n")
     save_figure(plot_sweep_grid(result, MAX_PICTURES), out_dir / "grid.png")
+    if tensorboard is not None:  # one TensorBoard run per model, with its hparams (torchground.track)
+        from torchground.track import write_sweep
+
+        write_sweep(tensorboard, specs, result.results, result.settings)
     if as_json:
         typer.echo(json.dumps(jsonable(summary), ensure_ascii=False))
         return

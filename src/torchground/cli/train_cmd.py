@@ -27,15 +27,11 @@ from torchground.train.checkpoint import CHECKPOINT, Checkpointer, load_checkpoi
 from torchground.train.rundir import FINAL_STATUSES, default_run_dir, load_spec, run_status, save_run, start_run
 from torchground.train import Run, Trainer
 
-__all__ = ["train_command", "log_line", "ENGINES", "EXIT_DIVERGED", "EXIT_INTERRUPTED", "extra_callbacks"]
+__all__ = ["train_command", "log_line", "plural", "ENGINES", "EXIT_DIVERGED", "EXIT_INTERRUPTED"]
 
 ENGINES = ("eager", "fast", "compiled")
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
-
-# Factories of further callbacks for the eager trainer, given (spec, out_dir): other
-# modules (the TensorBoard writer) register theirs here.
-extra_callbacks: list[Any] = []
 
 _H = "cli.help."
 
@@ -105,6 +101,7 @@ def train_command(
     engine: Annotated[str, typer.Option("--engine", help=t(_H + "engine"))] = "eager",
     resume: Annotated[Optional[Path], typer.Option("--resume", metavar="RUN", help=t("clix.help.resume"))] = None,
     checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=0.0, help=t("clix.help.checkpoint_every"))] = 2.0,
+    tensorboard: Annotated[Optional[Path], typer.Option("--tensorboard", metavar="DIR", help=t("track.help.tensorboard"))] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help=t(_H + "lang"))] = None,
 ) -> None:
     apply_lang(lang)
@@ -128,7 +125,7 @@ def train_command(
     checkpoint = _checkpoint_of(out_dir, spec) if resume is not None and engine == "eager" else None
     start_run(spec, out_dir, resume=resume is not None)
     try:
-        run = _train(spec, out_dir, engine, console, log_every, quiet, checkpoint, checkpoint_every, resume is not None)
+        run = _train(spec, out_dir, engine, console, log_every, quiet, checkpoint, checkpoint_every, resume is not None, tensorboard)
         history = run.history
         paths = save_run(run, out_dir)
     except KeyboardInterrupt:  # before training started or while saving: the folder stays resumable
@@ -172,6 +169,7 @@ def _checkpoint_of(run_dir: Path, spec: Spec) -> tuple[dict[str, Any], dict[str,
 def _train(
     spec: Spec, out_dir: Path, engine: str, console: Console, log_every: int, quiet: bool,
     checkpoint: tuple[dict[str, Any], dict[str, Any]] | None, checkpoint_every: float, resuming: bool,
+    tensorboard: Path | None = None,
 ) -> Run:
     report = _Report(console, spec.epochs, log_every, progress=not quiet and console.is_terminal)
     if engine != "eager":  # the stacked engine: same numbers, lines printed once it is done
@@ -180,10 +178,19 @@ def _train(
         run = train_fast(spec, compile=engine == "compiled")
         for row in run.history.rows:
             report.on_epoch_end_lines(row)
+        if tensorboard is not None:  # the engine's history, written once it is done
+            from torchground.track.tensorboard import write_history
+
+            write_history(tensorboard, spec, run.history)
         return run
     wall_before = float(checkpoint[1].get("wall_s", 0.0)) if checkpoint else 0.0
     saver = Checkpointer(out_dir / CHECKPOINT, every_s=checkpoint_every, wall_s=wall_before)
-    trainer = Trainer(spec, callbacks=[report, saver, *(make(spec, out_dir) for make in extra_callbacks)])
+    trackers = []
+    if tensorboard is not None:
+        from torchground.track import TensorBoardTracker
+
+        trackers.append(TensorBoardTracker(tensorboard))
+    trainer = Trainer(spec, callbacks=[report, saver, *trackers])
     if checkpoint is not None:
         restore(trainer, *checkpoint)
         console.print(t("resume.from", path=str(out_dir), epoch=trainer.epoch, epochs=spec.epochs), highlight=False)
