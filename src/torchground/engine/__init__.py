@@ -47,10 +47,10 @@ def train_fast(spec: Spec | None = None, compile: bool = False) -> Run:
 
     Args:
         spec: the experiment.
-        compile: compile each epoch: our fused kernel where it covers the spec (on CPU
-            about 8× the eager engine for the curriculum's network, after a build of about
-            a second the first time), else ``torch.compile``; see
-            :mod:`torchground.engine.kernels.dispatch`. Default False.
+        compile: compile each epoch: our fused kernel where it covers the spec (built once
+            per configuration and cached), else ``torch.compile``; see
+            :mod:`torchground.engine.kernels.dispatch` (measured speed: ``bench/RESULTS.md``).
+            Default False.
 
     Raises:
         TorchgroundError: ``engine.unsupported`` for a spec the engine does not train

@@ -17,7 +17,7 @@ parameters (M, P), activations (M, B, width), matrix products by ``bmm``. *Model
 (B, width, M), matrix products written as broadcast products and sums. With M the
 innermost, contiguous dimension every operation is element-wise across models, which
 TorchInductor fuses into loops vectorised over M; in the models-first layout the same
-code reduces over tiny inner dimensions and runs about 10× slower for M = 1024. The
+code reduces over tiny inner dimensions and runs far slower for many models. The
 optimiser's update and the penalties are element-wise and serve both layouts.
 
 Example:
@@ -273,7 +273,7 @@ class StackedNet:
                     g = (delta.unsqueeze(2) * w.unsqueeze(0)).sum(1)  # (B, in, M)
             else:
                 # Into fresh tensors, then one cat: bmm writing into a strided view of the
-                # gradient rows falls back to a per-model loop (10× slower for M = 1024).
+                # gradient rows falls back to a per-model loop.
                 parts[2 * layer] = torch.bmm(delta.transpose(1, 2), inputs[layer]).flatten(1)  # (M, out·in)
                 parts[2 * layer + 1] = delta.sum(1)  # (M, out)
                 if layer:

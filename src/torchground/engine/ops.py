@@ -123,7 +123,7 @@ _COMPILED_OPS: dict[str, ActivationOps] = {
 def activation_ops(name: str, compiled: bool = False) -> ActivationOps:
     """The activation ``name``; ``compiled=True`` gives the form for ``torch.compile``.
 
-    Inductor's vectorised ``tanh`` costs about 4× its ``expm1`` on CPU, and a network of
+    Inductor's vectorised ``tanh`` costs several times its ``expm1`` on CPU, and a network of
     tanh units spends much of a compiled step there: compiled code computes tanh as
     ``expm1(2z) / (expm1(2z) + 2)``, within 2e-7 (float32) and 4e-16 (float64) of
     ``torch.tanh``. Eager code keeps ``torch.tanh``, one kernel and the trainer's bits.

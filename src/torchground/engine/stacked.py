@@ -56,7 +56,6 @@ from torchground.errors import TorchgroundError
 from torchground.model import PlaygroundNet, build_model
 from torchground.spec import Spec
 from torchground.train.history import History, metric_columns
-from torchground.schedules import LRBank
 from torchground.train.run import divergence_message, intra_op_threads, resolve_device
 
 __all__ = ["ModelResult", "StackedGroup", "group_key", "check_supported", "SUPPORTED", "Pruner"]
@@ -189,10 +188,9 @@ class StackedGroup:
     Args:
         specs: the models' specs.
         cuda_graph: on CUDA, capture each epoch's steps in a CUDA graph (default True).
-        compile: compile each epoch's steps with ``torch.compile`` (default False; see
-            :mod:`torchground.engine.kernels.dispatch`: on CPU much faster for a few small models,
-            after tens of seconds of compilation; on CUDA Triton kernels, used instead of
-            the CUDA graph, about twice its speed for 10⁵ models).
+        compile: compile each epoch: our fused kernels where they cover the group, else
+            ``torch.compile`` (default False; see :mod:`torchground.engine.kernels.dispatch`;
+            on CUDA used instead of the CUDA graph; measured speed: ``bench/RESULTS.md``).
     """
 
     def __init__(self, specs: Sequence[Spec], cuda_graph: bool = True, compile: bool = False) -> None:
@@ -226,7 +224,7 @@ class StackedGroup:
         self._compiled: Any = None
         self._pinned: Tensor | None = None  # host buffer of the epoch's table (CUDA)
         self._finite = np.ones(0, dtype=bool)
-        self.compile = compile and not any(s.scheduler for s in specs)  # fused kernels keep fixed rates: a schedule trains eagerly
+        self.compile = compile
         self._which: Tensor | None = None  # per model, its batch order among the distinct ones (on the device)
         self._snap: Any = None  # the state at the start of the epoch (for diverged models)
         self._all_ok = np.ones(0, dtype=bool)
@@ -244,11 +242,6 @@ class StackedGroup:
         self.watching = bool((self.patience >= 0).any())
         self.best_params = self.net.params.clone() if self.restore_best.any() else None
         self.lrs = np.array([s.lr for s in specs], dtype=np.float64)
-        self.schedule = LRBank(specs) if any(s.scheduler for s in specs) else None  # per-model rates, epoch by epoch
-        if self.schedule is not None:
-            self._wds = [float(s.weight_decay or 0.0) for s in specs]
-            self.lrs = np.array([self.schedule.lr(j) for j in range(M)], dtype=np.float64)
-            self.net.opt.set_lr(self.lrs.tolist(), self._wds)
         self.steps = 0
         self.columns = metric_columns(self.problem)
         self.metrics = np.full((self.epochs, M, len(self.columns)), np.nan)
@@ -289,8 +282,8 @@ class StackedGroup:
         """One intra-op thread for small CPU work (see ``Trainer._threads``), else torch's default.
 
         A compiled group with at least 128 models keeps the default: the fused C kernel
-        spreads vectors of models over the threads itself (200 models 2-8-8-1: 3.2·10⁶
-        model-steps/s against 2.1·10⁶ on one thread).
+        spreads vectors of models over the threads itself (faster than one thread:
+        ``bench/RESULTS.md``).
         """
         if self.device.type != "cpu" or (self.compile and len(self.specs) >= 128):
             return None
@@ -359,21 +352,17 @@ class StackedGroup:
             self._all_ok = ok
         else:
             self.metrics[epoch - 1, self.ids[ok]] = row[ok]
-        if self.schedule is not None:  # the next epoch's rates (the row keeps this one's)
-            self.lrs[self.ids] = self.schedule.step(self.ids.tolist(), row[:, 1 + (self.n_val > 0)].tolist())
         still = self._early_stopping(epoch, row[:, 1 + (self.n_val > 0)], ok)
         if diverged or still is not ok:  # some models leave the group
             self._compact(ok & still)
-        if self.schedule is not None and len(self.ids):
-            self.net.opt.set_lr(self.lrs[self.ids].tolist(), [self._wds[i] for i in self.ids])
 
     def _to_host(self, stats: Tensor, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """From :func:`epoch_stats`' (M, S + K) table: which models' step losses were all
         finite (M,) and the metrics (M, K), on the host.
 
         On a GPU the step losses stay on the device (a fifth of 10⁵ models' table crosses
-        over) and the rest is copied through a reused page-locked buffer: the plain copy ran
-        at about 2 GB/s and took longer than the epoch's steps.
+        over) and the rest is copied through a reused page-locked buffer: a plain copy took
+        longer than the epoch's steps.
         """
         if stats.device.type == "cpu":
             table = stats.numpy()

@@ -1,23 +1,22 @@
 """Opt-in: an epoch of training steps compiled — into one fused kernel of our own where it
-covers the group, else by ``torch.compile`` into fused C++ loops (CPU) or Triton kernels (CUDA).
+covers the group, else by ``torch.compile`` into fused C++ loops (CPU) or Triton kernels
+(CUDA); :class:`CompiledEpoch` chooses, and :class:`Path` is its one state.
 
-For small models the eager step is bound by per-operator overhead (about 1–2 µs of
-dispatch for each of ~25 tiny ops) and, for many models, by batched matrix products of
-tiny matrices. Compiled code runs on the net's *models-last* twin
-(:meth:`~torchground.engine.net.StackedNet.models_last`): parameters (P, M), so that every
-operation is element-wise across the models and vectorises over them.
+For small models the eager step is bound by per-operator overhead and, for many models,
+by batched matrix products of tiny matrices. Compiled code runs on the net's
+*models-last* twin (:meth:`~torchground.engine.net.StackedNet.models_last`): parameters
+(P, M), so that every operation is element-wise across the models and vectorises over them.
 
-**Our fused kernels** (:mod:`~torchground.engine.kernels.fused`; scope: float32, identity, tanh,
-sigmoid or relu, MSE or half MSE, SGD, Adam or AdamW, L1 and L2, widths up to 8) take a block
-of models through the whole epoch in one call, every step fused, and measure the epoch: in
-C on the CPU (:mod:`~torchground.engine.kernels.native`) and in Triton on CUDA
-(:mod:`~torchground.engine.kernels.triton_steps`). The first
-fused epoch of a group is checked: up to :data:`CHECKED_MODELS` models spread over the
-group also step eagerly, and the kernel's parameters, outputs and metrics must agree with
-theirs; otherwise (or without a C compiler, or if a build fails) the group goes on with
-Inductor, after a warning. On 1024 models 2-8-8-1 (two CPU cores) the C kernel runs an
-epoch's 25 steps in 2.6 ms and its metrics in 1.6 ms, against 7.9 ms and 7.5 ms for
-Inductor's code (``bench/engine_parts.py``).
+**Our fused kernels** (:mod:`~torchground.engine.kernels.fused`; scope: float32, identity,
+tanh, sigmoid or relu, MSE or half MSE, SGD, Adam or AdamW, L1 and L2, widths up to 8) take
+a block of models through the whole epoch in one call, every step fused, and measure the
+epoch: in C on the CPU (:mod:`~torchground.engine.kernels.native`) and in Triton on CUDA
+(:mod:`~torchground.engine.kernels.triton_steps`); their element-wise rules are
+:mod:`~torchground.engine.kernels.rules`'. The first fused epoch of a group is checked
+(:attr:`Path.CHECK`): up to :data:`CHECKED_MODELS` models spread over the group also step
+eagerly, and the kernel's parameters, outputs and metrics must agree with theirs;
+otherwise (or without a C compiler, or if a build fails) the group goes on with Inductor
+(:attr:`Path.INDUCTOR`), after a warning.
 
 **Inductor** (``torch.compile``) traces one epoch — the same
 :meth:`~torchground.engine.net.StackedNet.train_step` code, unrolled, then the epoch's
@@ -25,34 +24,25 @@ metrics — with matrix products written as broadcast products and sums, so it f
 layer with its activation and the update. For 16 models or more the batches are gathered
 eagerly (one ``index_select`` each, see :func:`~torchground.engine.epoch.gather_last`):
 inside the compiled code an indexed load in every inner loop defeats the vectorisation
-over models. And the steps and the metrics are compiled as two calls (as one graph the
-epoch ran up to 2× slower for M = 1024). For fewer models there is nothing to vectorise
-and the whole epoch, gather included, is one compiled call, saving a dozen eager calls and
-a second call's overhead each epoch; with Inductor's memory planning (one arena instead of
-a hundred allocations a call), which saves a fifth of a one-model epoch but made the steps
-of 1024 models 2.7× slower. When every model has the same batch order on the same data,
-each batch is gathered once and broadcast over the models. The twin's state is copied in
-before and out after each epoch (for M = 1 the two layouts share memory and nothing is
-copied).
+over models; and the steps and the metrics are compiled as two calls. For fewer models
+there is nothing to vectorise and the whole epoch, gather included, is one compiled call,
+with Inductor's memory planning. When every model has the same batch order on the same
+data, each batch is gathered once and broadcast over the models. The twin's state is
+copied in before and out after each epoch (for M = 1 the two layouts share memory and
+nothing is copied). On CUDA the same two calls compile to Triton kernels with Inductor's
+defaults and replace the CUDA graph of :mod:`~torchground.engine.kernels.cuda_graph`.
+Measured figures behind these choices: ``bench/RESULTS.md``.
 
 Each shape (models, steps per epoch, widths) compiles as its own static graph
 (``dynamic=False``): with automatic dynamic shapes, the third or fourth shape compiled in
 one process failed (RecursionError in Inductor) and ran eagerly. After Dynamo's limit of
 recompilations per function (8 by default) further shapes run eagerly, still correct.
 
-On CUDA the same two calls compile to Triton kernels with Inductor's defaults (none of
-the C++ tuning above), and replace the CUDA graph of :mod:`~torchground.engine.kernels.cuda_graph`: for
-10⁵ models 2-8-8-1 an epoch's 25 steps took 21 ms against 49 ms for the CUDA graph of
-batched matrix products (an H100; ``bench/gpu.sh``). Captured in a CUDA graph, the
-compiled steps took the same 21 ms: the kernels, not their launches, set that pace, being
-memory-bound — hence the fused Triton kernels (2.5 ms for those steps on an H200).
-
-The price is compilation: about a second per group configuration for the C kernel, seconds
-to a minute for Inductor, depending on the steps per epoch and the number of models (both
-cached on disk for later runs), and a C/C++ compiler on the machine; without one the engine
-trains on eagerly, with a warning. Results agree with the eager engine to float rounding
-(sums in another order). Compiled epochs start with the first, except for SGD with
-momentum, whose first step differs (one eager epoch first:
+The price is compilation, once per group configuration (cached on disk for later runs),
+and a C/C++ compiler on the machine; without one the engine trains on eagerly, with a
+warning (:attr:`Path.EAGER`). Results agree with the eager engine to float rounding (sums
+in another order). Compiled epochs start with the first, except for SGD with momentum,
+whose first step differs (one eager epoch first:
 :attr:`~torchground.engine.optim.StackedOptimizer.steady`); the step counter is advanced
 outside.
 """
@@ -96,11 +86,10 @@ def _compiled(device_type: str, name: str) -> Any:
         # Triton kernels with Inductor's defaults (the tuning below is for its C++). Always two
         # calls: a GPU has thousands of models to spread over, not a dozen ops to save.
         return torch.compile(fn, dynamic=False)
-    # Few models: one call, buffers planned in one arena (a fifth faster). Many models: two
-    # calls, buffers allocated one by one (the arena made the steps 2.7× slower), and the
-    # steps store every value read twice or more instead of recomputing it in each reader
-    # (realize_reads_threshold=1: 12–20 % faster steps of 1024 models; slower for the
-    # metrics and for one model, which keep the default).
+    # Few models: one call, buffers planned in one arena. Many models: two calls, buffers
+    # allocated one by one, and the steps store every value read twice or more instead of
+    # recomputing it in each reader (realize_reads_threshold=1; the metrics and one model
+    # keep the default). Why, in figures: bench/RESULTS.md.
     options = {"epoch": {"memory_planning": True}, "steps": {"realize_reads_threshold": 1}}.get(name, {})
     return torch.compile(fn, dynamic=False, options={"cpp_wrapper": True, **options})
 
@@ -153,7 +142,7 @@ class CompiledEpoch:
         return self.epochs > 0
 
     # The compiled functions, shared by every CompiledEpoch of the process (made on first use:
-    # each torch.compile wrapper costs milliseconds, a fifth of a short one-model run).
+    # each torch.compile wrapper has a cost of its own, noticeable in a short one-model run).
     @property
     def _fn(self) -> Any:
         """The whole epoch in one call (CPU only: few models without a fused kernel)."""

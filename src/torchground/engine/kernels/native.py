@@ -4,12 +4,16 @@ own, every step fused (:mod:`~torchground.engine.kernels.fused` has the scope an
 Why our own kernel: TorchInductor's C++ for the models-last step
 (:mod:`~torchground.engine.kernels.dispatch`) set the CPU's pace, for many models and for one.
 
-* 1024 models 2-8-8-1 on two cores: Inductor's loops recompute each tanh in every consumer
-  of the layer (8× in an 8-wide layer) and pass every layer through memory, whatever its
-  tuning options: 7.9 ms for an epoch's 25 steps and 7.5 ms for its metrics. Here:
-  2.6 ms and 1.6 ms (``bench/engine_parts.py``).
+* Many models: Inductor's loops recompute each tanh in every consumer of the layer and
+  pass every layer through memory, whatever its tuning options; here each unit's
+  activation is computed once and stays in registers (``bench/engine_parts.py`` compares
+  the two; figures in ``bench/RESULTS.md``).
 * One model: a compiled call costs Dynamo's guards and the AOT wrapper on top of the
   kernel, twice an epoch (steps, metrics); here one ``ctypes`` call.
+
+Its element-wise rules (activations, loss gradient, penalties, optimiser updates, L1's
+dead-weight rule) are not written here: :func:`source` writes them in from
+:mod:`~torchground.engine.kernels.rules` at ``native.c``'s ``@RULES@`` line.
 
 ``native.c`` keeps a vector of ``VB`` models (one AVX-512 register, or two AVX2
 ones) through the whole epoch: parameters and optimiser state stay in registers and the
@@ -18,12 +22,12 @@ first-level cache, each unit's activation is computed once, and the epoch's tabl
 evaluation set's after the epoch) is written by the same call. It is compiled per group
 configuration (widths, activations, optimiser, batch size, points per epoch and the
 metrics' shape as constants, so the compiler unrolls the small loops) with the machine's C
-compiler, as Inductor's C++ is, and cached on disk (``$TORCHGROUND_CACHE``, else
-``~/.cache/torchground``; built aside and moved in whole). It is loaded with
-:mod:`ctypes` and spreads the models over OpenMP's threads — the runtime torch already
-loaded, so no second pool competes for the cores (with a Python thread pool, torch's
-spinning OpenMP workers slowed the steps of 1024 models from 2.7 ms to 6.2 ms). A machine without a compiler, or a build
-that fails, leaves the group to Inductor
+compiler, as Inductor's C++ is, and cached on disk
+(:mod:`~torchground.engine.kernels.build_cache`). It is loaded with :mod:`ctypes` and
+spreads the models over OpenMP's threads — the runtime torch already loaded, so no second
+pool competes for the cores (a Python thread pool beside torch's spinning OpenMP workers
+slowed the steps). A machine without a compiler, or a build that fails, leaves the group
+to Inductor
 (:class:`~torchground.engine.kernels.dispatch.CompiledEpoch` warns), as does a first epoch that
 disagrees with the eager steps.
 """
@@ -98,8 +102,7 @@ class NativeSteps(FusedSteps):
     Args:
         twin: the models-last twin (see the base class), on the CPU.
         vector: models per vector (default: 16 with AVX-512, else 8; 8 for 8 models or
-            fewer, whose epoch is bound by latency: a one-model epoch of the curriculum took
-            56 µs with 8 lanes and 66 µs with 16).
+            fewer, whose epoch is bound by latency, where fewer lanes were faster).
     """
 
     gathers = True  # reads the training data and the epoch's order: no eager gather

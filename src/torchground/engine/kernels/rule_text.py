@@ -8,8 +8,8 @@ is itself one). Literals are float32 in C (``2.0f``), splat to vectors where ``s
 needs one.
 
 Example:
-    >>> print(c_function(RULES["sign"]).splitlines()[0])
-    INLINE vf sign(vf x) {
+    >>> print(c_function(RULES["batch_loss"]).split("  /*")[0])
+    INLINE vf batch_loss(vf sq, vf n) {
     >>> float(TORCH.sign(torch.tensor(-3.0)))
     -1.0
 """

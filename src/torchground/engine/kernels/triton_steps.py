@@ -9,16 +9,14 @@ Playground net of at most two hidden layers) get the *unrolled* kernels of
 helpers of :mod:`~torchground.engine.kernels.triton_ops`. Bigger nets get the *tiled* kernels
 of :mod:`~torchground.engine.kernels.triton_tiled`.
 
-Why our own kernels: for 10⁵ models 2-8-8-1 the steps that TorchInductor generates from
-the models-last step (:mod:`~torchground.engine.kernels.dispatch`) took 21 ms per epoch of 25 steps
-on an H100, the same inside a CUDA graph: they are memory-bound, since each layer's
-activations and each product's partial sums go through memory (about 1 GB per step).
-Ours take a block of models through the whole epoch, every step fused, with parameters
-and state read once and written once: 2.5 ms for that epoch on an H200 (unrolled), 8.8 ms
-(tiled). The epoch's table (step losses, then the metrics) is written by the kernels too:
-Inductor's compiled metrics took 5 ms of an epoch for 10⁵ models on the H100.
+Why our own kernels: the steps that TorchInductor generates from the models-last step
+(:mod:`~torchground.engine.kernels.dispatch`) are memory-bound, inside a CUDA graph too,
+since each layer's activations and each product's partial sums go through memory. Ours
+take a block of models through the whole epoch, every step fused, with parameters and
+state read once and written once; the epoch's table (step losses, then the metrics) is
+written by the kernels too. Figures: ``bench/RESULTS.md``.
 
-Tested on CPU through Triton's interpreter (``TRITON_INTERPRET=1``) and on an H200
+Tested on CPU through Triton's interpreter (``TRITON_INTERPRET=1``) and on a GPU
 (``bench/fused_triton.py --check``, ``bench/gpu.sh``).
 """
 
@@ -49,7 +47,7 @@ class TritonSteps(FusedSteps):
     Args:
         twin: the models-last twin (see the base class).
         block, warps: models per program, warps per program (None: the kernels' defaults,
-            the fastest on an H200 for 10⁵ models 2-8-8-1, ``bench/fused_triton.py --sweep``).
+            chosen with ``bench/fused_triton.py --sweep``).
         unrolled: force the unrolled (True) or tiled (False) kernels.
     """
 

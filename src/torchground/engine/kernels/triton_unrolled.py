@@ -4,9 +4,8 @@ thread per model, every unit a named value.
 Why generated source: the tiled kernels (:mod:`~torchground.engine.kernels.triton_tiled`) hold 8 × 8
 tiles of a block of models, pad every layer to 8 × 8 (a 2-8-8-1 net: 192 products per
 point's forward instead of 88), pass each point's activations through a scratch buffer and
-need 255 registers a thread with spills, shuffles and barriers between warps; on an H200
-their best epoch of 10⁵ models 2-8-8-1 took 8.8 ms, these kernels' 2.5 ms
-(``bench/fused_triton.py --sweep``). Here a thread owns one model for each step: its
+need many registers a thread with spills, shuffles and barriers between warps
+(``bench/fused_triton.py --sweep`` compares the two; figures in ``bench/RESULTS.md``). Here a thread owns one model for each step: its
 parameters are loaded into registers, each point's forward and backward pass is
 straight-line code over exactly the net's units (no padding, no scratch, no barriers), and
 the gradients add up in registers over the batch. Triton has no per-thread arrays, so the
@@ -20,8 +19,8 @@ loop, where the optimiser's state is read and written: written out per parameter
 compiler issued every state load up front and spilled. Parameters and gradients are kept
 in a blocked layout, (⌈M / BLOCK⌉, P, BLOCK), so that a block's parameter j sits at a
 constant offset (one address register for all; (P, M) rows took one each).
-Registers grow with the parameters (values and gradients: 2 × 105 for 2-8-8-1, 255
-registers with a few bytes spilled), so :data:`MAX_PARAMS` bounds the nets this takes;
+Registers grow with the parameters (values and gradients: 2 × 105 for 2-8-8-1), so
+:data:`MAX_PARAMS` bounds the nets this takes;
 wider or deeper ones use the tiled kernels.
 """
 
