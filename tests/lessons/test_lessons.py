@@ -350,6 +350,30 @@ def test_cli_step_in_japanese(capsys, tmp_path):
     assert "ステップ 2/7" not in out and "ステップ 4/7" not in out
 
 
+@pytest.mark.parametrize(
+    "environ, argv, comment",
+    [
+        ({"TORCHGROUND_LANG": "ja"}, [], "# モデルのインスタンス化"),
+        ({"LANG": "ja_JP.UTF-8"}, [], "# モデルのインスタンス化"),
+        ({"TORCHGROUND_LANG": "ja"}, ["--lang", "en"], "# create the model"),
+        ({"LANG": "C.UTF-8"}, ["--lang", "ja"], "# モデルのインスタンス化"),
+        ({"LANG": "C.UTF-8"}, [], "# create the model"),
+    ],
+)
+def test_cli_lesson_code_follows_the_language_rule(environ, argv, comment, capsys, monkeypatch):
+    from torchground.i18n import set_language
+
+    for var in ("TORCHGROUND_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in environ.items():
+        monkeypatch.setenv(var, value)
+    set_language(None)  # a fresh process: the environment decides unless --lang does
+    assert main(["lesson", "1", "--step", "1", *argv]) == 0
+    out = capsys.readouterr().out
+    assert comment in out
+    assert ("ステップ 1/7" in out) == ("モデル" in comment)  # explanation and code in one language
+
+
 def test_cli_whole_lesson_in_english(capsys, tmp_path):
     assert main(["lesson", "1", "--lang", "en", "--out-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
