@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 
 from torchground.engine import StackedGroup
-from torchground.engine.epoch import gather_last, step_shapes
+from torchground.engine.epoch import gather, step_shapes
 
 from engine import many_specs  # the bench's models: 2-8-8-1, batch 10, distinct weights and learning rates
 
@@ -54,8 +54,8 @@ def main() -> None:
     order = torch.randperm(x.shape[1]).to(device).expand(M, -1)
     shapes = step_shapes(1, x.shape[1], group.batch)  # one shared order: gathered once
     twin = compiled.twin(net)
-    gx, gy = clock("gather (one shared order)", lambda: gather_last(x, y, order[:1], group.batch))
-    clock("gather (an order per model)", lambda: gather_last(x, y, order.contiguous(), group.batch))
+    gx, gy = clock("gather (one shared order)", lambda: gather(x, y, order[:1], group.batch, last=True))
+    clock("gather (an order per model)", lambda: gather(x, y, order.contiguous(), group.batch, last=True))
     preds = clock(f"steps ({len(shapes)}, Inductor)", lambda: compiled._steps(twin, gx, gy, shapes))
     args_ = (group.evals, group.data.train_sst, True)
     kernel = compiled._fused_kernel(twin)

@@ -28,7 +28,7 @@ import triton
 
 from torchground import Spec
 from torchground.engine import StackedGroup
-from torchground.engine.epoch import gather, gather_last, split_steps, stats_last, step_shapes, steps_last
+from torchground.engine.epoch import epoch_steps, gather, split_steps, step_shapes, steps_stats
 from torchground.engine.kernels.triton_steps import TritonSteps
 
 
@@ -38,7 +38,7 @@ def _setup(specs: list[Spec]):
     twin = group.net.models_last()
     x, y = group.data.sets["train"]
     order = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(0)).to(group.device).expand(len(specs), -1)
-    gx, gy = gather_last(x, y, order, group.batch)
+    gx, gy = gather(x, y, order, group.batch, last=True)
     return group, twin, gx, gy
 
 
@@ -82,9 +82,9 @@ def check(device: str, models: int = 13, epochs: int = 2, unrolled: bool | None 
         metrics = (group.evals, group.data.train_sst, group.problem == "classification")
         worst_p = worst_o = worst_m = 0.0
         for _ in range(epochs):
-            preds = steps_last(ref, gx, gy, shapes)  # the engine, eagerly
+            preds = epoch_steps(ref, gx, gy, shapes)  # the engine, eagerly
             ref_out = torch.cat([p[:, 0, :].reshape(-1) for p in preds])
-            ref_stats = stats_last(ref, preds, gy, shapes, *metrics)
+            ref_stats = steps_stats(ref, preds, gy, shapes, *metrics)
             out, stats = fused.epoch((gx, gy), gx.shape[1] // models, group.batch, False, metrics)
             worst_o = max(worst_o, (out.reshape(-1) - ref_out).abs().max().item())
             worst_p = max(worst_p, (twin.params - ref.params).abs().max().item())

@@ -5,8 +5,10 @@ eagerly, under ``torch.compile`` (:mod:`~torchground.engine.kernels.dispatch`) o
 in a CUDA graph (:mod:`~torchground.engine.kernels.cuda_graph`). Everything an epoch produces for the
 host comes back as one (M, S + K) float64 table — each step's batch loss, then the
 epoch's metrics (:func:`stat_names`) — so the host waits on the device once per epoch.
-The ``*_last`` functions are the same for a models-last net (batches (B, F, M), see
-:meth:`~torchground.engine.net.StackedNet.models_last`), which compiled code trains.
+Every function serves both parameter layouts: a models-first net (batches (M, B, F)) and
+its models-last twin (batches (B, F, M), see
+:meth:`~torchground.engine.net.StackedNet.models_last`), which compiled code trains; the
+net says which (``net.last``), the gather and split functions take ``last``.
 
 Metric definitions are the trainer's: training loss = size-weighted mean of the batch
 losses, training accuracy / RMSE / R² from the outputs each batch had before its step;
@@ -22,10 +24,7 @@ import torch
 from torchground.engine.net import StackedNet
 from torchground.model import discretize
 
-__all__ = [
-    "gather", "split_steps", "gather_last", "split_steps_last", "run_steps", "epoch_stats", "train_epoch", "train_epoch_last",
-    "steps_last", "stats_last", "stat_names", "step_shapes",
-]
+__all__ = ["gather", "split_steps", "run_steps", "epoch_stats", "train_epoch", "epoch_steps", "steps_stats", "stat_names", "step_shapes"]
 
 Tensor = torch.Tensor
 EvalSet = tuple[str, Tensor, Tensor, Tensor]  # name, x (D, N, F), y (D, N, 1), sst (D,)
@@ -37,61 +36,49 @@ def step_shapes(m: int, n: int, batch: int) -> list[tuple[int, int]]:
     return [(m, batch)] * full + ([(m, n - full * batch)] if n % batch else [])
 
 
-def gather(x: Tensor, y: Tensor, order: Tensor, batch: int) -> tuple[Tensor, Tensor]:
-    """The epoch's batches, step-major, in one index_select each.
+def gather(x: Tensor, y: Tensor, order: Tensor, batch: int, last: bool = False) -> tuple[Tensor, Tensor]:
+    """The epoch's batches, step-major, in one index_select each, in either layout.
 
     Shape:
         x (D, N, F), y (D, N, 1) with D = 1 (shared data) or M; order (M, N) →
-        (N·M, F), (N·M, 1): step 0's (M, B) rows first.
+        models first, (N·M, F), (N·M, 1): step 0's (M, B) rows first;
+        models last (``last``), (F, N·M), (1, N·M): column (s·B + b)·M + m is model m's
+        point b of step s (the last, shorter step: (S·B + b)·M + m).
     """
     M, N = order.shape
     if x.shape[0] != 1:
         order = order + torch.arange(M, device=order.device).unsqueeze(1) * N  # rows of each model's own data
     S, full = N // batch, (N // batch) * batch
-    idx = order[:, :full].reshape(M, S, batch).transpose(0, 1).reshape(-1)
+    head, tail = order[:, :full], order[:, full:]
+    if last:  # point-major within a step: (S, B, M)
+        idx = head.reshape(M, S * batch).t().reshape(-1)
+        tail = tail.t()
+    else:  # model-major within a step: (S, M, B)
+        idx = head.reshape(M, S, batch).transpose(0, 1).reshape(-1)
     if full < N:
-        idx = torch.cat([idx, order[:, full:].reshape(-1)])
+        idx = torch.cat([idx, tail.reshape(-1)])
+    if last:
+        return x.reshape(-1, x.shape[2]).t().index_select(1, idx), y.reshape(1, -1).index_select(1, idx)
     return x.reshape(-1, x.shape[2]).index_select(0, idx), y.reshape(-1, 1).index_select(0, idx)
 
 
-def split_steps(gx: Tensor, gy: Tensor, shapes: Sequence[tuple[int, int]]) -> tuple[list[Tensor], list[Tensor]]:
-    """Per-step views (M, B, F) and (M, B, 1) of :func:`gather`'s buffers."""
-    (m, b), S = shapes[0], len(shapes)
-    if shapes[-1] != shapes[0]:
-        S -= 1
-    xs = list(gx[: S * m * b].view(S, m, b, -1).unbind(0))
-    ys = list(gy[: S * m * b].view(S, m, b, 1).unbind(0))
-    if S < len(shapes):
-        xs.append(gx[S * m * b :].view(m, shapes[-1][1], -1))
-        ys.append(gy[S * m * b :].view(m, shapes[-1][1], 1))
-    return xs, ys
-
-
-def gather_last(x: Tensor, y: Tensor, order: Tensor, batch: int) -> tuple[Tensor, Tensor]:
-    """:func:`gather` for the models-last layout, in one index_select each.
-
-    Shape:
-        x (D, N, F), y (D, N, 1); order (M, N) → (F, N·M), (1, N·M): column (s·B + b)·M + m
-        is model m's point b of step s (the last, shorter step: (S·B + b)·M + m).
-    """
-    M, N = order.shape
-    if x.shape[0] != 1:
-        order = order + torch.arange(M, device=order.device).unsqueeze(1) * N
-    S, full = N // batch, (N // batch) * batch
-    idx = order[:, :full].reshape(M, S * batch).t().reshape(-1)
-    if full < N:
-        idx = torch.cat([idx, order[:, full:].t().reshape(-1)])
-    return x.reshape(-1, x.shape[2]).t().index_select(1, idx), y.reshape(1, -1).index_select(1, idx)
-
-
-def split_steps_last(gx: Tensor | None, gy: Tensor, shapes: Sequence[tuple[int, int]]) -> tuple[list[Tensor], list[Tensor]]:
-    """Per-step views (B, F, M) and (B, 1, M) of :func:`gather_last`'s buffers (no inputs when ``gx`` is None)."""
+def split_steps(
+    gx: Tensor | None, gy: Tensor, shapes: Sequence[tuple[int, int]], last: bool = False
+) -> tuple[list[Tensor], list[Tensor]]:
+    """Per-step views of :func:`gather`'s buffers: (M, B, F) and (M, B, 1), models last
+    (``last``) (B, F, M) and (B, 1, M). No inputs when ``gx`` is None."""
     xs, ys, start = [], [], 0
     for m, b in shapes:
-        if gx is not None:
-            xs.append(gx[:, start : start + b * m].view(-1, b, m).permute(1, 0, 2))
-        ys.append(gy[:, start : start + b * m].view(1, b, m).permute(1, 0, 2))
-        start += b * m
+        n = m * b
+        if last:
+            if gx is not None:
+                xs.append(gx[:, start : start + n].view(-1, b, m).permute(1, 0, 2))
+            ys.append(gy[:, start : start + n].view(1, b, m).permute(1, 0, 2))
+        else:
+            if gx is not None:
+                xs.append(gx[start : start + n].view(m, b, -1))
+            ys.append(gy[start : start + n].view(m, b, 1))
+        start += n
     return xs, ys
 
 
@@ -169,34 +156,25 @@ def train_epoch(
     net: StackedNet, x: Tensor, y: Tensor, order: Tensor, batch: int, evals: Sequence[EvalSet], train_sst: Tensor, classify: bool,
     count: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Gather, step and measure one epoch (what ``torch.compile`` compiles). → (gx, gy, stats)."""
-    gx, gy = gather(x, y, order, batch)
-    xs, ys = split_steps(gx, gy, step_shapes(order.shape[0], order.shape[1], batch))
+    """Gather, step and measure one epoch, in the net's layout (what ``torch.compile``
+    compiles for a few models). ``count=False`` leaves the step counter to the caller.
+    → (gx, gy, stats as :func:`epoch_stats`)."""
+    gx, gy = gather(x, y, order, batch, net.last)
+    shapes = step_shapes(order.shape[0], order.shape[1], batch)
+    xs, ys = split_steps(gx, gy, shapes, net.last)
     preds = run_steps(net, xs, ys, count)
     return gx, gy, epoch_stats(net, preds, ys, evals, train_sst, classify)
 
 
-def steps_last(twin: StackedNet, gx: Tensor, gy: Tensor, shapes: Sequence[tuple[int, int]]) -> list[Tensor]:
-    """An epoch's steps with a models-last twin on :func:`gather_last`'s batches. → each step's outputs (B, 1, M)."""
-    xs, ys = split_steps_last(gx, gy, shapes)
-    return run_steps(twin, xs, ys, count=False)
+def epoch_steps(net: StackedNet, gx: Tensor, gy: Tensor, shapes: Sequence[tuple[int, int]]) -> list[Tensor]:
+    """An epoch's steps on :func:`gather`'s batches, uncounted. → each step's outputs in the net's layout."""
+    xs, ys = split_steps(gx, gy, shapes, net.last)
+    return run_steps(net, xs, ys, count=False)
 
 
-def stats_last(
-    twin: StackedNet, preds: Sequence[Tensor], gy: Tensor, shapes: Sequence[tuple[int, int]], evals: Sequence[EvalSet],
+def steps_stats(
+    net: StackedNet, preds: Sequence[Tensor], gy: Tensor, shapes: Sequence[tuple[int, int]], evals: Sequence[EvalSet],
     train_sst: Tensor, classify: bool,
 ) -> Tensor:
-    """:func:`epoch_stats` of :func:`steps_last`'s outputs."""
-    return epoch_stats(twin, preds, split_steps_last(None, gy, shapes)[1], evals, train_sst, classify)
-
-
-def train_epoch_last(
-    twin: StackedNet, x: Tensor, y: Tensor, order: Tensor, batch: int, evals: Sequence[EvalSet], train_sst: Tensor, classify: bool,
-) -> Tensor:
-    """Gather, step and measure one epoch with a models-last twin (what ``torch.compile``
-    compiles for a few models). The step counter is left to the caller. → stats as
-    :func:`epoch_stats`.
-    """
-    gx, gy = gather_last(x, y, order, batch)
-    shapes = step_shapes(order.shape[0], order.shape[1], batch)
-    return stats_last(twin, steps_last(twin, gx, gy, shapes), gy, shapes, evals, train_sst, classify)
+    """:func:`epoch_stats` of :func:`epoch_steps`' outputs, with the labels of :func:`gather`'s buffer ``gy``."""
+    return epoch_stats(net, preds, split_steps(None, gy, shapes, net.last)[1], evals, train_sst, classify)

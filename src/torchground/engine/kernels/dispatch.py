@@ -22,7 +22,7 @@ otherwise (or without a C compiler, or if a build fails) the group goes on with 
 :meth:`~torchground.engine.net.StackedNet.train_step` code, unrolled, then the epoch's
 metrics — with matrix products written as broadcast products and sums, so it fuses each
 layer with its activation and the update. For 16 models or more the batches are gathered
-eagerly (one ``index_select`` each, see :func:`~torchground.engine.epoch.gather_last`):
+eagerly (one ``index_select`` each, see :func:`~torchground.engine.epoch.gather`):
 inside the compiled code an indexed load in every inner loop defeats the vectorisation
 over models; and the steps and the metrics are compiled as two calls. For fewer models
 there is nothing to vectorise and the whole epoch, gather included, is one compiled call,
@@ -58,13 +58,12 @@ import torch
 
 from torchground.engine.epoch import (
     EvalSet,
-    gather_last,
-    split_steps_last,
-    stats_last,
+    epoch_steps,
+    gather,
+    split_steps,
     step_shapes,
-    steps_last,
+    steps_stats,
     train_epoch,
-    train_epoch_last,
 )
 from torchground.engine.kernels.fused import Metrics
 from torchground.engine.net import StackedNet
@@ -78,10 +77,17 @@ Tensor = torch.Tensor
 CHECKED_MODELS = 8
 
 
+def _epoch_table(
+    twin: StackedNet, x: Tensor, y: Tensor, order: Tensor, batch: int, evals: Sequence[EvalSet], train_sst: Tensor, classify: bool
+) -> Tensor:
+    """A models-last twin's whole epoch, uncounted (:func:`~torchground.engine.epoch.train_epoch`) → its stats."""
+    return train_epoch(twin, x, y, order, batch, evals, train_sst, classify, False)[2]
+
+
 @functools.cache
 def _compiled(device_type: str, name: str) -> Any:
     """``torch.compile`` of one of the epoch's functions, with its options for ``device_type``."""
-    fn = {"epoch": train_epoch_last, "steps": steps_last, "stats": stats_last}[name]
+    fn = {"epoch": _epoch_table, "steps": epoch_steps, "stats": steps_stats}[name]
     if device_type == "cuda":
         # Triton kernels with Inductor's defaults (the tuning below is for its C++). Always two
         # calls: a GPU has thousands of models to spread over, not a dozen ops to save.
@@ -208,8 +214,8 @@ class CompiledEpoch:
         return train_epoch(net, x, y, order, batch, evals, train_sst, classify, True)[2]
 
     def _gather(self, x: Tensor, y: Tensor, order: Tensor, batch: int) -> tuple[Tensor, Tensor]:
-        """The epoch's batches, models last (:func:`gather_last`): once for all where :attr:`shared`."""
-        return gather_last(x, y, order[:1] if self.shared else order, batch)
+        """The epoch's batches, models last (:func:`gather`): once for all where :attr:`shared`."""
+        return gather(x, y, order[:1] if self.shared else order, batch, last=True)
 
     def _fused_kernel(self, twin: StackedNet) -> Any:
         """The fused steps of ``twin`` (made on first use) on the paths CHECK and FUSED, else
@@ -242,7 +248,7 @@ class CompiledEpoch:
     ) -> tuple[Tensor, Tensor] | list[Tensor]:
         """The epoch's steps by the fused kernel (on ``data``, see
         :meth:`~torchground.engine.kernels.fused.FusedSteps.epoch`) → its outputs (1, N·M) in
-        :func:`gather_last`'s column order and its table of the epoch; or, where the kernel
+        :func:`gather`'s models-last column order and its table of the epoch; or, where the kernel
         was refused this epoch, the eager steps' outputs, (B, 1, M) each.
 
         The first fused epoch is checked: a few models spread over the group (the last one
@@ -269,8 +275,8 @@ class CompiledEpoch:
             pred, stats, problem = None, None, f"{type(exc).__name__}: {exc}"
         if pred is not None:
             ref_gy = gy if self.shared else pick(gy)
-            expected = steps_last(ref, gx if self.shared else pick(gx), ref_gy, ref_steps)
-            mine = split_steps_last(None, pick(pred), step_shapes(len(idx), N, batch))[1]
+            expected = epoch_steps(ref, gx if self.shared else pick(gx), ref_gy, ref_steps)
+            mine = split_steps(None, pick(pred), step_shapes(len(idx), N, batch), last=True)[1]
             # A model that diverges amplifies rounding without bound: only the others are compared.
             fine = torch.stack([e.isfinite().all(dim=0).all(dim=0) for e in expected]).all(dim=0) & ref.params.isfinite().all(dim=0)
             if not fine.any():  # nothing to compare this epoch: the next one is checked
@@ -279,7 +285,7 @@ class CompiledEpoch:
             close = all(torch.allclose(a[..., fine], b[..., fine], rtol=1e-3, atol=1e-4) for a, b in zip(mine, expected))
             close = close and torch.allclose(twin.params.index_select(1, idx)[:, fine], ref.params[:, fine], rtol=1e-3, atol=1e-4)
             if close:
-                ref_stats = stats_last(ref, expected, ref_gy, ref_steps, *_pick_metrics(metrics, idx))
+                ref_stats = steps_stats(ref, expected, ref_gy, ref_steps, *_pick_metrics(metrics, idx))
                 close = _same_stats(stats.index_select(0, idx)[fine], ref_stats[fine], len(shapes), metrics, N)
             if not close:
                 problem = t("engine.fused_differs")
@@ -290,7 +296,7 @@ class CompiledEpoch:
         self._kernel, self.path = None, Path.INDUCTOR
         warnings.warn(t("engine.fused_refused", reason=problem), RuntimeWarning, stacklevel=3)
         twin.restore(snap)
-        return steps_last(twin, gx, gy, steps)  # the epoch again, eagerly
+        return epoch_steps(twin, gx, gy, steps)  # the epoch again, eagerly
 
 
 def _pick_metrics(metrics: Metrics, idx: Tensor) -> Metrics:

@@ -91,7 +91,7 @@ class FusedSteps(ABC):
         return not flags[3] if kind == "sgd" else not (flags[1] or flags[2])  # maximize; amsgrad, maximize
 
     #: Whether the kernel reads the training data and the epoch's order and gathers each
-    #: point itself (else it reads :func:`~torchground.engine.epoch.gather_last`'s batches).
+    #: point itself (else it reads :func:`~torchground.engine.epoch.gather`'s models-last batches).
     gathers = False
 
     def epoch(
@@ -99,12 +99,12 @@ class FusedSteps(ABC):
     ) -> tuple[Tensor, Tensor]:
         """One epoch of ``n`` points per model. ``data``: where the kernel :attr:`gathers`, the
         training data x (D, N, F), y (D, N, 1) and the epoch's order (M, N); else
-        :func:`~torchground.engine.epoch.gather_last`'s batches (F, ·), (1, ·). ``shared``:
+        :func:`~torchground.engine.epoch.gather`'s models-last batches (F, ·), (1, ·). ``shared``:
         one order on shared data (the batches gathered once for all models).
 
         Returns:
             Each point's output before its step, (1, N·M) in the per-model column order
-            (:func:`~torchground.engine.epoch.split_steps_last` splits it), and the epoch's
+            (:func:`~torchground.engine.epoch.split_steps` splits it), and the epoch's
             table (M, S + K) float64 as :func:`~torchground.engine.epoch.epoch_stats` gives
             it for ``metrics`` (evaluation sets, training labels' sum of squares,
             classification; None: measured as a regression without evaluation sets, R² NaN).
