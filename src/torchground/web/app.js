@@ -2,7 +2,7 @@
 // panels to the server's session (docs/serve-protocol.md). Messages are handled as they
 // come; drawing happens once per animation frame from the newest frame received.
 
-import { Connection } from "./ws.js";
+import { Connection, FORBIDDEN } from "./ws.js";
 import { UrlState } from "./state.js";
 import { initialLang, loadLang, lang, t, applyLabels } from "./i18n.js";
 import { HeatMap } from "./heatmap.js";
@@ -116,7 +116,13 @@ function send(msg) {
   if (conn) conn.send(msg);
 }
 
+// Settings TensorFlow Playground's loop does not have: changing one leaves that loop.
+const TORCH_ONLY = new Set(["optimizer", "loss", "optimizer_args", "weight_decay", "shuffle"]);
+
 function set(changes) {
+  if (S.spec && S.spec.training_loop === "tf-playground" && Object.keys(changes).some((k) => TORCH_ONLY.has(k))) {
+    changes = { ...changes, training_loop: "pytorch" };
+  }
   send({ type: "set", changes });
   const live = Object.keys(changes).every((k) => LIVE.has(k));
   if (live && S.spec) {
@@ -142,6 +148,7 @@ function onState(msg) {
   own.onState(msg);
   takeQuery(msg.query);
   controls.sync(msg.spec);
+  byTest("tfpg-mode").hidden = msg.spec.training_loop !== "tf-playground";
   net.build(S.options.features, msg.network, msg.feature_maps, S.options.limits);
   const regression = msg.spec.problem === "regression";
   const acc = document.getElementById("acc-label");
@@ -191,9 +198,9 @@ function fmtMetric(v, kind) {
   return v.toFixed(3);
 }
 
+// TensorFlow Playground's epoch counter: at least six digits, commas between thousands.
 function fmtEpoch(n) {
-  const s = String(n).padStart(6, "0");
-  return `${s.slice(0, -3)},${s.slice(-3)}`;
+  return String(n).padStart(6, "0").replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
 function draw() {
@@ -228,6 +235,12 @@ function draw() {
     }, own.view, own.pending());
   }
   chart.draw();
+}
+
+/** While the server is out of reach, the buttons that would need it are disabled. */
+function setConnected(connected) {
+  S.connected = connected;
+  for (const id of ["play", "step", "reset", "reinit"]) byTest(id).disabled = !connected;
 }
 
 function setRunning(running) {
@@ -287,6 +300,19 @@ function wire() {
     send({ type: "reinit" });
   });
   byTest("banner-close").addEventListener("click", hideBanner);
+  const linkInput = byTest("link-input");
+  const loadLink = () => {
+    const link = linkInput.value.trim();
+    if (!link) return toast(t("web.tfpg_empty"));
+    hideBanner();
+    chart.reset();
+    send({ type: "link", url: link });
+  };
+  byTest("link-load").addEventListener("click", loadLink);
+  linkInput.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") loadLink();
+  });
+  byTest("link-copy").addEventListener("click", () => send({ type: "link_of" }));
   byTest("error-toast").addEventListener("click", () => (byTest("error-toast").hidden = true));
 
   const check = (id, name, after) => {
@@ -342,6 +368,7 @@ async function setLanguage(language) {
   const [options] = await Promise.all([fetchOptions(language), loadLang(language)]);
   S.options = options;
   applyLabels();
+  byTest("link-input").placeholder = t("web.tfpg_link_placeholder");
   controls.setOptions(options);
   for (const el of document.querySelectorAll(".neuron-count")) el.textContent = t("web.neurons_n", { n: el.dataset.n });
   setRunning(S.running);
@@ -380,6 +407,7 @@ async function main() {
   S.options = options;
   own.mount();
   applyLabels();
+  byTest("link-input").placeholder = t("web.tfpg_link_placeholder");
   byTest("lang").value = language;
   controls.setOptions(options);
   setRunning(false);
@@ -405,11 +433,30 @@ async function main() {
         send({ type: "init", query: "", lang: lang() });
       }
     })
+    .on("tf_link", (msg) => {
+      if (!msg.url) return toast(msg.message);
+      const box = byTest("link-input");
+      box.value = msg.url;
+      box.select();
+      const copied = navigator.clipboard ? navigator.clipboard.writeText(msg.url) : Promise.reject(new Error("no clipboard"));
+      copied.then(() => toast(t("web.tfpg_copied")), () => toast(t("web.tfpg_copy_failed")));
+    })
+    .on("notice", (msg) => toast(msg.message))
     .on("code", (msg) => panels.setCode(msg.script))
     .on("graph", (msg) => panels.setGraph(msg.dot))
     .on("close", (event) => {
       setRunning(false);
-      showBanner(t("web.disconnected", { code: event.code }));
+      setConnected(false);
+      showBanner(t(event.code === FORBIDDEN ? "web.refused" : "web.reconnecting"));
+    })
+    .on("open", ({ reconnected }) => {
+      setConnected(true);
+      if (!reconnected) return;
+      hideBanner();
+      chart.reset();
+      // a new session on the (maybe restarted) server, in the state the URL holds: settings,
+      // initial weights and edits, and the language
+      send({ type: "init", query: url.specQuery(), lang: lang() });
     });
   conn.connect();
   send({ type: "init", query: url.specQuery(), lang: language });

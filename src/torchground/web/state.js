@@ -1,5 +1,5 @@
-// The page's URL state: `token` first, then the spec part (spec fields and `edits`, in the
-// CLI's text forms, as the server writes them), then the page's view options.
+// The page's URL state: the spec part (spec fields and `edits`, in the
+// CLI's text forms, as the server writes them), then the page's view options; the token is read once and never written back.
 // The server's `query` (in every `state` message) is the authority for the spec part; the
 // page adds what it changes without a rebuild (live settings, weight edits) and writes the
 // URL with history.replaceState after every change. Which parameters are view options, and
@@ -90,9 +90,10 @@ export class UrlState {
     this.write();
   }
 
+  /** The address bar's query: the state, never the token (the server's cookie lets this
+   * browser back in, and a link a user shares must not carry it). */
   toString() {
     const parts = [];
-    if (this.token) parts.push(`token=${encode(this.token)}`);
     const spec = join(this.spec);
     if (spec) parts.push(spec);
     const view = join(this.view);
