@@ -40,7 +40,7 @@ from torchground.errors import RegistryError, SpecError
 from torchground.data.tfpg_link import LinkError
 from torchground.data.tfpg_spec import TRAINING_LOOPS, check_seed, check_view
 from torchground.data.features import FEATURES
-from torchground.data.spec_data import CSV, is_dataset, resolve_data
+from torchground.data.spec_data import CSV, carry_over, is_dataset, resolve_data, split_text
 from torchground.i18n import Text, t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
 from torchground.schedules import check_scheduler, parse_name as _scheduler_name
@@ -174,6 +174,11 @@ class Spec(BaseModel):
         if not is_dataset(name):
             raise SpecError("spec.invalid", field="dataset", value=v, allowed=", ".join([*DATASETS, CSV]))
         return name
+
+    @field_validator("class_names", "input_mean", "input_scale", mode="before")
+    @classmethod
+    def _data_texts(cls, v: Any, info: Any) -> Any:
+        return split_text(info.field_name, v)  # the CLI's and URL's text forms ("a,b,c")
 
     @field_validator("features", mode="before")
     @classmethod
@@ -404,6 +409,7 @@ class Spec(BaseModel):
         1200
         """
         data = self.to_dict()
+        carry_over(data, changes)  # data files and K classes (data.spec_data)
         for name, source in _AUTO_FIELDS.items():
             if name not in changes and any(s in changes for s in source):
                 try:  # a CSV spec is not made from its sources alone: its fields stay

@@ -37,7 +37,7 @@ from torchground.registry import LOSSES
 
 __all__ = [
     "CSV", "DATA_FIELDS", "is_dataset", "resolve_data", "csv_fields", "standardize_points", "n_outputs", "load_data",
-    "standardized",
+    "standardized", "carry_over", "split_text",
 ]
 
 CSV = "csv"
@@ -71,8 +71,8 @@ def standardize_points(spec: Any, points: Any) -> Any:
     return (points - mean) / scale
 
 
-def _refuse(field: str, value: Any, key: str, **params: Any) -> SpecError:
-    return SpecError("spec.refused", field=field, value=value, reason=Text(key, **params))
+def _refuse(field: str, shown: Any, key: str, **params: Any) -> SpecError:
+    return SpecError("spec.refused", field=field, value=shown, reason=Text(key, **params))
 
 
 def resolve_data(spec: Any, set_field: Callable[[Any, str, Any], None]) -> DatasetInfo:
@@ -213,3 +213,49 @@ def standardized(spec: Any, ds: Dataset) -> Dataset:
     if not spec.standardize:
         return ds
     return Dataset(ds.name, ds.problem, standardize_points(spec, ds.points), ds.labels, ds.classes, ds.class_names)
+
+
+def carry_over(data: dict[str, Any], changes: Any) -> None:
+    """Adjust a spec's fields (``data``, a plain dict) for ``changes`` before they apply.
+
+    :meth:`~torchground.spec.Spec.replace` calls this: leaving a data file for a generated
+    set drops the file's fields, and a change between one output and K outputs lets the
+    loss and the output activation follow (unless ``changes`` names them). With a data
+    file, ``problem``, ``n_samples`` and ``classes`` are pinned in ``changes`` (a dict it may extend).
+    """
+    new_dataset = changes.get("dataset", data["dataset"])
+    old_multi = (data.get("classes") or 2) > 2
+    if new_dataset == CSV:  # a data file's problem and size are its own: never resolved from others
+        for field in ("problem", "n_samples", "classes"):
+            changes.setdefault(field, data[field])
+    if data["dataset"] == CSV and new_dataset != CSV:
+        for field in (*DATA_FIELDS, "problem", "n_samples"):
+            if field not in changes:
+                data[field] = None
+    asked = changes.get("classes")
+    if isinstance(asked, str):  # the CLI's and URL's text form
+        asked = int(asked) if asked.strip().isdigit() else None
+    if isinstance(asked, int) and not isinstance(asked, bool):
+        new_multi = asked > 2
+    elif new_dataset in DATASETS:
+        new_multi = DATASETS[new_dataset].multi_class
+    else:
+        new_multi = old_multi
+    if new_multi != old_multi:
+        for field in ("loss", "output_activation"):
+            if field not in changes:
+                data[field] = None
+
+
+def split_text(field: str, value: Any) -> Any:
+    """``class_names``, ``input_mean`` and ``input_scale`` from their text form (``"a,b,c"``;
+    ``"none"`` or ``""`` for none); other values as they are (the spec checks them).
+
+    >>> split_text("class_names", "cat, dog"), split_text("input_mean", "1.5,-2"), split_text("input_scale", "none")
+    (('cat', 'dog'), ('1.5', '-2'), None)
+    """
+    if not isinstance(value, str):
+        return value
+    if value.strip().lower() in ("", "none"):
+        return () if field == "class_names" else None
+    return tuple(part.strip() for part in value.split(","))

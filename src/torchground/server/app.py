@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
 from torchground.data.datasets import DATASETS
@@ -30,7 +30,9 @@ from torchground.i18n import LANGUAGES, catalogue, get_language, t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
 from torchground.server import frames
 from torchground.server.meta import limits, meta
-from torchground.server.protocol import MAX_SESSIONS
+from torchground.errors import TorchgroundError
+from torchground.server.protocol import MAX_SESSIONS, check_caps
+from torchground.server.uploads import MAX_UPLOAD_BYTES, save_upload
 from torchground.server.security import TokenGuard, resolve_static
 from torchground.server.session import Session
 from torchground.server.urlstate import DEFAULT_SPEC
@@ -113,6 +115,25 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
     @api.get("/api/meta")
     def facts() -> Response:
         return JSONResponse(meta())
+
+    @api.post("/api/data")
+    async def upload(request: Request, problem: str | None = None, lang: str | None = None) -> Response:
+        """A CSV data file from the page: checked, kept, answered with its spec fields."""
+        chosen = _language(lang, default=lang_default) or lang_default
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > MAX_UPLOAD_BYTES:
+            return JSONResponse({"error": t("data.csv_too_big", chosen, path="upload", size=int(size), max=MAX_UPLOAD_BYTES)}, 413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_UPLOAD_BYTES:
+                return JSONResponse({"error": t("data.csv_too_big", chosen, path="upload", size=len(body), max=MAX_UPLOAD_BYTES)}, 413)
+        try:
+            fields = await asyncio.to_thread(save_upload, bytes(body), problem)
+            check_caps(DEFAULT_SPEC.replace(**fields))
+        except TorchgroundError as exc:
+            return JSONResponse({"error": exc.message(chosen)}, 400)
+        return JSONResponse({"changes": fields})
 
     @api.get("/api/i18n/{lang}")
     def texts(lang: str) -> Response:

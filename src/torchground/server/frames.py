@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from torchground.viz.boundary import EXTENT, boundary_grid
+from torchground.viz.boundary import EXTENT, boundary_grid, data_box
 from torchground.data.datasets import Splits
 from torchground.data.features import FEATURES
 
 __all__ = [
     "OUTPUT_SIZE", "NEURON_SIZE", "FEATURE_SIZE", "encode_map", "decode_map", "feature_maps", "model_maps",
-    "param_lists", "grad_lists", "data_points", "json_safe", "dumps",
+    "param_lists", "grad_lists", "data_points", "data_view", "json_safe", "dumps",
 ]
 
 OUTPUT_SIZE = 100
@@ -77,11 +77,40 @@ def feature_maps() -> dict[str, dict[str, Any]]:
     return dict(_feature_maps())
 
 
-def model_maps(model: nn.Module, features: Sequence[str]) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
-    """The output map (100×100) and one 40×40 map per hidden neuron, per hidden layer."""
-    output = boundary_grid(model, features, resolution=OUTPUT_SIZE)["output"]  # (100, 100)
-    layers = boundary_grid(model, features, resolution=NEURON_SIZE)["neurons"]  # L × (H, 40, 40)
-    return encode_map(output), [[encode_map(neuron) for neuron in layer] for layer in layers]
+def model_maps(
+    model: nn.Module, features: Sequence[str], box: Sequence[float] | None = None
+) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
+    """The output map (100×100) and one 40×40 map per hidden neuron, per hidden layer.
+
+    ``box`` (x_min, x_max, y_min, y_max) spans a data file's own extent instead of
+    [-6, 6]². With K outputs (K classes) the output map is the most likely class's
+    probability mapped to [-1, 1], and the map carries ``classes``: base64 of the n·n class
+    indices, in the same layout.
+    """
+    box = tuple(box) if box is not None else None
+    grid = boundary_grid(model, features, resolution=OUTPUT_SIZE, box=box)
+    layers = boundary_grid(model, features, resolution=NEURON_SIZE, box=box)["neurons"]  # L × (H, 40, 40)
+    if "probabilities" in grid:
+        output = encode_map(grid["probability"] * 2.0 - 1.0)  # (100, 100)
+        best = grid["output"][::-1].astype(np.uint8)  # (100, 100), row 0 at the top
+        output["classes"] = base64.b64encode(np.ascontiguousarray(best).tobytes()).decode("ascii")
+    else:
+        output = encode_map(grid["output"])  # (100, 100)
+    return output, [[encode_map(neuron) for neuron in layer] for layer in layers]
+
+
+def data_view(spec: Any, splits: Splits) -> dict[str, Any]:
+    """Where the page draws: ``box`` (the plane [-6, 6]², or a data file's own extent with
+    a margin, in the network's standardised units), ``classes``, ``class_names``, and for
+    a data file ``mean`` and ``scale`` (the file's units are ``x · scale + mean``)."""
+    view: dict[str, Any] = {"box": [-EXTENT, EXTENT, -EXTENT, EXTENT], "classes": spec.classes,
+                            "class_names": list(spec.class_names or ())}
+    if spec.dataset == "csv":
+        sets = [d.points for d in (splits.train, splits.val, splits.test) if d.n]
+        view["box"] = list(data_box(np.concatenate(sets)))
+        view["mean"] = list(spec.input_mean) if spec.standardize else [0.0, 0.0]
+        view["scale"] = list(spec.input_scale) if spec.standardize else [1.0, 1.0]
+    return view
 
 
 def param_lists(model: nn.Module) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from torchground.server import frames
 from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
 from torchground.server.protocol import MAX_EDIT_VALUE
 from torchground.server.slices import EpochSlicer
+from torchground.server.uploads import check_data_file
 from torchground.server.urlstate import Edit, UrlState, parse_query, set_changes, to_query, view_value, VIEW_OPTIONS
 from torchground.spec import MAX_SEED, SPEC_FIELDS, Spec
 from torchground.train import Trainer
@@ -143,6 +144,7 @@ class Session:
         if not msg.lang and isinstance(state.view.get("lang"), str):
             self.lang = str(state.view["lang"])
         check_caps(state.spec)
+        check_data_file(state.spec)
         async with self._work:
             trainer, edits = await asyncio.to_thread(self._build, state.spec, state.edits, True)
             self._end_epoch()
@@ -156,6 +158,7 @@ class Session:
         changes = set_changes({k: v for k, v in msg.changes.items() if k not in VIEW_OPTIONS})
         new = self.spec.replace(**changes) if changes else self.spec
         check_caps(new)
+        check_data_file(new)
         self.view = {**self.view, **view}  # a new dict: a frame being built in a thread may read the old one
         if isinstance(view.get("lang"), str):
             self.lang = str(view["lang"])
@@ -334,14 +337,16 @@ class Session:
             "spec": spec.to_dict(),
             "query": self.query(),
             "data": frames.data_points(self.trainer.data),
-            "network": {"features": list(spec.features), "widths": [*spec.hidden, 1]},
+            "network": {"features": list(spec.features), "widths": [*spec.hidden, spec.classes if (spec.classes or 2) > 2 else 1]},
             "feature_maps": frames.feature_maps(),
+            "view": frames.data_view(spec, self.trainer.data),
         })
 
     def _frame_message(self, running: bool) -> str:
         trainer = self.trainer
         assert trainer is not None and self.spec is not None
-        output, neurons = frames.model_maps(trainer.model, self.spec.features)
+        box = frames.data_view(self.spec, trainer.data)["box"] if self.spec.dataset == "csv" else None
+        output, neurons = frames.model_maps(trainer.model, self.spec.features, box)
         return frames.dumps({
             "type": "frame",
             "epoch": trainer.history.epochs,

@@ -53,7 +53,10 @@ _TAB = re.compile(r"^[a-z_]{0,20}$")
 _TRUE, _FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
 # Auto-resolved spec fields (see Spec.replace) written together with the field they follow,
 # so that parsing never re-resolves them to something else.
-_FOLLOWERS = {"dataset": ("n_samples", "output_activation"), "optimizer": ("weight_decay",)}
+_FOLLOWERS = {
+    "dataset": ("n_samples", "output_activation", "loss", "classes"), "optimizer": ("weight_decay",),
+    "classes": ("loss", "output_activation"),
+}
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,8 @@ def to_query(state: UrlState, base: Spec = DEFAULT_SPEC) -> str:
     """Write ``state`` as a URL query (no leading ``?``): spec fields that differ from ``base``
     in the spec's field order, then ``edits``, then the view options."""
     spec = state.spec
-    names = {f for f in SPEC_FIELDS if f != "problem" and getattr(spec, f) != getattr(base, f)}
+    # problem follows a generated data set; a data file's (csv) is its own and is written
+    names = {f for f in SPEC_FIELDS if (f != "problem" or spec.dataset == "csv") and getattr(spec, f) != getattr(base, f)}
     if names & set(_FOLLOWERS):  # would parsing resolve a follower to another value? then write it too
         trial = base.replace(**{f: getattr(spec, f) for f in names})
         names.update(f for s in names & set(_FOLLOWERS) for f in _FOLLOWERS[s] if getattr(trial, f) != getattr(spec, f))

@@ -3,11 +3,16 @@
 // from points the server makes with the data sets' own generators.
 
 import { cssColour } from "./heatmap.js";
+import { CLASS_COLOURS } from "./owndata.js";
 
 const RIM = { train: "#ffffff", val: "#777777", test: "#000000" };
 
-/** Draw `data` ({train, val, test}: [[x1, x2, label], …]) on `canvas` (plane [-6, 6]²). */
-export function drawPoints(canvas, data, show) {
+/**
+ * Draw `data` ({train, val, test}: [[x1, x2, label], …]) on `canvas`: the plane [-6, 6]², or
+ * `view.box` (a data file's extent); K classes (`view.classes` > 2) in their class colours.
+ * `pending` ([[x1, x2, class index]]) are clicked points not yet trained on (drawn larger).
+ */
+export function drawPoints(canvas, data, show, view = null, pending = []) {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth || 300;
   const h = canvas.clientHeight || 300;
@@ -16,21 +21,31 @@ export function drawPoints(canvas, data, show) {
   const ctx = canvas.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, w, h);
-  if (!data) return;
+  const [bx0, bx1, by0, by1] = (view && view.box) || [-6, 6, -6, 6];
+  const many = view && view.classes > 2;
+  const colour = (label) => (many ? CLASS_COLOURS[label] || "#000" : cssColour(label));
   const r = Math.max(2, w / 100);
   for (const set of ["train", "val", "test"]) {
-    if (!show[set] || !data[set]) continue;
+    if (!data || !show[set] || !data[set]) continue;
     ctx.strokeStyle = RIM[set];
     ctx.lineWidth = 1;
     for (const [x1, x2, label] of data[set]) {
-      const px = ((x1 + 6) / 12) * w;
-      const py = ((6 - x2) / 12) * h;
+      const px = ((x1 - bx0) / (bx1 - bx0)) * w;
+      const py = ((by1 - x2) / (by1 - by0)) * h;
       ctx.beginPath();
       ctx.arc(px, py, r, 0, 2 * Math.PI);
-      ctx.fillStyle = cssColour(label);
+      ctx.fillStyle = colour(label);
       ctx.fill();
       ctx.stroke();
     }
+  }
+  ctx.strokeStyle = "#000000";
+  for (const [a, b, k] of pending) {
+    ctx.beginPath();
+    ctx.arc(((a - bx0) / (bx1 - bx0)) * w, ((by1 - b) / (by1 - by0)) * h, r * 1.6, 0, 2 * Math.PI);
+    ctx.fillStyle = CLASS_COLOURS[k] || "#000";
+    ctx.fill();
+    ctx.stroke();
   }
 }
 
