@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test test-blas-paths install install-test system-deps system-deps-test clean
+.PHONY: run test test-wheel test-blas-paths install install-test system-deps system-deps-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,19 @@ run: install system-deps
 test: install-test
 	$(PY) -m pytest
 	$(MAKE) test-blas-paths
+	$(MAKE) test-wheel
+
+# The package as a user gets it: the wheel built, installed in a fresh virtual environment
+# (torch first, pinned, from pip's local copy), then `torchground train --epochs 2`,
+# `python -m torchground --version` and a short `serve` start from it (.ci/wheel_smoke.py).
+WHEEL_DIR := build/wheel-test
+test-wheel: install
+	rm -rf $(WHEEL_DIR) && mkdir -p $(WHEEL_DIR)/run
+	$(PIP) wheel --no-deps --no-build-isolation -q -w $(WHEEL_DIR) .
+	$(PYTHON) -m venv $(WHEEL_DIR)/venv
+	$(WHEEL_DIR)/venv/bin/pip install -q torch==2.13.0
+	$(WHEEL_DIR)/venv/bin/pip install -q $(WHEEL_DIR)/torchground-*.whl
+	cd $(WHEEL_DIR)/run && ../venv/bin/python $(CURDIR)/.ci/wheel_smoke.py
 
 # The engine-vs-trainer agreement tests under each of MKL's code paths (README: "Reliability
 # and security"): exact agreement under COMPATIBLE, the stated promise for chaotic cases on all.

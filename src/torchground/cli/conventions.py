@@ -11,9 +11,10 @@
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Annotated
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-import click
 import typer
 
 from torchground.cli.app import app
@@ -48,29 +49,25 @@ def _root(
     """The root of the command line (its help is the app's)."""
 
 
-def _placeholder(param: click.Parameter) -> str | None:
-    kind = param.type
-    if isinstance(kind, (click.IntRange,)) or kind is click.INT:
-        return "INTEGER"
-    if isinstance(kind, click.FloatRange) or kind is click.FLOAT:
-        return "FLOAT"
-    if isinstance(kind, click.Path) or getattr(kind, "name", "") == "path":
-        return "PATH"
-    if isinstance(kind, click.Choice):
-        return None  # click shows the choices
-    if kind is click.STRING:
-        return "TEXT"
-    return None
+_NAMES = {int: "INTEGER", float: "FLOAT", str: "TEXT", Path: "PATH"}
 
 
-def typed_placeholders(command: click.Command) -> click.Command:
+def _placeholder(param: Any) -> str | None:
+    """The placeholder for ``param``'s value type (``None``: leave it to Typer, e.g. choices)."""
+    desc = getattr(param, "type_descriptor", None)
+    kind = getattr(desc, "annotation", None)
+    while get_origin(kind) in (Union, UnionType, list, Annotated):  # Optional[...], list[...]
+        kind = next(a for a in get_args(kind) if a is not type(None))
+    if desc is not None and getattr(desc, "is_choice", False):
+        return None
+    return _NAMES.get(kind) if isinstance(kind, type) else None
+
+
+def typed_placeholders(command: Any) -> Any:
     """Give every option without an explicit placeholder one named by its type; returns ``command``."""
-    for param in command.params:
-        if isinstance(param, click.Option) and not param.is_flag and param.metavar is None:
+    for param in getattr(command, "params", []):
+        if getattr(param, "param_type_name", "") == "option" and not param.is_flag and param.metavar is None:
             param.metavar = _placeholder(param)
-        elif isinstance(param, click.Argument) and param.metavar is None:
-            param.metavar = param.name.upper() if param.name else None
-    if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            typed_placeholders(sub)
+    for sub in getattr(command, "commands", {}).values():
+        typed_placeholders(sub)
     return command
