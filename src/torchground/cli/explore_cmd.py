@@ -11,6 +11,7 @@ from rich.table import Table
 
 from torchground.cli.app import app, apply_lang, err_console
 from torchground.cli.spec_options import spec_from_options
+from torchground.data.spec_data import csv_fields
 from torchground.errors import TorchgroundError
 from torchground.explain.neuron import model_graph, neuron_pass
 from torchground.explain.formula import differentiate, parse_assignments
@@ -105,6 +106,7 @@ def grad_command(
 @app.command("graph", help=t("explore.help.graph"))
 def graph_command(
     config: Annotated[Optional[Path], typer.Option("--config", help=t("cli.help.config"))] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help=t("cli.help.data_csv"))] = None,
     preset: Annotated[str, typer.Option("--preset", help=t("explore.help.graph_preset"))] = "seed",
     values: Annotated[bool, typer.Option("--values", help=t("explore.help.values"))] = False,
     fmt: Annotated[str, typer.Option("--format", help=t("explore.help.format"))] = "text",
@@ -117,9 +119,10 @@ def graph_command(
         raise TorchgroundError("explore.bad_format", value=fmt, allowed=", ".join(FORMATS))
     if preset not in ("seed", "neuron"):
         raise TorchgroundError("explore.bad_graph_preset", value=preset, allowed="seed, neuron")
-    spec = spec_from_options(config, None, {}) if config is not None else None
+    fields = csv_fields(data) if data is not None else {}  # --data FILE.csv: the spec's data fields from it
+    spec = spec_from_options(config, None, fields) if config is not None or fields else None
     graph = model_graph(spec, preset=preset, with_values=values, batch=batch)
-    title = t("explore.graph_title", name=str(config) if config else preset)
+    title = t("explore.graph_title", name=str(config or data or preset))
     if out is None:
         if fmt not in ("text", "dot", "json"):
             raise TorchgroundError("explore.needs_out", format=fmt)
