@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from torchground.cli import main
+from torchground.engine.sweep.build_turn import BUILD_EPOCHS, build_turn
 from torchground.engine.sweep.chunks import (
     MIN_MODELS_PER_TASK,
     TASKS_PER_SLOT,
@@ -19,7 +20,6 @@ from torchground.engine.sweep.chunks import (
     models_per_task,
     plan_chunks,
 )
-from torchground.engine.sweep.build_turn import BUILD_EPOCHS, build_turn
 from torchground.engine.sweep.ray_tasks import Ledger
 from torchground.errors import TorchgroundError
 
@@ -108,9 +108,8 @@ def test_build_turn_holds_the_node_lock_through_the_first_epochs(tmp_path):
 
 def test_build_turn_left_early_passes_the_turn_on(tmp_path):
     folder = tmp_path / "builds"
-    with pytest.raises(RuntimeError):
-        with build_turn(folder, "cfg") as progress:
-            raise RuntimeError("every model diverged, or a build failed")
+    with pytest.raises(RuntimeError), build_turn(folder, "cfg"):
+        raise RuntimeError("every model diverged, or a build failed")
     assert not _locked(folder / "cfg.lock") and not (folder / "cfg.built").exists()
     entered = []
 

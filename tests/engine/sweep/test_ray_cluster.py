@@ -159,7 +159,7 @@ def test_a_worker_killed_mid_sweep_is_retried_and_reported(cluster):
     assert report["tasks"] == 4 and sum(n["models"] for n in report["nodes"].values()) == 8
     [retried] = report["retried"]
     assert retried["task"] == killed[0] and retried["models"] == 2
-    assert [a["pid"] for a in retried["attempts"]][0] == killed[1] and len(retried["attempts"]) == 2
+    assert retried["attempts"][0]["pid"] == killed[1] and len(retried["attempts"]) == 2
 
 
 def _free_port() -> int:
@@ -179,13 +179,13 @@ def token_cluster():
     head = subprocess.Popen(
         [ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false",
          "--object-store-memory", str(NODE["object_store_memory"]), "--block"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
         deadline, seen = time.monotonic() + 180, ""
         while "block forever" not in seen and head.poll() is None and time.monotonic() < deadline:
             if select.select([head.stdout], [], [], 1.0)[0]:
-                seen += head.stdout.readline()
+                seen += os.read(head.stdout.fileno(), 65536).decode(errors="replace")
         assert "block forever" in seen, seen[-2000:]
         yield f"127.0.0.1:{port}", token
     finally:

@@ -27,7 +27,12 @@ from typing import Any, Sequence
 
 from torchground.engine.stacked import ModelResult
 from torchground.engine.sweep.backends import Backend, Progress, import_ray
-from torchground.engine.sweep.chunks import TaskRecord, cluster_report, models_per_task, plan_chunks
+from torchground.engine.sweep.chunks import (
+    TaskRecord,
+    cluster_report,
+    models_per_task,
+    plan_chunks,
+)
 from torchground.engine.sweep.ray_tasks import Ledger, run_chunk
 from torchground.errors import TorchgroundError
 from torchground.spec import Spec
