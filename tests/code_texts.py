@@ -81,17 +81,20 @@ ALLOWED_WORDS = frozenset(
     state_dict float double half int long bool dtype cuda cpu
     Epoch loss acc val_loss val_acc r2 val_r2 epoch
     x y w b e pi exp log sin cos tan sqrt abs max min mean sum nan inf
-    ja en ms s px True False None
+    ja en ms s px True False None onnx ONNX
     """.split()
 )
 
-_WORD = re.compile(r"(?<![\w./\\-])[A-Za-z][A-Za-z']*(?![\w(/\\-]|\.\w)")
+_WORD = re.compile(r"(?<![\w./\\-])[A-Za-z][A-Za-z']*(?![\w(/\\=-]|\.\w)")
+# An item of a Japanese enumeration (none、step、cosine): a value or a name, never prose.
+_LISTED = re.compile(r"(?<=、)[A-Za-z][\w-]*|[A-Za-z][\w-]*(?=、)")
 
 
 def english_words(text: str, identifiers: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """ASCII words in ``text`` that read as English prose.
 
-    Left out: `code spans`, URLs, an English gloss in brackets right after a Japanese term, words with digits, dots, underscores or slashes
+    Left out: `code spans`, URLs, an English gloss in brackets right after a Japanese term,
+    items of a list written with 、 (values: none、step、cosine), ``name=`` (a setting), words with digits, dots, underscores or slashes
     (identifiers, paths), --flags, all-capital acronyms (CPU, TOML), camel-case names
     (NumPy), single letters, ``identifiers`` (names the code defines) and
     :data:`ALLOWED_WORDS`.
@@ -99,6 +102,7 @@ def english_words(text: str, identifiers: frozenset[str] | set[str] = frozenset(
     text = re.sub(r"`[^`]*`", " ", text)
     text = re.sub(r"https?://\S+", " ", text)
     text = re.sub(r"(?<![\w-])--?[\w-]+", " ", text)
+    text = _LISTED.sub(" ", text)
     text = re.sub(r"(?<=[\u3000-\u9fff])[（(][A-Za-z][A-Za-z -]*[)）]", " ", text)  # a gloss: 要素ごと（element-wise）
     out = []
     for match in _WORD.finditer(text):
