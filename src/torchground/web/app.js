@@ -62,6 +62,12 @@ const outMap = new HeatMap(document.getElementById("output-map"));
 const chart = new LossChart(document.getElementById("chart"));
 
 const net = new NetworkView(document.getElementById("network"), {
+  hover(target) {
+    // the hovered feature's or neuron's map becomes the big map until the pointer leaves
+    S.hover = target;
+    if (!S.pending) S.pending = S.last;
+    schedule();
+  },
   toggleFeature(name) {
     if (!S.spec) return;
     const all = S.options.features.map((f) => (typeof f === "string" ? f : f.name));
@@ -149,6 +155,8 @@ function onState(msg) {
   takeQuery(msg.query);
   controls.sync(msg.spec);
   byTest("tfpg-mode").hidden = msg.spec.training_loop !== "tf-playground";
+  S.featureMaps = msg.feature_maps || {};
+  S.hover = null;
   net.build(S.options.features, msg.network, msg.feature_maps, S.options.limits);
   const regression = msg.spec.problem === "regression";
   const acc = document.getElementById("acc-label");
@@ -203,6 +211,16 @@ function fmtEpoch(n) {
   return String(n).padStart(6, "0").replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
+/** The map of the feature or neuron under the pointer (shown as the big map), or null. */
+function hoveredMap(frame) {
+  const h = S.hover;
+  if (!h) return null;
+  if (h.feature !== undefined) return (S.featureMaps && S.featureMaps[h.feature]) || null;
+  const layer = frame.neurons && frame.neurons[h.layer];
+  return (layer && layer[h.index]) || null;
+}
+S.stats.hovering = () => (S.hover ? { ...S.hover, shown: !!(S.last && hoveredMap(S.last)) } : null); // for the browser tests
+
 function draw() {
   S.scheduled = false;
   const f = S.pending;
@@ -210,10 +228,11 @@ function draw() {
     S.pending = null;
     S.last = f;
     const discrete = url.flag("discretize");
-    outMap.draw(f.output, discrete);
-    own.drawClasses(outMap.canvas, f.output); // K classes: coloured by the most likely class
-    net.update(f, url.flag("gradient"), !f.running);
-    net.drawOutput(outMap.canvas);
+    const hovered = hoveredMap(f);
+    outMap.draw(hovered || f.output, discrete);
+    if (!hovered) own.drawClasses(outMap.canvas, f.output); // K classes: coloured by the most likely class
+    net.update(f, url.flag("gradient"), !f.running, discrete);
+    if (!hovered) net.drawOutput(outMap.canvas);
     const m = f.metrics || {};
     const regression = S.spec && S.spec.problem === "regression";
     for (const set of ["train", "val", "test"]) {
@@ -332,6 +351,7 @@ function wire() {
   check("show-test", "show_test", points);
   check("discretize", "discretize", () => {
     outMap.redraw(url.flag("discretize"));
+    net.redrawMaps(url.flag("discretize"));
     if (S.last) own.drawClasses(outMap.canvas, S.last.output);
     net.drawOutput(outMap.canvas);
   });
@@ -377,6 +397,7 @@ async function setLanguage(language) {
   if (S.spec) send({ type: "set", changes: { lang: language } }); // the session's messages and code comments
   panels.specChanged();
   chart.invalidate(); // the legend and axis labels are in the new language
+  requestAnimationFrame(() => net.layout()); // wider or narrower labels moved the neurons
   schedule();
 }
 

@@ -2,7 +2,10 @@
 // heat map, joined by SVG links coloured by sign and thickened by size (or by the last
 // gradient in gradient view). The DOM and the SVG are built once per network shape;
 // frames only change canvases and link attributes. Links and biases open an inline
-// editor on click; +/− buttons change a layer's width.
+// editor on click and show a card with their value on hover; +/− buttons change a layer's
+// width. Hovering a feature or a neuron asks the page to show its map as the big map (as
+// TensorFlow Playground does). The links are laid out again whenever a column changes size
+// (a language's wider labels, the window, the layer count).
 
 import { HeatMap, cssColour } from "./heatmap.js";
 import { t } from "./i18n.js";
@@ -28,7 +31,9 @@ function fmt(v) {
 export class NetworkView {
   /**
    * @param {HTMLElement} root  container of the network columns
-   * @param {object} on  callbacks: toggleFeature(name), edit(param, index, value), neurons(layer, delta)
+   * @param {object} on  callbacks: toggleFeature(name), edit(param, index, value), neurons(layer, delta),
+   *     hover(target): target {feature: name} or {layer, index} (0-based hidden layer) while the
+   *     pointer is on a map, null when it leaves
    */
   constructor(root, on) {
     this.root = root;
@@ -41,13 +46,23 @@ export class NetworkView {
     this.grads = null;
     this.gradientView = false;
     this.editor = this._makeEditor();
-    new ResizeObserver(() => this.layout()).observe(root);
+    this.card = el("div", { class: "link-card", "data-testid": "link-card", hidden: "" });
+    document.body.append(this.card);
+    this.resize = new ResizeObserver(() => this.layout());
+    this.resize.observe(root);
+  }
+
+  _hover(node, target) {
+    node.addEventListener("pointerenter", () => this.on.hover && this.on.hover(target));
+    node.addEventListener("pointerleave", () => this.on.hover && this.on.hover(null));
   }
 
   /** Build the picture for `network` ({features, widths}) with every feature of `all`. */
   build(all, network, featureMaps, limits) {
     const root = this.root;
     root.replaceChildren();
+    this.resize.disconnect();
+    this.resize.observe(root);
     this.svg = document.createElementNS(SVG_NS, "svg");
     this.svg.classList.add("links");
     root.append(this.svg);
@@ -57,6 +72,7 @@ export class NetworkView {
     this.featureMaps = new Map();
     const active = network.features;
     const hidden = network.widths.slice(0, -1);
+    root.classList.toggle("deep", hidden.length >= 4); // closer columns, so deep networks fit beside the output
 
     // input features: every one, the active ones lit and linked
     const fcol = el("div", { class: "col features" }, [el("div", { class: "col-head", "data-i18n": "web.features", text: t("web.features") })]);
@@ -70,6 +86,7 @@ export class NetworkView {
         el("span", { class: "feature-label", text: label }),
       ]);
       node.addEventListener("click", () => this.on.toggleFeature(name));
+      this._hover(node, { feature: name });
       const map = new HeatMap(canvas);
       if (featureMaps && featureMaps[name]) map.draw(featureMaps[name]);
       this.featureMaps.set(name, map);
@@ -77,6 +94,7 @@ export class NetworkView {
       if (active.includes(name)) sources[active.indexOf(name)] = node;
     }
     root.append(fcol);
+    this.resize.observe(fcol);
 
     // hidden layers
     let prev = sources;
@@ -99,6 +117,7 @@ export class NetworkView {
         const canvas = el("canvas", { class: "map" });
         const node = el("div", { class: "node neuron", "data-testid": `neuron-${layer}-${i}` }, [canvas]);
         node.append(this._bias(`layer${layer}.bias`, i));
+        this._hover(node, { layer: li, index: i });
         col.append(node);
         maps.push(new HeatMap(canvas));
         nodes.push(node);
@@ -106,6 +125,7 @@ export class NetworkView {
       this._linkLayer(`layer${layer}.weight`, prev, nodes);
       this.neuronMaps.push(maps);
       root.append(col);
+      this.resize.observe(col);
       prev = nodes;
     });
 
@@ -143,7 +163,12 @@ export class NetworkView {
         hit.append(title);
         const link = { param, row, col, source, target, path, hit, title, colour: "", width: "" };
         hit.addEventListener("click", (event) => this._edit(param, [row, col], hit, event));
-        hit.addEventListener("pointerenter", () => this._title(link, param, [row, col]));
+        hit.addEventListener("pointerenter", (event) => {
+          this._title(link, param, [row, col]);
+          this._showCard(param, [row, col], event);
+        });
+        hit.addEventListener("pointermove", (event) => this._placeCard(event));
+        hit.addEventListener("pointerleave", () => (this.card.hidden = true));
         this.svg.append(path, hit);
         this.links.push(link);
       });
@@ -189,15 +214,35 @@ export class NetworkView {
     else target.title = text;
   }
 
+  /** The hover card of a link: its weight, its last gradient (gradient view) and how to edit it. */
+  _showCard(param, index, event) {
+    const w = this.value(param, index);
+    const rows = [[`${param}[${index.join(", ")}]`, ""], [t("web.card_weight"), w === undefined ? "?" : fmt(w)]];
+    const g = this.value(param, index, true);
+    if (this.gradientView && g !== undefined && !Number.isNaN(g)) rows.push([t("web.gradient"), fmt(g)]);
+    this.card.replaceChildren(
+      ...rows.map(([k, v]) => el("div", { class: "card-row" }, [el("span", { text: k }), el("b", { text: v })])),
+      el("div", { class: "card-hint", text: t("web.card_hint") }),
+    );
+    this.card.hidden = false;
+    this._placeCard(event);
+  }
+
+  _placeCard(event) {
+    if (this.card.hidden || !event) return;
+    this.card.style.left = `${Math.round(event.clientX + window.scrollX + 14)}px`;
+    this.card.style.top = `${Math.round(event.clientY + window.scrollY + 14)}px`;
+  }
+
   /** Draw the frame's neuron maps, the output node and the link and bias styles. */
-  update(frame, gradientView, titles) {
+  update(frame, gradientView, titles, discrete = false) {
     this.params = frame.params || this.params;
     this.grads = frame.grads === undefined ? this.grads : frame.grads;
     this.gradientView = gradientView;
     if (frame.neurons) {
       frame.neurons.forEach((layer, l) => layer.forEach((map, i) => {
         const hm = this.neuronMaps[l] && this.neuronMaps[l][i];
-        if (hm) hm.draw(map);
+        if (hm) hm.draw(map, discrete);
       }));
     }
     const useGrad = gradientView && this.grads;
@@ -226,6 +271,11 @@ export class NetworkView {
       if (colour !== b.last) b.el.style.background = b.last = colour;
       if (titles) this._title(b.el, b.param, [b.index]);
     }
+  }
+
+  /** Redraw every neuron's map from its kept values, discretized or not. */
+  redrawMaps(discrete) {
+    for (const layer of this.neuronMaps) for (const hm of layer) hm.redraw(discrete);
   }
 
   /** Copy the big output map into the output node. */
@@ -264,6 +314,7 @@ export class NetworkView {
 
   _edit(param, index, anchor, event) {
     const { pop, input, label } = this.editor;
+    this.card.hidden = true;
     const w = this.value(param, index);
     this.editing = { param, index };
     label.textContent = `${param}[${index.join(", ")}]`;
