@@ -20,7 +20,10 @@ from torchground.cli.app import app, apply_lang, err_console
 from torchground.errors import TorchgroundError
 from torchground.i18n import get_language, t
 from torchground.server import create_app
+from torchground.server.protocol import check_caps
 from torchground.server.security import is_loopback, new_token
+from torchground.server.urlstate import UrlState, to_query
+from torchground.train.tfpg_run import spec_from_link
 
 __all__ = ["serve_command", "WS_MAX_SIZE", "playground_url"]
 
@@ -54,19 +57,30 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _link_query(link: str) -> str:
+    """The page's URL state for a TensorFlow Playground link (its notes printed on stderr)."""
+    spec, notes = spec_from_link(link, device="cpu")
+    check_caps(spec)
+    for note in notes:
+        err_console.print(note.render(), highlight=False)
+    return to_query(UrlState(spec))
+
+
 @app.command("serve", help=t("server.cli.help"))
 def serve_command(
     host: Annotated[str, typer.Option("--host", help=t("server.cli.host"))] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help=t("server.cli.port"))] = 8000,
     no_open: Annotated[bool, typer.Option("--no-open", help=t("server.cli.no_open"))] = False,
+    open_link: Annotated[Optional[str], typer.Option("--open", help=t("tfpg.help.serve_open"))] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help=t("cli.help.lang"))] = None,
 ) -> None:
     apply_lang(lang)
     if not 0 <= port <= 65535:
         raise TorchgroundError("server.cli.bad_port", value=port)
+    query = _link_query(open_link) if open_link is not None else ""  # a bad link is refused before binding
     sock = _bind(host, port)
     token = new_token()
-    url = playground_url(host, sock.getsockname()[1], token)
+    url = playground_url(host, sock.getsockname()[1], token) + (f"&{query}" if query else "")
     console = Console(highlight=False, soft_wrap=True)
     console.print(t("server.cli.url", url=url))
     console.print(t("server.cli.stop"))

@@ -39,6 +39,8 @@ from torchground.server.uploads import check_data_file
 from torchground.server.urlstate import Edit, UrlState, parse_query, set_changes, to_query, view_value, VIEW_OPTIONS
 from torchground.spec import MAX_SEED, SPEC_FIELDS, Spec
 from torchground.train import Trainer
+from torchground.data.tfpg_random import fresh_seed
+from torchground.train.tfpg_run import link_of, spec_from_link
 
 __all__ = ["Session", "LIVE_FIELDS", "GRAPH_BATCH"]
 
@@ -82,7 +84,7 @@ class Session:
         self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "init": self._init, "set": self._set, "play": self._play, "pause": self._pause, "step": self._step,
             "reset": self._reset, "reinit": self._reinit, "regenerate": self._regenerate, "edit": self._edit,
-            "code": self._code, "graph": self._graph, "fps": self._fps,
+            "code": self._code, "graph": self._graph, "fps": self._fps, "link": self._link, "link_of": self._link_of,
         }
 
     # -- entry points -------------------------------------------------------------------------
@@ -202,7 +204,26 @@ class Session:
 
     async def _regenerate(self, msg: Any) -> None:
         assert self.spec is not None
+        if self.spec.tf_playground_seed is not None:  # as TensorFlow Playground does: a fresh seed text
+            await self._rebuild(self.spec.replace(tf_playground_seed=fresh_seed()), list(self.edits.values()), state=True)
+            return
         await self._rebuild(self.spec.replace(seed=(self.spec.seed + 1) % (MAX_SEED + 1)), list(self.edits.values()), state=True)
+
+    async def _link(self, msg: Any) -> None:
+        """Open a TensorFlow Playground link: a fresh trainer in its state; its notes follow."""
+        spec, notes = spec_from_link(msg.url, device="cpu")
+        check_caps(spec)
+        await self._rebuild(spec, [], state=True)
+        for note in notes:
+            await self._send({"type": "notice", "message": note.render(self.lang)})
+
+    async def _link_of(self, msg: Any) -> None:
+        """The session's spec as a TensorFlow Playground link, or why there is none."""
+        assert self.spec is not None
+        try:
+            await self._send({"type": "tf_link", "url": link_of(self.spec), "message": None})
+        except TorchgroundError as exc:
+            await self._send({"type": "tf_link", "url": None, "message": exc.message(self.lang)})
 
     async def _edit(self, msg: Any) -> None:
         assert self.trainer is not None

@@ -37,7 +37,9 @@ __all__ = [
 ]
 
 #: The server's starting point: the Playground's defaults, trained on the CPU.
-DEFAULT_SPEC = Spec.preset("playground", device="cpu")
+DEFAULT_SPEC = Spec.preset("playground", device="cpu", training_loop="pytorch")
+# (The page offers every optimiser and loss, so it starts on the PyTorch loop; a TensorFlow
+# Playground link, or ``training_loop=tf-playground``, switches to that loop.)
 #: View options kept in the URL for the page (switches 0/1, the language, the open panel),
 #: with the text the page assumes when one is left out ("" for the language: the
 #: browser's; for the tab: none open). The page takes them from ``/api/meta``.
@@ -47,7 +49,7 @@ VIEW_DEFAULTS: dict[str, str] = {
 VIEW_OPTIONS: tuple[str, ...] = tuple(VIEW_DEFAULTS)
 MAX_EDITS = 1000
 _MAX_FIELDS = 100
-_NULLABLE = {"patience"}
+_NULLABLE = {"patience", "tf_playground_seed"}
 _PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")
 _TAB = re.compile(r"^[a-z_]{0,20}$")
 _TRUE, _FALSE = ("1", "true", "on", "yes"), ("0", "false", "off", "no")
@@ -163,6 +165,11 @@ def _opt_text(value: Any) -> str:
 def _spec_value(name: str, text: str) -> Any:
     if name == "optimizer_args":
         return _parse_opt_args(text)
+    if name == "tf_playground_view":  # ``showTestData=true;x_hide=true``: the spec checks names and values
+        items = [s for s in text.split(";") if s.strip()]
+        if any("=" not in s for s in items):
+            raise TorchgroundError("tfpg.url_view_bad", value=text[:80])
+        return dict(s.split("=", 1) for s in items)
     if name in _NULLABLE and text.strip().lower() in ("", "none"):
         return None
     return text  # the spec reads text as the CLI does, and refuses bad values itself

@@ -42,7 +42,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -83,6 +83,7 @@ class PlaygroundLoop:
         self.acc = [torch.zeros_like(p, requires_grad=False) for p in self.params]
         self.dead = [torch.zeros_like(layer.weight, dtype=torch.bool) for layer in self.layers]
         self.pending = 0
+        self.pending_loss = 0.0  # Σ of the pending points' half squared errors
 
     def set_hyperparameters(self, lr: float, l1: float = 0.0, l2: float = 0.0) -> None:
         """Carry on with another learning rate or penalties (dead weights stay dead)."""
@@ -91,7 +92,7 @@ class PlaygroundLoop:
         self.lr, self.l1, self.l2 = float(lr), float(l1), float(l2)
 
     def accumulate(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """Add the derivatives of the points ``x``, ``y`` (weights unchanged).
+        """Add the derivatives (and losses) of the points ``x``, ``y`` (weights unchanged).
 
         Shape:
             x (B, F), y (B, 1).
@@ -108,13 +109,19 @@ class PlaygroundLoop:
                     g = g.masked_fill(self.dead[k // 2], 0.0)  # dead links gather nothing
                 acc.add_(g)
         self.pending += int(x.shape[0])
+        self.pending_loss += float(loss.detach())
 
     @torch.no_grad()
-    def step(self) -> None:
-        """Apply the accumulated mean derivatives (its ``updateWeights``) and clear them."""
+    def step(self) -> float:
+        """Apply the accumulated mean derivatives (its ``updateWeights``) and clear them.
+
+        Returns the mean half squared error of the points the step averaged (computed with
+        the weights before the step; ``nan`` when nothing was pending).
+        """
         n = self.pending
         if n == 0:
-            return
+            return float("nan")
+        mean_loss = self.pending_loss / n
         lr = self.lr
         for k, layer in enumerate(self.layers):
             w, b = layer.weight, layer.bias
@@ -133,10 +140,14 @@ class PlaygroundLoop:
             w.copy_(torch.where(dead, torch.zeros_like(w), regularised))
             acc_w.zero_()
             acc_b.zero_()
-        self.pending = 0
+        self.pending, self.pending_loss = 0, 0.0
+        return mean_loss
 
-    def epoch(self, x: torch.Tensor, y: torch.Tensor) -> int:
+    def epoch(self, x: torch.Tensor, y: torch.Tensor, on_step: Callable[[float], None] | None = None) -> int:
         """One epoch over the training points ``x``, ``y`` in order; returns the steps taken.
+
+        ``on_step(loss)`` is called after each step with :meth:`step`'s mean loss (a
+        trainer's batch callbacks hang there).
 
         Shape:
             x (N, F), y (N, 1).
@@ -146,8 +157,10 @@ class PlaygroundLoop:
             stop = min(start + bs, n)
             self.accumulate(x[start:stop], y[start:stop])  # (B, F), (B, 1)
             if stop - start == bs:  # the point (i + 1) % batch_size == 0 ends a batch
-                self.step()
+                loss = self.step()
                 steps += 1
+                if on_step is not None:
+                    on_step(loss)
         return steps
 
 
@@ -193,7 +206,13 @@ def trainer_epoch(trainer: Any, loop: PlaygroundLoop) -> dict[str, Any] | None:
     start_params = [p.detach().clone() for p in trainer._params]
     start_opt = trainer._optimizer_snapshot()
     x, y = trainer.sets["train"]  # (N, F), (N, 1), in the stored order
-    trainer.history.steps += loop.epoch(x, y)
+
+    def on_step(loss: float) -> None:  # the trainer's batch callbacks (the server parks an epoch there)
+        trainer.history.steps += 1
+        for cb in trainer._batch_callbacks:
+            cb.on_batch_end(trainer, trainer.history.steps, loss)
+
+    loop.epoch(x, y, on_step)
     row: dict[str, Any] = {c: None for c in trainer.history.columns}
     row["epoch"] = trainer.epoch
     for name in ("train", "val", "test"):
