@@ -1,14 +1,54 @@
 """The stacked engine: many small networks trained at once as stacked tensors.
 
-Layer 2, beside the eager :mod:`torchground.train.trainer`: it imports the core and the
-trainer's helpers, never a front end. Results agree with the eager trainer within
-float rounding (tested: per-epoch losses within 1e-5 in float32 and 1e-9 in float64).
+Layer 3, beside the eager :mod:`torchground.train.trainer`: it imports the core and the
+trainer's run-level helpers (:mod:`torchground.train.run`), never the trainer's module or
+a front end. Results agree with the eager trainer within float rounding (tested:
+per-epoch losses within 1e-5 in float32 and 1e-9 in float64).
 
 * :func:`train_fast` — one spec through the engine, returning the trainer's
-  :class:`~torchground.train.trainer.Run` (``torchground train --engine fast``).
+  :class:`~torchground.train.run.Run` (``torchground train --engine fast``).
 * :class:`~torchground.engine.stacked.StackedGroup` — M specs of one shape in lockstep.
 * :func:`~torchground.engine.sweep.runner.run_sweep` — any list of specs, grouped and run on a
   backend (local or Ray); :func:`~torchground.engine.sweep.grid.parse_grid` reads sweep grids.
+
+Where each rule lives (one description each; the other places are made from it or held
+equal to it by a test):
+
+=================================  ==========================================  ======================================
+rule                               written once in                             used by
+=================================  ==========================================  ======================================
+activations, their derivatives     ``ops.py`` (eager, aten's backward);        fused C and Triton kernels (generated),
+                                   ``kernels/rules.py`` (the kernels')         ``tests/engine/kernels/test_rules.py``
+losses and their gradients         ``ops.py``; MSE in ``kernels/rules.py``     the same
+optimiser updates                  ``optim.py`` (torch.optim's foreach ops);   fused kernels (generated); tested equal
+                                   SGD/Adam(W) in ``kernels/rules.py``
+Adam's bias corrections            ``kernels/rules.py`` (``adam_bias``)        ``optim.py``, ``kernels/fused_steps.py``
+L1/L2 penalties, L1 dead weights   ``kernels/rules.py`` (``penalize``,         ``net.py``, fused kernels; the trainer
+                                   ``l1_dead``)                                and the exported script tested equal
+initialisers                       ``registry.INIT_STEPS`` / ``init_layer``    ``data.py``, ``model.py``, exported code
+data, features                     ``torchground.data``                        ``data.py`` via ``train/run.py``
+batch orders                       ``batch_orders.py`` (torch's draws; the     ``stacked.py``
+                                   same in C: ``kernels/batch_orders.c``)
+an epoch: gather, steps, metrics   ``epoch.py`` (both parameter layouts)       eager, CUDA graph, ``torch.compile``
+=================================  ==========================================  ======================================
+
+Which code trains a group's epoch (``StackedGroup(..., compile=...)``):
+
+=========================  ======================================================================
+path                       where
+=========================  ======================================================================
+eager (the default)        ``stacked.py`` → ``epoch.py`` → ``net.py`` (models first, ``bmm``)
+CUDA graph (CUDA default)  ``kernels/cuda_graph.py``: the eager steps captured once
+compiled: the router       ``kernels/dispatch.py`` (``CompiledEpoch``; its state ``Path``:
+                           CHOOSE → CHECK → FUSED, or INDUCTOR, or EAGER on failure)
+fused C kernel (CPU)       ``kernels/native.py`` + ``native.c`` (rules written in at ``@RULES@``)
+fused Triton (CUDA)        ``kernels/triton_steps.py``: ``triton_unrolled.py`` (small nets, generated
+                           per layer sizes) or ``triton_tiled.py``; helpers ``triton_rules.py``
+what both fused share      ``kernels/fused_steps.py`` (scope, per-model tables)
+``torch.compile``          ``kernels/dispatch.py`` compiles ``epoch.py``'s functions (models last)
+built C and generated      ``kernels/build_cache.py`` (compiling, the private cache),
+source                     ``kernels/generated.py`` (generated text saved for the compiler/Triton)
+=========================  ======================================================================
 
 Example:
     >>> from torchground.spec import Spec

@@ -7,7 +7,7 @@ by batched matrix products of tiny matrices. Compiled code runs on the net's
 *models-last* twin (:meth:`~torchground.engine.net.StackedNet.models_last`): parameters
 (P, M), so that every operation is element-wise across the models and vectorises over them.
 
-**Our fused kernels** (:mod:`~torchground.engine.kernels.fused`; scope: float32, identity,
+**Our fused kernels** (:mod:`~torchground.engine.kernels.fused_steps`; scope: float32, identity,
 tanh, sigmoid or relu, MSE or half MSE, SGD, Adam or AdamW, L1 and L2, widths up to 8) take
 a block of models through the whole epoch in one call, every step fused, and measure the
 epoch: in C on the CPU (:mod:`~torchground.engine.kernels.native`) and in Triton on CUDA
@@ -65,7 +65,7 @@ from torchground.engine.epoch import (
     steps_stats,
     train_epoch,
 )
-from torchground.engine.kernels.fused import Metrics
+from torchground.engine.kernels.fused_steps import Metrics
 from torchground.engine.net import StackedNet
 from torchground.i18n import t
 
@@ -223,7 +223,7 @@ class CompiledEpoch:
         if self.path is Path.CHOOSE:
             self.path = Path.INDUCTOR
             try:  # imports Triton for "triton"
-                from torchground.engine.kernels.fused import FusedSteps
+                from torchground.engine.kernels.fused_steps import FusedSteps
 
                 if FusedSteps.covers(twin):
                     self._kernel, self.path = self._make_kernel(twin), Path.CHECK
@@ -247,7 +247,7 @@ class CompiledEpoch:
         shapes: list[tuple[int, int]], steps: list[tuple[int, int]], metrics: Metrics,
     ) -> tuple[Tensor, Tensor] | list[Tensor]:
         """The epoch's steps by the fused kernel (on ``data``, see
-        :meth:`~torchground.engine.kernels.fused.FusedSteps.epoch`) → its outputs (1, N·M) in
+        :meth:`~torchground.engine.kernels.fused_steps.FusedSteps.epoch`) → its outputs (1, N·M) in
         :func:`gather`'s models-last column order and its table of the epoch; or, where the kernel
         was refused this epoch, the eager steps' outputs, (B, 1, M) each.
 

@@ -1,5 +1,5 @@
 """CPU, with ``compile=True``: an epoch's steps and its metrics in one C function of our
-own, every step fused (:mod:`~torchground.engine.kernels.fused` has the scope and the tables it reads).
+own, every step fused (:mod:`~torchground.engine.kernels.fused_steps` has the scope and the tables it reads).
 
 Why our own kernel: TorchInductor's C++ for the models-last step
 (:mod:`~torchground.engine.kernels.dispatch`) set the CPU's pace, for many models and for one.
@@ -42,7 +42,7 @@ import torch
 
 from torchground.engine.kernels.build_cache import build as build_source
 from torchground.engine.kernels.build_cache import cache_dir, cpu_flags
-from torchground.engine.kernels.fused import OPTS, FusedSteps, Metrics
+from torchground.engine.kernels.fused_steps import OPTS, FusedSteps, Metrics
 from torchground.engine.kernels.generated import save
 from torchground.engine.kernels.rule_text import c_source
 from torchground.engine.net import StackedNet
@@ -96,7 +96,7 @@ class Args(ctypes.Structure):
 
 
 class NativeSteps(FusedSteps):
-    """:class:`~torchground.engine.kernels.fused.FusedSteps` by ``native.c``'s ``tg_epoch``,
+    """:class:`~torchground.engine.kernels.fused_steps.FusedSteps` by ``native.c``'s ``tg_epoch``,
     which also measures the epoch (the table of :func:`~torchground.engine.epoch.epoch_stats`).
 
     Args:

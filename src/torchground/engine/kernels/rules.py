@@ -4,7 +4,7 @@ A :class:`Rule` is a small function: element-wise inputs, compile-time switches
 (``flags``), statements (:class:`Let`, :class:`When`) whose expressions are Python
 expression text over the inputs, and its outputs. :mod:`~torchground.engine.kernels.rule_text`
 renders every rule as C for ``native.c`` (:func:`~torchground.engine.kernels.rule_text.c_source`),
-as ``@triton.jit`` helpers (:mod:`~torchground.engine.kernels.triton_ops`) and as torch
+as ``@triton.jit`` helpers (:mod:`~torchground.engine.kernels.triton_rules`) and as torch
 functions (:data:`~torchground.engine.kernels.rule_text.TORCH`), which the eager engine
 calls where its own form is the same (L1's dead-weight rule, Adam's bias corrections) and
 which the tests compare with the eager engine's in-place forms (:mod:`~torchground.engine.ops`,
@@ -100,7 +100,7 @@ ACTIVATIONS: tuple[Activation, ...] = (
 ACTS = {a.name: i for i, a in enumerate(ACTIVATIONS)}
 
 #: The per-model hyper-parameters the kernels read, in the order of their table's rows
-#: (:data:`~torchground.engine.kernels.fused.HP_ROWS` names them as the optimiser does).
+#: (:data:`~torchground.engine.kernels.fused_steps.HP_ROWS` names them as the optimiser does).
 HYPER = ("neg_lr", "wd", "mom", "omd", "omb1", "b2", "omb2", "eps", "decay", "l2", "l1")
 
 

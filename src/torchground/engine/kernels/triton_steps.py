@@ -1,12 +1,12 @@
 """CUDA, with ``compile=True``: an epoch's steps and training metrics in one Triton kernel,
 every step fused, and each evaluation set's metrics in one more
-(:mod:`~torchground.engine.kernels.fused` has the scope and the tables they read).
+(:mod:`~torchground.engine.kernels.fused_steps` has the scope and the tables they read).
 
 Two layouts of the same arithmetic. Nets of up to
 :data:`~torchground.engine.kernels.triton_unrolled.MAX_PARAMS` parameters (every two-input
 Playground net of at most two hidden layers) get the *unrolled* kernels of
 :mod:`~torchground.engine.kernels.triton_unrolled`, a thread per model, which call the
-helpers of :mod:`~torchground.engine.kernels.triton_ops`. Bigger nets get the *tiled* kernels
+helpers of :mod:`~torchground.engine.kernels.triton_rules`. Bigger nets get the *tiled* kernels
 of :mod:`~torchground.engine.kernels.triton_tiled`.
 
 Why our own kernels: the steps that TorchInductor generates from the models-last step
@@ -26,7 +26,7 @@ import torch
 import triton
 
 from torchground.engine.kernels import triton_tiled as tiled
-from torchground.engine.kernels.fused import OPTS, FusedSteps, Metrics
+from torchground.engine.kernels.fused_steps import OPTS, FusedSteps, Metrics
 from torchground.engine.net import StackedNet, param_count
 
 __all__ = ["TritonSteps"]
@@ -35,7 +35,7 @@ Tensor = torch.Tensor
 
 
 class TritonSteps(FusedSteps):
-    """:class:`~torchground.engine.kernels.fused.FusedSteps` by an epoch kernel, with the training
+    """:class:`~torchground.engine.kernels.fused_steps.FusedSteps` by an epoch kernel, with the training
     metrics, and an evaluation kernel for each evaluation set: the epoch's table.
 
     The kernels are the unrolled ones (:mod:`~torchground.engine.kernels.triton_unrolled`,

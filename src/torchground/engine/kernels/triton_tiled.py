@@ -16,7 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
-from torchground.engine.kernels.triton_ops import act, act_back, batch_loss, hit, l1_dead, loss_grad, penalize, update
+from torchground.engine.kernels.triton_rules import act, act_back, batch_loss, hit, l1_dead, loss_grad, penalize, update
 from torchground.engine.net import StackedNet
 
 __all__ = ["epoch_kernel", "eval_kernel", "layer_table"]
