@@ -181,6 +181,23 @@ def test_exported_code_is_japanese(index: int) -> None:
     assert _english_in(*_code_of_notebook(to_notebook(SPECS[index], "ja"))) == {}
 
 
+def test_exported_code_is_japanese_for_own_data_and_k_classes(tmp_path) -> None:
+    import numpy as np
+
+    from torchground import data_spec
+
+    rng = np.random.default_rng(0)
+    points = np.repeat([[-2.0, -2.0], [2.0, -1.0], [0.0, 2.5]], 20, axis=0) + rng.normal(0.0, 0.8, (60, 2))
+    labels = np.repeat(["apple", "banana", "cherry"], 20)
+    specs = [data_spec((points, labels), save_as=tmp_path / "fruit.csv", hidden=(8,), epochs=2),
+             Spec(dataset="spiral-k", classes=3, epochs=2)]
+    for spec in specs:
+        ja, en = to_script(spec, "ja"), to_script(spec, "en")
+        assert _english_in(ja) == {}
+        assert _english_in(*_code_of_notebook(to_notebook(spec, "ja"))) == {}
+        assert program(ja) == program(en)
+
+
 @pytest.mark.parametrize("number", sorted(LESSONS))
 def test_lesson_code_is_japanese(number: int) -> None:
     lesson = LESSONS[number]

@@ -100,7 +100,12 @@ def sections(spec: Spec, lang: str | None = None, notebook: bool = False) -> lis
     out = []
     for name, build in _ORDER:
         key = "model_reg" if name == "model" and spec.problem == "regression" else name
-        text = t(f"codegen.md.{key}", lang, dataset=spec.dataset)
+        key = "model_k" if name == "model" and (spec.classes or 0) > 2 else key
+        if name == "data" and spec.dataset == "csv":  # your own data: read, not made
+            key = "data_csv"
+        elif name == "data" and (spec.classes or 0) > 2:
+            key = "data_k"
+        text = t(f"codegen.md.{key}", lang, dataset=spec.dataset, classes=spec.classes)
         out.append(Section(name, t(f"codegen.title.{name}", lang), text, build(parts)))
     return out
 
@@ -133,8 +138,14 @@ def spec_toml(spec: Spec) -> str:
     return "".join(f"{k} = {_toml_value(v)}\n" for k, v in spec.model_dump().items() if v is not None)
 
 
+def _title(spec: Spec, lang: str) -> str:
+    if spec.dataset == "csv":  # your own data file, not a Playground data set
+        return t("codegen.c.header_title_csv", lang)
+    return t("codegen.c.header_title", lang, dataset=spec.dataset)
+
+
 def _header(spec: Spec, lang: str) -> str:
-    lines = [t("codegen.c.header_title", lang, dataset=spec.dataset), ""]
+    lines = [_title(spec, lang), ""]
     lines += t("codegen.c.header_about", lang).splitlines()
     lines += ["", t("codegen.c.header_spec", lang), ""]
     lines += ["    " + line for line in spec_toml(spec).splitlines()]
@@ -213,7 +224,7 @@ def to_notebook(spec: Spec, lang: str | None = None) -> str:
         (4, ['markdown', 'markdown', 'code'])
     """
     lang = _lang(lang)
-    intro = "# " + t("codegen.c.header_title", lang, dataset=spec.dataset) + "\n\n"
+    intro = "# " + _title(spec, lang) + "\n\n"
     intro += t("codegen.md.intro", lang) + "\n\n```toml\n" + spec_toml(spec) + "```"
     cells = [_cell("markdown", 0, intro)]
     for i, section in enumerate(sections(spec, lang, notebook=True), start=1):
