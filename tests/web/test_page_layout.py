@@ -139,3 +139,18 @@ def test_hovering_a_link_shows_a_card_with_its_weight(make_tab: Any, lang: str) 
     tab.screenshot(f"link-card-{lang}")
     link.dispatch_event("pointerleave")
     card.wait_for(state="hidden")
+
+
+def test_after_a_divergence_the_numbers_are_honest(make_tab: Any) -> None:
+    # lr 10 on a linear output diverges inside the first epoch: the page says how many steps ran
+    # and shows the losses of the weights it went back to, not dashes.
+    tab = make_tab(1024, 768)
+    page = tab.open("dataset=reg-plane&output_activation=identity&lr=10&lang=ja")
+    tab.by("play").click()
+    tab.by("diverged-banner").wait_for(state="visible", timeout=60_000)
+    page.wait_for_function("document.querySelector('[data-testid=\"steps\"]').textContent !== ''")
+    steps = tab.by("steps").text_content()
+    assert steps.endswith("ステップ") and int(steps.split()[0].replace(",", "")) > 0
+    shown = tab.by("loss-train").text_content()  # the loss of the weights it went back to: a number, or ∞
+    assert shown == "∞" or float(shown) >= 0, shown
+    tab.screenshot("diverged-1024x768-ja")

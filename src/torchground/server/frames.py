@@ -32,7 +32,7 @@ from torchground.data.features import FEATURES
 
 __all__ = [
     "OUTPUT_SIZE", "NEURON_SIZE", "FEATURE_SIZE", "encode_map", "decode_map", "feature_maps", "model_maps",
-    "param_lists", "grad_lists", "data_points", "data_view", "json_safe", "dumps",
+    "param_lists", "grad_lists", "data_points", "data_view", "json_safe", "dumps", "metric_values",
 ]
 
 OUTPUT_SIZE = 100
@@ -132,6 +132,21 @@ def data_points(splits: Splits) -> dict[str, list[list[float]]]:
         rows = np.column_stack([ds.points, ds.labels]) if ds.n else np.zeros((0, 3))  # (N, 3)
         out[name] = np.round(rows, _POINT_DECIMALS).tolist()
     return out
+
+
+def metric_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A history row for the page: a loss that is no longer finite says so (``"inf"``,
+    ``"-inf"``, ``"nan"``) instead of disappearing as JSON's ``null`` (a set that is empty).
+
+    >>> metric_values({"train_loss": float("inf"), "val_loss": None, "lr": 0.1})
+    {'train_loss': 'inf', 'val_loss': None, 'lr': 0.1}
+    """
+    def one(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return v
+
+    return {k: one(v) for k, v in row.items()}
 
 
 def json_safe(obj: Any) -> Any:

@@ -371,8 +371,9 @@ class Session:
         return frames.dumps({
             "type": "frame",
             "epoch": trainer.history.epochs,
+            "steps": trainer.history.steps,  # optimiser steps so far (a divergence may stop mid-epoch)
             "running": running,
-            "metrics": trainer.metrics_row(),
+            "metrics": frames.metric_values(trainer.metrics_row()),
             "params": frames.param_lists(trainer.model),
             "grads": self._grads,
             "output": output,

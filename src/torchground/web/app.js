@@ -200,7 +200,10 @@ function schedule() {
   requestAnimationFrame(draw);
 }
 
+const NOT_FINITE = { inf: "∞", "-inf": "−∞", nan: "NaN" }; // the server's names of losses that diverged
+
 function fmtMetric(v, kind) {
+  if (v in NOT_FINITE) return NOT_FINITE[v];
   if (typeof v !== "number" || !Number.isFinite(v)) return "–";
   if (kind === "acc") return `${(v * 100).toFixed(1)}%`;
   return v.toFixed(3);
@@ -240,6 +243,7 @@ function draw() {
       byTest(`acc-${set}`).textContent = regression ? fmtMetric(m[`${set}_r2`]) : fmtMetric(m[`${set}_acc`], "acc");
     }
     byTest("epoch").textContent = fmtEpoch(f.epoch);
+    byTest("steps").textContent = f.steps ? t("web.steps_n", { n: f.steps.toLocaleString("en-US") }) : "";
     S.epoch = f.epoch;
     S.stats.epoch = f.epoch;
     S.stats.params = f.params;
