@@ -154,3 +154,31 @@ def test_after_a_divergence_the_numbers_are_honest(make_tab: Any) -> None:
     shown = tab.by("loss-train").text_content()  # the loss of the weights it went back to: a number, or ∞
     assert shown == "∞" or float(shown) >= 0, shown
     tab.screenshot("diverged-1024x768-ja")
+
+
+def test_an_edit_after_epoch_0_says_it_is_not_in_the_link(make_tab: Any) -> None:
+    tab = make_tab(1440, 900)
+    page = tab.open()
+    tab.by("step").click()
+    page.wait_for_function("window.__tg.epoch === 1")
+    before = page.url
+    tab.by("link-layer1.weight-0-1").dispatch_event("click")
+    tab.by("edit-input").fill("0.5")
+    tab.by("edit-input").press("Enter")
+    page.wait_for_function("window.__tg.params['layer1.weight'][0][1] === 0.5")
+    toast = tab.by("error-toast")
+    toast.wait_for(state="visible")
+    assert catalogue("en")["server.edit_not_in_link"] in toast.text_content()
+    assert page.url == before and "edits=" not in page.url
+
+
+def test_every_text_follows_a_language_switch(make_tab: Any) -> None:
+    tab = make_tab(1024, 768)
+    page = tab.open()
+    tab.by("lang").select_option("ja")
+    page.wait_for_function("""document.querySelector('[data-i18n="web.data"]').textContent === 'データ'""")
+    ja = catalogue("ja")
+    assert page.locator(".opt-title").text_content() == ja["web.optimizer_args"].replace("{name}", "sgd")
+    assert page.locator(".neuron-count").first.text_content() == ja["web.neurons_n"].replace("{n}", "4")
+    assert tab.by("reinit").get_attribute("aria-label") == ja["web.reinit_title"]
+    tab.screenshot("switched-1024x768-ja")

@@ -233,6 +233,8 @@ class Session:
             if self.trainer.history.steps == 0:  # the URL can rebuild edits of the initial weights only
                 self.edits = {**self.edits, (edit.param, edit.index): edit}
             await self._send_frame()
+            if self.trainer.history.steps:  # say so, rather than leave it silently out of the link
+                await self._send({"type": "notice", "message": t("server.edit_not_in_link", self.lang)})
 
     async def _code(self, msg: Any) -> None:
         assert self.spec is not None

@@ -6,7 +6,7 @@
 // (`name=value;…`, the URL's form): the server reads them, the page holds no parser.
 
 import { drawThumbnail } from "./points.js";
-import { t } from "./i18n.js";
+import { lang, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
 const byTest = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -268,7 +268,7 @@ export class Controls {
     const box = $("#opt-args");
     const entry = this.options.optimizers.find((o) => nameOf(o) === spec.optimizer);
     const params = (entry && entry.params) || {};
-    const key = JSON.stringify([spec.optimizer, spec.weight_decay, spec.optimizer_args, Object.keys(params)]);
+    const key = JSON.stringify([lang(), spec.optimizer, spec.weight_decay, spec.optimizer_args, Object.keys(params)]); // rebuilt in a new language too
     if (box.dataset.key === key) return;
     box.dataset.key = key;
     box.replaceChildren();
