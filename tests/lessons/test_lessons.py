@@ -138,8 +138,10 @@ def test_code_shown_is_code_run(l1, l2):
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_code_fits_80_columns(lang):
     # display width: a Japanese character takes two columns of a terminal
+    from torchground.lessons.own_data import OWN_DATA
+
     settings = {"lang": lang, "out_dir": "/tmp/torchground-lesson1-abcdefgh", "epochs": 100}
-    for lesson in LESSONS.values():
+    for lesson in [*LESSONS.values(), OWN_DATA]:
         for step in lesson.steps:
             for line in render_code(step.code, settings, lesson.key, lang).splitlines():
                 assert display_width(line) <= 79, (lesson.number, step.key, line)
@@ -437,12 +439,26 @@ def kernel_name(tmp_path_factory: pytest.TempPathFactory):
 
 # Fragments each notebook prints, per language: the lesson's numbers and its printed labels.
 NOTEBOOK_OUTPUT = {
-    1: ["0.7616", "TanhBackward0", "[[-0.2002, -0.4005]]"],
-    2: ["torch.float64", "tensor([[1., 2.],"],
-    3: ["[Epoch 100/100]", "0.0"],
+    "lesson1": ["0.7616", "TanhBackward0", "[[-0.2002, -0.4005]]"],
+    "lesson2": ["torch.float64", "tensor([[1., 2.],"],
+    "lesson3": ["[Epoch 100/100]", "0.0"],
+    "own-data": ["classification 3 ('setosa', 'versicolor', 'virginica')", "crossentropy", "out_features=3"],
 }
-NOTEBOOK_LABELS = {"en": {1: "element-wise:", 2: "device:", 3: "÷ epoch"},
-                   "ja": {1: "要素ごとに計算できる:", 2: "デバイス:", 3: "÷エポック"}}
+NOTEBOOK_LABELS = {
+    "en": {"lesson1": "element-wise:", "lesson2": "device:", "lesson3": "÷ epoch",
+           "own-data": "# Training a neural network on your own data"},
+    "ja": {"lesson1": "要素ごとに計算できる:", "lesson2": "デバイス:", "lesson3": "÷エポック",
+           "own-data": "# 自分のデータでニューラルネットワーク"},
+}
+NOTEBOOK_NAMES = list(NOTEBOOK_OUTPUT)
+
+
+def test_every_notebook_is_tested():
+    from torchground.lessons.notebooks import NOTEBOOKS
+
+    assert list(NOTEBOOKS) == NOTEBOOK_NAMES
+    stored = {p.relative_to(EXAMPLES).as_posix() for p in EXAMPLES.rglob("*.ipynb")}
+    assert stored == {f"{lang}/{name}.ipynb" for lang in ("en", "ja") for name in NOTEBOOK_NAMES}
 
 
 def _cells(notebook, kind):
@@ -450,20 +466,20 @@ def _cells(notebook, kind):
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
-@pytest.mark.parametrize("number", [1, 2, 3])
-def test_notebooks_are_made_from_the_lessons(number, lang):
-    # examples/<lang>/lessonN.ipynb is exactly what the generator writes today
-    from torchground.lessons.notebooks import lesson_notebook
+@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
+def test_notebooks_are_made_from_the_lessons(name, lang):
+    # examples/<lang>/<name>.ipynb is exactly what the generator writes today
+    from torchground.lessons.notebooks import NOTEBOOKS
 
-    stored = (EXAMPLES / lang / f"lesson{number}.ipynb").read_text(encoding="utf-8")
-    assert stored == lesson_notebook(number, lang), "run: python -m torchground.lessons.notebooks examples"
+    stored = (EXAMPLES / lang / f"{name}.ipynb").read_text(encoding="utf-8")
+    assert stored == NOTEBOOKS[name](lang), "run: python -m torchground.lessons.notebooks examples"
 
 
-@pytest.mark.parametrize("number", [1, 2, 3])
-def test_notebooks_are_one_language_each_and_the_same_program(number):
+@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
+def test_notebooks_are_one_language_each_and_the_same_program(name):
     from code_texts import english_words, identifiers, program, registry_names, texts
 
-    books = {lang: json.loads((EXAMPLES / lang / f"lesson{number}.ipynb").read_text(encoding="utf-8"))
+    books = {lang: json.loads((EXAMPLES / lang / f"{name}.ipynb").read_text(encoding="utf-8"))
              for lang in ("en", "ja")}
     code = {lang: "\n".join(_cells(nb, "code")) for lang, nb in books.items()}
     assert program(code["en"]) == program(code["ja"])
@@ -477,12 +493,12 @@ def test_notebooks_are_one_language_each_and_the_same_program(number):
 @pytest.mark.notebook
 @pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "ja"])
-@pytest.mark.parametrize("number", [1, 2, 3])
-def test_notebook_runs(number, lang, kernel_name, tmp_path):
+@pytest.mark.parametrize("name", NOTEBOOK_NAMES)
+def test_notebook_runs(name, lang, kernel_name, tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    notebook = nbformat.read(EXAMPLES / lang / f"lesson{number}.ipynb", as_version=4)
+    notebook = nbformat.read(EXAMPLES / lang / f"{name}.ipynb", as_version=4)
     NotebookClient(notebook, timeout=300, kernel_name=kernel_name, resources={"metadata": {"path": str(tmp_path)}}).execute()
     texts = []
     for cell in notebook.cells:
@@ -491,12 +507,14 @@ def test_notebook_runs(number, lang, kernel_name, tmp_path):
             texts.append(output.get("text", ""))
             texts.extend(v for v in output.get("data", {}).values() if isinstance(v, str))
     joined = "\n".join(texts)
-    for fragment in NOTEBOOK_OUTPUT[number] + [NOTEBOOK_LABELS[lang][number]]:
+    for fragment in NOTEBOOK_OUTPUT[name] + [NOTEBOOK_LABELS[lang][name]]:
         assert fragment in joined, fragment
-    if number == 1:
+    if name == "lesson1":
         assert any(p.name.startswith("lesson1-graph.svg") for p in (tmp_path / "lesson1-output").iterdir())
-    if number == 3:
+    if name == "lesson3":
         assert (tmp_path / "lesson3-output" / "lesson3-loss.png").is_file()
+    if name == "own-data":
+        assert {p.name for p in (tmp_path / "own-data-output").iterdir()} == {"iris-like.csv", "iris-like.py"}
 
 
 # --- examples/README.md ----------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The lessons as Jupyter notebooks, one per lesson and language, made from the lessons themselves.
 
+Besides the curriculum's three lessons, the own-data tutorial
+(:mod:`torchground.lessons.own_data`) becomes ``own-data.ipynb`` the same way.
+
 Each notebook is a tutorial in one language: a title and introduction, then for every step
 a Markdown cell (heading and explanation) and a code cell holding the step's code exactly
 as ``torchground lesson N --lang <lang>`` shows and runs it (comments and printed labels
@@ -25,14 +28,16 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from torchground.atomic import write_text
 from torchground.i18n import LANGUAGES, Text, resolve_language, t
 from torchground.lessons.lesson3 import DEFAULT_EPOCHS
-from torchground.lessons.steps import render_code
+from torchground.lessons.own_data import DEFAULT_EPOCHS as OWN_DATA_EPOCHS
+from torchground.lessons.own_data import OWN_DATA, own_data
+from torchground.lessons.steps import Lesson, LessonResult, render_code
 
-__all__ = ["NOTEBOOK_SETTINGS", "lesson_notebook", "write_notebooks"]
+__all__ = ["NOTEBOOK_SETTINGS", "OWN_DATA_SETTINGS", "NOTEBOOKS", "lesson_notebook", "own_data_notebook", "write_notebooks"]
 
 #: The settings the notebooks' code is written with (output folders beside the notebook).
 NOTEBOOK_SETTINGS: dict[int, dict[str, Any]] = {
@@ -40,6 +45,9 @@ NOTEBOOK_SETTINGS: dict[int, dict[str, Any]] = {
     2: {},
     3: {"out_dir": "lesson3-output", "epochs": DEFAULT_EPOCHS},
 }
+
+#: The own-data tutorial's settings in its notebook.
+OWN_DATA_SETTINGS: dict[str, Any] = {"out_dir": "own-data-output", "epochs": OWN_DATA_EPOCHS}
 
 # Explanation fields that depend on the machine or on the run's folder: what the notebook says.
 _FIELDS: dict[str, dict[str, Any]] = {
@@ -73,13 +81,25 @@ def lesson_notebook(number: int, lang: str | None = None) -> str:
 
     number = check_lesson(number)
     lang = resolve_language(lang, "lessons.bad_lang")
-    lesson = LESSONS[number]
     settings = {"lang": lang, **NOTEBOOK_SETTINGS[number]}
     with tempfile.TemporaryDirectory(prefix="torchground-notebook-") as tmp:
         result = run(number, lang=lang, out_dir=tmp if "out_dir" in settings else None, epochs=settings.get("epochs"))
     head = t("lessons.ui.lesson", lang, number=number, title=result.title)
-    intro = f"# {head}\n\n{result.intro}\n\n" + t("lessons.nb.how", lang, number=number)
-    cells = [_cell("markdown", 0, intro)]
+    return _notebook(LESSONS[number], result, settings, head, t("lessons.nb.how", lang, number=number))
+
+
+def own_data_notebook(lang: str | None = None) -> str:
+    """The own-data tutorial (:mod:`torchground.lessons.own_data`) as a notebook in ``lang``."""
+    lang = resolve_language(lang, "lessons.bad_lang")
+    settings = {"lang": lang, **OWN_DATA_SETTINGS}
+    with tempfile.TemporaryDirectory(prefix="torchground-notebook-") as tmp:
+        result = own_data(lang=lang, epochs=settings["epochs"], out_dir=tmp)
+    return _notebook(OWN_DATA, result, settings, result.title, t("lessons.nb.how_own", lang))
+
+
+def _notebook(lesson: Lesson, result: LessonResult, settings: dict[str, Any], head: str, how: str) -> str:
+    lang = result.lang
+    cells = [_cell("markdown", 0, f"# {head}\n\n{result.intro}\n\n{how}")]
     for step in result.steps:
         params = {**step.params, **_FIELDS.get(step.key, {})}
         text = t(f"{step.key}.text", lang, **params)
@@ -97,15 +117,22 @@ def lesson_notebook(number: int, lang: str | None = None) -> str:
     return json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"
 
 
-def write_notebooks(folder: str | Path) -> list[Path]:
-    """Write ``<folder>/<lang>/lesson<N>.ipynb`` for every lesson and language; return the paths."""
-    from torchground.lessons import LESSONS
+#: Notebook file name (without ``.ipynb``) → the function that makes it in a language.
+NOTEBOOKS: dict[str, Callable[[str], str]] = {
+    "lesson1": lambda lang: lesson_notebook(1, lang),
+    "lesson2": lambda lang: lesson_notebook(2, lang),
+    "lesson3": lambda lang: lesson_notebook(3, lang),
+    "own-data": own_data_notebook,
+}
 
+
+def write_notebooks(folder: str | Path) -> list[Path]:
+    """Write ``<folder>/<lang>/<name>.ipynb`` for every notebook of :data:`NOTEBOOKS` and language."""
     written = []
     for lang in LANGUAGES:
-        for number in LESSONS:
-            path = Path(folder) / lang / f"lesson{number}.ipynb"
-            write_text(path, lesson_notebook(number, lang))
+        for name, make in NOTEBOOKS.items():
+            path = Path(folder) / lang / f"{name}.ipynb"
+            write_text(path, make(lang))
             written.append(path)
     return written
 
