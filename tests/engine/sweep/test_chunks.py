@@ -153,3 +153,25 @@ def test_an_address_where_nothing_answers_is_refused_at_once(tmp_path, capsys):
 def test_unreachable_message_in_japanese():
     error = TorchgroundError("cluster.unreachable", address="h:1", reason="refused")
     assert "h:1" in error.message("ja") and "ray start --head" in error.message("ja")
+
+
+def test_packed_results_come_back_whole():
+    import pickle
+
+    import numpy as np
+    import torch
+
+    from torchground.engine.stacked import StackedGroup
+    from torchground.engine.sweep.ray_tasks import pack_results, unpack_results
+    from torchground.spec import Spec
+
+    specs = [Spec(epochs=3, n_samples=120, activation="relu", output_activation="identity", lr=lr) for lr in (0.03, 60.0, 0.01)]
+    results = StackedGroup(specs).run()
+    back = unpack_results(pickle.loads(pickle.dumps(pack_results(results))), specs)
+    assert [r.status for r in back] == ["completed", "diverged", "completed"]
+    for a, b in zip(results, back):
+        assert b.spec is a.spec  # the driver's own specs
+        assert (a.status, a.steps, a.message, a.best_epoch) == (b.status, b.steps, b.message, b.best_epoch)
+        assert torch.equal(a.params, b.params) and np.array_equal(a.metrics, b.metrics, equal_nan=True)
+        assert a.history().rows == b.history().rows
+    assert unpack_results(pack_results([]), []) == []

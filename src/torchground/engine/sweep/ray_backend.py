@@ -33,7 +33,7 @@ from torchground.engine.sweep.chunks import (
     models_per_task,
     plan_chunks,
 )
-from torchground.engine.sweep.ray_tasks import Ledger, run_chunk
+from torchground.engine.sweep.ray_tasks import Ledger, run_chunk, unpack_results
 from torchground.errors import TorchgroundError
 from torchground.spec import Spec
 
@@ -62,6 +62,15 @@ def _check_reachable(address: str) -> None:
             pass
     except OSError as exc:
         raise TorchgroundError("cluster.unreachable", address=address, reason=str(exc)) from None
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong in a task: the task's own exception (type and message), else Ray's first line."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        return f"{type(cause).__name__}: {str(cause).strip()[:500]}"
+    lines = str(exc).strip().splitlines()
+    return lines[-1][:500] if lines else type(exc).__name__
 
 
 class RayBackend(Backend):
@@ -148,11 +157,11 @@ class RayBackend(Backend):
                 for ref in ready:
                     chunk = chunks[index[ref]]
                     try:
-                        chunk_results, record = ray.get(ref)
+                        packed, record = ray.get(ref)
                     except ray.exceptions.RayError as exc:
-                        raise TorchgroundError("cluster.task_failed", task=chunk.id, models=len(chunk.index),
-                                               reason=str(exc).strip().splitlines()[0][:500]) from None
-                    for i, r in zip(chunk.index, chunk_results):
+                        raise TorchgroundError("cluster.task_failed", task=chunk.id, models=len(chunk.index), reason=_reason(exc)) from None
+                    specs = [groups[chunk.group][i] for i in chunk.index]
+                    for i, r in zip(chunk.index, unpack_results(packed, specs)):
                         results[chunk.group][i] = r
                     records.append(record)
                     done(len(chunk.index))
