@@ -22,7 +22,7 @@ from typing import Sequence
 import torch
 
 from torchground.engine.net import StackedNet
-from torchground.model import discretize
+from torchground.engine.kernels.rule_text import TORCH as RULE
 
 __all__ = ["gather", "split_steps", "run_steps", "epoch_stats", "train_epoch", "epoch_steps", "steps_stats", "stat_names", "step_shapes"]
 
@@ -140,7 +140,9 @@ def _quality(p: Tensor, y: Tensor, ax: int, sst: Tensor, classify: bool, trained
     ``p``, ``y``: 2-D outputs and labels, points along ``ax``."""
     n = p.shape[ax]
     if classify:
-        return [((discretize(p) == y).sum(dim=ax).to(torch.float64) / n).unsqueeze(1)]
+        # hits of the ±1 classes (rules.py's hit: +1 where the output is ≥ 0), element-wise over
+        # the table of every model's points (not model.discretize, which reads a 2-D table as K-class rows)
+        return [(RULE.hit(p, y).sum(dim=ax, dtype=torch.float64) / n).unsqueeze(1)]
     sse = ((p - y) ** 2).sum(dim=ax)  # (M,) summed in the model dtype
     if trained:  # Trainer._row: Python floats from the dtype sums
         sse, sst = sse.to(torch.float64), sst.to(torch.float64)

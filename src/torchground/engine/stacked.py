@@ -32,13 +32,11 @@ from __future__ import annotations
 import gc
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from torchground.data.datasets import Splits
 from torchground.engine.batch_orders import BatchOrders
 from torchground.engine.data import GroupData, initial_params
 from torchground.engine.epoch import (
@@ -52,10 +50,10 @@ from torchground.engine.epoch import (
 from torchground.engine.net import StackedNet, layer_sizes
 from torchground.engine.ops import ACTIVATION_OPS, LOSS_OPS
 from torchground.engine.optim import OPTIMIZER_KINDS, check_optimizer, structure
+from torchground.engine.results import ModelResult, split_sizes
 from torchground.errors import TorchgroundError
-from torchground.model import PlaygroundNet, build_model
 from torchground.spec import Spec
-from torchground.train.history import History, metric_columns
+from torchground.train.history import metric_columns
 from torchground.train.run import divergence_message, intra_op_threads, resolve_device
 
 __all__ = ["ModelResult", "StackedGroup", "group_key", "check_supported", "SUPPORTED", "Pruner"]
@@ -100,86 +98,13 @@ def _batch(spec: Spec) -> int:
     return spec.n_train if spec.batch_size == "full" else int(spec.batch_size)
 
 
-def _sizes(spec: Spec) -> tuple[int, int, int]:
-    assert spec.n_samples is not None
-    n_val = spec.n_samples * spec.val_pct // 100
-    return spec.n_train, n_val, spec.n_samples - spec.n_train - n_val
-
-
 def group_key(spec: Spec) -> tuple[Any, ...]:
     """Specs with equal keys train together in one group."""
     device = resolve_device(spec.device)
     return (
         spec.problem, layer_sizes(spec), spec.activation, spec.output_activation, spec.loss, structure(spec),
-        _batch(spec), _sizes(spec), spec.epochs, spec.dtype, str(device),
+        _batch(spec), split_sizes(spec), spec.epochs, spec.dtype, str(device),
     )
-
-
-@dataclass
-class ModelResult:
-    """What one model of a group ended with (picklable: NumPy and CPU tensors only).
-
-    Attributes:
-        spec: the model's spec.
-        status: completed, diverged, early_stopped or interrupted.
-        steps: optimiser steps applied.
-        metrics: (epochs, columns) float64 array of the history rows (NaN where a value is missing).
-        message: catalogue key and params for diverged / early-stopped runs.
-        best_epoch: as :attr:`~torchground.train.history.History.best_epoch`.
-        params: (P,) final parameters, ordered as ``model.parameters()`` (a CPU tensor; made
-            on reading from ``_params``, a tensor or a row of the group's NumPy array).
-        data: the model's data splits.
-    """
-
-    spec: Spec
-    status: str
-    steps: int
-    metrics: np.ndarray
-    message: tuple[str, dict[str, Any]] | None
-    best_epoch: int | None
-    _params: Tensor | np.ndarray
-    data: Splits
-
-    @property
-    def params(self) -> Tensor:
-        # A NumPy row costs a tenth of a tensor view to make: StackedGroup._finish makes 10⁵.
-        p = self._params
-        return p if isinstance(p, Tensor) else torch.from_numpy(p)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # ``_params`` may be a row of one array of a whole group (StackedGroup._finish):
-        # pickled as a view, a tensor would carry every model's parameters.
-        return {**self.__dict__, "_params": self.params.clone()}
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return metric_columns(self.spec.problem or "classification")
-
-    @property
-    def last(self) -> dict[str, Any]:
-        """The last epoch's row (empty before the first)."""
-        return self._row(self.metrics[-1]) if len(self.metrics) else {}
-
-    def _row(self, values: np.ndarray) -> dict[str, Any]:
-        _, n_val, n_test = _sizes(self.spec)
-        row: dict[str, Any] = {}
-        for col, v in zip(self.columns, values.tolist()):
-            empty = (col.startswith("val_") and not n_val) or (col.startswith("test_") and not n_test)
-            row[col] = None if empty else (int(v) if col == "epoch" else v)
-        return row
-
-    def history(self) -> History:
-        """The eager trainer's :class:`~torchground.train.history.History` of this model."""
-        h = History(self.spec.problem or "classification")
-        h.rows = [self._row(v) for v in self.metrics]
-        h.status, h.steps, h.message, h.best_epoch = self.status, self.steps, self.message, self.best_epoch  # type: ignore[assignment]
-        return h
-
-    def model(self) -> PlaygroundNet:
-        """The trained network as a :class:`~torchground.model.PlaygroundNet`."""
-        net = build_model(self.spec)
-        torch.nn.utils.vector_to_parameters(self.params.to(next(net.parameters()).dtype), net.parameters())
-        return net
 
 
 class StackedGroup:
@@ -206,7 +131,7 @@ class StackedGroup:
         self.device = resolve_device(s0.device)
         self.dtype = getattr(torch, s0.dtype)
         self.problem = s0.problem or "classification"
-        self.n_train, self.n_val, self.n_test = _sizes(s0)
+        self.n_train, self.n_val, self.n_test = split_sizes(s0)
         self.batch = _batch(s0)
         self.epochs = s0.epochs
         self.data = GroupData.build(specs, self.dtype, self.device)
