@@ -368,9 +368,12 @@ class Spec(BaseModel):
             raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=_fmt(self.optimizer_args), reason=str(exc)) from None
 
     def _check_training_loop(self) -> None:
-        """TensorFlow Playground's loop has no optimiser, one loss and no reshuffling."""
+        """TensorFlow Playground's loop has no optimiser (so no schedule), one loss and no reshuffling."""
         if self.training_loop == "tf-playground":
+            scheduler = getattr(self, "scheduler", None)
             for field, value, needed, wrong in (
+                ("scheduler", scheduler, "-", scheduler is not None),
+                ("classes", getattr(self, "classes", None), "2", (getattr(self, "classes", None) or 2) > 2),
                 ("optimizer", self.optimizer, "sgd", self.optimizer != "sgd"),
                 ("optimizer_args", _fmt(self.optimizer_args), "-", bool(self.optimizer_args)),
                 ("weight_decay", self.weight_decay, 0, bool(self.weight_decay)),

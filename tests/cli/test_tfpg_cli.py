@@ -114,6 +114,9 @@ def test_export_url_names_what_tf_playground_cannot_show(capsys: pytest.CaptureF
         assert part in err
 
 
-def test_export_script_refuses_tf_playgrounds_loop(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "export", "script", "--preset", "playground", "--out", "-")
-    assert code == 2 and "training_loop = tf-playground" in err
+def test_export_script_writes_tf_playgrounds_loop_but_not_its_stream(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "export", "script", "--preset", "playground", "--out", "-")
+    assert code == 0, err
+    assert "def accumulate(x, y):" in out and "optim.SGD" not in out and "DataLoader(" not in out
+    code, _, err = run(capsys, "export", "script", "--url", "#seed=0.5", "--out", "-")
+    assert code == 2 and "tf_playground_seed = 0.5" in err

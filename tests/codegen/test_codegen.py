@@ -45,6 +45,8 @@ ALLOWED_IMPORTS = {"copy", "json", "math", "os", "numpy", "torch", "matplotlib"}
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "default": ("seed", dict(epochs=5)),
     "playground": ("playground", dict(epochs=5, training_loop="pytorch")),
+    "tf_playground_loop_partial_batch_l1": ("playground", dict(
+        dataset="spiral", noise=10, features="x1,x2,x1sq", batch_size=7, l1=0.003, epochs=4)),
     "xor_features_relu_adam": ("seed", dict(
         dataset="xor", noise=25, features="x1,x2,x1sq,sinx1", activation="relu", optimizer="adam",
         optimizer_args={"betas": (0.8, 0.99)}, train_pct=60, val_pct=20, test_pct=20, epochs=3)),

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from torchground.codegen.parts import Parts
+from torchground.codegen.tfpg_parts import TfPlaygroundParts
 from torchground.codegen.sources import display_width
 from torchground.errors import TorchgroundError
 from torchground.i18n import resolve_language, t
@@ -94,9 +95,10 @@ def sections(spec: Spec, lang: str | None = None, notebook: bool = False) -> lis
         ['imports', 'settings', 'data', 'features']
     """
     lang = _lang(lang)
-    if spec.training_loop != "pytorch" or spec.tf_playground_seed is not None:
-        raise TorchgroundError("tfpg.codegen_refused", loop=spec.training_loop, seed=spec.tf_playground_seed or "-")
-    parts = Parts(spec, lang, notebook=notebook)
+    if spec.tf_playground_seed is not None:
+        raise TorchgroundError("tfpg.codegen_refused", seed=spec.tf_playground_seed)
+    tf_loop = spec.training_loop == "tf-playground"  # TensorFlow Playground's loop: its own steps and epoch
+    parts = (TfPlaygroundParts if tf_loop else Parts)(spec, lang, notebook=notebook)
     out = []
     for name, build in _ORDER:
         key = "model_reg" if name == "model" and spec.problem == "regression" else name
@@ -105,8 +107,10 @@ def sections(spec: Spec, lang: str | None = None, notebook: bool = False) -> lis
             key = "data_csv"
         elif name == "data" and (spec.classes or 0) > 2:
             key = "data_k"
+        if tf_loop and name in ("optimizer", "steps", "loop"):
+            key = f"{name}_tfpg"
         text = t(f"codegen.md.{key}", lang, dataset=spec.dataset, classes=spec.classes)
-        out.append(Section(name, t(f"codegen.title.{name}", lang), text, build(parts)))
+        out.append(Section(name, t(f"codegen.title.{name}", lang), text, getattr(parts, build.__name__)()))  # a subclass's own
     return out
 
 

@@ -389,7 +389,26 @@ def valid_step(x, y):
             code += "best_loss, best_epoch, wait = math.inf, None, 0  # «early_state»\n"
             if s.restore_best:
                 code += "best_state = None\n"
-        code += """torch.manual_seed(SHUFFLE_SEED)  # «global_seed»
+        code += self.epoch_training()
+        for name in self.sets[1:]:
+            targets = ", ".join(f"{name}_{m}" for m in ("loss", *self.metrics))
+            code += f"    {targets} = valid_step(x_{name}, y_{name})\n"
+        columns = ["epoch"] + [f"{st}_loss" for st in ("train", "val", "test")]
+        columns += [f"{st}_{m}" for m in self.metrics for st in ("train", "val", "test")]
+        items = []
+        for col in columns:
+            present = col == "epoch" or col.split("_")[0] in self.sets
+            items.append(f'        "{col}": {col if present else "None"},\n')
+        items.append(f'        "lr": {self.lr_expression},\n')
+        code += "    row = {  # «row»\n" + "".join(items) + "    }\n    history.append(row)\n"
+        return self.fill(code + self.epoch_report(columns))
+
+    #: What the history row's ``lr`` reads (the TensorFlow Playground loop has no optimiser).
+    lr_expression = 'optimizer.param_groups[0]["lr"]'
+
+    def epoch_training(self) -> str:
+        """The loop's head and one epoch of training up to the training metrics (a template)."""
+        code = """torch.manual_seed(SHUFFLE_SEED)  # «global_seed»
 for epoch in range(1, EPOCHS + 1):
     # «true_mean»
     loss_sum, n_seen = 0.0, 0
@@ -417,17 +436,11 @@ for epoch in range(1, EPOCHS + 1):
     train_rmse = math.sqrt(sse / n_seen)
     train_r2 = 1 - sse / train_sst if train_sst > 0 else math.nan
 """
-        for name in self.sets[1:]:
-            targets = ", ".join(f"{name}_{m}" for m in ("loss", *self.metrics))
-            code += f"    {targets} = valid_step(x_{name}, y_{name})\n"
-        columns = ["epoch"] + [f"{st}_loss" for st in ("train", "val", "test")]
-        columns += [f"{st}_{m}" for m in self.metrics for st in ("train", "val", "test")]
-        items = []
-        for col in columns:
-            present = col == "epoch" or col.split("_")[0] in self.sets
-            items.append(f'        "{col}": {col if present else "None"},\n')
-        items.append('        "lr": optimizer.param_groups[0]["lr"],\n')
-        code += "    row = {  # «row»\n" + "".join(items) + "    }\n    history.append(row)\n"
+        return code
+
+    def epoch_report(self, columns: list[str]) -> str:
+        """The epoch's printed line, the scheduler's step and early stopping (a template)."""
+        s, code = self.spec, ""
         log_key = "train.log_line" if self.classification else "train.log_line_reg"
         names = {"epoch": "epoch", "epochs": "EPOCHS"}
         names.update({c: c for c in columns if c != "epoch" and c.split("_")[0] in self.sets})
@@ -454,7 +467,7 @@ for epoch in range(1, EPOCHS + 1):
                 model.load_state_dict(best_state)  # «restore_best»
 """
             code += "            break\n"
-        return self.fill(code)
+        return code
 
     def results(self) -> str:
         code = """history_path = os.environ.get("TORCHGROUND_HISTORY_JSON")  # «history_json»

@@ -99,6 +99,8 @@ class PlaygroundLoop:
         """
         if x.shape[0] == 0:
             return
+        if not self.model.training:  # training mode, as the PyTorch loop's train_step (RReLU and the like)
+            self.model.train()
         with torch.enable_grad():
             out = self.model(x)  # (B, 1)
             loss = 0.5 * ((out - y) ** 2).sum()  # Σ of the per-point half squared errors
