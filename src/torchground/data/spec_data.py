@@ -245,6 +245,8 @@ def carry_over(data: dict[str, Any], changes: Any) -> None:
         for field in ("loss", "output_activation"):
             if field not in changes:
                 data[field] = None
+    if new_multi and data.get("training_loop") == "tf-playground" and "training_loop" not in changes:
+        data["training_loop"] = "pytorch"  # TensorFlow Playground's loop has one output
 
 
 def split_text(field: str, value: Any) -> Any:

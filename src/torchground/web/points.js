@@ -62,8 +62,9 @@ export function drawThumbnail(canvas, points, problem) {
   ctx.fillStyle = "#ffffff";
   ctx.fillRect(0, 0, n, n);
   if (!points) return;
+  const many = problem === "classification" && points.some((p) => p[2] > 1); // K classes: indices 0 … K-1
   for (const [x, y, v] of points) {
-    ctx.fillStyle = cssColour(problem === "regression" ? v * 1.5 : v);
+    ctx.fillStyle = many ? CLASS_COLOURS[v] || "#000" : cssColour(problem === "regression" ? v * 1.5 : v);
     ctx.beginPath();
     ctx.arc(((x + 6) / 12) * n, ((6 - y) / 12) * n, 1.4, 0, 2 * Math.PI);
     ctx.fill();
