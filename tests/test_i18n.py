@@ -182,6 +182,15 @@ def test_resolve_language_one_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_language() == "ja" and resolve_language("en") == "en"
 
 
+def test_explicit_language_is_a_choice_not_the_locale() -> None:
+    from torchground.i18n import explicit_language
+
+    assert explicit_language("ja", {}) == "ja"
+    assert explicit_language(None, {"TORCHGROUND_LANG": "en", "LANG": "ja_JP.UTF-8"}) == "en"
+    assert explicit_language(None, {"LANG": "ja_JP.UTF-8"}) is None
+    assert explicit_language(None, {"TORCHGROUND_LANG": "fr"}) is None
+
+
 @pytest.mark.parametrize("error_key", ["cli.bad_lang", "codegen.bad_lang", "lessons.bad_lang"])
 def test_resolve_language_refuses_others_with_the_callers_message(error_key: str) -> None:
     with pytest.raises(TorchgroundError) as info:

@@ -1,4 +1,4 @@
-"""The page's Code panel writes its comments in the page's language, by the one language rule.
+"""The page's language and its Code panel's comments follow the one language rule.
 
 A session's language is the one its ``init`` (or the page's switch) names, else the
 server's, which ``torchground serve`` takes from ``--lang``, ``TORCHGROUND_LANG`` or the
@@ -9,6 +9,7 @@ language: Japanese and English differ only in comments and printed texts.
 from __future__ import annotations
 
 import json
+from importlib import resources
 from typing import Any
 
 import pytest
@@ -58,3 +59,15 @@ def test_code_panel_default_is_the_servers_language(monkeypatch: pytest.MonkeyPa
     set_language(None)  # as `torchground serve` without --lang in a Japanese locale
     client = TestClient(create_app(TOKEN))
     assert _code(client, {}) == to_script(parse_query(QUERY).spec, "ja")
+
+
+def test_the_page_starts_in_the_language_serve_was_given() -> None:
+    # serve --lang ja (or TORCHGROUND_LANG=ja): the page gets it in the cookie its i18n.js reads
+    # before the browser's language; without one the cookie is cleared and the browser's counts
+    page = TestClient(create_app(TOKEN, page_lang="ja")).get(f"/?token={TOKEN}")
+    assert page.status_code == 200 and page.cookies.get("tg_lang") == "ja"
+    plain = TestClient(create_app(TOKEN)).get(f"/?token={TOKEN}")
+    assert "tg_lang" not in plain.cookies
+    assert any(h.startswith("tg_lang=") and "Max-Age=0" in h for h in plain.headers.get_list("set-cookie"))
+    script = (resources.files("torchground") / "web" / "i18n.js").read_text(encoding="utf-8")
+    assert "tg_lang=(en|ja)" in script  # initialLang reads it, after the URL's language

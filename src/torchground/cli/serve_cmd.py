@@ -18,7 +18,7 @@ from rich.console import Console
 
 from torchground.cli.app import app, apply_lang, err_console
 from torchground.errors import TorchgroundError
-from torchground.i18n import get_language, t
+from torchground.i18n import explicit_language, get_language, t
 from torchground.server import create_app
 from torchground.server.protocol import check_caps
 from torchground.server.security import is_loopback, new_token
@@ -88,7 +88,7 @@ def serve_command(
         err_console.print(t("server.cli.warn_public", host=host), highlight=False)
     # Access logs are off: every request line would print the token.
     config = uvicorn.Config(
-        create_app(token, lang=get_language(), port=sock.getsockname()[1], host=host),
+        create_app(token, lang=get_language(), port=sock.getsockname()[1], host=host, page_lang=explicit_language(lang)),
         ws_max_size=WS_MAX_SIZE, log_level="warning", access_log=False, lifespan="off",
     )
     server = uvicorn.Server(config)

@@ -11,7 +11,9 @@ notebooks): an explicit choice (``--lang``, a ``lang=`` argument, the page's swi
 wins; else :func:`set_language` (what the CLI's ``--lang`` sets for one command); else
 ``TORCHGROUND_LANG`` (``ja`` or ``en``); else the locale, the first non-empty of
 ``LC_ALL``, ``LC_MESSAGES``, ``LANG`` (then GNU ``LANGUAGE``): "ja" when it starts with
-``ja``, "en" otherwise. :func:`resolve_language` applies it.
+``ja``, "en" otherwise. :func:`resolve_language` applies it. The browser page takes the
+locale from its browser (the reader's), so it follows a ``--lang`` or ``TORCHGROUND_LANG``
+given to ``torchground serve`` (:func:`explicit_language`) and else the browser's language.
 
 Example:
     >>> from torchground.i18n import t
@@ -29,6 +31,7 @@ from typing import Any, Mapping
 
 __all__ = [
     "LANGUAGES", "Text", "t", "catalogue", "detect_language", "get_language", "set_language", "resolve_language",
+    "explicit_language",
 ]
 
 LANGUAGES: tuple[str, ...] = ("en", "ja")
@@ -65,6 +68,19 @@ def detect_language(environ: Mapping[str, str] | None = None) -> str:
         if value:
             return "ja" if value.lower().startswith("ja") else "en"
     return "en"
+
+
+def explicit_language(lang: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The language chosen on purpose: ``lang`` (a ``--lang``), else ``TORCHGROUND_LANG``; ``None``
+    when only the locale speaks (then a page follows its browser's language, the reader's locale).
+
+    >>> explicit_language(None, {"TORCHGROUND_LANG": "ja", "LANG": "C"}), explicit_language(None, {"LANG": "ja_JP"})
+    ('ja', None)
+    """
+    if lang in LANGUAGES:
+        return lang
+    value = (os.environ if environ is None else environ).get("TORCHGROUND_LANG", "")
+    return value if value in LANGUAGES else None
 
 
 def get_language() -> str:

@@ -69,7 +69,7 @@ class _Slots:
 
 
 def create_app(token: str, lang: str | None = None, web_dir: Path | None = None, max_sessions: int = MAX_SESSIONS,
-               port: int | None = None, host: str | None = None) -> FastAPI:
+               port: int | None = None, host: str | None = None, page_lang: str | None = None) -> FastAPI:
     """The server's ASGI application.
 
     Args:
@@ -79,6 +79,10 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
         max_sessions: open WebSocket sessions allowed at once (default 16).
         port, host: where the server listens: the ``Host`` header is checked against them and
             the port names the cookie (see :class:`~torchground.server.security.TokenGuard`).
+        page_lang: the page's language when chosen on purpose (``serve --lang``,
+            ``TORCHGROUND_LANG``; :func:`torchground.i18n.explicit_language`): the page gets it
+            in the cookie ``tg_lang`` and starts in it unless its URL names one; ``None``: the
+            page follows its browser's language.
 
     Returns:
         The FastAPI app, with :class:`~torchground.server.security.TokenGuard` in front of
@@ -96,7 +100,14 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
     @api.get("/")
     def index() -> Response:
         page = resolve_static(root, "index.html")
-        return FileResponse(page, media_type="text/html") if page else not_found("server.page_missing")
+        if not page:
+            return not_found("server.page_missing")
+        response = FileResponse(page, media_type="text/html")
+        if page_lang in LANGUAGES:  # the language rule: serve --lang / TORCHGROUND_LANG before the browser's
+            response.set_cookie("tg_lang", page_lang, samesite="strict")
+        else:
+            response.delete_cookie("tg_lang", samesite="strict")
+        return response
 
     @api.get("/static/{path:path}")
     def static(path: str) -> Response:

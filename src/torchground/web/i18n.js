@@ -6,9 +6,12 @@ export const LANGS = ["en", "ja"];
 let table = {};
 let current = "en";
 
-/** The language to start in: the URL's, else the browser's (ja* → ja), else en. */
+/** The language to start in: the URL's, else the server's when chosen on purpose (serve --lang,
+ * TORCHGROUND_LANG: the cookie tg_lang), else the browser's (ja* → ja), else en. */
 export function initialLang(fromUrl) {
   if (LANGS.includes(fromUrl)) return fromUrl;
+  const chosen = document.cookie.match(/(?:^|;\s*)tg_lang=(en|ja)(?:;|$)/);
+  if (chosen) return chosen[1];
   const nav = (navigator.languages && navigator.languages[0]) || navigator.language || "en";
   return nav.toLowerCase().startsWith("ja") ? "ja" : "en";
 }
