@@ -186,3 +186,14 @@ def test_every_kernel_rule_is_in_the_c_and_triton_texts():
     for r in RULES.values():
         assert (f" {r.name}(" in c) != r.host
     assert f"vf {', '.join(HYPER)};" in c and c.count("INLINE") == len(names)
+
+
+def test_native_c_writes_no_rule_by_hand():
+    from torchground.engine.kernels import native
+
+    template = native.SOURCE.read_text()
+    assert template.count("/* @RULES@ */") == 1
+    for r in RULES.values():
+        assert f" {r.name}(vf" not in template and f"INLINE vf {r.name}(" not in template, r.name
+    full = native.source()
+    assert "/* @RULES@ */" not in full and rule_text.c_source() in full
