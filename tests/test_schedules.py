@@ -124,6 +124,7 @@ def test_a_sweep_varies_schedule_settings(tmp_path: Path) -> None:
     assert rows[0].startswith("rank,index,sched.gamma,sched.milestones") and len(rows) == 5
 
 
+@pytest.mark.slow
 def test_exported_script_reproduces_the_schedule(tmp_path: Path) -> None:
     specs = {name: Spec(epochs=4, scheduler=name, scheduler_args=args, device="cpu") for name, args in CASES.items()}
     procs = {}

@@ -65,6 +65,7 @@ def test_exit_statuses(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "d" / "summary.json").read_text())["status"] == "diverged"
 
 
+@pytest.mark.slow
 def test_no_color_is_respected() -> None:
     colour = re.compile(r"\x1b\[(?:\d+;)*3\dm")  # a foreground colour
     forced = _cli("train", "--epochs", "0", env={"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1"})

@@ -63,6 +63,7 @@ def test_the_csv_run_standardises_inside_the_predictor(runs: dict[str, Path]) ->
     assert loaded.predictor().mean[0] == pytest.approx(loaded.spec.input_mean[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, width", [("csv", 1), ("regression", 1), ("three", 3)])
 def test_onnx_matches_the_model_on_10000_points(runs: dict[str, Path], tmp_path: Path, name: str, width: int) -> None:
     loaded = load_run(runs[name])
@@ -121,6 +122,7 @@ def test_export_onnx_needs_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "not a finished run folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_python_export(runs: dict[str, Path], tmp_path: Path) -> None:
     path = export_onnx(load_run(runs["three"]), tmp_path / "m.onnx")
     session = ort.InferenceSession(str(path))

@@ -23,6 +23,7 @@ def _events(folder: Path) -> EventAccumulator:
     return acc
 
 
+@pytest.mark.slow
 def test_train_tensorboard_writes_every_kind_of_record(tmp_path: Path) -> None:
     tb, run, plain = tmp_path / "tb", tmp_path / "run", tmp_path / "plain"
     args = ["train", "--epochs", "12", "--scheduler", "exponential", "--device", "cpu", "--quiet"]
@@ -57,6 +58,7 @@ def _hparams_tags(folder: Path) -> list[str]:
     return tags
 
 
+@pytest.mark.slow
 def test_sweep_tensorboard_writes_one_run_per_model(tmp_path: Path) -> None:
     tb = tmp_path / "tb"
     assert main(["sweep", "--grid", "lr=0.01,0.1; activation=tanh,relu", "--epochs", "3", "--device", "cpu",

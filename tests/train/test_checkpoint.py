@@ -173,6 +173,7 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(tmp_pat
     assert all(torch.equal(weights[k], v) for k, v in whole.model.state_dict().items())
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_then_resume_gives_the_uninterrupted_run(tmp_path: Path) -> None:
     """A real ``kill -9`` of a training process, once its checkpoint exists, then ``--resume``."""
     args = ["--n-samples", "60", "--batch-size", "30", "--epochs", "1500", "--device", "cpu", "--optimizer", "adam", "--lr", "0.01"]

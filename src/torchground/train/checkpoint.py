@@ -65,9 +65,12 @@ def checkpointable(trainer: "Trainer") -> bool:
 
 
 # -- the trainer's state ------------------------------------------------------------------------
-def capture(trainer: "Trainer", wall_s: float = 0.0, epoch: int | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def capture(
+    trainer: "Trainer", wall_s: float = 0.0, epoch: int | None = None, with_history: bool = True,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The trainer's state now, as ``(tensors, meta)``; call it between epochs.
 
+    ``with_history=False`` leaves ``meta["history"]`` None (to be filled before saving).
     ``epoch`` is the number of finished epochs (default ``trainer.epoch``; in
     ``on_epoch_start`` the trainer has already counted the epoch about to start). Must run
     inside :meth:`Trainer.fit` (as callbacks do) for the global generator's state to be
@@ -89,10 +92,17 @@ def capture(trainer: "Trainer", wall_s: float = 0.0, epoch: int | None = None) -
         "spec": json.loads(trainer.spec.to_json()),
         "epoch": trainer.epoch if epoch is None else epoch,
         "wall_s": wall_s,
-        "history": _pack({"rows": h.rows, "steps": h.steps, "best_epoch": h.best_epoch, "message": h.message}, "history", tensors),
+        "history": _history(h) if with_history else None,
         "state": packed,
     }
     return tensors, meta
+
+
+def _history(h: "History", at: tuple[int, int, int | None, Any] | None = None) -> Any:
+    """The history's JSON form; ``at``: (rows, steps, best_epoch, message) as they were when
+    captured (rows are only ever appended, so the first ``rows`` are those)."""
+    rows, steps, best, message = at if at is not None else (len(h.rows), h.steps, h.best_epoch, h.message)
+    return _pack({"rows": h.rows[:rows], "steps": steps, "best_epoch": best, "message": message}, "history", {})
 
 
 def restore(trainer: "Trainer", tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -209,6 +219,7 @@ class Checkpointer(Callback):
         self.wall_before = wall_s
         self.written = 0
         self._latest: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+        self._rows: tuple[Any, Any] = (None, None)
         self._start = 0.0
         self._last_write = 0.0
 
@@ -218,9 +229,14 @@ class Checkpointer(Callback):
     def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
         if not checkpointable(trainer) or epoch == 1:
             return  # epoch 1 starts from the spec alone: nothing to save yet
-        self._latest = _cloned(capture(trainer, self._wall(), epoch - 1))
         now = time.monotonic()
-        if now - self._last_write >= self.every_s:
+        due = now - self._last_write >= self.every_s
+        # Every epoch the tensors are copied (cheap for these networks); the history, which
+        # grows with the epochs, is written out only when a file is written.
+        self._latest = _cloned(capture(trainer, self._wall(), epoch - 1, with_history=due))
+        h = trainer.history
+        self._rows = (h, (len(h.rows), h.steps, h.best_epoch, h.message))
+        if due:
             self._write()
             self._last_write = now
 
@@ -233,7 +249,11 @@ class Checkpointer(Callback):
 
     def _write(self) -> None:
         assert self._latest is not None
-        save_checkpoint(self.path, *self._latest)
+        tensors, meta = self._latest
+        if meta["history"] is None:
+            history, at = self._rows
+            meta["history"] = _history(history, at)
+        save_checkpoint(self.path, tensors, meta)
         self.written += 1
 
 
