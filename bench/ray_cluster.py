@@ -54,19 +54,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    """``ray start ... --block`` in a subprocess, once it says it is up."""
+def _start(args: list[str], env: dict[str, str], tries: int = 3) -> subprocess.Popen:
+    """``ray start ... --block`` in a subprocess, once it says it is up (tried again if it
+    timed out starting, as it may on a busy machine)."""
     ray_cli = str(Path(sys.executable).with_name("ray"))
-    proc = subprocess.Popen([ray_cli, "start", *args, "--num-cpus", "1", "--object-store-memory", OBJECT_STORE, "--block"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    seen, deadline = "", time.monotonic() + 300
-    while "block forever" not in seen and proc.poll() is None and time.monotonic() < deadline:
-        if select.select([proc.stdout], [], [], 1.0)[0]:
-            seen += os.read(proc.stdout.fileno(), 65536).decode(errors="replace")
-    if "block forever" not in seen:
-        proc.kill()
-        raise SystemExit(f"ray start failed:\n{seen[-3000:]}")
-    return proc
+    for _ in range(tries):
+        proc = subprocess.Popen([ray_cli, "start", *args, "--num-cpus", "1", "--object-store-memory", OBJECT_STORE,
+                                 "--disable-usage-stats", "--block"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        seen, deadline = "", time.monotonic() + 300
+        while "block forever" not in seen and proc.poll() is None and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 1.0)[0]:
+                seen += os.read(proc.stdout.fileno(), 65536).decode(errors="replace")
+        if "block forever" in seen:
+            return proc
+        _stop(proc)
+        print(f"  ray start {' '.join(args[:1])} failed, trying again: {seen.strip().splitlines()[-1][:200] if seen.strip() else ''}", flush=True)
+    raise SystemExit(f"ray start failed:\n{seen[-3000:]}")
 
 
 def _stop(proc: subprocess.Popen) -> None:

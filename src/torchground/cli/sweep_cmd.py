@@ -8,6 +8,11 @@ progress bar over models, and writes into the sweep folder (each file atomically
 ``results.csv`` (one row per setting), ``summary.json`` (counts, throughput, groups, the
 best setting) and ``grid.png`` (a small decision-boundary picture per setting, best
 first, at most :data:`MAX_PICTURES`).
+
+``--backend ray`` trains chunks of the groups as Ray tasks, on a local Ray instance or on
+the cluster of ``--ray-address`` (else ``$RAY_ADDRESS``), ``--models-per-task`` models each
+(see :mod:`~torchground.engine.sweep.ray_backend`); ``summary.json`` then has a ``cluster``
+entry (tasks, nodes, retries).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from rich.table import Table
 from torchground.atomic import write_text
 from torchground.viz.boundary import EXTENT, boundary_grid
 from torchground.cli.app import app, apply_lang
+from torchground.cli.out_check import check_output_folder
 from torchground.cli.spec_options import SpecOptions, with_spec_options
 from torchground.engine import expand_grid, parse_grid, run_sweep
 from torchground.engine.sweep.search import run_search
@@ -114,6 +120,7 @@ def sweep_command(
     out_dir = out or default_sweep_dir()
     if out_dir.exists() and not out_dir.is_dir():
         raise TorchgroundError("cli.out_not_dir", path=str(out_dir))
+    check_output_folder(out_dir)  # a read-only folder is refused now, not after the sweep
     console = Console(stderr=as_json, highlight=False, soft_wrap=True)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

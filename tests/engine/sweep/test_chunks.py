@@ -175,3 +175,18 @@ def test_packed_results_come_back_whole():
         assert torch.equal(a.params, b.params) and np.array_equal(a.metrics, b.metrics, equal_nan=True)
         assert a.history().rows == b.history().rows
     assert unpack_results(pack_results([]), []) == []
+
+
+def test_unpacked_arrays_are_writable_copies():
+    import numpy as np
+
+    from torchground.engine.stacked import StackedGroup
+    from torchground.engine.sweep.ray_tasks import pack_results, unpack_results
+    from torchground.spec import Spec
+
+    specs = [Spec(epochs=2, n_samples=60, lr=lr) for lr in (0.01, 0.1)]
+    packed = pack_results(StackedGroup(specs).run())
+    for array in [packed["_params"], *packed["metrics"]]:
+        array.setflags(write=False)  # as Ray's object store hands them over
+    back = unpack_results(packed, specs)
+    assert all(r.params.numpy().flags.writeable and r.metrics.flags.writeable for r in back)

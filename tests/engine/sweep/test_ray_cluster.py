@@ -82,6 +82,15 @@ def test_chunks_on_two_nodes_give_the_local_results(cluster):
     assert not ray.is_initialized()  # the sweep disconnected from the cluster it joined
 
 
+def test_cuda_specs_ask_for_gpus_the_cluster_does_not_have(cluster):
+    from torchground.errors import TorchgroundError
+
+    with pytest.raises(TorchgroundError) as info:  # grouped here without CUDA: the workers resolve devices
+        run_sweep([Spec(epochs=1, device="cuda")], backend="ray", address=cluster.address)
+    assert info.value.key == "cluster.no_gpu" and "--num-gpus" in info.value.message()
+    assert not ray.is_initialized()
+
+
 def test_cli_joins_the_cluster_of_ray_address(cluster, tmp_path, monkeypatch, capsys):
     grid = "lr=0.03,0.3; init_seed=0..2"
     assert main(["sweep", "--grid", grid, "--epochs", "3", "--json", "--out", str(tmp_path / "local")]) == 0

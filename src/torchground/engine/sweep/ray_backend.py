@@ -110,10 +110,10 @@ class RayBackend(Backend):
             _check_reachable(address)
             try:
                 ray.init(address=address, **options)
-            except ConnectionError as exc:
-                raise TorchgroundError("cluster.connect_failed", address=address, reason=str(exc)) from None
+            except (ConnectionError, ray.exceptions.AuthenticationError) as exc:
+                raise TorchgroundError("cluster.connect_failed", address=address, reason=str(exc).strip()) from None
         else:
-            ray.init(address="local", include_dashboard=False, **options)
+            ray.init(address="local", **{"include_dashboard": False, **options})
         return True
 
     def run(self, groups: Sequence[Sequence[Spec]], done: Progress) -> list[list[ModelResult]]:

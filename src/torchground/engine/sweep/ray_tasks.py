@@ -78,9 +78,13 @@ def pack_results(results: Sequence[ModelResult]) -> dict[str, Any]:
 
 
 def unpack_results(packed: dict[str, Any], specs: Sequence[Spec]) -> list[ModelResult]:
-    """The :class:`ModelResult` list of :func:`pack_results`, with the driver's ``specs``."""
-    names = [name for name in packed if name != "_params"]
-    return [ModelResult(spec=spec, _params=packed["_params"][i], **{name: packed[name][i] for name in names})
+    """The :class:`ModelResult` list of :func:`pack_results`, with the driver's ``specs``.
+
+    Arrays are copied: Ray hands them over read-only, in its object store's memory.
+    """
+    names = [name for name in packed if name not in ("_params", "metrics")]
+    params = np.array(packed["_params"])
+    return [ModelResult(spec=spec, _params=params[i], metrics=np.array(packed["metrics"][i]), **{name: packed[name][i] for name in names})
             for i, spec in enumerate(specs)]
 
 
