@@ -28,6 +28,7 @@ from torchground.data.datasets import DATASETS
 from torchground.data.features import FEATURES
 from torchground.i18n import LANGUAGES, catalogue, get_language, t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
+from torchground.schedules import SCHEDULERS
 from torchground.server import frames
 from torchground.server.meta import limits, meta
 from torchground.errors import TorchgroundError
@@ -214,6 +215,8 @@ def _options(lang: str) -> dict[str, Any]:
         "losses": losses,
         "optimizers": optimizers,
         "inits": summaries(INITS),
+        "schedulers": [{"name": "none", "summary": t("web.takeout_no_schedule", lang)}]
+        + [{"name": n, "summary": f"torch.optim.lr_scheduler.{cls.__name__}"} for n, cls in SCHEDULERS.items()],
         "datasets": [{"name": n, "problem": d.problem, "summary": t(d.summary_key, lang)} for n, d in DATASETS.items()],
         "features": [{"name": n, "label": f.label, "summary": t(f.summary_key, lang)} for n, f in FEATURES.items()],
         "learning_rates": list(LEARNING_RATES),

@@ -93,6 +93,7 @@ export class Controls {
     fill(byTest("activation"), options.activations);
     fill(byTest("output-activation"), options.activations);
     fill(byTest("optimizer"), options.optimizers);
+    if (options.schedulers) fill(byTest("scheduler"), options.schedulers);
     fill(byTest("loss-select"), options.losses);
     fill(byTest("init"), options.inits);
     byTest("batch-size").max = String(options.limits.batch_size);
@@ -163,6 +164,8 @@ export class Controls {
     byTest("init").addEventListener("change", (e) => set({ init: e.target.value }));
     byTest("loss-select").addEventListener("change", (e) => set({ loss: e.target.value }));
     byTest("optimizer").addEventListener("change", (e) => set({ optimizer: e.target.value, optimizer_args: {} }));
+    // The learning-rate schedule with its default settings ("none": a constant rate).
+    byTest("scheduler").addEventListener("change", (e) => set({ scheduler: e.target.value, scheduler_args: {} }));
 
     const reg = byTest("regularization");
     const rate = byTest("reg-rate");
@@ -225,6 +228,7 @@ export class Controls {
     byTest("init").value = spec.init;
     byTest("loss-select").value = spec.loss;
     byTest("optimizer").value = spec.optimizer;
+    byTest("scheduler").value = spec.scheduler || "none";
 
     const rate = spec.l1 > 0 ? spec.l1 : spec.l2 > 0 ? spec.l2 : null;
     if (rate !== null) {
