@@ -11,7 +11,31 @@ The Python API in five names:
     (5, 'completed')
 """
 
-from torchground.data.datasets import (
+import signal as _signal
+import sys as _sys
+
+_early_interrupts: list[int] = []
+
+
+def _defer_interrupt(signum: int, frame: object) -> None:
+    _early_interrupts.append(signum)
+
+
+def _resume_interrupts() -> None:
+    """For the command line: Ctrl-C while the package (and torch) was being imported is held
+    (an interrupt inside torch's import aborts the process); the command calls this first:
+    the usual handling is back, and a held Ctrl-C is raised now, where it is answered cleanly."""
+    if _signal.getsignal(_signal.SIGINT) is _defer_interrupt:
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    if _early_interrupts:
+        _early_interrupts.clear()
+        raise KeyboardInterrupt
+
+
+if _sys.argv[:1] and (_sys.argv[0] == "-m" or _sys.argv[0].replace("\\", "/").rsplit("/", 1)[-1] == "torchground"):
+    _signal.signal(_signal.SIGINT, _defer_interrupt)
+
+from torchground.data.datasets import (  # noqa: E402
     DATASETS,
     Dataset,
     Splits,

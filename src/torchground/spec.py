@@ -363,6 +363,8 @@ class Spec(BaseModel):
                 default = allowed[key]
                 if isinstance(default, (int, float)) and not isinstance(default, bool) and not isinstance(value, (int, float)):
                     raise TypeError(f"{key} must be a number, not {value!r}")
+                if isinstance(default, bool) and not isinstance(value, bool):  # torch's fused kernels take no 0/1
+                    raise TypeError(f"{key} must be true or false, not {value!r}")
             _dummy_step(OPTIMIZERS.get(self.optimizer).build, self.lr, kwargs)
         except (ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError, KeyError, IndexError, AttributeError) as exc:
             raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=_fmt(self.optimizer_args), reason=str(exc)) from None
@@ -446,7 +448,9 @@ class Spec(BaseModel):
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SpecError("spec.bad_file", format="JSON", line=exc.lineno, reason=exc.msg) from None
-        return cls.model_validate(data)
+        except (RecursionError, ValueError) as exc:  # nested too deeply; an integer of over 4300 digits
+            raise SpecError("spec.bad_file", format="JSON", line="?", reason=_form_reason(exc)) from None
+        return _validate_form(cls, data)
 
     def to_toml(self) -> str:
         """TOML text (``None`` fields are left out, as TOML has no null)."""
@@ -463,7 +467,9 @@ class Spec(BaseModel):
             found = re.search(r"line (\d+)", str(exc))
             line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else "?")
             raise SpecError("spec.bad_file", format="TOML", line=line, reason=str(exc)) from None
-        return cls.model_validate(data)
+        except (RecursionError, ValueError) as exc:  # nested too deeply; an integer of over 4300 digits
+            raise SpecError("spec.bad_file", format="TOML", line="?", reason=_form_reason(exc)) from None
+        return _validate_form(cls, data)
 
 
 # Fields resolved from others when left as None: field -> the fields it follows.
@@ -499,6 +505,19 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 SPEC_FIELDS: tuple[str, ...] = tuple(Spec.model_fields)
+
+
+def _form_reason(exc: BaseException) -> str:
+    """Why a config's text could not be read as data: nesting too deep, or an integer too long."""
+    return t("safety.too_deep") if isinstance(exc, RecursionError) else t("safety.int_digits")
+
+
+def _validate_form(cls: Any, data: Any) -> "Spec":
+    """``cls.model_validate(data)``; data nested too deeply for validation is a :class:`SpecError`."""
+    try:
+        return cls.model_validate(data)
+    except RecursionError:
+        raise SpecError("spec.bad_file", format="data", line="?", reason=t("safety.too_deep")) from None
 
 
 def _dummy_step(build: Any, lr: float, kwargs: dict[str, Any]) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import click
 import typer
 from rich.console import Console
+
+import torchground
 from rich.markup import escape
 
 from torchground.cli.help_lang import help_language, translate_help
@@ -54,6 +57,7 @@ def run_app(argv: list[str]) -> int:
     _register_commands()
     previous = get_language()
     try:
+        torchground._resume_interrupts()  # a Ctrl-C held during start-up ends here, as status 130
         _check_out_options(argv)
         command = typer.main.get_command(app)  # what app() runs; built here to set its help's language
         from torchground.cli.conventions import typed_placeholders
@@ -64,6 +68,8 @@ def run_app(argv: list[str]) -> int:
             translate_help(command, asked)
         command(args=argv, prog_name="torchground")
     except SystemExit as exc:
+        if isinstance(exc.__context__, click.exceptions.Abort) and isinstance(exc.__context__.__cause__, KeyboardInterrupt):
+            return 130  # Ctrl-C inside a command: click answered it with "Aborted!"; the status says interrupted
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except TorchgroundError as exc:
         err_console.print(f"[bold red]{t('cli.error')}[/] {escape(exc.message())}", markup=True, highlight=False)
