@@ -81,7 +81,7 @@ ALLOWED_WORDS = frozenset(
     state_dict float double half int long bool dtype cuda cpu
     Epoch loss acc val_loss val_acc r2 val_r2 epoch
     x y w b e pi exp log sin cos tan sqrt abs max min mean sum nan inf
-    ja en ms s px True False None onnx ONNX
+    ja en ms s px True False None onnx ONNX seedrandom
     """.split()
 )
 

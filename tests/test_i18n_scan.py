@@ -153,6 +153,8 @@ SPECS = [
          train_pct=60, val_pct=20, test_pct=20, activation="relu", init="playground", epochs=3),
     Spec(dataset="spiral", features=("x1", "x2", "x1sq", "sinx2"), optimizer="adam", weight_decay=0.01,
          loss="bce_with_logits", epochs=3),
+    Spec.preset("playground", epochs=3),  # TensorFlow Playground's loop
+    Spec.preset("playground", epochs=3, tf_playground_seed="0.80000"),  # ... and a link's data and weights
 ]
 
 
