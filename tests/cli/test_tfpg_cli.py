@@ -25,6 +25,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.slow
 def test_train_url_runs_tf_playgrounds_curve(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     ref = reference("reg-gauss-relu")
     out = tmp_path / "r"
@@ -38,6 +39,7 @@ def test_train_url_runs_tf_playgrounds_curve(capsys: pytest.CaptureFixture[str],
     assert saved.training_loop == "tf-playground" and saved.tf_playground_seed == "0.13579"
 
 
+@pytest.mark.slow
 def test_train_url_with_the_fast_engine_falls_back(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "train", "--url", "#seed=1&networkShape=2", "--epochs", "1", "--engine", "fast",
                        "--out", str(tmp_path / "f"), "--quiet")
@@ -114,9 +116,10 @@ def test_export_url_names_what_tf_playground_cannot_show(capsys: pytest.CaptureF
         assert part in err
 
 
-def test_export_script_writes_tf_playgrounds_loop_but_not_its_stream(capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_script_writes_tf_playgrounds_loop_and_a_links_stream(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "export", "script", "--preset", "playground", "--out", "-")
     assert code == 0, err
     assert "def accumulate(x, y):" in out and "optim.SGD" not in out and "DataLoader(" not in out
-    code, _, err = run(capsys, "export", "script", "--url", "#seed=0.5", "--out", "-")
-    assert code == 2 and "tf_playground_seed = 0.5" in err
+    code, out, err = run(capsys, "export", "script", "--url", "#seed=0.5", "--out", "-")
+    assert code == 0, err
+    assert "TF_SEED = '0.5'" in out and "class PlaygroundRandom" in out

@@ -47,6 +47,9 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "playground": ("playground", dict(epochs=5, training_loop="pytorch")),
     "tf_playground_loop_partial_batch_l1": ("playground", dict(
         dataset="spiral", noise=10, features="x1,x2,x1sq", batch_size=7, l1=0.003, epochs=4)),
+    "tf_playground_link_reg_gauss_zero_init": ("playground", dict(
+        tf_playground_seed="0.13579", dataset="reg-gauss", noise=10, hidden="5", activation="relu", batch_size=7,
+        lr=0.003, init="zero", train_pct=60, test_pct=40, epochs=3, dtype="float64")),
     "xor_features_relu_adam": ("seed", dict(
         dataset="xor", noise=25, features="x1,x2,x1sq,sinx1", activation="relu", optimizer="adam",
         optimizer_args={"betas": (0.8, 0.99)}, train_pct=60, val_pct=20, test_pct=20, epochs=3)),

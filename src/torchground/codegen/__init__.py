@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from torchground.codegen.parts import Parts
+from torchground.codegen.tfpg_data import TfPlaygroundData
 from torchground.codegen.tfpg_parts import TfPlaygroundParts
 from torchground.codegen.sources import display_width
 from torchground.errors import TorchgroundError
@@ -87,18 +88,18 @@ def sections(spec: Spec, lang: str | None = None, notebook: bool = False) -> lis
 
     Raises:
         TorchgroundError: ``lang`` is not available, or the spec names something code
-            export cannot write (a registry entry added without its code, TensorFlow
-            Playground's loop or data).
+            export cannot write (a registry entry added without its code).
 
     Example:
         >>> [s.name for s in sections(Spec())][:4]
         ['imports', 'settings', 'data', 'features']
     """
     lang = _lang(lang)
-    if spec.tf_playground_seed is not None:
-        raise TorchgroundError("tfpg.codegen_refused", seed=spec.tf_playground_seed)
     tf_loop = spec.training_loop == "tf-playground"  # TensorFlow Playground's loop: its own steps and epoch
-    parts = (TfPlaygroundParts if tf_loop else Parts)(spec, lang, notebook=notebook)
+    kind: type[Parts] = TfPlaygroundParts if tf_loop else Parts
+    if spec.tf_playground_seed is not None:  # a link's data and weights: its random stream, in the script
+        kind = type("LinkParts", (TfPlaygroundData, kind), {})
+    parts = kind(spec, lang, notebook=notebook)
     out = []
     for name, build in _ORDER:
         key = "model_reg" if name == "model" and spec.problem == "regression" else name
@@ -109,6 +110,8 @@ def sections(spec: Spec, lang: str | None = None, notebook: bool = False) -> lis
             key = "data_k"
         if tf_loop and name in ("optimizer", "steps", "loop"):
             key = f"{name}_tfpg"
+        elif spec.tf_playground_seed is not None and name == "data":
+            key = "data_tfpg"
         text = t(f"codegen.md.{key}", lang, dataset=spec.dataset, classes=spec.classes)
         out.append(Section(name, t(f"codegen.title.{name}", lang), text, getattr(parts, build.__name__)()))  # a subclass's own
     return out

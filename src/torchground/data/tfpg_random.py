@@ -128,7 +128,7 @@ class PlaygroundRandom:
 
     def __init__(self, seed: str) -> None:
         if not isinstance(seed, str):
-            raise TypeError(f"seed must be a string, not {type(seed).__name__}")
+            raise TypeError(type(seed).__name__)  # a seed is text
         self.seed = seed
         self._arc4 = Arc4(seed_key(seed))
         self._arc4.next_bytes(_WIDTH)  # seedrandom drops the first 256 bytes
