@@ -51,6 +51,7 @@ from torchground.train import Run, Trainer, make_data, train
 from torchground.train.callbacks import Callback, EarlyStopping
 from torchground.train.history import History
 from torchground.train.own_data import data_spec
+from torchground.train.tfpg_run import link_of, open_link
 
 __version__ = "0.1.0"
 
@@ -67,7 +68,7 @@ __all__ = [
     "make_dataset", "split_dataset", "make_data", "Dataset", "Splits", "DATASETS",
     "FEATURES", "feature_matrix",
     "build_model", "PlaygroundNet", "discretize", "Discretize",
-    "train", "Trainer", "Run", "History", "Callback", "EarlyStopping", "data_spec",
+    "train", "Trainer", "Run", "History", "Callback", "EarlyStopping", "data_spec", "open_link", "link_of",
     "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS",
     "TorchgroundError", "SpecError", "DataError", "RegistryError",
     "load_run", "__version__",
