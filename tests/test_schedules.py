@@ -59,7 +59,7 @@ def test_the_spec_validates_schedules() -> None:
         (dict(scheduler="step", scheduler_args={"T_max": 3}), "no setting T_max"),
         (dict(scheduler="multistep", scheduler_args={"milestones": (1.5,)}), "whole number"),
         (dict(scheduler="onecycle", scheduler_args={"anneal_strategy": "zigzag"}), "refuses"),
-        (dict(scheduler="step", training_loop="tf-playground", loss="half_mse", shuffle=False, weight_decay=0), "pytorch"),
+        (dict(scheduler="step", training_loop="tf-playground", loss="half_mse", shuffle=False, weight_decay=0), "scheduler"),
     ):
         with pytest.raises(SpecError, match=part):
             Spec(**bad)

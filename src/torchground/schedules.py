@@ -119,12 +119,12 @@ def check_scheduler(name: str | None, args: Mapping[str, Any], build_optimizer: 
     """
     if name is None:
         if args:
-            raise SpecError("sched.args_without", args=", ".join(args))
+            raise SpecError("schedule.args_without", args=", ".join(args))
         return
     allowed = allowed_args(name)
     for key in args:
         if key not in allowed:
-            raise SpecError("sched.arg_unknown", scheduler=name, name=key, allowed=", ".join(allowed))
+            raise SpecError("schedule.arg_unknown", scheduler=name, name=key, allowed=", ".join(allowed))
     try:
         opt = build_optimizer([torch.zeros(1, requires_grad=True)])
         sched = build_scheduler(name, args, opt, epochs)
@@ -133,7 +133,7 @@ def check_scheduler(name: str | None, args: Mapping[str, Any], build_optimizer: 
             step(sched, 1.0)
     except (ValueError, TypeError, RuntimeError, ZeroDivisionError, OverflowError) as exc:
         shown = ", ".join(f"{k}={v}" for k, v in args.items()) or "-"
-        raise SpecError("sched.arg_bad", scheduler=name, args=shown, reason=str(exc)) from None
+        raise SpecError("schedule.arg_bad", scheduler=name, args=shown, reason=str(exc)) from None
 
 
 def parse_name(value: Any) -> str | None:

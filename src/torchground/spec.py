@@ -390,7 +390,7 @@ class Spec(BaseModel):
     def _check_scheduler(self, info: Mapping[str, Any]) -> None:
         """A schedule torch accepts with this optimiser (:mod:`torchground.schedules`), in the PyTorch loop."""
         if self.scheduler is not None and self.training_loop != "pytorch":
-            raise SpecError("sched.needs_pytorch_loop", value=self.training_loop)
+            raise SpecError("schedule.needs_pytorch_loop", value=self.training_loop)
         kwargs = {**self.optimizer_args, **({"weight_decay": self.weight_decay} if info["weight_decay"] else {})}
         check_scheduler(self.scheduler, self.scheduler_args, lambda p: OPTIMIZERS.get(self.optimizer).build(p, lr=self.lr, **kwargs), self.epochs)
 

@@ -72,9 +72,9 @@ def _parameters() -> list[inspect.Parameter]:
     params.append(inspect.Parameter("opt", kw, default=None, annotation=Annotated[Optional[list[str]], _option("optimizer_args", "--opt")]))
     params += [  # the learning-rate schedule (torchground.schedules)
         inspect.Parameter("scheduler", kw, default=None, annotation=Annotated[Optional[str], typer.Option(
-            "--scheduler", metavar="NAME", help=t("sched.help.scheduler"), show_default=False)]),
+            "--scheduler", metavar="NAME", help=t(_H + "scheduler"), show_default=False)]),
         inspect.Parameter("sched", kw, default=None, annotation=Annotated[Optional[list[str]], typer.Option(
-            "--sched", metavar="NAME=VALUE", help=t("sched.help.scheduler_args"), show_default=False)]),
+            "--sched", metavar="NAME=VALUE", help=t(_H + "scheduler_args"), show_default=False)]),
     ]
     params += [
         inspect.Parameter(f, kw, default=None, annotation=Annotated[Optional[bool], typer.Option(flag, help=t(_H + f), show_default=False)])
@@ -103,7 +103,7 @@ class SpecOptions:
         values = dict(self.values)
         values["optimizer_args"] = parse_opt_args(values.pop("opt", None))
         sched = values.pop("sched", None)
-        values["scheduler_args"] = parse_optimizer_args(sched, error_key="sched.bad_arg") if sched else None
+        values["scheduler_args"] = parse_optimizer_args(sched, error_key="schedule.bad_arg") if sched else None
         data, problem = values.pop("data", None), values.pop("problem", None)
         if data is not None:  # --data FILE.csv: read once, the data fields set from it (--problem overrides)
             standardize = values.pop("standardize", None)
