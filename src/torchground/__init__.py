@@ -63,6 +63,16 @@ def load_run(path: str) -> "LoadedRun":  # noqa: F821
     return _load_run(path)
 
 
+def __getattr__(name: str) -> object:
+    """``tg.Playground``, the notebook widget, is imported on first use: it needs the
+    ``notebook`` extra (anywidget), which the rest of the package does not."""
+    if name == "Playground":
+        from torchground.notebook import Playground
+
+        return Playground
+    raise AttributeError(f"module 'torchground' has no attribute {name!r}")
+
+
 __all__ = [
     "Spec", "PRESETS",
     "make_dataset", "split_dataset", "make_data", "Dataset", "Splits", "DATASETS",
@@ -71,5 +81,5 @@ __all__ = [
     "train", "Trainer", "Run", "History", "Callback", "EarlyStopping", "data_spec", "open_link", "link_of",
     "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "INITS",
     "TorchgroundError", "SpecError", "DataError", "RegistryError",
-    "load_run", "__version__",
+    "load_run", "Playground", "__version__",
 ]

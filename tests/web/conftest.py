@@ -5,7 +5,6 @@ kept as test artefacts in ``test-artifacts/screenshots/`` (``$TG_ARTIFACTS`` mov
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import time
@@ -14,12 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-ARTIFACTS = Path(os.environ.get("TG_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")) / "screenshots"
+from browser_support import ARTIFACTS, CHROMIUM, LAUNCH_ARGS  # noqa: F401  (tests/ is on the path)
 
 
 @contextlib.contextmanager

@@ -427,7 +427,7 @@ async function main() {
   LIVE = new Set(meta.live_fields);
   url.setViewDefaults(meta.view_defaults);
   controls.setThumbnails(meta.thumbnails);
-  const language = initialLang(url.getView("lang"));
+  const language = initialLang(url.getView("lang") || (window.__tgEmbedded && window.__tgEmbedded.lang));
   const [options] = await Promise.all([fetchOptions(language), loadLang(language)]);
   S.options = options;
   own.mount();

@@ -103,7 +103,12 @@ export class UrlState {
 
   write() {
     const url = `${location.pathname}${this.toString()}${location.hash}`;
-    if (url !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(null, "", url);
+    if (url === `${location.pathname}${location.search}${location.hash}`) return;
+    try {
+      history.replaceState(null, "", url);
+    } catch {
+      // embedded (the notebook widget's about:srcdoc page): no address bar to keep the state in
+    }
   }
 }
 

@@ -40,6 +40,16 @@ export class Connection {
   }
 
   connect() {
+    const bridge = window.__tgBridge; // the notebook widget's channel to the kernel (widget.js)
+    if (bridge) {
+      bridge.handlers.push((text) => this._message(text));
+      this.ws = { send: (text) => bridge.send(text) };
+      this.open = true;
+      this.opened += 1;
+      for (const text of this.queue.splice(0)) bridge.send(text);
+      this._tell("open", { reconnected: false });
+      return;
+    }
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.onopen = () => {
@@ -49,15 +59,7 @@ export class Connection {
       for (const text of this.queue.splice(0)) ws.send(text);
       this._tell("open", { reconnected: this.opened > 1 });
     };
-    ws.onmessage = (event) => {
-      let msg;
-      try {
-        msg = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      this._tell(msg.type, msg, event.data);
-    };
+    ws.onmessage = (event) => this._message(event.data);
     ws.onclose = async (event) => {
       const wasOpen = this.open;
       this.open = false;
@@ -69,6 +71,16 @@ export class Connection {
       setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, MAX_DELAY_MS);
     };
+  }
+
+  _message(data) {
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return;
+    }
+    this._tell(msg.type, msg, data);
   }
 
   /** True when the server answers but refuses this page (403): a new token after a restart. */

@@ -1,0 +1,228 @@
+"""The playground in a notebook cell: an anywidget trained in the kernel, no server, no port, no token.
+
+The cell shows the page of ``torchground serve`` itself (``web/``: the same modules, see
+``web/widget.js``) in an iframe; its messages travel over the widget's own channel to a
+:class:`~torchground.server.session.Session` in the kernel, the same protocol object the
+server runs per tab, and its ``/api/…`` requests are answered by the server's own
+application, called in-process. Each widget has its session, run on an event loop of its
+own in a background thread, so several widgets train independently and a cell that is
+running does not stop them. Closing the output (the view) pauses its training.
+
+From Python:
+
+    >>> import torchground as tg
+    >>> w = tg.Playground(dataset="xor", hidden=(4,), lr=0.1)   # or a Spec, or a TensorFlow Playground link
+    >>> w.step(3)
+    >>> w.epoch, len(w.history), w.spec.dataset
+    (3, 3, 'xor')
+    >>> w.set(lr=0.03)             # the page follows
+    >>> w.reset(); w.epoch
+    0
+    >>> w.close()
+
+``play()``, ``pause()``, ``step(n)``, ``reset()``, ``set(**changes)``; ``epoch``, ``running``,
+``metrics`` and ``spec_fields`` are traits (``w.observe(fn, names="epoch")``); ``spec``,
+``history`` (the epochs' metric rows), ``model`` (the live ``nn.Module``) and ``code`` (the
+PyTorch script of what is on screen) are properties.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import anywidget
+import traitlets
+from torch import nn
+
+from torchground.codegen import to_script
+from torchground.errors import TorchgroundError
+from torchground.i18n import get_language
+from torchground.server.session import Session
+from torchground.server.urlstate import UrlState, to_query
+from torchground.spec import Spec
+
+__all__ = ["Playground"]
+
+WEB = Path(str(resources.files("torchground"))) / "web"
+#: Files of web/ the widget sends to its page: the page's modules, its HTML and style (not the widget's own module).
+_PAGE_SUFFIXES = (".js", ".html", ".css")
+_TIMEOUT_S = 600.0
+
+
+def _page_files() -> dict[str, str]:
+    return {
+        str(p.relative_to(WEB)): p.read_text(encoding="utf-8")
+        for p in sorted(WEB.rglob("*"))
+        if p.is_file() and p.suffix in _PAGE_SUFFIXES and p.name != "widget.js"
+    }
+
+
+def _spec_of(spec_or_link: Spec | str | None, overrides: Mapping[str, Any]) -> Spec:
+    """A spec from a Spec, a TensorFlow Playground link or nothing, with ``overrides`` applied."""
+    if isinstance(spec_or_link, str):
+        from torchground.train.tfpg_run import spec_from_link
+
+        spec, _notes = spec_from_link(spec_or_link, **overrides)
+        return spec
+    spec = spec_or_link if spec_or_link is not None else Spec()
+    return spec.replace(**overrides) if overrides else spec
+
+
+class Playground(anywidget.AnyWidget):
+    """The playground in a notebook cell. See the module docstring.
+
+    Args:
+        spec_or_link: a :class:`~torchground.spec.Spec`, a TensorFlow Playground link, or None
+            (the default spec).
+        lang: "en" or "ja" (default: the language rule of :mod:`torchground.i18n`).
+        height: the cell's height in pixels (default 900).
+        **overrides: spec fields (``dataset="xor"``, ``hidden=(4, 2)``, ``lr=0.1`` …).
+
+    Raises:
+        SpecError: a setting the spec refuses, named with what is allowed.
+    """
+
+    _esm = WEB / "widget.js"
+    files = traitlets.Dict().tag(sync=True)
+    lang = traitlets.Unicode("en").tag(sync=True)
+    height = traitlets.Int(900).tag(sync=True)
+    #: Epochs trained so far (observable).
+    epoch = traitlets.Int(0).tag(sync=True)
+    #: Whether it is playing (observable).
+    running = traitlets.Bool(False).tag(sync=True)
+    #: The last epoch's metrics: train_loss, test_loss, … (observable).
+    metrics = traitlets.Dict().tag(sync=True)
+    #: The spec as a dict (observable; changes from the page arrive here).
+    spec_fields = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, spec_or_link: Spec | str | None = None, *, lang: str | None = None, height: int = 900, **overrides: Any) -> None:
+        start = _spec_of(spec_or_link, overrides)
+        super().__init__(files=_page_files(), lang=lang or get_language(), height=height)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="torchground-playground", daemon=True)
+        self._thread.start()
+        self._session = Session(self._from_session, self.lang)
+        self._app: Any = None
+        self._token = secrets.token_urlsafe(16)
+        self.on_msg(self._from_page)
+        self._call(self._session.receive(json.dumps({"type": "init", "query": to_query(UrlState(start, (), {})), "lang": self.lang})))
+
+    # -- the Python API -------------------------------------------------------------------------
+    def play(self) -> None:
+        """Train on, an epoch per frame, until :meth:`pause` (the page shows it)."""
+        self._submit({"type": "play"})
+
+    def pause(self) -> None:
+        """Stop training at the next step boundary."""
+        self._submit({"type": "pause"})
+        self._call(asyncio.sleep(0))
+
+    def step(self, n: int = 1) -> None:
+        """Train ``n`` epochs now (pausing first if playing), then return."""
+        if not isinstance(n, int) or n < 1:
+            raise TorchgroundError("notebook.bad_steps", value=n)
+        self._submit({"type": "pause"})
+        for _ in range(n):
+            self._call(self._session.receive(json.dumps({"type": "step"})))
+
+    def reset(self) -> None:
+        """Back to epoch 0 with the same initial weights."""
+        self._call(self._session.receive(json.dumps({"type": "reset"})))
+
+    def set(self, **changes: Any) -> None:
+        """Change settings (spec fields), as the page's controls do; the page follows."""
+        fields = {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
+        self._call(self._session.receive(json.dumps({"type": "set", "changes": fields})))
+
+    @property
+    def spec(self) -> Spec:
+        """The spec on screen."""
+        assert self._session.spec is not None
+        return self._session.spec
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """One row of metrics per epoch trained (copies)."""
+        trainer = self._session.trainer
+        return [dict(r) for r in trainer.history.rows] if trainer is not None else []
+
+    @property
+    def model(self) -> nn.Module:
+        """The live model (training changes it in place)."""
+        assert self._session.trainer is not None
+        return self._session.trainer.model
+
+    @property
+    def code(self) -> str:
+        """The PyTorch script of what is on screen (it reproduces the run)."""
+        return to_script(self.spec, self.lang)
+
+    def close(self) -> None:
+        """Stop training, end the session and close the widget."""
+        loop = getattr(self, "_loop", None)  # None: the constructor failed before it made one
+        if loop is not None and not loop.is_closed():
+            self._call(self._session.close())
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join(timeout=10)
+            loop.close()
+        super().close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _call(self, coro: Any) -> Any:
+        """Run ``coro`` on the widget's loop and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(_TIMEOUT_S)
+
+    def _submit(self, message: dict[str, Any]) -> None:
+        self._call(self._session.submit(json.dumps(message)))
+
+    async def _from_session(self, text: str) -> None:
+        """A message of the session: to the page, and its news into the traits."""
+        self.send({"kind": "ws", "text": text})
+        head = text[:30]  # '{"type":"frame",…': a look at the type without parsing the maps
+        session = self._session
+        if '"frame"' in head or '"state"' in head:
+            trainer = session.trainer
+            self.epoch = trainer.history.epochs if trainer is not None else 0
+            self.running = session.running
+            if trainer is not None:
+                self.metrics = {k: v for k, v in trainer.metrics_row().items() if isinstance(v, (int, float, str)) or v is None}
+            if session.spec is not None:
+                self.spec_fields = json.loads(session.spec.to_json())
+
+    def _from_page(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("kind")
+        if kind == "ws" and isinstance(content.get("text"), str):
+            text = content["text"]
+            if '"init"' in text[:30]:  # the page starts from the session's state, not an empty address
+                text = json.dumps({"type": "init", "query": self._session.query(), "lang": self.lang})
+            asyncio.run_coroutine_threadsafe(self._session.submit(text), self._loop)
+        elif kind == "fetch":
+            asyncio.run_coroutine_threadsafe(self._fetch(content), self._loop)
+        elif kind == "closed":  # the output went away: training stops
+            asyncio.run_coroutine_threadsafe(self._session.submit(json.dumps({"type": "pause"})), self._loop)
+
+    async def _fetch(self, request: Mapping[str, Any]) -> None:
+        """An ``/api/…`` request of the page, answered by the server's own application."""
+        import httpx
+
+        from torchground.server.app import create_app
+
+        if self._app is None:
+            self._app = create_app(self._token, lang=self.lang)
+        path = str(request.get("path", "/"))
+        if not path.startswith("/api/"):
+            return
+        path += ("&" if "?" in path else "?") + f"token={self._token}"
+        body = request.get("body")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self._app), base_url="http://widget") as client:
+            answer = await client.request(str(request.get("method", "GET")), path, content=body if isinstance(body, (str, bytes)) else None)
+        self.send({"kind": "fetch", "id": request.get("id"), "status": answer.status_code, "body": answer.text,
+                   "type": answer.headers.get("content-type", "text/plain")})

@@ -1,0 +1,97 @@
+// The notebook playground (anywidget front end): the page itself, in an iframe of the cell's
+// output, talking to the kernel over the widget's own channel instead of a server.
+//
+// The page's modules (app.js and the rest of web/) are the same files the server serves:
+// Python sends their text once (the `files` trait); here each becomes a blob: module whose
+// imports point at the others' blob URLs, and index.html is written into the iframe with
+// them. In the iframe, `window.__tgBridge` stands in for the WebSocket (ws.js uses it) and
+// `/api/…` requests go over the same channel (the kernel answers them with the server's
+// own handlers). Messages: {kind: "ws", text} both ways; {kind: "fetch", id, method, path,
+// body} → {kind: "fetch", id, status, body, type}; {kind: "closed"} when the view goes.
+
+const MODULE = /(["'])\.\/([\w./-]+\.js)\1/g;
+
+/** Blob URLs of every module, each with its "./x.js" imports pointing at the others' URLs. */
+function moduleUrls(files) {
+  const urls = {};
+  const making = new Set();
+  const make = (name) => {
+    if (urls[name]) return urls[name];
+    if (making.has(name) || !(name in files)) return null;
+    making.add(name);
+    const dir = name.includes("/") ? name.slice(0, name.lastIndexOf("/") + 1) : "";
+    const text = files[name].replace(MODULE, (m, q, rel) => {
+      const url = make(dir + rel);
+      return url ? `${q}${url}${q}` : m;
+    });
+    urls[name] = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
+    return urls[name];
+  };
+  for (const name of Object.keys(files)) if (name.endsWith(".js")) make(name);
+  return urls;
+}
+
+/** index.html with the stylesheet inline and app.js from its blob URL, after the bridge's set-up. */
+function pageHtml(files, urls, lang) {
+  const boot = `<script>
+    window.__tgEmbedded = ${JSON.stringify({ lang })};
+    const pending = new Map();
+    let next = 0;
+    window.__tgBridge = { handlers: [], send(text) { parent.postMessage({ tg: "ws", text }, "*"); } };
+    const plainFetch = window.fetch.bind(window);
+    window.fetch = (input, init = {}) => {
+      const path = typeof input === "string" ? input : input.url;
+      if (!path.startsWith("/api/")) return plainFetch(input, init);
+      const id = ++next;
+      return new Promise((resolve) => {
+        pending.set(id, resolve);
+        parent.postMessage({ tg: "fetch", id, method: init.method || "GET", path, body: init.body ?? null }, "*");
+      });
+    };
+    window.addEventListener("message", (event) => {
+      const msg = event.data || {};
+      if (msg.tg === "ws") for (const fn of window.__tgBridge.handlers) fn(msg.text);
+      if (msg.tg === "fetch" && pending.has(msg.id)) {
+        pending.get(msg.id)(new Response(msg.body, { status: msg.status, headers: { "content-type": msg.type } }));
+        pending.delete(msg.id);
+      }
+    });
+  </script>`;
+  return files["index.html"]
+    .replace(/<link rel="stylesheet"[^>]*>/, `<style>${files["style.css"]}</style>`)
+    .replace(/<script type="module" src="[^"]*app\.js"><\/script>/, `${boot}<script type="module" src="${urls["app.js"]}"></script>`);
+}
+
+function render({ model, el }) {
+  const files = model.get("files");
+  const urls = moduleUrls(files);
+  const frame = document.createElement("iframe");
+  frame.style.cssText = "width: 100%; border: 0; display: block;";
+  frame.style.height = `${model.get("height")}px`;
+  frame.setAttribute("data-testid", "tg-widget");
+  frame.srcdoc = pageHtml(files, urls, model.get("lang"));
+  el.append(frame);
+
+  const toPage = (msg) => frame.contentWindow && frame.contentWindow.postMessage(msg, "*");
+  const fromPage = (event) => {
+    if (event.source !== frame.contentWindow) return;
+    const msg = event.data || {};
+    if (msg.tg === "ws") model.send({ kind: "ws", text: msg.text });
+    if (msg.tg === "fetch") model.send({ kind: "fetch", id: msg.id, method: msg.method, path: msg.path, body: msg.body });
+  };
+  const fromKernel = (msg) => {
+    if (msg.kind === "ws") toPage({ tg: "ws", text: msg.text });
+    if (msg.kind === "fetch") toPage({ tg: "fetch", id: msg.id, status: msg.status, body: msg.body, type: msg.type });
+  };
+  window.addEventListener("message", fromPage);
+  model.on("msg:custom", fromKernel);
+  model.on("change:height", () => (frame.style.height = `${model.get("height")}px`));
+  return () => {
+    window.removeEventListener("message", fromPage);
+    model.off("msg:custom", fromKernel);
+    model.send({ kind: "closed" });
+    for (const url of Object.values(urls)) URL.revokeObjectURL(url);
+  };
+}
+
+export default { render };
