@@ -139,9 +139,10 @@ def test_code_shown_is_code_run(l1, l2):
 def test_code_fits_80_columns(lang):
     # display width: a Japanese character takes two columns of a terminal
     from torchground.lessons.own_data import OWN_DATA
+    from torchground.lessons.tf_playground import TF_PLAYGROUND
 
     settings = {"lang": lang, "out_dir": "/tmp/torchground-lesson1-abcdefgh", "epochs": 100}
-    for lesson in [*LESSONS.values(), OWN_DATA]:
+    for lesson in [*LESSONS.values(), OWN_DATA, TF_PLAYGROUND]:
         for step in lesson.steps:
             for line in render_code(step.code, settings, lesson.key, lang).splitlines():
                 assert display_width(line) <= 79, (lesson.number, step.key, line)
@@ -443,12 +444,15 @@ NOTEBOOK_OUTPUT = {
     "lesson2": ["torch.float64", "tensor([[1., 2.],"],
     "lesson3": ["[Epoch 100/100]", "0.0"],
     "own-data": ["classification 3 ('setosa', 'versicolor', 'virginica')", "crossentropy", "out_features=3"],
+    "tf-playground": ["tf-playground 0.80000 (4, 2)", "10 0.03 float64", "True", "1 0.5028 0.5021"],
 }
 NOTEBOOK_LABELS = {
     "en": {"lesson1": "element-wise:", "lesson2": "device:", "lesson3": "÷ epoch",
-           "own-data": "# Training a neural network on your own data"},
+           "own-data": "# Training a neural network on your own data",
+           "tf-playground": "# Training a neural network on the Playground's circle data"},
     "ja": {"lesson1": "要素ごとに計算できる:", "lesson2": "デバイス:", "lesson3": "÷エポック",
-           "own-data": "# 自分のデータでニューラルネットワーク"},
+           "own-data": "# 自分のデータでニューラルネットワーク",
+           "tf-playground": "# Playground の circle データでニューラルネットワーク"},
 }
 NOTEBOOK_NAMES = list(NOTEBOOK_OUTPUT)
 
@@ -465,6 +469,7 @@ def _cells(notebook, kind):
     return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == kind]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "ja"])
 @pytest.mark.parametrize("name", NOTEBOOK_NAMES)
 def test_notebooks_are_made_from_the_lessons(name, lang):
@@ -515,6 +520,8 @@ def test_notebook_runs(name, lang, kernel_name, tmp_path):
         assert (tmp_path / "lesson3-output" / "lesson3-loss.png").is_file()
     if name == "own-data":
         assert {p.name for p in (tmp_path / "own-data-output").iterdir()} == {"iris-like.csv", "iris-like.py"}
+    if name == "tf-playground":
+        assert (tmp_path / "tf-playground-output" / "tf-playground.py").is_file()
 
 
 # --- examples/README.md ----------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The lessons as Jupyter notebooks, one per lesson and language, made from the lessons themselves.
 
-Besides the curriculum's three lessons, the own-data tutorial
-(:mod:`torchground.lessons.own_data`) becomes ``own-data.ipynb`` the same way.
+Besides the curriculum's three lessons, the tutorials on your own data
+(:mod:`torchground.lessons.own_data`) and on TensorFlow Playground links
+(:mod:`torchground.lessons.tf_playground`) become ``own-data.ipynb`` and
+``tf-playground.ipynb`` the same way.
 
 Each notebook is a tutorial in one language: a title and introduction, then for every step
 a Markdown cell (heading and explanation) and a code cell holding the step's code exactly
@@ -36,8 +38,13 @@ from torchground.lessons.lesson3 import DEFAULT_EPOCHS
 from torchground.lessons.own_data import DEFAULT_EPOCHS as OWN_DATA_EPOCHS
 from torchground.lessons.own_data import OWN_DATA, own_data
 from torchground.lessons.steps import Lesson, LessonResult, render_code
+from torchground.lessons.tf_playground import DEFAULT_EPOCHS as TFPG_EPOCHS
+from torchground.lessons.tf_playground import TF_PLAYGROUND, tf_playground
 
-__all__ = ["NOTEBOOK_SETTINGS", "OWN_DATA_SETTINGS", "NOTEBOOKS", "lesson_notebook", "own_data_notebook", "write_notebooks"]
+__all__ = [
+    "NOTEBOOK_SETTINGS", "OWN_DATA_SETTINGS", "TFPG_SETTINGS", "NOTEBOOKS", "lesson_notebook", "own_data_notebook",
+    "tf_playground_notebook", "write_notebooks",
+]
 
 #: The settings the notebooks' code is written with (output folders beside the notebook).
 NOTEBOOK_SETTINGS: dict[int, dict[str, Any]] = {
@@ -48,6 +55,8 @@ NOTEBOOK_SETTINGS: dict[int, dict[str, Any]] = {
 
 #: The own-data tutorial's settings in its notebook.
 OWN_DATA_SETTINGS: dict[str, Any] = {"out_dir": "own-data-output", "epochs": OWN_DATA_EPOCHS}
+#: The TensorFlow Playground tutorial's settings in its notebook.
+TFPG_SETTINGS: dict[str, Any] = {"out_dir": "tf-playground-output", "epochs": TFPG_EPOCHS}
 
 # Explanation fields that depend on the machine or on the run's folder: what the notebook says.
 _FIELDS: dict[str, dict[str, Any]] = {
@@ -97,6 +106,15 @@ def own_data_notebook(lang: str | None = None) -> str:
     return _notebook(OWN_DATA, result, settings, result.title, t("lessons.nb.how_own", lang))
 
 
+def tf_playground_notebook(lang: str | None = None) -> str:
+    """The TensorFlow Playground tutorial (:mod:`torchground.lessons.tf_playground`) as a notebook."""
+    lang = resolve_language(lang, "lessons.bad_lang")
+    settings = {"lang": lang, **TFPG_SETTINGS}
+    with tempfile.TemporaryDirectory(prefix="torchground-notebook-") as tmp:
+        result = tf_playground(lang=lang, epochs=settings["epochs"], out_dir=tmp)
+    return _notebook(TF_PLAYGROUND, result, settings, result.title, t("lessons.nb.how_tfpg", lang))
+
+
 def _notebook(lesson: Lesson, result: LessonResult, settings: dict[str, Any], head: str, how: str) -> str:
     lang = result.lang
     cells = [_cell("markdown", 0, f"# {head}\n\n{result.intro}\n\n{how}")]
@@ -123,6 +141,7 @@ NOTEBOOKS: dict[str, Callable[[str], str]] = {
     "lesson2": lambda lang: lesson_notebook(2, lang),
     "lesson3": lambda lang: lesson_notebook(3, lang),
     "own-data": own_data_notebook,
+    "tf-playground": tf_playground_notebook,
 }
 
 
