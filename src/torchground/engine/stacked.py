@@ -54,6 +54,7 @@ from torchground.engine.results import ModelResult, split_sizes
 from torchground.errors import TorchgroundError
 from torchground.spec import Spec
 from torchground.train.history import metric_columns
+from torchground.schedules import LRBank
 from torchground.train.run import divergence_message, intra_op_threads, resolve_device
 
 __all__ = ["ModelResult", "StackedGroup", "group_key", "check_supported", "SUPPORTED", "Pruner"]
@@ -149,7 +150,7 @@ class StackedGroup:
         self._compiled: Any = None
         self._pinned: Tensor | None = None  # host buffer of the epoch's table (CUDA)
         self._finite = np.ones(0, dtype=bool)
-        self.compile = compile
+        self.compile = compile and not any(s.scheduler for s in specs)  # fused kernels keep fixed rates: a schedule trains eagerly
         self._which: Tensor | None = None  # per model, its batch order among the distinct ones (on the device)
         self._snap: Any = None  # the state at the start of the epoch (for diverged models)
         self._all_ok = np.ones(0, dtype=bool)
@@ -167,6 +168,11 @@ class StackedGroup:
         self.watching = bool((self.patience >= 0).any())
         self.best_params = self.net.params.clone() if self.restore_best.any() else None
         self.lrs = np.array([s.lr for s in specs], dtype=np.float64)
+        self.schedule = LRBank(specs) if any(s.scheduler for s in specs) else None  # per-model rates, epoch by epoch
+        if self.schedule is not None:
+            self._wds = [float(s.weight_decay or 0.0) for s in specs]
+            self.lrs = np.array([self.schedule.lr(j) for j in range(M)], dtype=np.float64)
+            self.net.opt.set_lr(self.lrs.tolist(), self._wds)
         self.steps = 0
         self.columns = metric_columns(self.problem)
         self.metrics = np.full((self.epochs, M, len(self.columns)), np.nan)
@@ -277,9 +283,13 @@ class StackedGroup:
             self._all_ok = ok
         else:
             self.metrics[epoch - 1, self.ids[ok]] = row[ok]
+        if self.schedule is not None:  # the next epoch's rates (the row keeps this one's)
+            self.lrs[self.ids] = self.schedule.step(self.ids.tolist(), row[:, 1 + (self.n_val > 0)].tolist())
         still = self._early_stopping(epoch, row[:, 1 + (self.n_val > 0)], ok)
         if diverged or still is not ok:  # some models leave the group
             self._compact(ok & still)
+        if self.schedule is not None and len(self.ids):
+            self.net.opt.set_lr(self.lrs[self.ids].tolist(), [self._wds[i] for i in self.ids])
 
     def _to_host(self, stats: Tensor, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """From :func:`epoch_stats`' (M, S + K) table: which models' step losses were all
