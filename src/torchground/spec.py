@@ -155,6 +155,7 @@ class Spec(BaseModel):
 
     # -- construction with our own error type -------------------------------------------------
     def __init__(self, **data: Any) -> None:
+        _refuse_surrogates(data)
         try:
             super().__init__(**data)
         except ValidationError as exc:
@@ -365,6 +366,10 @@ class Spec(BaseModel):
                     raise TypeError(f"{key} must be a number, not {value!r}")
                 if isinstance(default, bool) and not isinstance(value, bool):  # torch's fused kernels take no 0/1
                     raise TypeError(f"{key} must be true or false, not {value!r}")
+            for key, limit in _COUNT_LIMITS.get(self.optimizer, {}).items():  # counts a dummy step may not reach
+                value = self.optimizer_args.get(key)
+                if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit):
+                    raise ValueError(f"{key} must be an integer from 1 to {limit}")
             _dummy_step(OPTIMIZERS.get(self.optimizer).build, self.lr, kwargs)
         except (ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError, KeyError, IndexError, AttributeError) as exc:
             raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=_fmt(self.optimizer_args), reason=str(exc)) from None
@@ -507,6 +512,23 @@ PRESETS: dict[str, dict[str, Any]] = {
 SPEC_FIELDS: tuple[str, ...] = tuple(Spec.model_fields)
 
 
+def _refuse_surrogates(value: Any, field: str = "-") -> None:
+    """A lone surrogate (``"\\ud800"``) anywhere in the fields is no text: refused before pydantic,
+    which cannot encode it, and before a message could show it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SpecError("spec.invalid", field=field, value=ascii(value)[:60], allowed=t("safety.allowed_text")) from None
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _refuse_surrogates(key, "-")
+            _refuse_surrogates(item, key if field == "-" and isinstance(key, str) else field)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _refuse_surrogates(item, field)
+
+
 def _form_reason(exc: BaseException) -> str:
     """Why a config's text could not be read as data: nesting too deep, or an integer too long."""
     return t("safety.too_deep") if isinstance(exc, RecursionError) else t("safety.int_digits")
@@ -518,6 +540,11 @@ def _validate_form(cls: Any, data: Any) -> "Spec":
         return cls.model_validate(data)
     except RecursionError:
         raise SpecError("spec.bad_file", format="data", line="?", reason=t("safety.too_deep")) from None
+
+
+#: Optimiser settings that count iterations or kept steps: whole numbers from 1 to a limit (an
+#: L-BFGS history of 0 fails at its second iteration; max_iter 2**63 never ends a step).
+_COUNT_LIMITS = {"lbfgs": {"history_size": 1_000, "max_iter": 10_000, "max_eval": 12_500}}
 
 
 def _dummy_step(build: Any, lr: float, kwargs: dict[str, Any]) -> None:
@@ -598,7 +625,8 @@ def _registry_name(registry: Any, v: Any) -> str:
 
 
 def _in_range(field: str, value: Any, low: float, high: float, low_open: bool = False) -> None:
-    bad = not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
+    bad = not isinstance(value, (int, float)) or isinstance(value, bool)
+    bad = bad or (isinstance(value, int) and not -(2**1023) < value < 2**1023) or not math.isfinite(value)  # no float holds it
     bad = bad or value > high or (value <= low if low_open else value < low)
     if bad:
         key = "spec.allowed.range_open" if low_open else "spec.allowed.range"

@@ -109,3 +109,19 @@ def test_an_edit_of_1e308_in_the_url_is_an_error_not_an_internal_one():
 
     asyncio.run(talk())
     assert answers[0]["type"] == "error" and "Internal" not in answers[0]["message"] and "1e+308" in answers[0]["message"]
+
+
+# ----------------------------------------------------------------------------- found by bench/fuzz.py
+@pytest.mark.parametrize("fields", [
+    {"dataset": "\ud800"}, {"activation": "\ud800"}, {"features": ["\ud800"]}, {"optimizer_args": {"\ud800": 1}},
+    {"epochs": 10**400}, {"noise": 10**400},
+    {"optimizer": "lbfgs", "optimizer_args": {"history_size": 0}},
+    {"optimizer": "lbfgs", "optimizer_args": {"max_iter": 2**63}},
+    {"optimizer": "lbfgs", "optimizer_args": {"max_eval": 0}},
+    {"optimizer": "sgd", "optimizer_args": {"maximize": 0}},
+])
+def test_fields_the_fuzz_found_are_spec_errors_with_printable_messages(fields):
+    with pytest.raises(SpecError) as caught:
+        Spec(**fields)
+    caught.value.message("en").encode("utf-8")
+    caught.value.message("ja").encode("utf-8")
