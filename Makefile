@@ -1,10 +1,11 @@
-# torchground: `make run` sets up and runs the main job, `make test` sets up and runs the tests.
+# torchground: `make run` sets up and runs the main job, `make test` sets up and runs the tests
+# (`make test-fast`: all but the slow, browser, GPU and notebook tests).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: run test test-wheel test-blas-paths install install-test system-deps system-deps-test clean
+.PHONY: run test test-wheel test-fast test-blas-paths install install-test system-deps system-deps-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +65,11 @@ test-wheel: install
 	$(WHEEL_DIR)/venv/bin/pip install -q torch==2.13.0
 	$(WHEEL_DIR)/venv/bin/pip install -q $(WHEEL_DIR)/torchground-*.whl
 	cd $(WHEEL_DIR)/run && ../venv/bin/python $(CURDIR)/.ci/wheel_smoke.py
+
+# The inner loop: everything but the tests marked slow, browser, gpu or notebook
+# (pyproject.toml lists the markers; `make test` and .ci/run still run them all).
+test-fast: install-test
+	$(PY) -m pytest -q -m "not slow and not browser and not gpu and not notebook"
 
 # The engine-vs-trainer agreement tests under each of MKL's code paths (README: "Reliability
 # and security"): exact agreement under COMPATIBLE, the stated promise for chaotic cases on all.

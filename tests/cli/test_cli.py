@@ -49,6 +49,7 @@ def basic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_every_run_file(basic_run: Path) -> None:
     assert sorted(p.name for p in basic_run.iterdir()) == sorted(RUN_FILES)
 
@@ -92,6 +93,7 @@ def test_train_pictures_are_png(basic_run: Path, name: str) -> None:
 # ----------------------------------------------------------------------------- train: output modes
 
 
+@pytest.mark.slow
 def test_train_json_prints_one_object(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "train", "--epochs", "3", "--out", str(tmp_path / "r"), "--json")
     assert code == 0
@@ -104,6 +106,7 @@ def test_train_json_prints_one_object(capsys: pytest.CaptureFixture[str], tmp_pa
     assert summary["train_loss"] == reference["train_loss"] and summary["val_acc"] == reference["val_acc"]
 
 
+@pytest.mark.slow
 def test_train_log_every_prints_curriculum_lines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "train", "--epochs", "3", "--out", str(tmp_path / "r"), "--log-every", "1")
     assert code == 0
@@ -115,6 +118,7 @@ def test_train_log_every_prints_curriculum_lines(capsys: pytest.CaptureFixture[s
     assert f"val_acc: {history.rows[2]['val_acc']:.5f}" in lines[2]
 
 
+@pytest.mark.slow
 def test_train_log_every_n_goes_to_stderr_with_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(capsys, "train", "--epochs", "4", "--out", str(tmp_path / "r"), "--log-every", "2", "--json")
     assert code == 0
@@ -122,6 +126,7 @@ def test_train_log_every_n_goes_to_stderr_with_json(capsys: pytest.CaptureFixtur
     assert re.findall(r"^\[Epoch (\d)/4\]", err, flags=re.M) == ["1", "2", "4"]  # the first, then every 2nd
 
 
+@pytest.mark.slow
 def test_train_quiet_silences_log_lines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(capsys, "train", "--epochs", "2", "--out", str(tmp_path / "r"), "--log-every", "1", "--quiet")
     assert code == 0 and out == "" and "[Epoch" not in err
@@ -130,6 +135,7 @@ def test_train_quiet_silences_log_lines(capsys: pytest.CaptureFixture[str], tmp_
 # ----------------------------------------------------------------------------- train: spec sources
 
 
+@pytest.mark.slow
 def test_train_config_toml_with_a_flag_override(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     config = tmp_path / "exp.toml"
     config.write_text('epochs = 2\nhidden = [4, 2]\nlr = 0.1\nactivation = "relu"\n', encoding="utf-8")
@@ -140,6 +146,7 @@ def test_train_config_toml_with_a_flag_override(capsys: pytest.CaptureFixture[st
     assert saved == Spec(epochs=2, hidden=(4, 2), lr=0.2, activation="relu")
 
 
+@pytest.mark.slow
 def test_train_config_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     config = tmp_path / "exp.json"
     config.write_text(Spec(epochs=2, dataset="xor").to_json(), encoding="utf-8")
@@ -148,6 +155,7 @@ def test_train_config_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert Spec.from_json((tmp_path / "r" / "spec.json").read_text(encoding="utf-8")) == Spec(epochs=2, dataset="xor")
 
 
+@pytest.mark.slow
 def test_train_preset_playground(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "r"
     code, _, err = run(capsys, "train", "--preset", "playground", "--epochs", "2", "--out", str(out), "--quiet")
@@ -159,6 +167,7 @@ def test_train_preset_playground(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert len(rows) == 3
 
 
+@pytest.mark.slow
 def test_train_opt_sets_optimizer_args(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "r"
     code, _, err = run(capsys, "train", "--opt", "momentum=0.9", "--opt", "nesterov=true", "--epochs", "2",
@@ -168,6 +177,7 @@ def test_train_opt_sets_optimizer_args(capsys: pytest.CaptureFixture[str], tmp_p
     assert saved.optimizer_args == {"momentum": 0.9, "nesterov": True}
 
 
+@pytest.mark.slow
 def test_train_opt_pairs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "r"
     code, _, err = run(capsys, "train", "--optimizer", "adam", "--opt", "betas=0.8,0.99", "--epochs", "1",
@@ -176,6 +186,7 @@ def test_train_opt_pairs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     assert Spec.from_json((out / "spec.json").read_text(encoding="utf-8")).optimizer_args == {"betas": (0.8, 0.99)}
 
 
+@pytest.mark.slow
 def test_train_flags_reach_the_spec(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "r"
     code, _, err = run(
@@ -303,6 +314,7 @@ def test_lang_does_not_leak_into_the_next_call(capsys: pytest.CaptureFixture[str
 # ----------------------------------------------------------------------------- divergence and interruption
 
 
+@pytest.mark.slow
 def test_diverging_run_exits_3_with_the_message_and_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "r"
     code, stdout, err = run(capsys, "train", "--dataset", "reg-plane", "--lr", "3", "--n-samples", "200",
@@ -318,6 +330,7 @@ def test_diverging_run_exits_3_with_the_message_and_files(capsys: pytest.Capture
     assert all(bool(torch.isfinite(v).all()) for v in weights.values())
 
 
+@pytest.mark.slow
 def test_interrupted_run_exits_130_and_saves(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from torchground.train import Trainer
@@ -371,6 +384,7 @@ def test_data_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert path.read_bytes()[:8] == PNG_MAGIC
 
 
+@pytest.mark.slow
 def test_data_unknown_dataset(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     assert_usage_error(*run(capsys, "data", "moon", "--out", str(path)), "moon", "circle")
@@ -425,6 +439,7 @@ def test_list_unknown_kind(capsys: pytest.CaptureFixture[str]) -> None:
 # ----------------------------------------------------------------------------- a real process
 
 
+@pytest.mark.slow
 def test_real_process_usage_error_exits_2_without_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "TORCHGROUND_LANG": "en"}
     code = "from torchground.cli import main; raise SystemExit(main(['train', '--epochs', 'x']))"
@@ -439,6 +454,7 @@ def test_real_process_usage_error_exits_2_without_traceback(tmp_path: Path) -> N
         assert "train" in proc.stdout and "data" in proc.stdout and "list" in proc.stdout
 
 
+@pytest.mark.slow
 def test_train_engine_fast_gives_the_eager_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     summaries = []
     for engine in ("eager", "fast"):
@@ -451,6 +467,7 @@ def test_train_engine_fast_gives_the_eager_numbers(tmp_path: Path, capsys: pytes
     assert (tmp_path / "fast" / "boundary.png").exists()
 
 
+@pytest.mark.slow
 def test_train_engine_compiled_gives_the_eager_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     summaries = []
     for engine in ("eager", "compiled"):  # full batches: one step an epoch, a short compilation
@@ -463,6 +480,7 @@ def test_train_engine_compiled_gives_the_eager_numbers(tmp_path: Path, capsys: p
         assert compiled[key] == pytest.approx(eager[key], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_train_engine_refuses_unknown_and_unsupported(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--engine", "turbo"]) == 2
     assert "eager, fast, compiled" in capsys.readouterr().err

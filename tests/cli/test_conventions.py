@@ -23,6 +23,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     return subprocess.run([sys.executable, "-m", "torchground", *args], capture_output=True, text=True, env=full, timeout=300)
 
 
+@pytest.mark.slow
 def test_version_and_python_m(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"torchground {__version__}"
@@ -51,12 +52,14 @@ def test_plurals() -> None:
     assert plural("clix.steps", 1) == "1 step"
 
 
+@pytest.mark.slow
 def test_finished_one_epoch_in_english(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--epochs", "1", "--batch-size", "full", "--device", "cpu", "--out", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
     assert "Finished 1 epoch (1 step) in" in out
 
 
+@pytest.mark.slow
 def test_exit_statuses(tmp_path: Path) -> None:
     assert main(["train", "--epochs", "0"]) == 2
     diverged = main(["train", "--dataset", "reg-plane", "--lr", "3", "--n-samples", "200", "--epochs", "5", "--device", "cpu",

@@ -28,6 +28,7 @@ def three(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_train_on_a_file_and_repeat_from_the_run_folder(capsys, tmp_path, three):
     out = tmp_path / "run"
     code, stdout, _ = run(capsys, "train", "--data", str(three), "--hidden", "6", "--epochs", "12", "--lr", "0.1",
@@ -45,6 +46,7 @@ def test_train_on_a_file_and_repeat_from_the_run_folder(capsys, tmp_path, three)
     assert (again / "history.csv").read_text() == (out / "history.csv").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "text, fragment",
     [
@@ -64,6 +66,7 @@ def test_bad_files_exit_2_and_write_nothing(capsys, tmp_path, text, fragment):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_problem_and_no_standardize(capsys, tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("x1,x2,label\n" + "".join(f"{i % 9},{i % 4},{1 + i % 2}\n" for i in range(40)), encoding="utf-8")

@@ -144,6 +144,7 @@ def max_difference(rows: list[dict[str, Any]], expected: list[dict[str, Any]]) -
     return worst
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name",
     list(CASES),
@@ -181,6 +182,7 @@ def test_script_prints_like_torchground(runs: dict[str, Any]) -> None:
     assert lines == [log_line(row, 5) for row in expected]
 
 
+@pytest.mark.slow
 def test_notebook_is_valid_and_runs(runs: dict[str, Any]) -> None:
     nbformat = pytest.importorskip("nbformat")
     folder, proc, rows, expected = runs["notebook"]
@@ -316,6 +318,7 @@ def test_catalogue_en_ja() -> None:
 
 
 # -- CLI --------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_writes_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sub" / "train.py"
     code = main(["export", "script", "--dataset", "xor", "--hidden", "4,2", "--opt", "momentum=0.5", "--epochs", "7",

@@ -34,6 +34,7 @@ def _code_cells(notebook: str) -> str:
     return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_same_program_in_both_languages(name: str) -> None:
     spec = make_spec(name)
@@ -92,6 +93,7 @@ def test_python_api_follows_the_language_rule(monkeypatch: pytest.MonkeyPatch) -
     assert to_script(Spec(epochs=2)) == to_script(Spec(epochs=2), "en")
 
 
+@pytest.mark.slow
 def test_both_languages_reproduce_the_run(tmp_path: Path) -> None:
     # One case with every optional part (regression, val/test split, LBFGS, L1, L2, early
     # stopping): the Japanese and the English script each give the trainer's numbers.

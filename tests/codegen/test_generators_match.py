@@ -35,6 +35,7 @@ def test_exported_texts_are_of_library_data_sets() -> None:
     assert GENERATORS and set(GENERATORS) <= set(DATASETS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(GENERATORS))
 def test_exported_generator_is_the_library_generator(name: str) -> None:
     for seed in SEEDS:

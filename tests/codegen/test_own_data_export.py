@@ -43,6 +43,7 @@ def _specs(tmp_path: Path) -> dict[str, Spec]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["small_3_classes", "big_2_classes_unscaled", "regression", "blobs_4", "spiral_k_5_multimargin"])
 def test_script_reproduces_the_run(tmp_path: Path, name: str) -> None:
     spec = _specs(tmp_path)[name]

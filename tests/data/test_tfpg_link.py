@@ -161,6 +161,7 @@ def link_settings(draw: st.DrawFn) -> LinkSettings:
     return LinkSettings(values, hides)
 
 
+@pytest.mark.slow
 @given(link_settings())
 @settings(max_examples=200, deadline=None)
 def test_format_then_parse_is_the_identity(s: LinkSettings) -> None:

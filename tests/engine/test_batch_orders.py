@@ -58,6 +58,7 @@ def test_a_disagreeing_or_missing_library_leaves_torch_to_draw(monkeypatch):
         NativeOrders([1, 2], 10)
 
 
+@pytest.mark.slow
 def test_a_compiled_group_with_many_shuffle_seeds_trains_as_the_eager_engine():
     specs = [Spec(hidden=(3,), n_samples=40, batch_size=7, epochs=3, shuffle_seed=i, init_seed=i) for i in range(NATIVE_MIN_KEYS + 4)]
     group = StackedGroup(specs, compile=True)
@@ -69,6 +70,7 @@ def test_a_compiled_group_with_many_shuffle_seeds_trains_as_the_eager_engine():
             assert abs(a["train_loss"] - b["train_loss"]) <= 1e-5 and abs(a["val_loss"] - b["val_loss"]) <= 1e-5
 
 
+@pytest.mark.slow
 def test_models_leaving_a_compiled_group_keep_the_others_orders():
     """A model diverges and leaves the group: the C streams of the others go on as torch's would."""
     base = Spec(activation="relu", output_activation="identity", n_samples=60, batch_size=6, epochs=6)

@@ -262,6 +262,7 @@ def _compiler_available() -> bool:
     return any(shutil.which(c) for c in ("c++", "g++", "clang++"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "specs",
     [
@@ -294,6 +295,7 @@ def test_compiled_epochs_agree_with_the_trainer(specs):
         assert result.steps == eager(spec).history.steps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("orders", [3, 1])
 def test_compiled_many_models_agree_with_the_eager_engine_and_trainer(orders):
     """16 models or more: batches gathered eagerly (once for all models when they share one
@@ -412,7 +414,9 @@ def test_group_refuses_mixed_specs():
 
 
 # ----------------------------------------------------------------------------- CUDA
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def cuda(test):
+    """Marked ``gpu`` (``make test-fast`` leaves it out) and skipped without a CUDA GPU."""
+    return pytest.mark.gpu(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")(test))
 
 
 @cuda

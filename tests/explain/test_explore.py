@@ -30,6 +30,7 @@ def test_neuron_any_width_and_no_target():
     assert r.loss is None and r.weight_grad is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ACTIVATIONS.names())
 def test_graph_for_every_activation(name):
     g = model_graph(Spec(activation=name, hidden=(3,)), with_values=True)
@@ -51,6 +52,7 @@ def test_graph_for_every_depth(hidden):
     assert len(g.by_kind("parameter")) == 2 * (len(hidden) + 1)
 
 
+@pytest.mark.slow
 def test_neuron_cli(capsys, tmp_path):
     out = tmp_path / "n.dot"
     assert main(["neuron", "--target", "1", "--out", str(out)]) == 0

@@ -237,6 +237,7 @@ def test_error_pointer_marks_the_position():
     assert "column 6" in str(info.value)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     st.one_of(
@@ -301,6 +302,7 @@ def test_catalogues_have_the_same_keys_and_placeholders():
         assert fields(en[key]) == fields(ja[key]), key
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("xyz_ab01.5e-+=, \t;é(")), max_size=40) | st.text(max_size=40))
 def test_parse_assignments_raises_only_formula_error(text):

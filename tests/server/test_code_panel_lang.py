@@ -42,6 +42,7 @@ def _code(client: TestClient, init: dict[str, Any], changes: list[dict[str, Any]
     raise AssertionError("no code message")
 
 
+@pytest.mark.slow
 def test_code_panel_follows_the_session_language() -> None:
     client = TestClient(create_app(TOKEN, lang="en"))
     spec = parse_query(QUERY).spec

@@ -513,6 +513,7 @@ def test_real_server_refuses_a_foreign_origin(live_server: tuple[int, Any]) -> N
             ws.recv(timeout=5)
 
 
+@pytest.mark.slow
 def test_many_sessions_train_independently(live_server: tuple[int, Any]) -> None:
     port, app = live_server
     wait_for_free_slots(app, 0)
@@ -573,6 +574,7 @@ def test_the_seventeenth_session_is_refused(live_server: tuple[int, Any]) -> Non
 # ----------------------------------------------------------------------------- the command
 
 
+@pytest.mark.slow
 def test_serve_command_prints_the_url_and_runs_uvicorn(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from torchground.cli import main, serve_cmd
 
@@ -612,6 +614,7 @@ def test_options_say_which_optimizers_take_weight_decay():
     assert decay["sgd"] is True and decay["rprop"] is False and decay["lbfgs"] is False
 
 
+@pytest.mark.slow
 def test_lbfgs_settings_that_make_endless_steps_are_capped():
     from torchground.errors import SpecError
     from torchground.server.protocol import check_caps

@@ -94,6 +94,7 @@ def start_slow(s: Server) -> Any:
     return ws
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the server's CPU time from /proc")
 def test_security_headers_host_check_and_cookie(server):
     ok = server.get(f"/api/options?token={server.token}")
@@ -113,6 +114,7 @@ def test_security_headers_host_check_and_cookie(server):
             ws.recv(timeout=30)
 
 
+@pytest.mark.slow
 def test_closing_a_flooding_tab_cancels_its_work(server):
     ws = start_slow(server)
     for _ in range(30):
@@ -124,6 +126,7 @@ def test_closing_a_flooding_tab_cancels_its_work(server):
     assert server.cpu_seconds() - before < 0.5  # idle, where the queued epochs would keep a CPU busy
 
 
+@pytest.mark.slow
 def test_pause_answers_and_another_tab_gets_its_first_frame(server):
     tabs = [start_slow(server) for _ in range(3)]
     fresh = server.ws()
@@ -140,6 +143,7 @@ def test_pause_answers_and_another_tab_gets_its_first_frame(server):
         ws.close()
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_busy_server():
     server = Server()
     try:

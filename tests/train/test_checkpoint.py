@@ -61,6 +61,7 @@ def _same(a: Trainer, b: Trainer) -> None:
         assert torch.equal(x, y), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(SPECS))
 def test_resume_after_ctrl_c_is_bit_identical(name: str, tmp_path: Path) -> None:
     spec = SPECS[name]
@@ -96,6 +97,7 @@ def test_checkpoint_round_trips_non_finite_numbers(tmp_path: Path) -> None:
     assert torch.equal(back_t["a"], tensors["a"]) and back_m == meta
 
 
+@pytest.mark.slow
 def test_a_damaged_checkpoint_is_refused_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "r"
     assert main(["train", "--epochs", "3", "--device", "cpu", "--out", str(run), "--quiet"]) == 0
@@ -121,6 +123,7 @@ def test_capture_restore_in_process(tmp_path: Path) -> None:
 
 
 # -- the command line -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_resume_refuses_spec_flags_and_finished_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "r"
     assert main(["train", "--epochs", "2", "--device", "cpu", "--out", str(run), "--quiet"]) == 0
@@ -135,6 +138,7 @@ def test_resume_refuses_spec_flags_and_finished_runs(tmp_path: Path, capsys: pyt
     assert "not a run folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_run_folder_starts_with_the_spec_and_ends_with_the_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[str]] = []
     original = Trainer.run_epoch
@@ -150,6 +154,7 @@ def test_run_folder_starts_with_the_spec_and_ends_with_the_summary(tmp_path: Pat
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted(RUN_FILES)
 
 
+@pytest.mark.slow
 def test_a_new_run_in_an_old_folder_clears_it_first(tmp_path: Path) -> None:
     run = tmp_path / "r"
     assert main(["train", "--epochs", "2", "--device", "cpu", "--out", str(run), "--quiet"]) == 0
@@ -161,6 +166,7 @@ def test_a_new_run_in_an_old_folder_clears_it_first(tmp_path: Path) -> None:
     assert sorted(p.name for p in run.iterdir()) == ["spec.json"]
 
 
+@pytest.mark.slow
 def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(tmp_path: Path) -> None:
     spec = Spec(epochs=4, device="cpu")
     run = tmp_path / "r"

@@ -54,6 +54,7 @@ def test_k_class_spec_defaults_and_refusals():
         assert part in err.value.message("en"), (fields, err.value.message("en"))
 
 
+@pytest.mark.slow
 def test_k_class_training_metrics_and_summary(tmp_path):
     run = train(Spec(dataset="blobs", classes=4, n_samples=240, hidden=(8,), lr=0.1, epochs=15, batch_size=10,
                      train_pct=60, val_pct=20, test_pct=20))
@@ -83,6 +84,7 @@ def test_confusion_matrix_and_precision_recall():
     assert precision[1] is None  # nothing predicted as class 1
 
 
+@pytest.mark.slow
 def test_csv_far_from_origin_trains_standardised_and_repeats(tmp_path):
     path = three_class_file(tmp_path)
     fields = csv_fields(path)

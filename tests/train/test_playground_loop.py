@@ -46,6 +46,7 @@ def run_reference(name: str, dtype: torch.dtype) -> tuple[dict, list[tuple[float
     return ref, losses, net, loop
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("name", NAMES)
 def test_every_epochs_losses_are_tf_playgrounds(name: str, dtype: torch.dtype) -> None:
@@ -55,6 +56,7 @@ def test_every_epochs_losses_are_tf_playgrounds(name: str, dtype: torch.dtype) -
     assert diff.max() <= TOLERANCE[dtype], diff.max()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_final_weights_are_tf_playgrounds(name: str) -> None:
     ref, _, net, _ = run_reference(name, torch.float64)
@@ -63,6 +65,7 @@ def test_final_weights_are_tf_playgrounds(name: str) -> None:
         assert np.abs(np.array(got["bias"]) - np.array(want["bias"])).max() <= 1e-12
 
 
+@pytest.mark.slow
 def test_l1_reference_kills_a_weight_and_keeps_it_at_zero() -> None:
     ref, _, net, loop = run_reference("spiral-features-l1", torch.float64)
     dead = loop.dead[0]

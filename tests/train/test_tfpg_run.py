@@ -42,6 +42,7 @@ def test_open_link_gives_tf_playgrounds_data_and_initial_weights(name: str) -> N
         np.testing.assert_array_equal(b, np.array(layer["bias"]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", NAMES)
 def test_a_links_run_has_tf_playgrounds_losses_every_epoch(name: str, dtype: str) -> None:
@@ -103,6 +104,7 @@ def links(draw: st.DrawFn) -> str:
     return "https://playground.tensorflow.org/#" + text
 
 
+@pytest.mark.slow
 @given(links())
 @settings(max_examples=60, deadline=None)
 def test_link_spec_link_is_the_identity(url: str) -> None:

@@ -140,6 +140,7 @@ def test_training_does_not_disturb_the_global_rng() -> None:
 # ----------------------------------------------------------------------------- curriculum equivalence
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fields",
     [{}, {"shuffle": False}, {"batch_size": "full"}, {"shuffle_seed": 3, "batch_size": 7}],
@@ -156,6 +157,7 @@ def test_trainer_equals_the_curriculum_loop_in_float64() -> None:
     assert_rows_match(curriculum_loop(spec, 4, torch.float64), train(spec).history)
 
 
+@pytest.mark.slow
 def test_trainer_with_a_dataloader_gives_the_same() -> None:
     spec = Spec(epochs=10)
     data = make_data(spec)

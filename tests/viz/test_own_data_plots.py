@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from torchground.viz.boundary import data_box
 from torchground.viz.plots import CLASS_COLOURS, class_picture, plot_boundary, plot_dataset
 
 
+@pytest.mark.slow
 def test_boundary_of_a_file_spans_its_extent_in_its_units(tmp_path: Path) -> None:
     path = tmp_path / "far.csv"
     rows = [f"{1000 + i % 10},{-50 + (i % 7) * 2},{('lo', 'mid', 'hi')[i % 3]}" for i in range(60)]

@@ -158,6 +158,7 @@ def _figures(run, reg_run, lang):
     }
 
 
+@pytest.mark.slow
 def test_every_plot_writes_png_and_svg(run, reg_run, tmp_path):
     for name, fig in _figures(run, reg_run, "en").items():
         width, height = fig.get_size_inches() * 100
@@ -172,6 +173,7 @@ def test_every_plot_writes_png_and_svg(run, reg_run, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp files left
 
 
+@pytest.mark.slow
 def test_texts_follow_language(run, reg_run):
     en, ja = _figures(run, reg_run, "en"), _figures(run, reg_run, "ja")
     for name in en:
@@ -289,6 +291,7 @@ def test_dataset_plot(run, reg_run):
 
 
 # ----------------------------------------------------------------------------- saving
+@pytest.mark.slow
 def test_save_formats_and_bad_suffix(tmp_path):
     fig = plot_dataset(make_dataset("xor", 30), lang="en")
     assert save_figure(fig, tmp_path / "sub" / "X.PNG").read_bytes().startswith(PNG_MAGIC)
@@ -331,6 +334,7 @@ def test_plots_from_threads(tmp_path):
     assert len({len(o) for o in outputs}) == 1
 
 
+@pytest.mark.slow
 def test_japanese_renders_without_missing_glyphs(run, tmp_path):
     if cjk_font() is None:
         pytest.skip(f"no font with Japanese glyphs installed (Debian: {CJK_PACKAGES})")
@@ -352,6 +356,7 @@ def test_fallback_font_is_set_on_every_text(monkeypatch, tmp_path):
     assert save_figure(fig, tmp_path / "h.png").read_bytes().startswith(PNG_MAGIC)
 
 
+@pytest.mark.slow
 def test_no_pyplot_and_boundary_without_matplotlib():
     code = (
         "import sys, torchground.viz.boundary; assert 'matplotlib' not in sys.modules, 'boundary imports matplotlib';"

@@ -73,6 +73,7 @@ def run_case(name: str, kernels: str = "unrolled") -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "fused_epochs", "kernels"),
     [(name, 3, kernels) for name in ("sgd-shared", "adam-orders", "momentum-l2", "own-data-val-test", "l1-dead-weights")
@@ -90,6 +91,7 @@ def test_fused_steps_agree_with_the_eager_engine(name, fused_epochs, kernels):
     assert not [w for w in got["warnings"] if "fused" in w]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernels", ["unrolled", "tiled"])
 def test_a_diverging_model_leaves_and_the_others_train_on(kernels):
     """The diverged model is put back and leaves; the kernels go on with the two others (new,
@@ -100,6 +102,7 @@ def test_a_diverging_model_leaves_and_the_others_train_on(kernels):
     assert got["unrolled"] == (kernels == "unrolled")
 
 
+@pytest.mark.slow
 def test_a_kernel_that_disagrees_is_refused():
     got = run_case("corrupted")
     assert got["fused_epochs"] == 0 and got["worst"] <= 1e-5  # Inductor took over; results as eager

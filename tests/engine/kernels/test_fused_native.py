@@ -56,6 +56,7 @@ def worst_difference(a: list, b: list) -> float:
                for k in x if k != "epoch" and x[k] is not None and not math.isnan(x[k]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "fused_epochs"), [("sgd-shared", 3), ("adam-orders", 3), ("momentum-l2", 3), ("adamw-200", 3),
                                                      ("curriculum", 3),
                                                      ("own-data-val-test", 3), ("test-only-full-batch", 3),
@@ -76,6 +77,7 @@ def test_fused_steps_agree_with_the_eager_engine(name, fused_epochs):
         assert group.net.dead.any() and torch.equal(group.net.dead, reference.net.dead)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("vector", [4, 8])
 def test_narrower_vectors_agree(vector, monkeypatch):
     """Machines without AVX-512 build 8 models to a vector; 4 is the narrowest."""
@@ -86,6 +88,7 @@ def test_narrower_vectors_agree(vector, monkeypatch):
     assert worst_difference(StackedGroup(specs).run(), fast) <= 1e-5
 
 
+@pytest.mark.slow
 def test_groups_outside_the_scope_use_inductor():
     specs = CASES["not-covered"]
     group, fast, messages = run(specs)
@@ -127,6 +130,7 @@ def test_without_a_compiler_the_group_trains_on(monkeypatch):
     assert worst_difference(StackedGroup(specs).run(), fast) <= 1e-5
 
 
+@pytest.mark.slow
 def test_builds_are_cached_whole(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCHGROUND_CACHE", str(tmp_path / "cache"))
     specs = [Spec(hidden=(5,), n_samples=30, batch_size=4, epochs=2, init_seed=i) for i in range(2)]

@@ -65,6 +65,7 @@ def test_a_random_search_draws_within_the_space_and_trains_every_trial():
     assert result.groups >= 2  # two shapes at least: (4,) and (8, 8) are drawn from 12 trials
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_trials_and_numbers():
     space = parse_space("lr=loguniform(0.01,0.3); init_seed=int(0,1000)")
     a = run_search(BASE, space, trials=8, method="tpe", batch=2, seed=3)
@@ -82,6 +83,7 @@ def test_each_trial_trains_as_the_engine_trains_its_spec_alone():
         assert r.last["val_loss"] == pytest.approx(alone.last["val_loss"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_pruning_stops_unpromising_trials_and_optuna_hears_of_it(tmp_path):
     # Learning rates spanning four decades on a long run: the median pruner stops the slow ones.
     base = BASE.replace(epochs=30)
@@ -126,6 +128,7 @@ def test_default_batches():
     assert default_batch(80, "tpe") == 10 and default_batch(3, "tpe") == 1
 
 
+@pytest.mark.slow
 def test_sweep_search_on_the_command_line(tmp_path):
     out = tmp_path / "s"
     code = main(["sweep", "--search", "tpe", "--trials", "6", "--space", "lr=loguniform(0.01,0.3); hidden=choice(4|3,3)",

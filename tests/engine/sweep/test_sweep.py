@@ -152,6 +152,7 @@ def test_sweep_command_writes_three_files_and_prints_the_table(tmp_path, capsys)
     assert len((out / "results.csv").read_text().splitlines()) == 5
 
 
+@pytest.mark.slow
 def test_sweep_command_compile_gives_the_same_results(tmp_path, capsys):
     rows = []
     for flag in ([], ["--compile"]):  # full batches: one step an epoch, a short compilation
@@ -167,6 +168,7 @@ def test_sweep_command_compile_gives_the_same_results(tmp_path, capsys):
         assert float(b["val_loss"]) == pytest.approx(float(a["val_loss"]), abs=1e-5)
 
 
+@pytest.mark.slow
 def test_a_large_cpu_sweep_without_compile_suggests_it(tmp_path, capsys, monkeypatch):
     from torchground.cli import sweep_cmd
 
@@ -181,6 +183,7 @@ def test_a_large_cpu_sweep_without_compile_suggests_it(tmp_path, capsys, monkeyp
     assert "Tip" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_sweep_command_json_and_japanese(tmp_path, capsys):
     code = main(["sweep", "--grid", "init_seed=0..2", "--preset", "playground", "--training-loop", "pytorch", "--epochs", "2",
                  "--out", str(tmp_path / "j"), "--json", "--lang", "ja"])
@@ -239,6 +242,7 @@ def test_ray_backend_gives_the_local_results():
 
 
 # ----------------------------------------------------------------------------- bench scripts
+@pytest.mark.slow
 @pytest.mark.parametrize("inductor", ["1", "0"])
 def test_gpu_bench_script_runs_on_cpu(inductor):
     proc = subprocess.run(["bash", str(ROOT / "bench" / "gpu.sh"), "--cpu-smoke"], check=False, capture_output=True, text=True, timeout=120,
