@@ -155,7 +155,8 @@ def test_every_activation_agrees(activation):
     agree([Spec(activation=activation, hidden=(4, 3), lr=0.05, **SMALL)])
 
 
-@pytest.mark.parametrize("loss", list(LOSS_OPS))
+# crossentropy (K classes) agrees in tests/engine/test_engine_own_data.py
+@pytest.mark.parametrize("loss", [name for name in LOSS_OPS if name != "crossentropy"])
 def test_every_loss_agrees(loss):
     agree([Spec(loss=loss, lr=lr, init_seed=i, **SMALL) for i, lr in enumerate((0.03, 0.1))])
 

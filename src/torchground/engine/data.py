@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from torchground.data.datasets import Splits
+from torchground.data.spec_data import n_outputs
 from torchground.model import build_model
 from torchground.registry import INIT_STEPS, INITS, init_layer
 from torchground.spec import Spec
@@ -48,7 +49,7 @@ def initial_params(spec: Spec) -> Tensor:
 
     Shape: (P,), ordered as ``model.parameters()``.
     """
-    sizes = (spec.n_inputs, *spec.hidden, 1)
+    sizes = (spec.n_inputs, *spec.hidden, n_outputs(spec))  # K outputs for K classes
     name = INITS.canonical(spec.init)
     if name not in INIT_STEPS:  # an initialiser added to the registry without its calls as data: build the model
         model = build_model(spec)

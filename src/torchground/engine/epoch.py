@@ -107,7 +107,8 @@ def epoch_stats(
     last = net.last
     ax = 0 if last else 1  # the points' axis of the 2-D tables: (N, M) models last, (M, N) models first
     table = (lambda t: t[:, 0, :]) if last else (lambda t: t[..., 0])  # noqa: E731
-    pred, y = torch.cat([table(p) for p in preds], dim=ax), torch.cat([table(t) for t in ys], dim=ax)  # as trained
+    outputs = table if preds[0].shape[-1] == 1 or last else (lambda t: t)  # noqa: E731  K classes: (M, B, K) kept
+    pred, y = torch.cat([outputs(p) for p in preds], dim=ax), torch.cat([table(t) for t in ys], dim=ax)  # as trained
     N, B = pred.shape[ax], preds[0].shape[0 if last else 1]
     elements = net.loss.elements(pred, y)
     full = (N // B) * B
@@ -128,7 +129,7 @@ def epoch_stats(
     for _, x, yy, sst in evals:
         p = net.outputs(x)  # (M, Nv) | (Nv, M)
         yy = yy[..., 0].t() if last else yy[..., 0]  # (Nv, D) | (D, Nv), D = 1 or M
-        yy = yy.expand_as(p)
+        yy = yy.expand(p.shape[:2])
         columns.append((net.loss.elements(p, yy).mean(dim=ax) * net.loss.scale).to(torch.float64).unsqueeze(1))
         columns += _quality(p, yy, ax, sst, classify, trained=False)
     return torch.cat(columns, dim=1)
@@ -139,6 +140,8 @@ def _quality(p: Tensor, y: Tensor, ax: int, sst: Tensor, classify: bool, trained
 
     ``p``, ``y``: 2-D outputs and labels, points along ``ax``."""
     n = p.shape[ax]
+    if classify and p.ndim == 3:  # K classes: the argmax of (M, N, K) against the (M, N) class indices
+        return [((p.argmax(dim=-1) == y).sum(dim=ax, dtype=torch.float64) / n).unsqueeze(1)]
     if classify:
         # hits of the ±1 classes (rules.py's hit: +1 where the output is ≥ 0), element-wise over
         # the table of every model's points (not model.discretize, which reads a 2-D table as K-class rows)

@@ -39,6 +39,7 @@ import torch
 from torchground.engine.kernels.rule_text import TORCH as RULE
 from torchground.engine.ops import LOSS_OPS, activation_ops
 from torchground.engine.optim import StackedOptimizer
+from torchground.data.spec_data import n_outputs
 from torchground.spec import Spec
 
 __all__ = ["StackedNet", "param_count", "layer_sizes", "layer_layout"]
@@ -47,8 +48,8 @@ Tensor = torch.Tensor
 
 
 def layer_sizes(spec: Spec) -> tuple[int, ...]:
-    """Widths from input to output: ``(F, *hidden, 1)``."""
-    return (spec.n_inputs, *spec.hidden, 1)
+    """Widths from input to output: ``(F, *hidden, 1)``, or ``(F, *hidden, K)`` for K classes."""
+    return (spec.n_inputs, *spec.hidden, n_outputs(spec))
 
 
 def param_count(sizes: Sequence[int]) -> int:
@@ -222,6 +223,8 @@ class StackedNet:
     def forward(self, x: Tensor) -> Tensor:
         """Outputs of every model, in either layout. Shape: x (M, N, F) (or (1, N, F), broadcast) → (M, N, 1)."""
         out = self.outputs(x)
+        if out.ndim == 3:  # K outputs (models first): (M, N, K)
+            return out
         return (out.t() if self.last else out).unsqueeze(-1)
 
     def outputs(self, x: Tensor) -> Tensor:
@@ -239,7 +242,7 @@ class StackedNet:
             if a.shape[0] != b.shape[0]:
                 a = a.expand(b.shape[0], *a.shape[1:])
             a = act.forward(torch.baddbmm(b, a, wt))[0]  # (M, N, out)
-        return a[..., 0]
+        return a[..., 0] if a.shape[-1] == 1 else a  # (M, N), or (M, N, K) for K classes
 
     def step(self, x: Tensor, y: Tensor) -> Tensor:
         """One optimiser step of every model on its batch; returns the outputs before the step.

@@ -163,7 +163,20 @@ def _bce_grad(o: Tensor, y: Tensor, n: int) -> Tensor:
     return ((p - t) / torch.clamp((1 - p) * p, min=1e-12)).div_(n) / 2
 
 
-#: Name (as in :data:`~torchground.registry.LOSSES`) → values and gradient.
+def _ce_elements(o: Tensor, y: Tensor) -> Tensor:
+    """Cross-entropy of K outputs per sample: −log softmax(o)[y]. Shape: o (…, K), y (…) → (…)."""
+    return -torch.log_softmax(o, dim=-1).gather(-1, y.long().unsqueeze(-1)).squeeze(-1)
+
+
+def _ce_grad(o: Tensor, y: Tensor, n: int) -> Tensor:
+    """d(mean cross-entropy)/d(o) = (softmax(o) − one-hot(y)) / n. Shape: o (…, K), y (…, 1) → (…, K)."""
+    g = torch.softmax(o, dim=-1)
+    return g.scatter_add_(-1, y.long(), torch.full_like(y, -1.0)).div_(n)
+
+
+#: Name (as in :data:`~torchground.registry.LOSSES`) → values and gradient. ``crossentropy``
+#: works on K outputs (K classes, targets the class index): its ``elements`` take (…, K)
+#: outputs and (…) targets, its ``grad`` (…, K) outputs and (…, 1) targets.
 LOSS_OPS: dict[str, LossOps] = {
     "mse": LossOps(lambda o, y: (o - y) ** 2, lambda o, y, n: (o - y).mul_(2.0 / n)),
     "half_mse": LossOps(lambda o, y: (o - y) ** 2, lambda o, y, n: (o - y).mul_(2.0).mul_(0.5 / n), scale=0.5),
@@ -178,4 +191,5 @@ LOSS_OPS: dict[str, LossOps] = {
         lambda o, y, n: (torch.sigmoid(o) - _unit(y)).div_(n),
     ),
     "bce": LossOps(lambda o, y: F.binary_cross_entropy(_unit(o), _unit(y), reduction="none"), _bce_grad),
+    "crossentropy": LossOps(_ce_elements, _ce_grad),
 }

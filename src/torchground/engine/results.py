@@ -82,8 +82,8 @@ class ModelResult:
 
     def history(self) -> History:
         """The eager trainer's :class:`~torchground.train.history.History` of this model."""
-        h = History(self.spec.problem or "classification")
-        h.rows = [self._row(v) for v in self.metrics]
+        h = History(self.spec.problem or "classification", classes=self.spec.classes or 2)
+        h.rows = [{**dict.fromkeys(h.columns), **self._row(v)} for v in self.metrics]  # K classes: per-class columns None
         h.status, h.steps, h.message, h.best_epoch = self.status, self.steps, self.message, self.best_epoch  # type: ignore[assignment]
         return h
 

@@ -151,6 +151,9 @@ class StackedGroup:
         self._pinned: Tensor | None = None  # host buffer of the epoch's table (CUDA)
         self._finite = np.ones(0, dtype=bool)
         self.compile = compile and not any(s.scheduler for s in specs)  # fused kernels keep fixed rates: a schedule trains eagerly
+        # K classes (K outputs): the fused kernels and the compiled models-last layout have one
+        # output; such a group trains on the eager engine (the same numbers, only slower)
+        self.compile = self.compile and layer_sizes(s0)[-1] == 1
         self._which: Tensor | None = None  # per model, its batch order among the distinct ones (on the device)
         self._snap: Any = None  # the state at the start of the epoch (for diverged models)
         self._all_ok = np.ones(0, dtype=bool)

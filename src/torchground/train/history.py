@@ -89,7 +89,7 @@ class History:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(self.columns)
         for row in self.rows:
-            writer.writerow(["" if row[c] is None else repr(row[c]) for c in self.columns])
+            writer.writerow(["" if row.get(c) is None else repr(row[c]) for c in self.columns])
         return out.getvalue()
 
     def monitored(self, row: dict[str, Any]) -> float:
