@@ -127,7 +127,8 @@ def build_model(spec: "Spec") -> PlaygroundNet:  # noqa: F821 (Spec imported laz
     restored afterwards; builds from several threads are serialised.
 
     With ``tf_playground_seed`` and init ``playground`` or ``zero``, the weights are
-    TensorFlow Playground's instead, drawn from its random stream after its data
+    TensorFlow Playground's instead, drawn from its random stream after its data, after
+    ``init_seed`` presses of its reset button
     (:func:`~torchground.data.tfpg_datasets.playground_weights`).
     """
     with _BUILD_LOCK, torch.random.fork_rng(devices=[]):  # the global RNG: one build at a time
@@ -138,7 +139,8 @@ def build_model(spec: "Spec") -> PlaygroundNet:  # noqa: F821 (Spec imported laz
     model = model.to(getattr(torch, spec.dtype))
     if spec.tf_playground_seed is not None and spec.init in ("playground", "zero"):
         sizes = (spec.n_inputs, *spec.hidden, 1)
-        drawn = playground_weights(spec.dataset, spec.noise, spec.tf_playground_seed, sizes, spec.init == "zero")
+        zero, resets = spec.init == "zero", spec.init_seed  # init_seed: its reset button's presses
+        drawn = playground_weights(spec.dataset, spec.noise, spec.tf_playground_seed, sizes, zero, resets)
         with torch.no_grad():
             for layer, (weight, bias) in zip(model.linear_layers(), drawn):
                 layer.weight.copy_(torch.from_numpy(weight))  # (out, in)

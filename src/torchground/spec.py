@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from torchground.data.datasets import DATASETS
 from torchground.errors import RegistryError, SpecError
 from torchground.data.tfpg_link import LinkError
+from torchground.data.tfpg_datasets import MAX_RESETS
 from torchground.data.tfpg_spec import TRAINING_LOOPS, check_seed, check_view
 from torchground.data.features import FEATURES
 from torchground.data.spec_data import CSV, carry_over, is_dataset, resolve_data, split_text
@@ -99,7 +100,8 @@ class Spec(BaseModel):
             after each epoch; see :mod:`torchground.train.playground_loop`).
         tf_playground_seed: a TensorFlow Playground seed text (default None); when set, the
             data and the initial weights (init playground or zero) are TensorFlow
-            Playground's, drawn from its random stream seeded with it.
+            Playground's, drawn from its random stream seeded with it (``init_seed`` then
+            counts its reset button's presses, 0 to 1000).
         tf_playground_view: the settings of a TensorFlow Playground link that change only
             what it shows (``showTestData``, ``_hide`` keys, …), kept as link text so that
             the link comes back unchanged (default empty).
@@ -391,6 +393,8 @@ class Spec(BaseModel):
                     raise SpecError("tfpg.loop_needs", field=field, value=value, needed=needed)
         if self.tf_playground_seed is not None and self.n_samples != DATASETS[self.dataset].default_n:
             raise SpecError("tfpg.seed_needs_n", value=self.n_samples, n=DATASETS[self.dataset].default_n)
+        if self.tf_playground_seed is not None and self.init_seed > MAX_RESETS:  # init_seed counts its resets
+            raise SpecError("spec.invalid", field="init_seed", value=self.init_seed, allowed=Text("tfpg.allowed.resets", limit=MAX_RESETS))
 
     def _check_scheduler(self, info: Mapping[str, Any]) -> None:
         """A schedule torch accepts with this optimiser (:mod:`torchground.schedules`), in the PyTorch loop."""

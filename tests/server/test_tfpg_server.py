@@ -131,6 +131,21 @@ def test_regenerate_draws_a_fresh_seed_text(client: TestClient) -> None:
         ws.__exit__(None, None, None)
 
 
+def test_new_weights_are_tf_playgrounds_next_network(client: TestClient) -> None:
+    ws = open_session(client)
+    try:
+        send(ws, {"type": "link", "url": reference("default-circle")["url"]})
+        ws.receive_json()
+        first = ws.receive_json()["params"]["layer1.weight"]
+        assert first == reference("default-circle")["init"][0]["weight"]
+        send(ws, {"type": "reinit"})
+        state = ws.receive_json()
+        assert state["spec"]["init_seed"] == 1 and state["spec"]["tf_playground_seed"] == "0.80000"
+        assert ws.receive_json()["params"]["layer1.weight"] != first
+    finally:
+        ws.__exit__(None, None, None)
+
+
 @pytest.mark.parametrize("name", ["default-circle", "reg-gauss-relu", "spiral-features-l1"])
 def test_url_state_of_a_link_round_trips(name: str) -> None:
     url = reference(name)["url"]

@@ -232,3 +232,21 @@ def test_live_learning_rate_change_reaches_the_loop() -> None:
     assert trainer._tf_loop.lr == 0.3
     row = trainer.run_epoch()
     assert row is not None and row["lr"] == 0.3
+
+
+def test_init_seed_counts_tf_playgrounds_reset_presses() -> None:
+    """Its reset button builds a new network whose weights go on drawing from the stream:
+    init_seed = k gives the network after k presses (the page's "new weights" button)."""
+    from torchground.data.tfpg_datasets import initial_weights, playground_points
+    from torchground.model import build_model
+
+    sizes = (2, 4, 2, 1)
+    _, rng = playground_points("circle", 0, "0.80000")
+    networks = [initial_weights(rng, sizes) for _ in range(3)]
+    np.testing.assert_array_equal(networks[0][0][0], np.array(reference("default-circle")["init"][0]["weight"]))
+    for presses in range(3):
+        model = build_model(Spec.preset("playground", tf_playground_seed="0.80000", init_seed=presses, dtype="float64"))
+        for layer, (w, b) in zip(model.linear_layers(), networks[presses]):
+            np.testing.assert_array_equal(layer.weight.detach().numpy(), w)
+    with pytest.raises(SpecError, match="init_seed"):
+        Spec.preset("playground", tf_playground_seed="0.8", init_seed=1001)

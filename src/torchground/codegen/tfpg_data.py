@@ -87,7 +87,10 @@ labels = np.array([row[2] for row in rows])  # (N,)
         return code + Parts.fill(self, """
 # «tfpg_weights»
 with torch.no_grad():
-    for layer in [m for m in model.modules() if isinstance(m, nn.Linear)]:
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    for _ in range(INIT_SEED * sum(layer.weight.numel() for layer in linears)):  # «tfpg_resets»
+        rng.random()
+    for layer in linears:
         for j in range(layer.out_features):
             for i in range(layer.in_features):
                 layer.weight[j, i] = rng.random() - 0.5

@@ -50,6 +50,7 @@ __all__ = [
     "playground_start",
     "playground_points",
     "playground_weights",
+    "MAX_RESETS",
 ]
 
 #: Points TensorFlow Playground makes per problem.
@@ -265,9 +266,24 @@ def playground_points(dataset: str, noise: float, seed: str) -> tuple[Dataset, P
     return _dataset(dataset, DATASETS[dataset].problem, points), rng
 
 
-def playground_weights(dataset: str, noise: float, seed: str, sizes: Sequence[int], init_zero: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The initial weights a link's network gets (the data's draws are made first, as there)."""
+#: Most "reset" presses :func:`playground_weights` replays (each draws one network's weights).
+MAX_RESETS = 1000
+
+
+def playground_weights(
+    dataset: str, noise: float, seed: str, sizes: Sequence[int], init_zero: bool = False, resets: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The initial weights a link's network gets (the data's draws are made first, as there).
+
+    ``resets``: how many times TensorFlow Playground's reset button was pressed since the
+    link opened; each press builds a new network whose weights go on drawing from the
+    stream, so the result is the network after that many presses (0 to :data:`MAX_RESETS`).
+    """
+    if not 0 <= resets <= MAX_RESETS:
+        raise DataError("tfpg.bad_resets", value=resets, limit=MAX_RESETS)
     _, rng = playground_points(dataset, noise, seed)
+    for _ in range(resets):
+        initial_weights(rng, sizes)
     return initial_weights(rng, sizes, init_zero)
 
 
