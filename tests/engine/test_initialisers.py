@@ -48,3 +48,14 @@ def test_the_engine_takes_aliases_from_the_same_calls(alias):
     spec = Spec(init=alias, init_seed=4, hidden=(3, 2))
     flat = torch.cat([p.detach().flatten() for p in build_model(spec).parameters()])
     assert torch.equal(initial_params(spec), flat)
+
+
+def test_the_exported_lines_are_the_ones_scripts_always_had():
+    # Exported scripts stay byte-identical: the lines written before the calls became data.
+    assert INIT_CODE == {
+        "xavier": ("nn.init.xavier_uniform_(m.weight)", "nn.init.zeros_(m.bias)"),
+        "playground": ("nn.init.uniform_(m.weight, -0.5, 0.5)", "nn.init.constant_(m.bias, 0.1)"),
+        "zero": ("nn.init.zeros_(m.weight)", "nn.init.zeros_(m.bias)"),
+        "kaiming": ('nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")', "nn.init.zeros_(m.bias)"),
+        "torch": None,
+    }
