@@ -206,3 +206,23 @@ def test_sigkill_mid_training_then_resume_gives_the_uninterrupted_run(tmp_path: 
     assert all(torch.equal(a[k], b[k]) for k in a)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs"] == 1500
+
+
+def test_a_csv_run_resumes_from_its_own_copy_of_the_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "points.csv"
+    assert main(["data", "spiral", "--noise", "10", "--out", str(data)]) == 0
+    args = ["train", "--data", str(data), "--epochs", "8", "--device", "cpu", "--quiet", "--checkpoint-every", "0"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    original = Trainer.run_epoch
+
+    def run_epoch(self: Trainer):  # noqa: ANN202
+        if self.epoch == 5:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "run_epoch", run_epoch)
+    assert main([*args, "--out", str(tmp_path / "cut")]) == 130
+    monkeypatch.setattr(Trainer, "run_epoch", original)
+    data.unlink()  # the run folder's copy is what the resumed run reads
+    assert main(["train", "--resume", str(tmp_path / "cut"), "--quiet"]) == 0
+    assert (tmp_path / "cut" / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()

@@ -161,7 +161,9 @@ def _checkpoint_of(run_dir: Path, spec: Spec) -> tuple[dict[str, Any], dict[str,
     if not path.is_file():
         return None
     tensors, meta = load_checkpoint(path)
-    if meta.get("spec") != json.loads(spec.to_json()):
+    # The data file's path may differ (the folder's own copy, data.csv); its SHA-256 may not.
+    same = {k: v for k, v in json.loads(spec.to_json()).items() if k != "data_file"}
+    if not isinstance(meta.get("spec"), dict) or {k: v for k, v in meta["spec"].items() if k != "data_file"} != same:
         raise TorchgroundError("ckpt.other_spec", path=str(path))
     return tensors, meta
 
