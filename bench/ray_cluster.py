@@ -138,7 +138,8 @@ def main() -> None:
             rows.append(_row(f"local {threads} thr, " + ("--compile" if compile else "eager"), run_sweep(work, compile=compile)))
     port = _free_port()
     start = time.perf_counter()
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}  # a token-authenticated cluster
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),  # a token-authenticated cluster
+           "RAY_raylet_start_wait_time_s": "120"}
     os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=env["RAY_AUTH_TOKEN"])  # and this driver joins it with the token
     head = _start(["--head", "--port", str(port), "--include-dashboard", "false"], env)
     details = {}

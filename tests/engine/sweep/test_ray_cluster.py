@@ -1,6 +1,7 @@
 """Tests of the ray backend on a real local Ray cluster (a head and a worker node, one CPU
-each; no mock of Ray): chunked sweeps give the local backend's results, joining by address
-and ``RAY_ADDRESS``, one kernel build per node, a worker killed mid-sweep, token authentication."""
+each, started by ``ray start``; no mock of Ray): chunked sweeps give the local backend's
+results, joining by address and ``RAY_ADDRESS``, one kernel build per node, a worker killed
+mid-sweep, token authentication."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -30,22 +32,28 @@ ray = pytest.importorskip("ray")
 importlib.import_module("torchground.cli.sweep_cmd")
 pytestmark = pytest.mark.slow
 
-NODE = {"num_cpus": 1, "object_store_memory": 100 * 2**20}
+OBJECT_STORE = str(100 * 2**20)
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A head and a worker node on this machine, one CPU each; shut down after the module."""
-    from ray.cluster_utils import Cluster
-
-    made = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+    """A head and a worker node on this machine (``ray start --head`` and ``ray start --address``,
+    one CPU each, in subprocesses); stopped after the module. ``.address``: the head's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update(RAY_AUTH_MODE="disabled", RAY_raylet_start_wait_time_s="120")  # (tokens: a test of their own)
+    port = _free_port()
+    node = ["--num-cpus", "1", "--object-store-memory", OBJECT_STORE]
+    head = _ray_start_block(["--head", "--port", str(port), "--include-dashboard", "false", *node], env)
     try:
-        made.add_node(**NODE)
-        yield made
+        worker = _ray_start_block(["--address", f"127.0.0.1:{port}", *node], env)
+        try:
+            yield SimpleNamespace(address=f"127.0.0.1:{port}")
+        finally:
+            if ray.is_initialized():
+                ray.shutdown()
+            _stop(worker)
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        made.shutdown()
+        _stop(head)
 
 
 def _same(local, remote) -> None:
@@ -177,32 +185,44 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ray_start_block(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """``ray start ... --block`` once it says it is up; started again (up to three times) if
+    it missed Ray's start window on a busy machine."""
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    for attempt in range(3):
+        proc = subprocess.Popen([ray_cli, "start", *args, "--disable-usage-stats", "--block"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline, seen = time.monotonic() + 180, ""
+        while "block forever" not in seen and proc.poll() is None and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 1.0)[0]:
+                seen += os.read(proc.stdout.fileno(), 65536).decode(errors="replace")
+        if "block forever" in seen:
+            return proc
+        _stop(proc)
+    raise AssertionError(seen[-2000:])
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)  # --block: its processes go with it
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture
 def token_cluster():
     """A one-node cluster started by ``ray start --head --block`` with token authentication; (address, token)."""
     token = "3f2a9c0d5b7e41c8a6d9e0f1b2c3d4e5"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token, RAY_raylet_start_wait_time_s="120")
     port = _free_port()
-    ray_cli = str(Path(sys.executable).with_name("ray"))
-    head = subprocess.Popen(
-        [ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false",
-         "--object-store-memory", str(NODE["object_store_memory"]), "--block"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    head = _ray_start_block(["--head", "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false",
+                             "--object-store-memory", OBJECT_STORE], env)
     try:
-        deadline, seen = time.monotonic() + 180, ""
-        while "block forever" not in seen and head.poll() is None and time.monotonic() < deadline:
-            if select.select([head.stdout], [], [], 1.0)[0]:
-                seen += os.read(head.stdout.fileno(), 65536).decode(errors="replace")
-        assert "block forever" in seen, seen[-2000:]
         yield f"127.0.0.1:{port}", token
     finally:
-        head.send_signal(signal.SIGTERM)  # --block: its processes go with it
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            head.kill()
+        _stop(head)
 
 
 def test_a_cluster_with_token_authentication(token_cluster, tmp_path):
