@@ -125,3 +125,16 @@ def test_arrays_and_boundary_of_k_classes(tmp_path):
     with pytest.raises(DataError) as err:
         data_spec((points, [1] * 30))
     assert err.value.key == "classes.arrays_need_path"
+
+
+def test_switching_data_sets_carries_classes_loss_and_data_fields(tmp_path):
+    spec = Spec(dataset="blobs", classes=5)
+    assert (spec.replace(dataset="circle").classes, spec.replace(dataset="circle").loss) == (2, "mse")
+    assert spec.replace(dataset="spiral-k").classes == 5
+    assert spec.replace(dataset="reg-plane").classes is None
+    fields = csv_fields(three_class_file(tmp_path))
+    mine = Spec().replace(**fields)
+    assert (mine.classes, mine.loss, mine.output_activation) == (3, "crossentropy", "identity")
+    back = mine.replace(dataset="xor")
+    assert (back.data_file, back.classes, back.standardize, back.loss, back.n_samples) == (None, 2, False, "mse", 500)
+    assert Spec.preset("playground").replace(dataset="blobs").training_loop == "pytorch"

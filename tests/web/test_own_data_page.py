@@ -133,3 +133,18 @@ def test_click_points_in_and_clear(page: Any) -> None:
     page.wait_for_function("window.__tg.spec.dataset === 'circle'", timeout=30_000)
     assert page.get_by_test_id("add-points-count").text_content().startswith("0")
     assert page.errors == []
+
+
+def test_k_class_data_sets_pick_their_number_of_classes(page: Any) -> None:
+    assert page.get_by_test_id("classes-choice").is_hidden()
+    page.get_by_test_id("dataset-blobs").click()
+    page.wait_for_function("window.__tg.spec.dataset === 'blobs' && window.__tg.spec.classes === 3", timeout=30_000)
+    assert page.get_by_test_id("classes-choice").is_visible()
+    page.get_by_test_id("classes").select_option("5")
+    page.wait_for_function("window.__tg.spec.classes === 5", timeout=30_000)
+    assert page.evaluate("window.__tg.spec.loss") == "crossentropy"
+    legend = page.get_by_test_id("class-legend")
+    assert legend.locator(".class-item").count() == 5
+    page.get_by_test_id("dataset-circle").click()
+    page.wait_for_function("window.__tg.spec.dataset === 'circle' && window.__tg.spec.classes === 2", timeout=30_000)
+    assert page.get_by_test_id("classes-choice").is_hidden() and page.errors == []

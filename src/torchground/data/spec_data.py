@@ -232,6 +232,8 @@ def carry_over(data: dict[str, Any], changes: Any) -> None:
         for field in (*DATA_FIELDS, "problem", "n_samples"):
             if field not in changes:
                 data[field] = None
+    if new_dataset in DATASETS and not DATASETS[new_dataset].multi_class and "classes" not in changes:
+        data["classes"] = None  # the Playground's sets have their own count
     asked = changes.get("classes")
     if isinstance(asked, str):  # the CLI's and URL's text form
         asked = int(asked) if asked.strip().isdigit() else None

@@ -36,6 +36,10 @@ export class OwnData {
     const box = document.createElement("div");
     box.className = "own-data";
     box.innerHTML = `
+      <label class="classes-choice" data-testid="classes-choice" hidden>
+        <span data-i18n="web.own_classes"></span>
+        <select data-testid="classes">${[3, 4, 5, 6, 7, 8, 9, 10].map((k) => `<option value="${k}">${k}</option>`).join("")}</select>
+      </label>
       <div class="sub" data-i18n="web.own_title"></div>
       <label class="text-button upload" data-testid="data-upload">
         <span data-i18n="web.own_upload"></span>
@@ -73,6 +77,9 @@ export class OwnData {
         if (file) this.uploadFile(file);
       });
     }
+    this.classesChoice = box.querySelector("[data-testid=classes-choice]");
+    this.classesSelect = box.querySelector("[data-testid=classes]");
+    this.classesSelect.addEventListener("change", () => this.hooks.set({ classes: Number(this.classesSelect.value) }));
     this.toggle = box.querySelector("[data-testid=add-points-toggle]");
     this.choice = box.querySelector("[data-testid=add-points-class]");
     this.count = box.querySelector("[data-testid=add-points-count]");
@@ -90,6 +97,9 @@ export class OwnData {
   /** Take the `view` of a state message (where the points lie, the classes). */
   onState(msg) {
     this.view = msg.view || PLANE;
+    const multi = msg.spec && ["blobs", "spiral-k"].includes(msg.spec.dataset); // data sets made with K classes
+    this.classesChoice.hidden = !multi;
+    if (multi) this.classesSelect.value = String(msg.spec.classes);
     const [x0, x1] = this.toFile([this.view.box[0], this.view.box[2]]);
     const [x2] = this.toFile([this.view.box[1], this.view.box[3]]);
     const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString());
