@@ -69,6 +69,8 @@ def test_k_classes_compiled_fall_back_to_the_eager_engine() -> None:
     spec = Spec(dataset="spiral-k", classes=3, n_samples=150, epochs=3, device="cpu")
     fast, compiled = train_fast(spec), train_fast(spec, compile=True)
     assert fast.history.rows == compiled.history.rows  # the same group, trained eagerly
+    assert fast.summary["confusion"]["val"] == train(spec).summary["confusion"]["val"]  # the final model's
+    assert fast.summary["class_names"] == ["0", "1", "2"]
 
 
 def test_k_class_losses_without_engine_ops_are_refused_by_name() -> None:

@@ -71,6 +71,7 @@ from torchground.engine.stacked import (
 from torchground.engine.sweep.grid import Grid, expand_grid, parse_grid
 from torchground.engine.sweep.runner import SweepResult, group_specs, run_sweep
 from torchground.spec import Spec
+from torchground.train.metrics import model_confusion
 from torchground.train.run import Run, resolve_device, summarize
 
 __all__ = [
@@ -102,4 +103,8 @@ def train_fast(spec: Spec | None = None, compile: bool = False) -> Run:
     result = StackedGroup([spec], compile=compile).run()[0]
     wall = time.perf_counter() - start
     history = result.history()
-    return Run(spec, result.model(), result.data, history, summarize(spec, history, wall, resolve_device(spec.device)))
+    model = result.model()
+    if (spec.classes or 2) > 2 and history.rows:  # K classes: the final model's confusion matrices for the summary
+        epoch = history.best_epoch if history.status == "early_stopped" and spec.restore_best else history.epochs
+        history.confusion[epoch or history.epochs] = model_confusion(model, result.data, spec)
+    return Run(spec, model, result.data, history, summarize(spec, history, wall, resolve_device(spec.device)))

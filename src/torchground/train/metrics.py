@@ -7,9 +7,12 @@ import torch
 
 from typing import Any, Mapping
 
+from torchground.data.features import feature_matrix
 from torchground.model import discretize
 
-__all__ = ["accuracy", "correct_count", "rmse", "r2", "confusion_matrix", "precision_recall", "add_class_metrics"]
+__all__ = [
+    "accuracy", "correct_count", "rmse", "r2", "confusion_matrix", "precision_recall", "add_class_metrics", "model_confusion",
+]
 
 
 def correct_count(output: torch.Tensor, target: torch.Tensor) -> int:
@@ -77,3 +80,21 @@ def add_class_metrics(row: dict[str, Any], sets: Mapping[str, tuple[torch.Tensor
             row[f"{name}_precision_{k}"], row[f"{name}_recall_{k}"] = precision[k], recall[k]
         matrices[name] = matrix.tolist()
     return matrices
+
+
+@torch.no_grad()
+def model_confusion(model: torch.nn.Module, data: Any, spec: Any) -> dict[str, list[list[int]]]:
+    """The confusion matrices of ``model`` (K outputs) on each non-empty set of ``data``
+    (:class:`~torchground.data.datasets.Splits`), in eval mode (the stacked engine's summary)."""
+    was = model.training
+    model.eval()
+    param = next(model.parameters())
+    out = {}
+    for name in ("train", "val", "test"):
+        ds = getattr(data, name)
+        if ds.n:
+            x = torch.as_tensor(feature_matrix(ds.points, list(spec.features)), dtype=param.dtype, device=param.device)
+            y = torch.as_tensor(ds.labels, dtype=param.dtype, device=param.device).reshape(-1, 1)
+            out[name] = confusion_matrix(model(x), y, spec.classes).tolist()
+    model.train(was)
+    return out
