@@ -22,6 +22,8 @@ import pytest
 
 from torchground.train.rundir import FINAL_STATUSES, RUN_FILES, read_summary, run_status
 
+pytestmark = pytest.mark.slow  # subprocesses: tens of seconds on a small CPU
+
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 TRAIN = ["train", "--epochs", "120", "--checkpoint-every", "0.2", "-q"]
 

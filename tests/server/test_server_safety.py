@@ -27,6 +27,8 @@ from websockets.sync.client import connect
 from torchground.server.urlstate import UrlState, to_query
 from torchground.spec import Spec
 
+pytestmark = pytest.mark.slow  # subprocesses: tens of seconds on a small CPU
+
 #: An L-BFGS spec within every cap whose epoch takes minutes (a step is tens of milliseconds, 1000 steps).
 SLOW = to_query(UrlState(Spec(optimizer="lbfgs", optimizer_args={"max_iter": 100}, n_samples=2000, batch_size=1,
                               hidden=(8,) * 6, lr=0.1), (), {}))
