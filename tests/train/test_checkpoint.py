@@ -226,3 +226,21 @@ def test_a_csv_run_resumes_from_its_own_copy_of_the_data(tmp_path: Path, monkeyp
     data.unlink()  # the run folder's copy is what the resumed run reads
     assert main(["train", "--resume", str(tmp_path / "cut"), "--quiet"]) == 0
     assert (tmp_path / "cut" / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()
+
+
+def test_tensorflow_playground_loop_resumes_from_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ["train", "--preset", "playground", "--epochs", "4", "--device", "cpu", "--quiet", "--checkpoint-every", "0"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    original = Trainer.run_epoch
+
+    def run_epoch(self: Trainer):  # noqa: ANN202
+        if self.epoch == 2:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "run_epoch", run_epoch)
+    assert main([*args, "--out", str(tmp_path / "cut")]) == 130
+    assert not (tmp_path / "cut" / CHECKPOINT).exists()  # that loop keeps state a checkpoint does not hold
+    monkeypatch.setattr(Trainer, "run_epoch", original)
+    assert main(["train", "--resume", str(tmp_path / "cut"), "--quiet"]) == 0
+    assert (tmp_path / "cut" / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()
