@@ -42,7 +42,16 @@ def test_python_tour_runs():
     assert namespace["history"].status in ("completed", "early_stopped")
 
 
-@pytest.mark.parametrize("command", _commands())
+# Examples that train (or sweep, or need a trained run) are marked slow: `make test-fast` runs the others.
+_TRAINING = ("train", "sweep", "lesson", "predict")
+
+
+def _example(command: str) -> object:
+    trains = shlex.split(command)[1] in _TRAINING or "runs/demo" in command
+    return pytest.param(command, marks=pytest.mark.slow) if trains else command
+
+
+@pytest.mark.parametrize("command", [_example(c) for c in _commands()])
 def test_cli_example_runs(command, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "my.toml").write_text(Spec(epochs=5).to_toml(), encoding="utf-8")
