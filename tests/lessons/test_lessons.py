@@ -512,6 +512,9 @@ def test_notebook_runs(name, lang, kernel_name, tmp_path):
             texts.append(output.get("text", ""))
             texts.extend(v for v in output.get("data", {}).values() if isinstance(v, str))
     joined = "\n".join(texts)
+    last = notebook.cells[-1]  # the notebook ends with the playground widget, continuing the lesson
+    assert "tg.Playground(" in last.source
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in last.outputs), last.outputs
     for fragment in NOTEBOOK_OUTPUT[name] + [NOTEBOOK_LABELS[lang][name]]:
         assert fragment in joined, fragment
     if name == "lesson1":

@@ -115,6 +115,25 @@ def tf_playground_notebook(lang: str | None = None) -> str:
     return _notebook(TF_PLAYGROUND, result, settings, result.title, t("lessons.nb.how_tfpg", lang))
 
 
+#: Per lesson, what its closing playground widget is given: the lesson's own state where it has one.
+WIDGET_ARGS: dict[str, str] = {
+    "lessons.l1": "hidden=()",  # one neuron, as in the lesson
+    "lessons.l2": "",
+    "lessons.l3": "",  # the recipe the lesson trained
+    "lessons.own": "spec",  # the tutorial's spec of the data file
+    "lessons.tfpg": "LINK",  # the tutorial's TensorFlow Playground link
+}
+
+
+def _widget_cells(lesson: Lesson, lang: str, index: int) -> list[dict[str, Any]]:
+    """The notebook's last cells: the playground widget (``tg.Playground``), continuing the lesson."""
+    args = WIDGET_ARGS[lesson.key]
+    code = (f"import torchground as tg\n\nplayground = tg.Playground({args}{', ' if args else ''}lang=\"{lang}\")"
+            f"  # {t('lessons.nb.widget_comment', lang)}\nplayground")
+    text = t(f"lessons.nb.widget.{lesson.key.removeprefix('lessons.')}", lang)
+    return [_cell("markdown", index, f"## {t('lessons.nb.widget_head', lang)}\n\n{text}"), _cell("code", index, code)]
+
+
 def _notebook(lesson: Lesson, result: LessonResult, settings: dict[str, Any], head: str, how: str) -> str:
     lang = result.lang
     cells = [_cell("markdown", 0, f"# {head}\n\n{result.intro}\n\n{how}")]
@@ -123,6 +142,7 @@ def _notebook(lesson: Lesson, result: LessonResult, settings: dict[str, Any], he
         text = t(f"{step.key}.text", lang, **params)
         cells.append(_cell("markdown", step.number, f"## {step.heading()}\n\n{text}"))
         cells.append(_cell("code", step.number, render_code(lesson.steps[step.number - 1].code, settings, lesson.key, lang)))
+    cells += _widget_cells(lesson, lang, len(result.steps) + 1)
     notebook = {
         "cells": cells,
         "metadata": {
