@@ -159,6 +159,7 @@ def test_script_reproduces_trainer(name: str, runs: dict[str, Any]) -> None:
     assert (folder / "loss.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_cases_cover_what_they_claim(runs: dict[str, Any]) -> None:
     """The special cases really take their paths: early stop, divergence, dead weights, Japanese."""
     name = "threshold_bce_noshuffle_patience"
@@ -173,6 +174,7 @@ def test_cases_cover_what_they_claim(runs: dict[str, Any]) -> None:
     assert "損失のグラフ" in runs["playground"][1].stdout
 
 
+@pytest.mark.slow
 def test_script_prints_like_torchground(runs: dict[str, Any]) -> None:
     from torchground.cli.train_cmd import log_line
 

@@ -27,6 +27,7 @@ def reference(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_the_script_of_a_link_gives_tf_playgrounds_numbers(name: str, tmp_path: Path) -> None:
     ref = reference(name)

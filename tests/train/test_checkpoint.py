@@ -228,6 +228,7 @@ def test_a_csv_run_resumes_from_its_own_copy_of_the_data(tmp_path: Path, monkeyp
     assert (tmp_path / "cut" / "history.csv").read_text() == (tmp_path / "whole" / "history.csv").read_text()
 
 
+@pytest.mark.slow
 def test_tensorflow_playground_loop_resumes_from_the_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     args = ["train", "--preset", "playground", "--epochs", "4", "--device", "cpu", "--quiet", "--checkpoint-every", "0"]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0

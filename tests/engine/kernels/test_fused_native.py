@@ -107,6 +107,7 @@ def test_a_diverging_model_leaves_the_others_training():
     assert worst_difference([plain[0], plain[2]], [fast[0], fast[2]]) <= 1e-5
 
 
+@pytest.mark.slow
 def test_a_kernel_that_disagrees_is_refused(monkeypatch):
     original = NativeSteps._launch
 
@@ -122,6 +123,7 @@ def test_a_kernel_that_disagrees_is_refused(monkeypatch):
     assert worst_difference(StackedGroup(specs).run(), fast) <= 1e-5  # the checked epoch redone eagerly, then Inductor
 
 
+@pytest.mark.slow
 def test_without_a_compiler_the_group_trains_on(monkeypatch):
     monkeypatch.setenv("CC", "/nonexistent/cc")
     specs = CASES["sgd-shared"][:3]
