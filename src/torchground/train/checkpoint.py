@@ -65,37 +65,76 @@ def checkpointable(trainer: "Trainer") -> bool:
 
 
 # -- the trainer's state ------------------------------------------------------------------------
-def capture(
-    trainer: "Trainer", wall_s: float = 0.0, epoch: int | None = None, with_history: bool = True,
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def capture(trainer: "Trainer", wall_s: float = 0.0, epoch: int | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The trainer's state now, as ``(tensors, meta)``; call it between epochs.
 
-    ``with_history=False`` leaves ``meta["history"]`` None (to be filled before saving).
     ``epoch`` is the number of finished epochs (default ``trainer.epoch``; in
     ``on_epoch_start`` the trainer has already counted the epoch about to start). Must run
     inside :meth:`Trainer.fit` (as callbacks do) for the global generator's state to be
     the one that training uses.
     """
-    tensors: dict[str, torch.Tensor] = {}
-    state = {
-        "model": trainer.model.state_dict(),
-        "optimizer": trainer.optimizer.state_dict(),
-        "generator": trainer.generator.get_state(),
-        "rng": torch.get_rng_state(),
-        "dead": list(trainer._dead),
-        "callbacks": {key: cb.state_dict() for key, cb in _stateful(trainer)},
-    }
-    packed = _pack(state, "", tensors)
+    return _packed(_snapshot(trainer, wall_s, epoch))
+
+
+def _snapshot(trainer: "Trainer", wall_s: float, epoch: int | None, refs: list[tuple[str, torch.Tensor]] | None = None) -> dict[str, Any]:
+    """The state with its tensors copied, not yet in file form (cheap enough for every epoch).
+
+    ``refs``: the model's ``state_dict()`` items, kept by the caller (the tensors are updated
+    in place while training, so the list stays valid and need not be rebuilt each epoch).
+    The weights are copied into one flat tensor: one copy instead of one per tensor.
+    """
     h = trainer.history
-    meta = {
-        "format": FORMAT,
-        "spec": json.loads(trainer.spec.to_json()),
+    items = refs if refs is not None else list(trainer.model.state_dict().items())
+    return {
+        "state": {
+            "model": _FlatCopy(items),
+            "optimizer": trainer._optimizer_snapshot(),
+            "generator": trainer.generator.get_state(),
+            "rng": torch.get_rng_state(),
+            "dead": [m.clone() for m in trainer._dead],
+            "callbacks": {key: cb.state_dict() for key, cb in _stateful(trainer)},
+        },
+        "spec": trainer.spec,
         "epoch": trainer.epoch if epoch is None else epoch,
         "wall_s": wall_s,
-        "history": _history(h) if with_history else None,
+        "history": (h, (len(h.rows), h.steps, h.best_epoch, h.message)),
+    }
+
+
+class _FlatCopy:
+    """A copy of named tensors of one dtype in one flat tensor; :meth:`items` gives them back."""
+
+    def __init__(self, items: list[tuple[str, torch.Tensor]]) -> None:
+        self.names = [k for k, _ in items]
+        self.shapes = [v.shape for _, v in items]
+        if len({v.dtype for _, v in items}) == 1:
+            self.flat: torch.Tensor | None = torch.cat([v.detach().reshape(-1) for _, v in items])
+            self.each: list[torch.Tensor] = []
+        else:  # mixed dtypes: one copy each
+            self.flat, self.each = None, [v.detach().clone() for _, v in items]
+
+    def items(self) -> dict[str, torch.Tensor]:
+        if self.flat is None:
+            return dict(zip(self.names, self.each))
+        parts = torch.split(self.flat, [s.numel() for s in self.shapes])
+        return {k: p.reshape(s).clone() for k, p, s in zip(self.names, parts, self.shapes)}
+
+
+def _packed(snap: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A snapshot in file form: (tensors by path, JSON-ready meta)."""
+    tensors: dict[str, torch.Tensor] = {}
+    state = dict(snap["state"])
+    state["model"] = state["model"].items()
+    packed = _pack(state, "", tensors)
+    meta = {
+        "format": FORMAT,
+        "spec": json.loads(snap["spec"].to_json()),
+        "epoch": snap["epoch"],
+        "wall_s": snap["wall_s"],
+        "history": _history(*snap["history"]),
         "state": packed,
     }
-    return tensors, meta
+    return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, meta
 
 
 def _history(h: "History", at: tuple[int, int, int | None, Any] | None = None) -> Any:
@@ -218,8 +257,8 @@ class Checkpointer(Callback):
         self.every_s = every_s
         self.wall_before = wall_s
         self.written = 0
-        self._latest: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
-        self._rows: tuple[Any, Any] = (None, None)
+        self._latest: dict[str, Any] | None = None
+        self._refs: tuple[Any, list[tuple[str, torch.Tensor]]] | None = None
         self._start = 0.0
         self._last_write = 0.0
 
@@ -229,14 +268,11 @@ class Checkpointer(Callback):
     def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
         if not checkpointable(trainer) or epoch == 1:
             return  # epoch 1 starts from the spec alone: nothing to save yet
+        if self._refs is None or self._refs[0] is not trainer.model:
+            self._refs = (trainer.model, list(trainer.model.state_dict().items()))
+        self._latest = _snapshot(trainer, self._wall(), epoch - 1, self._refs[1])
         now = time.monotonic()
-        due = now - self._last_write >= self.every_s
-        # Every epoch the tensors are copied (cheap for these networks); the history, which
-        # grows with the epochs, is written out only when a file is written.
-        self._latest = _cloned(capture(trainer, self._wall(), epoch - 1, with_history=due))
-        h = trainer.history
-        self._rows = (h, (len(h.rows), h.steps, h.best_epoch, h.message))
-        if due:
+        if now - self._last_write >= self.every_s:
             self._write()
             self._last_write = now
 
@@ -249,17 +285,8 @@ class Checkpointer(Callback):
 
     def _write(self) -> None:
         assert self._latest is not None
-        tensors, meta = self._latest
-        if meta["history"] is None:
-            history, at = self._rows
-            meta["history"] = _history(history, at)
-        save_checkpoint(self.path, tensors, meta)
+        save_checkpoint(self.path, *_packed(self._latest))
         self.written += 1
-
-
-def _cloned(state: tuple[dict[str, torch.Tensor], dict[str, Any]]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    tensors, meta = state
-    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}, meta
 
 
 # -- nested state <-> (tensors, JSON) ---------------------------------------------------------------
