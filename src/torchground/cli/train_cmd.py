@@ -25,7 +25,7 @@ from torchground.cli.spec_options import SpecOptions, with_spec_options
 from torchground.spec import Spec
 from torchground.train.checkpoint import CHECKPOINT, Checkpointer, load_checkpoint, remaining_epochs, restore
 from torchground.train.rundir import FINAL_STATUSES, default_run_dir, load_spec, run_status, save_run, start_run
-from torchground.train import Run, Trainer
+from torchground.train import Run, Trainer, resolve_device
 
 __all__ = ["train_command", "log_line", "plural", "ENGINES", "EXIT_DIVERGED", "EXIT_INTERRUPTED"]
 
@@ -123,6 +123,7 @@ def train_command(
         err_console.print(t("tfpg.engine_fallback", engine=engine), highlight=False)
         engine = "eager"
     checkpoint = _checkpoint_of(out_dir, spec) if resume is not None and engine == "eager" else None
+    resolve_device(spec.device)  # refused (no CUDA) before the folder is made
     start_run(spec, out_dir, resume=resume is not None)
     try:
         run = _train(spec, out_dir, engine, console, log_every, quiet, checkpoint, checkpoint_every, resume is not None, tensorboard)
