@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "torchground"
 # Keys are dotted paths below torchground: a folder, or a module; the longest match wins.
 LAYERS = {
     "i18n": 0, "errors": 0, "atomic": 0,
-    "registry": 1, "spec": 1, "model": 1, "data": 1, "schedules": 1,
+    "registry": 1, "spec": 1, "spec_rules": 1, "model": 1, "data": 1, "schedules": 1,
     "train": 2,
     "engine": 3,
     "explain": 4, "codegen": 4,

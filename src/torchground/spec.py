@@ -26,24 +26,24 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 import re
 import tomllib
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal, Mapping
 
 import tomli_w
-import torch
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from torchground.data.datasets import DATASETS
-from torchground.errors import RegistryError, SpecError
+from torchground.errors import SpecError
 from torchground.data.tfpg_link import LinkError
 from torchground.data.tfpg_datasets import MAX_RESETS
 from torchground.data.tfpg_spec import TRAINING_LOOPS, check_seed, check_view
 from torchground.data.features import FEATURES
 from torchground.data.spec_data import CSV, carry_over, is_dataset, resolve_data, split_text
-from torchground.i18n import Text, t
+from torchground.i18n import Text
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
+from torchground.spec_rules import (COUNT_LIMITS, PRESETS, dummy_step, fmt, form_reason, in_range, parse_optimizer_args,
+                                     refuse_surrogates, registry_name, strict_int, to_spec_error, validate_form)
 from torchground.schedules import check_scheduler, parse_name as _scheduler_name
 
 __all__ = ["Spec", "PRESETS", "SPEC_FIELDS", "MAX_LAYERS", "MAX_WIDTH", "MAX_EPOCHS", "parse_optimizer_args"]
@@ -157,11 +157,11 @@ class Spec(BaseModel):
 
     # -- construction with our own error type -------------------------------------------------
     def __init__(self, **data: Any) -> None:
-        _refuse_surrogates(data)
+        refuse_surrogates(data)
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _to_spec_error(exc, data) from None
+            raise to_spec_error(exc, data, type(self).model_fields) from None
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> "Spec":  # type: ignore[override]
@@ -194,7 +194,7 @@ class Spec(BaseModel):
             names = ()
         bad = [n for n in names if n not in FEATURES]
         if not names or bad or len(set(names)) != len(names):
-            raise SpecError("spec.invalid", field="features", value=_fmt(v), allowed=Text("spec.allowed.features", names=", ".join(FEATURES)))
+            raise SpecError("spec.invalid", field="features", value=fmt(v), allowed=Text("spec.allowed.features", names=", ".join(FEATURES)))
         return names
 
     @field_validator("hidden", mode="before")
@@ -206,32 +206,32 @@ class Spec(BaseModel):
         elif not isinstance(v, (list, tuple)):
             v = None
         try:
-            widths = tuple(_strict_int(w) for w in v)
+            widths = tuple(strict_int(w) for w in v)
         except (TypeError, ValueError):
             widths = None
         if widths is None or len(widths) > MAX_LAYERS or any(not 1 <= w <= MAX_WIDTH for w in widths):
-            raise SpecError("spec.invalid", field="hidden", value=_fmt(raw), allowed=Text("spec.allowed.hidden", layers=MAX_LAYERS, width=MAX_WIDTH))
+            raise SpecError("spec.invalid", field="hidden", value=fmt(raw), allowed=Text("spec.allowed.hidden", layers=MAX_LAYERS, width=MAX_WIDTH))
         return widths
 
     @field_validator("activation", "output_activation", mode="before")
     @classmethod
     def _activation(cls, v: Any) -> str | None:
-        return None if v is None else _registry_name(ACTIVATIONS, v)
+        return None if v is None else registry_name(ACTIVATIONS, v)
 
     @field_validator("init", mode="before")
     @classmethod
     def _init(cls, v: Any) -> str:
-        return _registry_name(INITS, v)
+        return registry_name(INITS, v)
 
     @field_validator("loss", mode="before")
     @classmethod
     def _loss(cls, v: Any) -> str | None:
-        return None if v is None else _registry_name(LOSSES, v)
+        return None if v is None else registry_name(LOSSES, v)
 
     @field_validator("optimizer", mode="before")
     @classmethod
     def _optimizer(cls, v: Any) -> str:
-        return _registry_name(OPTIMIZERS, v)
+        return registry_name(OPTIMIZERS, v)
 
     @field_validator(
         "n_samples", "noise", "train_pct", "val_pct", "test_pct", "seed", "init_seed", "shuffle_seed", "lr",
@@ -272,7 +272,7 @@ class Spec(BaseModel):
         try:
             return check_view(v)
         except LinkError as exc:
-            raise SpecError("spec.refused", field="tf_playground_view", value=_fmt(v), reason=Text(exc.key, **exc.params)) from None
+            raise SpecError("spec.refused", field="tf_playground_view", value=fmt(v), reason=Text(exc.key, **exc.params)) from None
 
     @field_validator("batch_size", mode="before")
     @classmethod
@@ -282,7 +282,7 @@ class Spec(BaseModel):
         try:
             if isinstance(v, bool):
                 raise TypeError("bool")
-            return _strict_int(v)
+            return strict_int(v)
         except (TypeError, ValueError):
             raise SpecError("spec.invalid", field="batch_size", value=v, allowed=Text("spec.allowed.batch_size")) from None
 
@@ -309,22 +309,22 @@ class Spec(BaseModel):
         return self
 
     def _check_ranges(self) -> None:
-        _in_range("n_samples", self.n_samples, 2, MAX_SAMPLES)
-        _in_range("noise", self.noise, 0, 50)
+        in_range("n_samples", self.n_samples, 2, MAX_SAMPLES)
+        in_range("noise", self.noise, 0, 50)
         for name in ("seed", "init_seed", "shuffle_seed"):
-            _in_range(name, getattr(self, name), 0, MAX_SEED)
-        _in_range("lr", self.lr, 0, 100, low_open=True)
-        _in_range("weight_decay", self.weight_decay, 0, 100)
-        _in_range("l1", self.l1, 0, 100)
-        _in_range("l2", self.l2, 0, 100)
-        _in_range("epochs", self.epochs, 1, MAX_EPOCHS)
+            in_range(name, getattr(self, name), 0, MAX_SEED)
+        in_range("lr", self.lr, 0, 100, low_open=True)
+        in_range("weight_decay", self.weight_decay, 0, 100)
+        in_range("l1", self.l1, 0, 100)
+        in_range("l2", self.l2, 0, 100)
+        in_range("epochs", self.epochs, 1, MAX_EPOCHS)
         if self.patience is not None:
-            _in_range("patience", self.patience, 1, MAX_EPOCHS)
-        _in_range("min_delta", self.min_delta, 0, 1e6)
+            in_range("patience", self.patience, 1, MAX_EPOCHS)
+        in_range("min_delta", self.min_delta, 0, 1e6)
 
     def _check_split(self) -> None:
         for name in ("train_pct", "val_pct", "test_pct"):
-            _in_range(name, getattr(self, name), 0, 90)
+            in_range(name, getattr(self, name), 0, 90)
         if self.train_pct < 10:
             raise SpecError("spec.invalid", field="train_pct", value=self.train_pct, allowed=Text("spec.allowed.train_pct"))
         total = self.train_pct + self.val_pct + self.test_pct
@@ -368,13 +368,13 @@ class Spec(BaseModel):
                     raise TypeError(f"{key} must be a number, not {value!r}")
                 if isinstance(default, bool) and not isinstance(value, bool):  # torch's fused kernels take no 0/1
                     raise TypeError(f"{key} must be true or false, not {value!r}")
-            for key, limit in _COUNT_LIMITS.get(self.optimizer, {}).items():  # counts a dummy step may not reach
+            for key, limit in COUNT_LIMITS.get(self.optimizer, {}).items():  # counts a dummy step may not reach
                 value = self.optimizer_args.get(key)
                 if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit):
                     raise ValueError(f"{key} must be an integer from 1 to {limit}")
-            _dummy_step(OPTIMIZERS.get(self.optimizer).build, self.lr, kwargs)
+            dummy_step(OPTIMIZERS.get(self.optimizer).build, self.lr, kwargs)
         except (ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError, KeyError, IndexError, AttributeError) as exc:
-            raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=_fmt(self.optimizer_args), reason=str(exc)) from None
+            raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=fmt(self.optimizer_args), reason=str(exc)) from None
 
     def _check_training_loop(self) -> None:
         """TensorFlow Playground's loop has no optimiser (so no schedule), one loss and no reshuffling."""
@@ -384,7 +384,7 @@ class Spec(BaseModel):
                 ("scheduler", scheduler, "-", scheduler is not None),
                 ("classes", getattr(self, "classes", None), "2", (getattr(self, "classes", None) or 2) > 2),
                 ("optimizer", self.optimizer, "sgd", self.optimizer != "sgd"),
-                ("optimizer_args", _fmt(self.optimizer_args), "-", bool(self.optimizer_args)),
+                ("optimizer_args", fmt(self.optimizer_args), "-", bool(self.optimizer_args)),
                 ("weight_decay", self.weight_decay, 0, bool(self.weight_decay)),
                 ("loss", self.loss, "half_mse", self.loss != "half_mse"),
                 ("shuffle", self.shuffle, False, self.shuffle),
@@ -458,8 +458,8 @@ class Spec(BaseModel):
         except json.JSONDecodeError as exc:
             raise SpecError("spec.bad_file", format="JSON", line=exc.lineno, reason=exc.msg) from None
         except (RecursionError, ValueError) as exc:  # nested too deeply; an integer of over 4300 digits
-            raise SpecError("spec.bad_file", format="JSON", line="?", reason=_form_reason(exc)) from None
-        return _validate_form(cls, data)
+            raise SpecError("spec.bad_file", format="JSON", line="?", reason=form_reason(exc)) from None
+        return validate_form(cls, data)
 
     def to_toml(self) -> str:
         """TOML text (``None`` fields are left out, as TOML has no null)."""
@@ -477,8 +477,8 @@ class Spec(BaseModel):
             line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else "?")
             raise SpecError("spec.bad_file", format="TOML", line=line, reason=str(exc)) from None
         except (RecursionError, ValueError) as exc:  # nested too deeply; an integer of over 4300 digits
-            raise SpecError("spec.bad_file", format="TOML", line="?", reason=_form_reason(exc)) from None
-        return _validate_form(cls, data)
+            raise SpecError("spec.bad_file", format="TOML", line="?", reason=form_reason(exc)) from None
+        return validate_form(cls, data)
 
 
 # Fields resolved from others when left as None: field -> the fields it follows.
@@ -492,183 +492,8 @@ _AUTO_FIELDS: dict[str, tuple[str, ...]] = {
     "standardize": ("dataset",),
 }
 
-PRESETS: dict[str, dict[str, Any]] = {
-    # The curriculum's part-3 recipe: the defaults of Spec.
-    "seed": {},
-    # TensorFlow Playground's defaults: 4-2 network, batch 10, lr 0.03, no regularisation,
-    # U(-0.5, 0.5) weights with bias 0.1, half squared error, no reshuffling, 50 % test data,
-    # and its training loop.
-    "playground": {
-        "hidden": (4, 2),
-        "batch_size": 10,
-        "lr": 0.03,
-        "weight_decay": 0.0,
-        "init": "playground",
-        "training_loop": "tf-playground",
-        "loss": "half_mse",
-        "shuffle": False,
-        "train_pct": 50,
-        "val_pct": 0,
-        "test_pct": 50,
-    },
-}
-
 SPEC_FIELDS: tuple[str, ...] = tuple(Spec.model_fields)
 
 
-def _refuse_surrogates(value: Any, field: str = "-") -> None:
-    """A lone surrogate (``"\\ud800"``) anywhere in the fields is no text: refused before pydantic,
-    which cannot encode it, and before a message could show it."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise SpecError("spec.invalid", field=field, value=ascii(value)[:60], allowed=t("safety.allowed_text")) from None
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            _refuse_surrogates(key, "-")
-            _refuse_surrogates(item, key if field == "-" and isinstance(key, str) else field)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _refuse_surrogates(item, field)
-
-
-def _form_reason(exc: BaseException) -> str:
-    """Why a config's text could not be read as data: nesting too deep, or an integer too long."""
-    return t("safety.too_deep") if isinstance(exc, RecursionError) else t("safety.int_digits")
-
-
-def _validate_form(cls: Any, data: Any) -> "Spec":
-    """``cls.model_validate(data)``; data nested too deeply for validation is a :class:`SpecError`."""
-    try:
-        return cls.model_validate(data)
-    except RecursionError:
-        raise SpecError("spec.bad_file", format="data", line="?", reason=t("safety.too_deep")) from None
-
-
-#: Optimiser settings that count iterations or kept steps: whole numbers from 1 to a limit (an
-#: L-BFGS history of 0 fails at its second iteration; max_iter 2**63 never ends a step).
-_COUNT_LIMITS = {"lbfgs": {"history_size": 1_000, "max_iter": 10_000, "max_eval": 12_500}}
-
-
-def _dummy_step(build: Any, lr: float, kwargs: dict[str, Any]) -> None:
-    """Build the optimiser on one dummy parameter and take a step (with a closure, as LBFGS needs)."""
-    p = torch.zeros(1, requires_grad=True)
-    opt = build([p], lr=lr, **kwargs)
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        with torch.enable_grad():
-            loss = ((p - 1) ** 2).sum()
-            loss.backward()
-        return loss
-
-    opt.step(closure)
-
-
-def parse_optimizer_args(items: Iterable[str], error_key: str = "spec.bad_optimizer_arg") -> dict[str, Any]:
-    """Optimiser settings from their text forms (the CLI's ``--opt``, the browser's URL).
-
-    ``NAME=VALUE`` each: ``true``/``false``, ``none``, a number, a pair ``0.9,0.999``, or
-    any other word (``line_search_fn=strong_wolfe``; the spec checks it). A malformed item
-    raises :class:`SpecError` with ``error_key`` and ``value=item``.
-
-    >>> parse_optimizer_args(["momentum=0.9", "betas=0.9,0.99", "nesterov=true"])
-    {'momentum': 0.9, 'betas': (0.9, 0.99), 'nesterov': True}
-    """
-    out: dict[str, Any] = {}
-    for item in items:
-        name, sep, raw = item.partition("=")
-        name, raw = name.strip(), raw.strip()
-        if not sep or not name or not raw:
-            raise SpecError(error_key, value=item)
-        value: Any
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
-        elif raw.lower() == "none":
-            value = None
-        elif "," in raw:
-            try:
-                value = tuple(float(v) for v in raw.split(","))
-            except ValueError:
-                raise SpecError(error_key, value=item) from None
-        else:
-            try:
-                value = float(raw) if any(c in raw for c in ".eEn") else int(raw)
-            except ValueError:
-                value = raw
-        out[name] = value
-    return out
-
-
-# --- helpers -----------------------------------------------------------------------------------
 def _set(spec: Spec, name: str, value: Any) -> None:
     object.__setattr__(spec, name, value)  # resolution inside validation of a frozen model
-
-
-def _strict_int(v: Any) -> int:
-    if isinstance(v, bool):
-        raise TypeError("bool is not an int")
-    if isinstance(v, float):
-        if not v.is_integer():
-            raise ValueError("not an integer")
-        return int(v)
-    return int(str(v).strip()) if isinstance(v, str) else int(v)
-
-
-def _registry_name(registry: Any, v: Any) -> str:
-    if not isinstance(v, str):
-        raise SpecError("spec.invalid", field=registry.kind, value=_fmt(v), allowed=", ".join(registry.names()))
-    try:
-        return registry.get(v).name
-    except RegistryError as exc:
-        field = registry.kind
-        if exc.key == "registry.refused":
-            raise SpecError("spec.refused", field=field, value=v, reason=exc.params["reason"]) from None
-        raise SpecError("spec.invalid", field=field, value=v, allowed=", ".join(registry.names())) from None
-
-
-def _in_range(field: str, value: Any, low: float, high: float, low_open: bool = False) -> None:
-    bad = not isinstance(value, (int, float)) or isinstance(value, bool)
-    bad = bad or (isinstance(value, int) and not -(2**1023) < value < 2**1023) or not math.isfinite(value)  # no float holds it
-    bad = bad or value > high or (value <= low if low_open else value < low)
-    if bad:
-        key = "spec.allowed.range_open" if low_open else "spec.allowed.range"
-        raise SpecError("spec.invalid", field=field, value=value, allowed=Text(key, low=low, high=high))
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return "(" + ", ".join(str(v) for v in value) + ")"
-    return str(value)
-
-
-def _to_spec_error(exc: ValidationError, data: Mapping[str, Any]) -> SpecError:
-    """Turn pydantic's first error into one SpecError naming field, value and what is allowed."""
-    err = exc.errors()[0]
-    original = (err.get("ctx") or {}).get("error")
-    if isinstance(original, SpecError):
-        return original
-    loc = [str(p) for p in err["loc"]]
-    field = loc[0] if loc else "?"
-    if err["type"] == "extra_forbidden":
-        return SpecError("spec.unknown_field", field=field, allowed=", ".join(Spec.model_fields))
-    value = data.get(field, err.get("input"))
-    allowed_key = f"spec.allowed.{field}"
-    if field == "optimizer_args":
-        allowed = t("spec.allowed.optimizer_args")
-    else:
-        allowed = t(allowed_key) if allowed_key in _ALLOWED_KEYS else err["msg"]
-    return SpecError("spec.invalid", field=field, value=_fmt(value), allowed=allowed)
-
-
-_ALLOWED_KEYS = {
-    f"spec.allowed.{f}"
-    for f in (
-        "problem", "n_samples", "noise", "train_pct", "val_pct", "test_pct", "seed", "init_seed", "shuffle_seed",
-        "lr", "weight_decay", "l1", "l2", "epochs", "patience", "min_delta", "shuffle", "restore_best", "device", "dtype",
-        "training_loop",
-    )
-}

@@ -1,0 +1,198 @@
+"""How a spec's values are read and checked: their text forms, ranges, and the messages that
+refuse them; and the presets. :mod:`torchground.spec` uses these; they hold no spec themselves.
+
+Example:
+    >>> parse_optimizer_args(["momentum=0.9", "betas=0.9,0.99", "nesterov=true"])
+    {'momentum': 0.9, 'betas': (0.9, 0.99), 'nesterov': True}
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping
+
+import torch
+from pydantic import ValidationError
+
+from torchground.errors import RegistryError, SpecError
+from torchground.i18n import Text, t
+
+__all__ = [
+    "PRESETS", "parse_optimizer_args", "refuse_surrogates", "form_reason", "validate_form", "COUNT_LIMITS", "dummy_step",
+    "strict_int", "registry_name", "in_range", "fmt", "to_spec_error",
+]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The curriculum's part-3 recipe: the defaults of Spec.
+    "seed": {},
+    # TensorFlow Playground's defaults: 4-2 network, batch 10, lr 0.03, no regularisation,
+    # U(-0.5, 0.5) weights with bias 0.1, half squared error, no reshuffling, 50 % test data,
+    # and its training loop.
+    "playground": {
+        "hidden": (4, 2),
+        "batch_size": 10,
+        "lr": 0.03,
+        "weight_decay": 0.0,
+        "init": "playground",
+        "training_loop": "tf-playground",
+        "loss": "half_mse",
+        "shuffle": False,
+        "train_pct": 50,
+        "val_pct": 0,
+        "test_pct": 50,
+    },
+}
+
+
+def refuse_surrogates(value: Any, field: str = "-") -> None:
+    """A lone surrogate (``"\\ud800"``) anywhere in the fields is no text: refused before pydantic,
+    which cannot encode it, and before a message could show it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SpecError("spec.invalid", field=field, value=ascii(value)[:60], allowed=t("safety.allowed_text")) from None
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            refuse_surrogates(key, "-")
+            refuse_surrogates(item, key if field == "-" and isinstance(key, str) else field)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            refuse_surrogates(item, field)
+
+
+def form_reason(exc: BaseException) -> str:
+    """Why a config's text could not be read as data: nesting too deep, or an integer too long."""
+    return t("safety.too_deep") if isinstance(exc, RecursionError) else t("safety.int_digits")
+
+
+def validate_form(cls: Any, data: Any) -> Any:
+    """``cls.model_validate(data)``; data nested too deeply for validation is a :class:`SpecError`."""
+    try:
+        return cls.model_validate(data)
+    except RecursionError:
+        raise SpecError("spec.bad_file", format="data", line="?", reason=t("safety.too_deep")) from None
+
+
+#: Optimiser settings that count iterations or kept steps: whole numbers from 1 to a limit (an
+#: L-BFGS history of 0 fails at its second iteration; max_iter 2**63 never ends a step).
+COUNT_LIMITS = {"lbfgs": {"history_size": 1_000, "max_iter": 10_000, "max_eval": 12_500}}
+
+
+def dummy_step(build: Any, lr: float, kwargs: dict[str, Any]) -> None:
+    """Build the optimiser on one dummy parameter and take a step (with a closure, as LBFGS needs)."""
+    p = torch.zeros(1, requires_grad=True)
+    opt = build([p], lr=lr, **kwargs)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        with torch.enable_grad():
+            loss = ((p - 1) ** 2).sum()
+            loss.backward()
+        return loss
+
+    opt.step(closure)
+
+
+def parse_optimizer_args(items: Iterable[str], error_key: str = "spec.bad_optimizer_arg") -> dict[str, Any]:
+    """Optimiser settings from their text forms (the CLI's ``--opt``, the browser's URL).
+
+    ``NAME=VALUE`` each: ``true``/``false``, ``none``, a number, a pair ``0.9,0.999``, or
+    any other word (``line_search_fn=strong_wolfe``; the spec checks it). A malformed item
+    raises :class:`SpecError` with ``error_key`` and ``value=item``.
+
+    >>> parse_optimizer_args(["momentum=0.9", "betas=0.9,0.99", "nesterov=true"])
+    {'momentum': 0.9, 'betas': (0.9, 0.99), 'nesterov': True}
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name, raw = name.strip(), raw.strip()
+        if not sep or not name or not raw:
+            raise SpecError(error_key, value=item)
+        value: Any
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        elif raw.lower() == "none":
+            value = None
+        elif "," in raw:
+            try:
+                value = tuple(float(v) for v in raw.split(","))
+            except ValueError:
+                raise SpecError(error_key, value=item) from None
+        else:
+            try:
+                value = float(raw) if any(c in raw for c in ".eEn") else int(raw)
+            except ValueError:
+                value = raw
+        out[name] = value
+    return out
+
+
+def strict_int(v: Any) -> int:
+    if isinstance(v, bool):
+        raise TypeError("bool is not an int")
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise ValueError("not an integer")
+        return int(v)
+    return int(str(v).strip()) if isinstance(v, str) else int(v)
+
+
+def registry_name(registry: Any, v: Any) -> str:
+    if not isinstance(v, str):
+        raise SpecError("spec.invalid", field=registry.kind, value=fmt(v), allowed=", ".join(registry.names()))
+    try:
+        return registry.get(v).name
+    except RegistryError as exc:
+        field = registry.kind
+        if exc.key == "registry.refused":
+            raise SpecError("spec.refused", field=field, value=v, reason=exc.params["reason"]) from None
+        raise SpecError("spec.invalid", field=field, value=v, allowed=", ".join(registry.names())) from None
+
+
+def in_range(field: str, value: Any, low: float, high: float, low_open: bool = False) -> None:
+    bad = not isinstance(value, (int, float)) or isinstance(value, bool)
+    bad = bad or (isinstance(value, int) and not -(2**1023) < value < 2**1023) or not math.isfinite(value)  # no float holds it
+    bad = bad or value > high or (value <= low if low_open else value < low)
+    if bad:
+        key = "spec.allowed.range_open" if low_open else "spec.allowed.range"
+        raise SpecError("spec.invalid", field=field, value=value, allowed=Text(key, low=low, high=high))
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(str(v) for v in value) + ")"
+    return str(value)
+
+
+def to_spec_error(exc: ValidationError, data: Mapping[str, Any], fields: Iterable[str]) -> SpecError:
+    """Turn pydantic's first error into one SpecError naming field, value and what is allowed
+    (``fields``: the spec's field names, for an unknown one)."""
+    err = exc.errors()[0]
+    original = (err.get("ctx") or {}).get("error")
+    if isinstance(original, SpecError):
+        return original
+    loc = [str(p) for p in err["loc"]]
+    field = loc[0] if loc else "?"
+    if err["type"] == "extra_forbidden":
+        return SpecError("spec.unknown_field", field=field, allowed=", ".join(fields))
+    value = data.get(field, err.get("input"))
+    allowed_key = f"spec.allowed.{field}"
+    if field == "optimizer_args":
+        allowed = t("spec.allowed.optimizer_args")
+    else:
+        allowed = t(allowed_key) if allowed_key in ALLOWED_KEYS else err["msg"]
+    return SpecError("spec.invalid", field=field, value=fmt(value), allowed=allowed)
+
+
+ALLOWED_KEYS = {
+    f"spec.allowed.{f}"
+    for f in (
+        "problem", "n_samples", "noise", "train_pct", "val_pct", "test_pct", "seed", "init_seed", "shuffle_seed",
+        "lr", "weight_decay", "l1", "l2", "epochs", "patience", "min_delta", "shuffle", "restore_best", "device", "dtype",
+        "training_loop",
+    )
+}
