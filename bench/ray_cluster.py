@@ -39,6 +39,7 @@ import torch
 
 from torchground import Spec
 from torchground.engine import run_sweep
+from torchground.engine.sweep.ray_tasks import pack_results, unpack_results
 
 OBJECT_STORE = str(200 * 2**20)
 
@@ -93,14 +94,14 @@ def _ray_details(result) -> dict:
     per_task = result.model_steps / task_s
     outside = result.wall_s - busy
     sample = result.results[: min(256, len(result.results))]
-    blob = pickle.dumps(sample)
+    blob = pickle.dumps(pack_results(sample))  # as a task sends them
     start = time.perf_counter()
-    pickle.loads(blob)
+    unpack_results(pickle.loads(blob), [r.spec for r in sample])
     loads = (time.perf_counter() - start) / len(sample)
     nodes = ", ".join(f"{n['tasks']} tasks {n['model_steps_per_s']:.3g}/s" for n in c["nodes"].values())
     print(f"    {c['tasks']} tasks of up to {c['models_per_task']} models; nodes: {nodes}; per task {per_task:.3g} model-steps/s;"
           f" {outside:.2f} s outside training ({outside / c['tasks'] * 1e3:.0f} ms a task); a model's result"
-          f" {len(blob) / len(sample) / 1e3:.1f} kB, {loads * 1e6:.0f} us to unpickle", flush=True)
+          f" {len(blob) / len(sample) / 1e3:.1f} kB packed, {loads * 1e6:.1f} us to unpickle and unpack", flush=True)
     return {"per_task": per_task, "outside_per_task": outside / c["tasks"], "bytes_per_model": len(blob) / len(sample), "loads_s": loads}
 
 

@@ -250,3 +250,22 @@ def test_gpu_bench_script_runs_on_cpu(inductor):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "compiled, fused C steps" in proc.stdout and "model-steps/s" in proc.stdout
     assert ("compiled, Inductor only" in proc.stdout) == (inductor == "1")  # INDUCTOR=0 leaves its slow first compile out
+
+
+def test_ranking_and_table_look_at_every_model_once_not_once_per_row(monkeypatch):
+    from torchground.engine.sweep.runner import SweepResult
+
+    result = run_sweep([Spec(epochs=1, n_samples=60, init_seed=s) for s in range(6)])
+    calls = {"monitored": 0, "metric_columns": 0}
+    monitored, metric_columns = SweepResult.monitored.fget, SweepResult.metric_columns
+
+    def counted(name, fn):
+        def wrapper(self):
+            calls[name] += 1
+            return fn(self)
+        return wrapper
+
+    monkeypatch.setattr(SweepResult, "monitored", property(counted("monitored", monitored)))
+    monkeypatch.setattr(SweepResult, "metric_columns", counted("metric_columns", metric_columns))
+    assert len(result.table()) == 6 and result.csv_text().count("\n") == 7
+    assert calls["monitored"] <= 2 and calls["metric_columns"] <= 2  # a sweep of 10^6 models must not go quadratic

@@ -101,8 +101,10 @@ class SweepResult:
         """Indices best first: lowest final monitored loss; models a search pruned after the
         others, diverged ones and missing values last."""
 
+        monitored = self.monitored  # once: it looks at every row
+
         def key(i: int) -> tuple[int, float]:
-            value = self.rows[i].get(self.monitored)
+            value = self.rows[i].get(monitored)
             bad = self.results[i].status == "diverged" or value is None or not math.isfinite(value)
             return (2 if bad else int(self.results[i].status == "pruned"), value if not bad else math.inf)
 
@@ -122,10 +124,11 @@ class SweepResult:
     def table(self) -> list[dict[str, Any]]:
         """One dict per setting, best first: rank, the varied values, status, epochs, steps, metrics."""
         out = []
+        columns = self.metric_columns()  # once: it looks at every model
         for rank, i in enumerate(self.ranking(), start=1):
             r = self.results[i]
             row = {"rank": rank, "index": i, **self.settings[i], "status": r.status, "epochs": len(r.metrics), "steps": r.steps}
-            row.update({c: self.rows[i].get(c) for c in self.metric_columns()})
+            row.update({c: self.rows[i].get(c) for c in columns})
             row["best_epoch"] = r.best_epoch
             out.append(row)
         return out
