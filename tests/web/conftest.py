@@ -67,9 +67,9 @@ class Tab:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
 
-    def open(self, query: str = "") -> Any:
-        """Load the page (with the token and ``query``) and wait for its first frame."""
-        self.page.goto(f"{self.base_url}/?token={self.token}" + (f"&{query}" if query else ""))
+    def open(self, query: str = "", url: str | None = None) -> Any:
+        """Load the page (with the token and ``query``, or ``url`` as it is) and wait for its first frame."""
+        self.page.goto(url or f"{self.base_url}/?token={self.token}" + (f"&{query}" if query else ""))
         self.page.wait_for_function("window.__tg && window.__tg.framesDrawn > 0 && window.__tg.spec", timeout=30_000)
         return self.page
 

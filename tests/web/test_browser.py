@@ -22,10 +22,6 @@ from typing import Any, Iterator
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's /usr/bin/chromium is not installed", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
 pytestmark = pytest.mark.browser
 
@@ -33,72 +29,30 @@ from torchground.i18n import catalogue  # noqa: E402
 from torchground.spec import Spec  # noqa: E402
 from torchground.train import train  # noqa: E402
 
+from conftest import Tab, serve  # noqa: E402
+
 TOKEN = "browser-test-token"
-LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
 WEB = Path(resources.files("torchground")) / "web"  # type: ignore[arg-type]
 
 
 # --- fixtures ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    from torchground.server.app import create_app
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(TOKEN, lang="en"), log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve(TOKEN) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        yield b
-        b.close()
+def browser(chromium: Any) -> Any:
+    return chromium
 
 
-class Page:
-    """A page of its own browser context, with its console errors collected."""
-
-    def __init__(self, browser: Any, base_url: str) -> None:
-        self.context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000}, bypass_csp=True)  # the tests evaluate JS; the page itself keeps its CSP
-        self.page = self.context.new_page()
-        self.base_url = base_url
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def open(self, query: str = "", url: str | None = None) -> Any:
-        """Load the page (with the token and ``query``) and wait for its first frame."""
-        self.page.goto(url or f"{self.base_url}/?token={TOKEN}" + (f"&{query}" if query else ""))
-        self.page.wait_for_function("window.__tg && window.__tg.framesDrawn > 0 && window.__tg.spec", timeout=30_000)
-        return self.page
-
-    def by(self, test_id: str) -> Any:
-        return self.page.get_by_test_id(test_id)
-
-    def close(self) -> None:
-        self.context.close()
+def Page(browser: Any, base_url: str) -> Tab:  # noqa: N802  (the tests' name for a tab)
+    return Tab(browser, base_url, TOKEN, 1400, 1000)
 
 
 @pytest.fixture
-def tab(browser: Any, base_url: str) -> Iterator[Page]:
+def tab(browser: Any, base_url: str) -> Iterator[Tab]:
     page = Page(browser, base_url)
     yield page
     page.close()
@@ -118,7 +72,7 @@ def test_every_label_of_the_page_is_in_both_catalogues() -> None:
     assert catalogue("ja")["web.ratio"] != catalogue("en")["web.ratio"]
 
 
-def test_page_loads_without_console_errors(tab: Page) -> None:
+def test_page_loads_without_console_errors(tab: Tab) -> None:
     page = tab.open()
     assert page.title() == "torchground"
     assert tab.by("epoch").text_content() == "000,000"
@@ -128,7 +82,7 @@ def test_page_loads_without_console_errors(tab: Page) -> None:
     assert tab.errors == []
 
 
-def test_training_circle_brings_the_test_loss_down(tab: Page) -> None:
+def test_training_circle_brings_the_test_loss_down(tab: Tab) -> None:
     tab.open("train_pct=50&val_pct=0&test_pct=50")
     tab.by("play").click()
     tab.page.wait_for_function(
@@ -142,7 +96,7 @@ def test_training_circle_brings_the_test_loss_down(tab: Page) -> None:
     assert tab.errors == []
 
 
-def test_switching_data_set_and_language(tab: Page) -> None:
+def test_switching_data_set_and_language(tab: Tab) -> None:
     page = tab.open()
     tab.by("dataset-xor").click()
     page.wait_for_function("location.search.includes('dataset=xor') && window.__tg.spec.dataset === 'xor'")
@@ -158,7 +112,7 @@ def test_switching_data_set_and_language(tab: Page) -> None:
     assert tab.errors == []
 
 
-def test_editing_a_weight_and_a_bias(tab: Page) -> None:
+def test_editing_a_weight_and_a_bias(tab: Tab) -> None:
     page = tab.open()
     link = tab.by("link-layer1.weight-0-1")
     link.dispatch_event("click")  # links may cross: click the path itself, not a point on the screen
@@ -221,7 +175,7 @@ def test_url_round_trip_restores_settings_and_initial_weights(tab: Page, browser
         other.close()
 
 
-def test_divergence_shows_the_banner_and_the_page_stays_responsive(tab: Page) -> None:
+def test_divergence_shows_the_banner_and_the_page_stays_responsive(tab: Tab) -> None:
     page = tab.open("dataset=reg-plane&output_activation=identity&lr=10")
     assert tab.by("diverged-banner").is_hidden()
     tab.by("play").click()
@@ -270,7 +224,7 @@ def test_the_code_panel_script_reproduces_the_run(tab: Page, tmp_path: Path) -> 
     assert tab.errors == []
 
 
-def test_the_graph_tab_draws_the_autograd_graph(tab: Page) -> None:
+def test_the_graph_tab_draws_the_autograd_graph(tab: Tab) -> None:
     tab.open()
     tab.by("graph-tab").click()
     svg = tab.page.locator('svg[data-testid="graph-svg"]')
@@ -279,7 +233,7 @@ def test_the_graph_tab_draws_the_autograd_graph(tab: Page) -> None:
     assert tab.errors == []
 
 
-def test_a_refused_live_setting_rolls_back_while_playing(tab: Page) -> None:
+def test_a_refused_live_setting_rolls_back_while_playing(tab: Tab) -> None:
     page = tab.open("")
     tab.by("play").click()
     page.wait_for_function("window.__tg.epoch >= 3", timeout=30_000)
@@ -292,7 +246,7 @@ def test_a_refused_live_setting_rolls_back_while_playing(tab: Page) -> None:
     tab.by("play").click()
 
 
-def test_data_set_thumbnails_are_drawn_from_the_server_points(tab: Page) -> None:
+def test_data_set_thumbnails_are_drawn_from_the_server_points(tab: Tab) -> None:
     page = tab.open()
     coloured = page.evaluate(
         """() => Object.fromEntries([...document.querySelectorAll('.dataset')].map((b) => {
@@ -307,7 +261,7 @@ def test_data_set_thumbnails_are_drawn_from_the_server_points(tab: Page) -> None
     assert tab.errors == []
 
 
-def test_optimizer_settings_typed_as_text_reach_the_server(tab: Page) -> None:
+def test_optimizer_settings_typed_as_text_reach_the_server(tab: Tab) -> None:
     from torchground.spec import SPEC_FIELDS
 
     page = tab.open("optimizer=sgd" + ("&training_loop=pytorch" if "training_loop" in SPEC_FIELDS else ""))
@@ -323,7 +277,7 @@ def test_optimizer_settings_typed_as_text_reach_the_server(tab: Page) -> None:
     assert tab.errors == []
 
 
-def test_the_loss_chart_fits_its_range_to_the_losses(tab: Page) -> None:
+def test_the_loss_chart_fits_its_range_to_the_losses(tab: Tab) -> None:
     # Spiral's losses stay near 0.5: a y axis from 0 would draw them as a flat line.
     page = tab.open("dataset=spiral")
     tab.by("play").click()

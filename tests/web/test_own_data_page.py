@@ -5,19 +5,13 @@ Runs the real server and Debian's Chromium through Playwright; skipped where eit
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's /usr/bin/chromium is not installed", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-uvicorn = pytest.importorskip("uvicorn")
+from conftest import Tab, serve
+
 pytestmark = pytest.mark.browser
 
 TOKEN = "own-data-token"
@@ -29,38 +23,17 @@ THREE = "x1,x2,label\n" + "".join(
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    from torchground.server.app import create_app
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(TOKEN, lang="en"), log_level="warning", access_log=False, lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve(TOKEN) as url:
+        yield url
 
 
 @pytest.fixture
-def page(base_url: str) -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"])
-        context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000}, bypass_csp=True)
-        pg = context.new_page()
-        pg.errors = []
-        pg.on("pageerror", lambda e: pg.errors.append(str(e)))
-        pg.goto(f"{base_url}/?token={TOKEN}")
-        pg.wait_for_function("window.__tg && window.__tg.framesDrawn > 0 && window.__tg.spec", timeout=30_000)
-        yield pg
-        browser.close()
+def page(chromium: Any, base_url: str) -> Iterator[Any]:
+    tab = Tab(chromium, base_url, TOKEN, 1400, 1000)
+    pg = tab.open()
+    pg.errors = tab.errors
+    yield pg
+    tab.close()
 
 
 def _output_colours(pg: Any) -> set[tuple[int, int, int]]:
