@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from torchground.codegen import notebook_json
 from torchground.codegen.parts import Parts
 from torchground.codegen.tfpg_data import TfPlaygroundData
 from torchground.codegen.tfpg_parts import TfPlaygroundParts
@@ -198,18 +199,6 @@ def to_script(spec: Spec, lang: str | None = None) -> str:
     return "\n\n".join(chunk.rstrip("\n") + "\n" for chunk in chunks)
 
 
-def _cell(kind: str, index: int, source: str) -> dict[str, object]:
-    cell: dict[str, object] = {
-        "cell_type": kind,
-        "id": f"{kind[:2]}-{index:02d}",
-        "metadata": {},
-        "source": source.rstrip("\n").splitlines(keepends=True),
-    }
-    if kind == "code":
-        cell.update(execution_count=None, outputs=[])
-    return cell
-
-
 def to_notebook(spec: Spec, lang: str | None = None) -> str:
     """The spec as a Jupyter notebook (nbformat 4 JSON): explanation cells, then code cells.
 
@@ -233,20 +222,11 @@ def to_notebook(spec: Spec, lang: str | None = None) -> str:
     lang = _lang(lang)
     intro = "# " + _title(spec, lang) + "\n\n"
     intro += t("codegen.md.intro", lang) + "\n\n```toml\n" + spec_toml(spec) + "```"
-    cells = [_cell("markdown", 0, intro)]
+    cells = [notebook_json.cell("markdown", 0, intro)]
     for i, section in enumerate(sections(spec, lang, notebook=True), start=1):
-        cells.append(_cell("markdown", i, f"## {i}. {section.title}\n\n{section.text}"))
-        cells.append(_cell("code", i, section.code))
-    notebook = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    return json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"
+        cells.append(notebook_json.cell("markdown", i, f"## {i}. {section.title}\n\n{section.text}"))
+        cells.append(notebook_json.cell("code", i, section.code))
+    return notebook_json.dumps(cells)
 
 
 def export(spec: Spec, kind: str, lang: str | None = None) -> str:

@@ -26,13 +26,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 from torchground.atomic import write_text
+from torchground.codegen import notebook_json
 from torchground.i18n import LANGUAGES, Text, resolve_language, t
 from torchground.lessons.lesson3 import DEFAULT_EPOCHS
 from torchground.lessons.own_data import DEFAULT_EPOCHS as OWN_DATA_EPOCHS
@@ -64,18 +64,6 @@ _FIELDS: dict[str, dict[str, Any]] = {
     "lessons.l2.devices": {"device": Text("lessons.nb.device")},
     "lessons.l3.plot": {"path": "`lesson3-output/lesson3-loss.png`"},
 }
-
-
-def _cell(kind: str, index: int, source: str) -> dict[str, Any]:
-    cell: dict[str, Any] = {
-        "cell_type": kind,
-        "id": f"{kind[:2]}-{index:02d}",
-        "metadata": {},
-        "source": source.rstrip("\n").splitlines(keepends=True),
-    }
-    if kind == "code":
-        cell.update(execution_count=None, outputs=[])
-    return cell
 
 
 def lesson_notebook(number: int, lang: str | None = None) -> str:
@@ -131,28 +119,19 @@ def _widget_cells(lesson: Lesson, lang: str, index: int) -> list[dict[str, Any]]
     code = (f"import torchground as tg\n\nplayground = tg.Playground({args}{', ' if args else ''}lang=\"{lang}\")"
             f"  # {t('lessons.nb.widget_comment', lang)}\nplayground")
     text = t(f"lessons.nb.widget.{lesson.key.removeprefix('lessons.')}", lang)
-    return [_cell("markdown", index, f"## {t('lessons.nb.widget_head', lang)}\n\n{text}"), _cell("code", index, code)]
+    return [notebook_json.cell("markdown", index, f"## {t('lessons.nb.widget_head', lang)}\n\n{text}"), notebook_json.cell("code", index, code)]
 
 
 def _notebook(lesson: Lesson, result: LessonResult, settings: dict[str, Any], head: str, how: str) -> str:
     lang = result.lang
-    cells = [_cell("markdown", 0, f"# {head}\n\n{result.intro}\n\n{how}")]
+    cells = [notebook_json.cell("markdown", 0, f"# {head}\n\n{result.intro}\n\n{how}")]
     for step in result.steps:
         params = {**step.params, **_FIELDS.get(step.key, {})}
         text = t(f"{step.key}.text", lang, **params)
-        cells.append(_cell("markdown", step.number, f"## {step.heading()}\n\n{text}"))
-        cells.append(_cell("code", step.number, render_code(lesson.steps[step.number - 1].code, settings, lesson.key, lang)))
+        cells.append(notebook_json.cell("markdown", step.number, f"## {step.heading()}\n\n{text}"))
+        cells.append(notebook_json.cell("code", step.number, render_code(lesson.steps[step.number - 1].code, settings, lesson.key, lang)))
     cells += _widget_cells(lesson, lang, len(result.steps) + 1)
-    notebook = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    return json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"
+    return notebook_json.dumps(cells)
 
 
 #: Notebook file name (without ``.ipynb``) → the function that makes it in a language.
