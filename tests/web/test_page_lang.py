@@ -12,6 +12,8 @@ import pytest
 
 from conftest import Tab
 
+pytestmark = pytest.mark.browser
+
 TOKEN = "page-lang-token"
 
 
