@@ -36,6 +36,7 @@ from torchground.server.protocol import MAX_SESSIONS, check_caps
 from torchground.server.uploads import MAX_UPLOAD_BYTES, save_upload
 from torchground.server.security import TokenGuard, resolve_static
 from torchground.server.session import Session
+from torchground.server.bundles import MAX_BUNDLE_BYTES, BundleStore
 from torchground.server.urlstate import DEFAULT_SPEC
 
 __all__ = ["create_app", "WEB_DIR", "LEARNING_RATES", "REGULARIZATION_RATES", "WS_TOO_MANY"]
@@ -94,6 +95,7 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
     slots = _Slots(max_sessions)
     api = FastAPI(title="torchground", docs_url=None, redoc_url=None, openapi_url=None)
     api.state.slots = slots
+    bundles = api.state.bundles = BundleStore()
 
     def not_found(key: str, **params: Any) -> Response:
         return PlainTextResponse(t(key, lang_default, **params) + "\n", status_code=404)
@@ -147,6 +149,24 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
             return JSONResponse({"error": exc.message(chosen)}, 400)
         return JSONResponse({"changes": fields})
 
+    @api.post("/api/session")
+    async def session_file(request: Request, lang: str | None = None) -> Response:
+        """A saved session file from the page: checked strictly, kept, answered with its id for ``open``."""
+        chosen = _language(lang, default=lang_default) or lang_default
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > MAX_BUNDLE_BYTES:
+            return JSONResponse({"error": t("server.session.too_big", chosen, size=int(size), max=MAX_BUNDLE_BYTES)}, 413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BUNDLE_BYTES:
+                return JSONResponse({"error": t("server.session.too_big", chosen, size=len(body), max=MAX_BUNDLE_BYTES)}, 413)
+        try:
+            key = await asyncio.to_thread(bundles.put, bytes(body))
+        except TorchgroundError as exc:
+            return JSONResponse({"error": exc.message(chosen)}, 400)
+        return JSONResponse({"id": key})
+
     @api.get("/api/i18n/{lang}")
     def texts(lang: str) -> Response:
         if lang not in LANGUAGES:
@@ -174,7 +194,7 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
                 except Exception:  # the client went away mid-answer: drop what it can no longer read
                     gone = True
 
-        session = Session(send, lang_default)
+        session = Session(send, lang_default, bundles)
         try:
             while True:
                 event = await websocket.receive()

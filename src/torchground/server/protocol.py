@@ -134,14 +134,27 @@ class LinkOf(_Message):
     type: Literal["link_of"]
 
 
+class Save(_Message):
+    """Ask for the session as a ``.tgsession`` file (answer: ``saved``)."""
+
+    type: Literal["save"]
+
+
+class Open(_Message):
+    """Continue a session file uploaded to ``POST /api/session`` (its answer's ``id``)."""
+
+    type: Literal["open"]
+    id: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 Message = Annotated[
-    Union[Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps, Link, LinkOf],
+    Union[Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps, Link, LinkOf, Save, Open],
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Message)
 _MODELS: dict[str, type[_Message]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
-    for m in (Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps, Link, LinkOf)
+    for m in (Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps, Link, LinkOf, Save, Open)
 }
 #: The client message types, in the protocol's order.
 MESSAGE_TYPES: tuple[str, ...] = tuple(_MODELS)

@@ -19,6 +19,7 @@ the session's own task (:meth:`Session.submit`), a ``pause`` takes effect on arr
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import logging
@@ -32,6 +33,7 @@ from torchground.explain.graph import extract_graph
 from torchground.viz.graph_render import to_dot
 from torchground.i18n import t
 from torchground.server import frames
+from torchground.server.bundles import BundleStore, bundle_name, make_bundle
 from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
 from torchground.server.protocol import MAX_EDIT_VALUE
 from torchground.server.slices import EpochSlicer
@@ -39,6 +41,7 @@ from torchground.server.uploads import check_data_file
 from torchground.server.urlstate import Edit, UrlState, parse_query, set_changes, to_query, view_value, VIEW_OPTIONS
 from torchground.spec import MAX_SEED, SPEC_FIELDS, Spec
 from torchground.train import Trainer
+from torchground.train.checkpoint import checkpointable, restore
 from torchground.data.tfpg_random import fresh_seed
 from torchground.train.tfpg_run import link_of, spec_from_link
 
@@ -62,11 +65,13 @@ class Session:
     Args:
         send: coroutine that sends one text message to the client.
         lang: language of messages until ``init`` (or ``set`` of ``lang``) says otherwise.
+        bundles: the session files posted to ``POST /api/session`` that ``open`` may name.
     """
 
-    def __init__(self, send: Send, lang: str = "en") -> None:
+    def __init__(self, send: Send, lang: str = "en", bundles: BundleStore | None = None) -> None:
         self._send_text = send
         self.lang = lang
+        self.bundles = bundles if bundles is not None else BundleStore()
         self.spec: Spec | None = None
         self.trainer: Trainer | None = None
         self.edits: dict[tuple[str, tuple[int, ...]], Edit] = {}
@@ -85,6 +90,7 @@ class Session:
             "init": self._init, "set": self._set, "play": self._play, "pause": self._pause, "step": self._step,
             "reset": self._reset, "reinit": self._reinit, "regenerate": self._regenerate, "edit": self._edit,
             "code": self._code, "graph": self._graph, "fps": self._fps, "link": self._link, "link_of": self._link_of,
+            "save": self._save, "open": self._open,
         }
 
     # -- entry points -------------------------------------------------------------------------
@@ -247,6 +253,35 @@ class Session:
 
     async def _fps(self, msg: Any) -> None:
         self.fps = int(msg.value)
+
+    async def _save(self, msg: Any) -> None:
+        """The session as a ``.tgsession`` file (an epoch under way is finished first)."""
+        self.running = False
+        async with self._work:
+            assert self.trainer is not None
+            while _slicer(self.trainer).in_progress:
+                await self._advance()
+            if not checkpointable(self.trainer):
+                raise TorchgroundError("server.session.not_checkpointable")
+            data = await asyncio.to_thread(make_bundle, self.trainer, self.query())
+            assert self.spec is not None
+            name = bundle_name(self.spec, self.trainer.epoch)
+            await self._send({"type": "saved", "bundle": base64.b64encode(data).decode("ascii"), "name": name})
+
+    async def _open(self, msg: Any) -> None:
+        """Continue a saved session where it was saved: same epoch, weights, optimiser, history."""
+        bundle = self.bundles.get(msg.id)
+        self.running = False
+        async with self._work:
+            trainer, edits = await asyncio.to_thread(self._build, bundle.state.spec, bundle.state.edits, False)
+            try:  # each open gets its own copies (the stored bundle may be opened again)
+                restore(trainer, {k: v.clone() for k, v in bundle.tensors.items()}, copy.deepcopy(bundle.meta))
+            except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+                raise TorchgroundError("server.session.does_not_fit", detail=str(exc)[:300]) from None
+            self._end_epoch()
+            self.trainer, self.edits = trainer, edits
+            self.spec, self.view, self._grads = bundle.state.spec, dict(bundle.state.view), None
+            await self._send_state_and_frame()
 
     # -- the play loop ------------------------------------------------------------------------
     async def _play_loop(self) -> None:
