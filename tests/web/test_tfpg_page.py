@@ -112,7 +112,7 @@ def test_labels_in_japanese(chromium: Any, base_url: str) -> None:
         ja = catalogue("ja")
         assert t.by("link-load").text_content() == ja["web.tfpg_load"]
         assert t.by("link-copy").text_content() == ja["web.tfpg_copy"]
-        assert t.by("link-input").get_attribute("placeholder") == ja["web.tfpg_link_placeholder"]
+        assert t.by("link-input").get_attribute("placeholder") == ja["web.tfpg_link_hint"]
         assert t.errors == []
     finally:
         t.close()

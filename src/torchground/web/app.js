@@ -392,7 +392,7 @@ async function setLanguage(language) {
   const [options] = await Promise.all([fetchOptions(language), loadLang(language)]);
   S.options = options;
   applyLabels();
-  byTest("link-input").placeholder = t("web.tfpg_link_placeholder");
+  byTest("link-input").placeholder = t("web.tfpg_link_hint");
   controls.setOptions(options);
   for (const el of document.querySelectorAll(".neuron-count")) el.textContent = t("web.neurons_n", { n: el.dataset.n });
   setRunning(S.running);
@@ -432,7 +432,7 @@ async function main() {
   S.options = options;
   own.mount();
   applyLabels();
-  byTest("link-input").placeholder = t("web.tfpg_link_placeholder");
+  byTest("link-input").placeholder = t("web.tfpg_link_hint");
   byTest("lang").value = language;
   controls.setOptions(options);
   setRunning(false);
