@@ -12,6 +12,7 @@ import { drawPoints } from "./points.js";
 import { OwnData } from "./owndata.js";
 import { Controls } from "./controls.js";
 import { Panels } from "./panels.js";
+import { SessionFile } from "./sessionfile.js";
 
 // Epochs per second asked of the server while playing: one per animation frame, as in the
 // Playground, with a quarter more as headroom (the server's cap is a maximum and its
@@ -115,6 +116,8 @@ const controls = new Controls({
     set({ hidden });
   },
 });
+
+const sessionFile = new SessionFile({ send: (msg) => send(msg), toast: (text) => toast(text) });
 
 const panels = new Panels((msg) => send(msg), (tab) => url.setView("tab", tab));
 
@@ -437,6 +440,7 @@ async function main() {
   controls.setOptions(options);
   setRunning(false);
   wire();
+  sessionFile.mount(byTest("session-save"), byTest("session-open"), byTest("session-file"));
   conn = new Connection(url.token)
     .on("state", onState)
     .on("frame", onFrame)
@@ -467,6 +471,7 @@ async function main() {
       copied.then(() => toast(t("web.tfpg_copied")), () => toast(t("web.tfpg_copy_failed")));
     })
     .on("notice", (msg) => toast(msg.message))
+    .on("saved", (msg) => sessionFile.saved(msg))
     .on("code", (msg) => panels.setCode(msg.script))
     .on("graph", (msg) => panels.setGraph(msg.dot))
     .on("close", (event) => {
