@@ -229,7 +229,7 @@ def test_ray_backend_gives_the_local_results():
     ray = pytest.importorskip("ray")
     specs = [Spec(epochs=2, n_samples=120, lr=lr, hidden=h, init_seed=s) for lr in (0.03, 0.3) for h in ((3,), (4, 2)) for s in (0, 1)]
     local = run_sweep(specs)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # a new instance, whatever else runs
     try:
         remote = run_sweep(specs, backend="ray")
     finally:
