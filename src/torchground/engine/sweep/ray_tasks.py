@@ -69,8 +69,9 @@ def _config(specs: Sequence[Spec], compile: bool) -> str:
 
 def pack_results(results: Sequence[ModelResult]) -> dict[str, Any]:
     """A chunk's results for the trip to the driver: every field as a list, without the specs
-    (the driver has them), and the parameters as one (M, P) array. Unpickling a tensor per
-    model cost the driver tens of microseconds a model, more than training it on a GPU."""
+    (the driver has them), and the parameters as one (M, P) array: unpickling a tensor per
+    model would cost the driver more than a GPU spends training the model
+    (``bench/ray_cluster.py`` measures both ways)."""
     names = [f.name for f in dataclasses.fields(ModelResult) if f.name not in ("spec", "_params")]
     packed: dict[str, Any] = {name: [getattr(r, name) for r in results] for name in names}
     packed["_params"] = np.stack([r.params.numpy() for r in results]) if results else np.zeros((0, 0))
