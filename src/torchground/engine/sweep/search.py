@@ -2,8 +2,8 @@
 
 :func:`run_search` asks Optuna (ask/tell) for ``batch`` trials at a time, turns each into a
 spec (:func:`~torchground.engine.sweep.grid.apply_setting` on the base spec), trains the
-batch together as stacked groups, reports every trial's monitored loss after each epoch
-and stops the trials Optuna prunes (status ``pruned``), then tells Optuna how each ended:
+batch together as stacked groups, reports every trial's monitored loss (about
+:data:`REPORTS` times over its epochs) and stops the trials Optuna prunes (status ``pruned``), then tells Optuna how each ended:
 its final monitored loss, ``PRUNED``, or ``FAIL`` for a diverged model. The result is a
 :class:`~torchground.engine.sweep.runner.SweepResult`, so the table, ``results.csv`` and
 ``grid.png`` are the grid's.
@@ -43,6 +43,11 @@ __all__ = ["run_search", "METHODS", "DEFAULT_BATCH"]
 METHODS = ("random", "tpe")
 #: Trials asked and trained together when ``batch`` is not given: at most this many.
 DEFAULT_BATCH = 64
+#: Reports per trial (every ``epochs // REPORTS`` epochs, and the last): each is a write to
+#: the study's storage, which a database makes costly at every epoch of every trial.
+REPORTS = 20
+#: Completed trials the median pruner waits for before it prunes anything.
+STARTUP_TRIALS = 5
 
 
 def _optuna() -> Any:
@@ -59,7 +64,7 @@ def _study(optuna: Any, method: str, seed: int, storage: str | None, name: str |
         sampler = optuna.samplers.RandomSampler(seed=seed)
     else:  # a "liar" stands in for the unfinished trials of a batch, so a batch is not asked twice the same
         sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
-    pruner = optuna.pruners.MedianPruner() if prune else optuna.pruners.NopPruner()
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS) if prune else optuna.pruners.NopPruner()
     try:
         return optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner, storage=storage,
                                    study_name=name, load_if_exists=storage is not None)
@@ -120,6 +125,7 @@ def run_search(
     settings: list[dict[str, Any]] = []
     results: list[Any] = []
     groups = 0
+    finished = [0]  # trials told complete so far (the pruner's start-up count)
     start = time.perf_counter()
     while len(specs) < trials:
         asked = [study.ask() for _ in range(min(batch, trials - len(specs)))]
@@ -132,12 +138,18 @@ def run_search(
             column = group.columns.index("val_loss" if group.n_val > 0 else "train_loss")
             trial_of = [asked[i] for i in members]
 
-            def pruner(epoch: int, ids: np.ndarray, rows: np.ndarray, trial_of: list[Any] = trial_of, column: int = column) -> np.ndarray:
+            every = max(1, group.epochs // REPORTS)
+
+            def pruner(epoch: int, ids: np.ndarray, rows: np.ndarray, trial_of: list[Any] = trial_of, column: int = column,
+                       every: int = every, epochs: int = group.epochs) -> np.ndarray | None:
+                if epoch % every and epoch != epochs:
+                    return None
+                ask = prune and finished[0] >= STARTUP_TRIALS  # the median pruner decides nothing before
                 stop = np.zeros(len(ids), dtype=bool)
                 for k, (i, value) in enumerate(zip(ids.tolist(), rows[:, column].tolist())):
                     if math.isfinite(value):
                         trial_of[i].report(value, epoch)
-                        stop[k] = trial_of[i].should_prune()
+                        stop[k] = ask and trial_of[i].should_prune()
                 return stop
 
             last = [0.0]
@@ -151,7 +163,7 @@ def run_search(
                 batch_results[i] = result
             done(len(members) - last[0])
         for trial, result in zip(asked, batch_results):
-            _tell(optuna, study, trial, result, column_name="val_loss" if base.val_pct > 0 else "train_loss")
+            finished[0] += _tell(optuna, study, trial, result, column_name="val_loss" if base.val_pct > 0 else "train_loss")
         specs += batch_specs
         settings += [shown for shown, _ in made]
         results += batch_results
@@ -160,14 +172,16 @@ def run_search(
     return SweepResult(specs, results, settings, groups, wall, "local", ",".join(devices), space.text, compile)
 
 
-def _tell(optuna: Any, study: Any, trial: Any, result: Any, column_name: str) -> None:
-    """Optuna hears how a trial ended: its final monitored loss, pruned, or failed (diverged)."""
+def _tell(optuna: Any, study: Any, trial: Any, result: Any, column_name: str) -> bool:
+    """Optuna hears how a trial ended: its final monitored loss, pruned, or failed (diverged).
+    Returns whether it completed."""
     states = optuna.trial.TrialState
     if result.status == "pruned":
         study.tell(trial, state=states.PRUNED)
-        return
+        return False
     value = final_row(result).get(column_name) if len(result.metrics) else None
     if result.status == "diverged" or value is None or not math.isfinite(value):
         study.tell(trial, state=states.FAIL)
-        return
+        return False
     study.tell(trial, value)
+    return True
