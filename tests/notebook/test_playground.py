@@ -135,3 +135,19 @@ def test_the_page_files_are_the_pages_own(widgets):
     assert w.files["app.js"] == (web / "app.js").read_text(encoding="utf-8")
     assert "index.html" in w.files and "style.css" in w.files and "widget.js" not in w.files
     assert "class Net" in w.code
+
+
+def test_mistakes_are_refused_clearly(widgets):
+    w = widgets(dataset="xor")
+    for bad in ({"lr": "x"}, {"nope": 1}, {"hidden": (300,)}):
+        with pytest.raises(SpecError):
+            w.set(**bad)
+    assert w.spec.dataset == "xor" and w.spec.lr == Spec().lr
+    with pytest.raises(TorchgroundError, match="Allowed: a Spec"):
+        Playground(5)
+    w.play()
+    w.pause()
+    assert not w.running
+    w.close()
+    with pytest.raises(TorchgroundError, match="closed"):
+        w.step()

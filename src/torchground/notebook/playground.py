@@ -65,6 +65,8 @@ def _page_files() -> dict[str, str]:
 
 def _spec_of(spec_or_link: Spec | str | None, overrides: Mapping[str, Any]) -> Spec:
     """A spec from a Spec, a TensorFlow Playground link or nothing, with ``overrides`` applied."""
+    if spec_or_link is not None and not isinstance(spec_or_link, (Spec, str)):
+        raise TorchgroundError("notebook.bad_start", kind=type(spec_or_link).__name__)
     if isinstance(spec_or_link, str):
         from torchground.train.tfpg_run import spec_from_link
 
@@ -119,9 +121,10 @@ class Playground(anywidget.AnyWidget):
         self._submit({"type": "play"})
 
     def pause(self) -> None:
-        """Stop training at the next step boundary."""
-        self._submit({"type": "pause"})
-        self._call(asyncio.sleep(0))
+        """Stop training at the next step boundary, and return once it has stopped."""
+        self._submit({"type": "pause"})  # takes effect on arrival
+        self._call(self._session.receive(json.dumps({"type": "pause"})))  # answered once the epoch's slice ended
+        self.running = False
 
     def step(self, n: int = 1) -> None:
         """Train ``n`` epochs now (pausing first if playing), then return."""
@@ -136,7 +139,12 @@ class Playground(anywidget.AnyWidget):
         self._call(self._session.receive(json.dumps({"type": "reset"})))
 
     def set(self, **changes: Any) -> None:
-        """Change settings (spec fields), as the page's controls do; the page follows."""
+        """Change settings (spec fields), as the page's controls do; the page follows.
+
+        Raises:
+            SpecError: a setting the spec refuses (nothing changes).
+        """
+        self.spec.replace(**changes)  # refused here, with the spec's message, rather than only in the page
         fields = {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
         self._call(self._session.receive(json.dumps({"type": "set", "changes": fields})))
 
@@ -176,6 +184,9 @@ class Playground(anywidget.AnyWidget):
     # -- plumbing -------------------------------------------------------------------------------
     def _call(self, coro: Any) -> Any:
         """Run ``coro`` on the widget's loop and wait for it."""
+        if self._loop.is_closed():
+            coro.close()
+            raise TorchgroundError("notebook.closed")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(_TIMEOUT_S)
 
     def _submit(self, message: dict[str, Any]) -> None:
