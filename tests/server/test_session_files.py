@@ -154,3 +154,13 @@ def test_wrong_shapes_are_refused_when_opened() -> None:
         error = _ask(ws, {"type": "open", "id": answer.json()["id"]})
         assert error["type"] == "error" and error["message"].startswith(t("server.session.does_not_fit", "en", detail="").split("(")[0])
         assert _ask(ws, {"type": "step"})["epoch"] == 1  # the session goes on as it was
+
+
+def test_tf_playground_loop_is_not_saved() -> None:
+    client = _client()
+    query = to_query(UrlState(DEFAULT_SPEC.replace(training_loop="tf-playground"), (), {}))
+    with _ws(client) as ws:
+        assert _ask(ws, {"type": "init", "query": query, "lang": "ja"})["type"] == "state"
+        ws.receive_json()
+        _step(ws, 1)
+        assert _ask(ws, {"type": "save"}) == {"type": "error", "message": t("server.session.not_checkpointable", "ja")}
