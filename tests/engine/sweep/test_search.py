@@ -33,9 +33,9 @@ BASE = Spec(epochs=6, train_pct=60, val_pct=40, test_pct=0)
     ("lr=loguniform(0,1)", 4, "above 0"),
     ("activation=choice(tanh,,relu)", 12, "empty choice"),
     ("activation=choice(tanh,tanh)", 12, "appears twice"),
-    ("activation=choice(tanh,swoosh)", 12, "activation = swoosh is refused"),
-    ("hidden=choice(4|300)", 8, "hidden = 300 is refused"),
-    ("lr=uniform(-1,1)", 4, "lr = -1.0 is refused"),
+    ("activation=choice(tanh,swoosh)", 12, "activation = swoosh: not allowed"),
+    ("hidden=choice(4|300)", 8, "hidden = 300: not allowed"),
+    ("lr=uniform(-1,1)", 4, "lr = -1.0: not allowed. Allowed: a number greater than 0"),
 ])
 def test_bad_spaces_name_the_part(text, column, words):
     with pytest.raises(TorchgroundError) as err:

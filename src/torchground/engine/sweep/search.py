@@ -69,7 +69,7 @@ def _study(optuna: Any, method: str, seed: int, storage: str | None, name: str |
         return optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner, storage=storage,
                                    study_name=name, load_if_exists=storage is not None)
     except Exception as err:  # Optuna raises many kinds for a bad URL or database; the user needs the reason
-        raise TorchgroundError("search.storage_failed", url=str(storage), error=f"{type(err).__name__}: {err}") from None
+        raise TorchgroundError("search.storage_failed", url=str(storage), error=type(err).__name__) from None
 
 
 def default_batch(trials: int, method: str) -> int:
