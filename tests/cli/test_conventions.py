@@ -13,7 +13,7 @@ import pytest
 
 from torchground import __version__
 from torchground.cli import main
-from torchground.cli.train_cmd import plural
+from torchground.i18n import plural
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 

@@ -73,8 +73,10 @@ def _export_onnx(run: Path | None, out: str | None) -> None:
     from torchground.deploy import export_onnx, load_run
     from torchground.deploy.loaded import n_classes
 
-    if run is None or not out or out == "-":
+    if run is None or not out:
         raise TorchgroundError("deploy.onnx_needs_run")
+    if out == "-" or not out.lower().endswith(".onnx"):  # a binary graph: a file, named as one
+        raise TorchgroundError("deploy.onnx_out", value=out)
     loaded = load_run(run)
     path = Path(out)
     if path.is_dir():

@@ -12,7 +12,7 @@ import typer
 
 from torchground.cli.app import app, apply_lang, err_console
 from torchground.errors import TorchgroundError
-from torchground.i18n import t
+from torchground.i18n import plural, t
 
 __all__ = ["predict_command"]
 
@@ -27,6 +27,8 @@ def predict_command(
     apply_lang(lang)
     from torchground.deploy import load_run, predict_csv
 
+    if str(out) in ("", "-") or out.suffix.lower() != ".csv":  # predictions are a CSV file, not the terminal
+        raise TorchgroundError("deploy.predict_out", value=str(out))
     loaded = load_run(run)
     if out.is_dir():
         raise TorchgroundError("cli.out_not_dir", path=str(out))
@@ -34,4 +36,4 @@ def predict_command(
         n = predict_csv(loaded, data, out)
     except OSError as exc:
         raise TorchgroundError("deploy.write_failed", path=str(out), reason=exc.strerror or str(exc)) from None
-    err_console.print(t("deploy.predicted", n=n, path=str(out)), highlight=False)
+    err_console.print(t("deploy.predicted", points=plural("deploy.points", n), path=str(out)), highlight=False)

@@ -60,8 +60,7 @@ MAX_PICTURES = 64
 MAX_TABLE_ROWS = 50
 SWEEP_FILES = ("results.csv", "summary.json", "grid.png")
 #: A CPU sweep without --compile of this many models, taking this many seconds or more,
-#: suggests it (the fused C kernel trained 1024 models 2-8-8-1 8–11× faster than the
-#: eager engine, after a build of about a second).
+#: suggests it (why: bench/RESULTS.md, the stacked engine on the CPU).
 COMPILE_TIP_MODELS = 100
 COMPILE_TIP_SECONDS = 2.0
 

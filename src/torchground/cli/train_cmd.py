@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torchground.train.callbacks import Callback
 from torchground.cli.app import app, apply_lang, err_console
 from torchground.errors import TorchgroundError
-from torchground.i18n import t
+from torchground.i18n import plural, t
 from torchground.cli.spec_options import SpecOptions, with_spec_options
 from torchground.spec import Spec
 from torchground.train.checkpoint import CHECKPOINT, Checkpointer, load_checkpoint, remaining_epochs, restore
@@ -200,11 +200,6 @@ def _train(
     elif resuming:
         console.print(t("resume.from_start", path=str(out_dir)), highlight=False)
     return trainer.run(remaining_epochs(trainer), wall_s=wall_before)
-
-
-def plural(key: str, n: int) -> str:
-    """``key.one`` for 1, else ``key.other``, with ``n`` filled in ("1 epoch", "3 epochs")."""
-    return t(f"{key}.one" if n == 1 else f"{key}.other", n=n)
 
 
 def _print_summary(console: Console, run: Run, paths: dict[str, Path]) -> None:

@@ -161,3 +161,12 @@ def t(key: str, lang: str | None = None, **params: Any) -> str:
         return template
     rendered = {k: v.render(lang) if isinstance(v, Text) else v for k, v in params.items()}
     return template.format(**rendered)
+
+
+def plural(key: str, n: int, lang: str | None = None) -> str:
+    """``key.one`` for 1, else ``key.other``, with ``n`` filled in ("1 epoch", "3 epochs").
+
+    >>> plural("clix.epochs", 1, "en"), plural("clix.epochs", 3, "en")
+    ('1 epoch', '3 epochs')
+    """
+    return t(f"{key}.one" if n == 1 else f"{key}.other", lang, n=n)
