@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from torchground.atomic import write_text
+from torchground.atomic import atomic_path
 from torchground.data.csv_io import CSV_HEADER
 from torchground.data.spec_data import csv_fields
 from torchground.errors import DataError
@@ -54,17 +54,36 @@ def data_spec(
         DataError: a refused file or arrays (the message names the line and the reason).
         SpecError: a refused spec field.
     """
-    if isinstance(source, tuple):
+    if isinstance(source, tuple) and len(source) == 2:
         if save_as is None:
             raise DataError("classes.arrays_need_path")
-        points, labels = np.asarray(source[0], dtype=np.float64), list(source[1])
-        if points.ndim != 2 or points.shape[1] != 2 or len(labels) != points.shape[0]:
-            raise DataError("data.bad_shape", points=tuple(points.shape), labels=(len(labels),))
-        rows = [f"{x1!r},{x2!r},{_label(v)}" for (x1, x2), v in zip(points.tolist(), labels)]
-        write_text(save_as, "\n".join([CSV_HEADER, *rows]) + "\n")
+        if os.path.isdir(save_as):
+            raise DataError("data.save_as_dir", path=str(save_as))
+        text = _csv_text(source[0], source[1])
+        with atomic_path(save_as) as tmp:  # checked before it becomes the file: a refused one leaves nothing
+            tmp.write_text(text, encoding="utf-8")
+            csv_fields(tmp, problem=problem, standardize=standardize)
         source = save_as
+    elif not isinstance(source, (str, os.PathLike)):
+        raise DataError("data.bad_source", kind=type(source).__name__)
     fields = csv_fields(source, problem=problem, standardize=standardize)
     return Spec(**{**overrides, **fields})
+
+
+def _csv_text(points: Any, labels: Any) -> str:
+    """``points`` (N, 2) and N ``labels`` as the CSV text the reader takes; malformed arrays refused."""
+    try:
+        xy, names = np.asarray(points, dtype=np.float64), list(labels)
+    except (TypeError, ValueError) as exc:
+        raise DataError("data.bad_arrays", reason=type(exc).__name__) from None
+    if xy.ndim != 2 or xy.shape[1] != 2 or len(names) != xy.shape[0]:
+        raise DataError("data.bad_shape", points=tuple(xy.shape), labels=(len(names),))
+    cells = [_label(v) for v in names]
+    for cell in cells:
+        if any(ch in cell for ch in ',"\r\n'):  # the CSV reader splits on commas: such a name cannot be read back
+            raise DataError("data.bad_label_text", label=cell[:40])
+    rows = [f"{x1!r},{x2!r},{c}" for (x1, x2), c in zip(xy.tolist(), cells)]
+    return "\n".join([CSV_HEADER, *rows]) + "\n"
 
 
 def _label(value: Any) -> str:
