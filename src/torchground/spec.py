@@ -40,7 +40,7 @@ from torchground.data.tfpg_datasets import MAX_RESETS
 from torchground.data.tfpg_spec import TRAINING_LOOPS, check_seed, check_view
 from torchground.data.features import FEATURES
 from torchground.data.spec_data import CSV, carry_over, is_dataset, resolve_data, split_text
-from torchground.i18n import Text
+from torchground.i18n import Text, t
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
 from torchground.spec_rules import (COUNT_LIMITS, PRESETS, dummy_step, fmt, form_reason, in_range, parse_optimizer_args,
                                      refuse_surrogates, registry_name, strict_int, to_spec_error, validate_form)
@@ -365,13 +365,13 @@ class Spec(BaseModel):
             for key, value in self.optimizer_args.items():  # a number where torch has a number (used or not)
                 default = allowed[key]
                 if isinstance(default, (int, float)) and not isinstance(default, bool) and not isinstance(value, (int, float)):
-                    raise TypeError(f"{key} must be a number, not {value!r}")
+                    raise TypeError(t("spec.reason.number", name=key, value=repr(value)))
                 if isinstance(default, bool) and not isinstance(value, bool):  # torch's fused kernels take no 0/1
-                    raise TypeError(f"{key} must be true or false, not {value!r}")
+                    raise TypeError(t("spec.reason.bool", name=key, value=repr(value)))
             for key, limit in COUNT_LIMITS.get(self.optimizer, {}).items():  # counts a dummy step may not reach
                 value = self.optimizer_args.get(key)
                 if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit):
-                    raise ValueError(f"{key} must be an integer from 1 to {limit}")
+                    raise ValueError(t("spec.reason.count", name=key, limit=limit))
             dummy_step(OPTIMIZERS.get(self.optimizer).build, self.lr, kwargs)
         except (ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError, KeyError, IndexError, AttributeError) as exc:
             raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=fmt(self.optimizer_args), reason=str(exc)) from None
