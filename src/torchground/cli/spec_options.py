@@ -57,8 +57,6 @@ def _option(field: str, *names: str) -> Any:
                         metavar=_METAVARS.get(field, "TEXT"))
 
 
-
-
 def _parameters() -> list[inspect.Parameter]:
     kw = inspect.Parameter.KEYWORD_ONLY
     params = [

@@ -16,8 +16,8 @@ from torch import nn
 
 from torchground.data.datasets import Dataset, Splits, make_dataset, split_dataset
 from torchground.data.features import feature_matrix
-from torchground.data.tfpg_datasets import playground_points
 from torchground.data.spec_data import CSV, load_data
+from torchground.data.tfpg_datasets import playground_points
 from torchground.errors import TorchgroundError
 from torchground.model import PlaygroundNet
 from torchground.registry import LOSSES, OPTIMIZERS
