@@ -54,7 +54,7 @@ def test_upload_three_classes_then_train(page: Any, tmp_path: Path) -> None:
     assert spec["dataset"] == "csv" and spec["loss"] == "crossentropy" and spec["class_names"] == ["ant", "bee", "cow"]
     legend = page.get_by_test_id("class-legend")
     assert legend.is_visible() and [t.strip() for t in legend.locator(".class-item").all_text_contents()] == ["ant", "bee", "cow"]
-    assert page.locator(".axis.x-min").text_content() not in ("-6", "")  # the data's own extent
+    assert page.locator(".heat .tick-x").first.text_content() not in ("-6", "")  # the data's own extent
     page.get_by_test_id("play").click()
     page.wait_for_function(
         """() => parseFloat(document.querySelector('[data-testid="acc-train"]').textContent) > 90""", timeout=120_000

@@ -60,6 +60,8 @@ def test_data_network_and_output_are_in_view_together(make_tab: Any, width: int,
     assert heat["x"] + heat["width"] <= width and heat["y"] < height - 150, boxes  # the output map is on screen
     first_neuron = tab.box("neuron-1-0")
     assert first_neuron["y"] < height - 100, first_neuron  # and so is the network
+    ticks = [tab.page.locator(f".heat .tick-{axis}").all_text_contents() for axis in "xy"]
+    assert ticks == [["-6", "-3", "0", "3", "6"]] * 2  # the output map's axes, both of them
     tab.screenshot(f"layout-{width}x{height}-{lang}")
 
 
@@ -181,4 +183,5 @@ def test_every_text_follows_a_language_switch(make_tab: Any) -> None:
     assert page.locator(".opt-title").text_content() == ja["web.optimizer_args"].replace("{name}", "sgd")
     assert page.locator(".neuron-count").first.text_content() == ja["web.neurons_n"].replace("{n}", "4")
     assert tab.by("reinit").get_attribute("aria-label") == ja["web.reinit_title"]
+    assert page.locator('[data-i18n="web.reinit_short"]').text_content() == ja["web.reinit_short"]  # the icon has a visible label
     tab.screenshot("switched-1024x768-ja")

@@ -8,6 +8,7 @@
 // `set`. The state message's `view` says where the points lie: `box` in the network's
 // (standardised) units, and for a data file `mean` and `scale` (file units = x·scale + mean).
 
+import { drawAxes } from "./axes.js";
 import { t, lang } from "./i18n.js";
 
 /** Colours of K classes, class 0 first (the first two are the Playground's orange and blue). */
@@ -100,14 +101,10 @@ export class OwnData {
     const multi = msg.spec && ["blobs", "spiral-k"].includes(msg.spec.dataset); // data sets made with K classes
     this.classesChoice.hidden = !multi;
     if (multi) this.classesSelect.value = String(msg.spec.classes);
-    const [x0, x1] = this.toFile([this.view.box[0], this.view.box[2]]);
-    const [x2] = this.toFile([this.view.box[1], this.view.box[3]]);
-    const fmt = (v) => (Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString());
-    const lo = document.querySelector(".axis.x-min");
-    const hi = document.querySelector(".axis.x-max");
-    if (lo) lo.textContent = fmt(x0);
-    if (hi) hi.textContent = fmt(x2);
-    void x1;
+    const [x0, y0] = this.toFile([this.view.box[0], this.view.box[2]]);
+    const [x1, y1] = this.toFile([this.view.box[1], this.view.box[3]]);
+    const heat = document.querySelector(".heat");
+    if (heat) drawAxes(heat, [x0, x1], [y0, y1]);
     this._legend();
   }
 
