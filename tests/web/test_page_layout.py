@@ -185,3 +185,16 @@ def test_every_text_follows_a_language_switch(make_tab: Any) -> None:
     assert tab.by("reinit").get_attribute("aria-label") == ja["web.reinit_title"]
     assert page.locator('[data-i18n="web.reinit_short"]').text_content() == ja["web.reinit_short"]  # the icon has a visible label
     tab.screenshot("switched-1024x768-ja")
+
+
+def test_discretize_applies_to_the_neuron_maps_too(make_tab: Any) -> None:
+    tab = make_tab(1440, 900)
+    page = tab.open()
+    tab.by("step").click()
+    page.wait_for_function("window.__tg.epoch === 1")
+    picture = "document.querySelector('[data-testid=\"neuron-1-0\"] canvas').toDataURL()"
+    smooth = page.evaluate(picture)
+    tab.by("discretize").check()
+    page.wait_for_function(f"{picture} !== {json.dumps(smooth)}")
+    tab.by("discretize").uncheck()
+    page.wait_for_function(f"{picture} === {json.dumps(smooth)}")
