@@ -289,7 +289,7 @@ def test_the_loss_chart_fits_its_range_to_the_losses(tab: Tab) -> None:
     assert 0.2 < low < high < 1.0, chart  # fitted around the losses, not [0, max]
     tab.by("lang").select_option("ja")  # the legend and axis labels follow the language
     page.wait_for_function("""document.querySelector('[data-i18n="web.data"]').textContent === 'データ'""")
-    assert page.evaluate("window.__tg.chart().epochs") == chart["epochs"]
+    assert page.evaluate("window.__tg.chart().epochs") >= chart["epochs"]  # not reset (an epoch under way at the pause may still land)
     assert tab.errors == []
 
 
