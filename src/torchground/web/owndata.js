@@ -9,7 +9,8 @@
 // (standardised) units, and for a data file `mean` and `scale` (file units = x·scale + mean).
 
 import { drawAxes } from "./axes.js";
-import { t, lang } from "./i18n.js";
+import { postFile } from "./upload.js";
+import { t } from "./i18n.js";
 
 /** Colours of K classes, class 0 first (the first two are the Playground's orange and blue). */
 export const CLASS_COLOURS = [
@@ -156,19 +157,8 @@ export class OwnData {
   }
 
   async upload(body) {
-    let answer;
-    try {
-      const res = await fetch(`/api/data?lang=${lang()}`, { method: "POST", body, credentials: "same-origin" });
-      answer = await res.json();
-    } catch (err) {
-      this.hooks.toast(String(err));
-      return;
-    }
-    if (answer.error) {
-      this.hooks.toast(answer.error);
-      return;
-    }
-    this.hooks.set(answer.changes);
+    const answer = await postFile("/api/data", body, this.hooks.toast);
+    if (answer) this.hooks.set(answer.changes);
   }
 
   /** Colour the output canvas by class where the frame's output map carries classes. */

@@ -3,7 +3,8 @@
 // downloads it; "Open session" posts the chosen file to POST /api/session (checked there,
 // answered with an id or a message) and asks the session to continue it ({"type": "open"}).
 
-import { lang, t } from "./i18n.js";
+import { postFile } from "./upload.js";
+import { t } from "./i18n.js";
 
 export class SessionFile {
   /** hooks: send(msg), toast(text). */
@@ -35,18 +36,7 @@ export class SessionFile {
   }
 
   async open(body) {
-    let answer;
-    try {
-      const res = await fetch(`/api/session?lang=${lang()}`, { method: "POST", body, credentials: "same-origin" });
-      answer = await res.json();
-    } catch (err) {
-      this.hooks.toast(String(err));
-      return;
-    }
-    if (answer.error) {
-      this.hooks.toast(answer.error);
-      return;
-    }
-    this.hooks.send({ type: "open", id: answer.id });
+    const answer = await postFile("/api/session", body, this.hooks.toast);
+    if (answer) this.hooks.send({ type: "open", id: answer.id });
   }
 }
