@@ -6,7 +6,10 @@ The cell shows the page of ``torchground serve`` itself (``web/``: the same modu
 server runs per tab, and its ``/api/…`` requests are answered by the server's own
 application, called in-process. Each widget has its session, run on an event loop of its
 own in a background thread, so several widgets train independently and a cell that is
-running does not stop them. Closing the output (the view) pauses its training.
+running does not stop them. Closing the output (its last view) pauses its training; closing
+the widget (``w.close()``, or the front end closing its channel) ends the session and its
+thread. Files the page uploads (a CSV data file, a saved session) travel as the message's
+binary buffer.
 
 From Python:
 
@@ -41,9 +44,10 @@ import traitlets
 from torch import nn
 
 from torchground.codegen import to_script
+from torchground.notebook.turns import TurnSession
 from torchground.errors import TorchgroundError
-from torchground.i18n import get_language
-from torchground.server.session import Session
+from torchground.i18n import resolve_language
+from torchground.server.app import create_app
 from torchground.server.urlstate import UrlState, to_query
 from torchground.spec import Spec
 
@@ -82,12 +86,14 @@ class Playground(anywidget.AnyWidget):
     Args:
         spec_or_link: a :class:`~torchground.spec.Spec`, a TensorFlow Playground link, or None
             (the default spec).
-        lang: "en" or "ja" (default: the language rule of :mod:`torchground.i18n`).
+        lang: "en" or "ja" (default: the language rule of :mod:`torchground.i18n`:
+            ``TORCHGROUND_LANG``, else the kernel's locale).
         height: the cell's height in pixels (default 900).
         **overrides: spec fields (``dataset="xor"``, ``hidden=(4, 2)``, ``lr=0.1`` …).
 
     Raises:
         SpecError: a setting the spec refuses, named with what is allowed.
+        TorchgroundError: a ``lang`` other than "en" or "ja".
     """
 
     _esm = WEB / "widget.js"
@@ -104,39 +110,39 @@ class Playground(anywidget.AnyWidget):
     spec_fields = traitlets.Dict().tag(sync=True)
 
     def __init__(self, spec_or_link: Spec | str | None = None, *, lang: str | None = None, height: int = 900, **overrides: Any) -> None:
+        chosen = resolve_language(lang, "notebook.bad_lang")
         start = _spec_of(spec_or_link, overrides)
-        super().__init__(files=_page_files(), lang=lang or get_language(), height=height)
+        super().__init__(files=_page_files(), lang=chosen, height=height)
+        self._views: set[str] = set()
+        self._token = secrets.token_urlsafe(16)
+        self._app = create_app(self._token, lang=self.lang)  # answers the page's /api requests
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="torchground-playground", daemon=True)
         self._thread.start()
-        self._session = Session(self._from_session, self.lang)
-        self._app: Any = None
-        self._token = secrets.token_urlsafe(16)
+        # the session opens the saved sessions the page posts to the app's /api/session
+        self._session = TurnSession(self._from_session, self.lang, self._app.state.bundles)
         self.on_msg(self._from_page)
-        self._call(self._session.receive(json.dumps({"type": "init", "query": to_query(UrlState(start, (), {})), "lang": self.lang})))
+        self._run({"type": "init", "query": to_query(UrlState(start, (), {})), "lang": self.lang})
 
     # -- the Python API -------------------------------------------------------------------------
     def play(self) -> None:
         """Train on, an epoch per frame, until :meth:`pause` (the page shows it)."""
-        self._submit({"type": "play"})
+        self._run({"type": "play"})
 
     def pause(self) -> None:
         """Stop training at the next step boundary, and return once it has stopped."""
-        self._submit({"type": "pause"})  # takes effect on arrival
-        self._call(self._session.receive(json.dumps({"type": "pause"})))  # answered once the epoch's slice ended
+        self._run({"type": "pause"})  # takes effect on arrival, answered once the epoch's slice ended
         self.running = False
 
     def step(self, n: int = 1) -> None:
         """Train ``n`` epochs now (pausing first if playing), then return."""
         if not isinstance(n, int) or n < 1:
             raise TorchgroundError("notebook.bad_steps", value=n)
-        self._submit({"type": "pause"})
-        for _ in range(n):
-            self._call(self._session.receive(json.dumps({"type": "step"})))
+        self._run({"type": "pause"}, *({"type": "step"} for _ in range(n)))
 
     def reset(self) -> None:
         """Back to epoch 0 with the same initial weights."""
-        self._call(self._session.receive(json.dumps({"type": "reset"})))
+        self._run({"type": "reset"})
 
     def set(self, **changes: Any) -> None:
         """Change settings (spec fields), as the page's controls do; the page follows.
@@ -146,7 +152,7 @@ class Playground(anywidget.AnyWidget):
         """
         self.spec.replace(**changes)  # refused here, with the spec's message, rather than only in the page
         fields = {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
-        self._call(self._session.receive(json.dumps({"type": "set", "changes": fields})))
+        self._run({"type": "set", "changes": fields})
 
     @property
     def spec(self) -> Spec:
@@ -172,14 +178,32 @@ class Playground(anywidget.AnyWidget):
         return to_script(self.spec, self.lang)
 
     def close(self) -> None:
-        """Stop training, end the session and close the widget."""
-        loop = getattr(self, "_loop", None)  # None: the constructor failed before it made one
-        if loop is not None and not loop.is_closed():
-            self._call(self._session.close())
-            loop.call_soon_threadsafe(loop.stop)
-            self._thread.join(timeout=10)
-            loop.close()
+        """Stop training, end the session and its thread, and close the widget."""
+        self._end()
         super().close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the session has ended (``close()``, or the front end closed the widget)."""
+        loop = getattr(self, "_loop", None)
+        return loop is None or loop.is_closed()
+
+    def _end(self, _msg: Any = None) -> None:
+        """End the session and stop its thread (once; also when the front end closes the channel)."""
+        loop = getattr(self, "_loop", None)  # None: the constructor failed before it made one
+        if loop is None or loop.is_closed():
+            return
+        self._call(self._session.close())
+        loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(timeout=10)
+        loop.close()
+
+    @traitlets.observe("comm")
+    def _watch_comm(self, change: Mapping[str, Any]) -> None:
+        """The front end closing the widget's channel ends the session, as ``close()`` does."""
+        comm = change["new"]
+        if comm is not None and hasattr(comm, "on_close"):
+            comm.on_close(self._end)
 
     # -- plumbing -------------------------------------------------------------------------------
     def _call(self, coro: Any) -> Any:
@@ -189,8 +213,15 @@ class Playground(anywidget.AnyWidget):
             raise TorchgroundError("notebook.closed")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(_TIMEOUT_S)
 
-    def _submit(self, message: dict[str, Any]) -> None:
-        self._call(self._session.submit(json.dumps(message)))
+    def _run(self, *messages: dict[str, Any]) -> None:
+        """Queue ``messages`` behind the page's and return once the last has been handled."""
+
+        async def run() -> None:
+            for message in messages[:-1]:
+                await self._session.submit(json.dumps(message))
+            await self._session.run(json.dumps(messages[-1]))
+
+        self._call(run())
 
     async def _from_session(self, text: str) -> None:
         """A message of the session: to the page, and its news into the traits."""
@@ -206,8 +237,8 @@ class Playground(anywidget.AnyWidget):
             if session.spec is not None:
                 self.spec_fields = json.loads(session.spec.to_json())
 
-    def _from_page(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if not isinstance(content, dict):
+    def _from_page(self, _widget: Any, content: Any, buffers: Any) -> None:
+        if not isinstance(content, dict) or self.closed:
             return
         kind = content.get("kind")
         if kind == "ws" and isinstance(content.get("text"), str):
@@ -216,23 +247,25 @@ class Playground(anywidget.AnyWidget):
                 text = json.dumps({"type": "init", "query": self._session.query(), "lang": self.lang})
             asyncio.run_coroutine_threadsafe(self._session.submit(text), self._loop)
         elif kind == "fetch":
-            asyncio.run_coroutine_threadsafe(self._fetch(content), self._loop)
-        elif kind == "closed":  # the output went away: training stops
-            asyncio.run_coroutine_threadsafe(self._session.submit(json.dumps({"type": "pause"})), self._loop)
+            body = content.get("body")
+            if content.get("binary") and buffers:  # a file the page posts: its bytes are the message's buffer
+                body = bytes(buffers[0])
+            asyncio.run_coroutine_threadsafe(self._fetch(content, body), self._loop)
+        elif kind == "view" and isinstance(content.get("view"), str):
+            self._views.add(content["view"])
+        elif kind == "closed":  # an output went away: training stops once none shows it
+            self._views.discard(str(content.get("view")))
+            if not self._views:
+                asyncio.run_coroutine_threadsafe(self._session.submit(json.dumps({"type": "pause"})), self._loop)
 
-    async def _fetch(self, request: Mapping[str, Any]) -> None:
+    async def _fetch(self, request: Mapping[str, Any], body: Any) -> None:
         """An ``/api/…`` request of the page, answered by the server's own application."""
         import httpx
 
-        from torchground.server.app import create_app
-
-        if self._app is None:
-            self._app = create_app(self._token, lang=self.lang)
         path = str(request.get("path", "/"))
         if not path.startswith("/api/"):
             return
         path += ("&" if "?" in path else "?") + f"token={self._token}"
-        body = request.get("body")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self._app), base_url="http://widget") as client:
             answer = await client.request(str(request.get("method", "GET")), path, content=body if isinstance(body, (str, bytes)) else None)
         self.send({"kind": "fetch", "id": request.get("id"), "status": answer.status_code, "body": answer.text,

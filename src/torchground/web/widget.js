@@ -7,7 +7,10 @@
 // them. In the iframe, `window.__tgBridge` stands in for the WebSocket (ws.js uses it) and
 // `/api/…` requests go over the same channel (the kernel answers them with the server's
 // own handlers). Messages: {kind: "ws", text} both ways; {kind: "fetch", id, method, path,
-// body} → {kind: "fetch", id, status, body, type}; {kind: "closed"} when the view goes.
+// body, binary} → {kind: "fetch", id, status, body, type}, where a file the page posts (an
+// uploaded CSV, a saved session: an ArrayBuffer) travels as the message's binary buffer
+// (binary: true, body: null); {kind: "view", view} when a view opens and {kind: "closed",
+// view} when it goes (the kernel pauses once no view shows the playground).
 
 const MODULE = /(["'])\.\/([\w./-]+\.js)\1/g;
 
@@ -39,13 +42,16 @@ function pageHtml(files, urls, lang) {
     let next = 0;
     window.__tgBridge = { handlers: [], send(text) { parent.postMessage({ tg: "ws", text }, "*"); } };
     const plainFetch = window.fetch.bind(window);
-    window.fetch = (input, init = {}) => {
+    window.fetch = async (input, init = {}) => {
       const path = typeof input === "string" ? input : input.url;
       if (!path.startsWith("/api/")) return plainFetch(input, init);
+      let body = init.body ?? null;
+      if (body instanceof Blob) body = await body.arrayBuffer();
+      else if (ArrayBuffer.isView(body)) body = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength);
       const id = ++next;
       return new Promise((resolve) => {
         pending.set(id, resolve);
-        parent.postMessage({ tg: "fetch", id, method: init.method || "GET", path, body: init.body ?? null }, "*");
+        parent.postMessage({ tg: "fetch", id, method: init.method || "GET", path, body }, "*");
       });
     };
     window.addEventListener("message", (event) => {
@@ -77,7 +83,11 @@ function render({ model, el }) {
     if (event.source !== frame.contentWindow) return;
     const msg = event.data || {};
     if (msg.tg === "ws") model.send({ kind: "ws", text: msg.text });
-    if (msg.tg === "fetch") model.send({ kind: "fetch", id: msg.id, method: msg.method, path: msg.path, body: msg.body });
+    if (msg.tg === "fetch") {
+      const binary = Object.prototype.toString.call(msg.body) === "[object ArrayBuffer]";
+      const head = { kind: "fetch", id: msg.id, method: msg.method, path: msg.path, body: binary ? null : msg.body, binary };
+      model.send(head, undefined, binary ? [msg.body] : []);
+    }
   };
   const fromKernel = (msg) => {
     if (msg.kind === "ws") toPage({ tg: "ws", text: msg.text });
@@ -86,10 +96,12 @@ function render({ model, el }) {
   window.addEventListener("message", fromPage);
   model.on("msg:custom", fromKernel);
   model.on("change:height", () => (frame.style.height = `${model.get("height")}px`));
+  const view = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  model.send({ kind: "view", view });
   return () => {
     window.removeEventListener("message", fromPage);
     model.off("msg:custom", fromKernel);
-    model.send({ kind: "closed" });
+    model.send({ kind: "closed", view });
     for (const url of Object.values(urls)) URL.revokeObjectURL(url);
   };
 }
