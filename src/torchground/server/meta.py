@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from torchground.data.datasets import DATASETS, make_dataset
+from torchground.server.grid_axes import grid_meta
 from torchground.server.protocol import MAX_BATCH, MAX_FPS, MAX_LAYERS, MAX_MESSAGE_BYTES, MAX_NEURONS, MAX_SAMPLES
 from torchground.server.urlstate import MAX_EDITS, VIEW_DEFAULTS
 from torchground.spec import MAX_SEED
@@ -60,10 +61,11 @@ def _meta() -> dict[str, Any]:
         "view_defaults": dict(VIEW_DEFAULTS),
         "caps": {"seed": MAX_SEED, "edits": MAX_EDITS, **limits()},
         "thumbnails": {name: thumbnail_points(name) for name in DATASETS},
+        "grid": grid_meta(),
     }
 
 
 def meta() -> dict[str, Any]:
     """What ``GET /api/meta`` answers (a fresh copy; the content is made once)."""
     m = _meta()
-    return {**m, "view_defaults": dict(m["view_defaults"]), "caps": dict(m["caps"])}
+    return {**m, "view_defaults": dict(m["view_defaults"]), "caps": dict(m["caps"]), "grid": grid_meta()}

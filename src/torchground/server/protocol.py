@@ -25,13 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from torchground.errors import SpecError, TorchgroundError
 from torchground.i18n import LANGUAGES, Text
+from torchground.server.grid_axes import GRID_MAX_AXES
 from torchground.spec import Spec
 
 __all__ = [
     "MAX_SESSIONS", "MAX_MESSAGE_BYTES", "MAX_LAYERS", "MAX_NEURONS", "MAX_SAMPLES", "MAX_BATCH", "MAX_FPS",
     "DEFAULT_FPS", "MAX_EDIT_VALUE", "MAX_QUERY_CHARS", "MESSAGE_TYPES", "ProtocolError", "Message",
     "Init", "Set", "Play", "Pause", "Step", "Reset", "Reinit", "Regenerate", "Edit", "Code", "Graph", "Fps",
-    "Link", "LinkOf", "parse_message", "check_caps",
+    "Link", "LinkOf", "Grid", "GridAxis", "GridPick", "GridClose", "parse_message", "check_caps",
 ]
 
 #: Open WebSocket sessions at once; one more is answered with an error and closed.
@@ -147,14 +148,43 @@ class Open(_Message):
     id: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
+class GridAxis(_Message):
+    """One setting the grid varies: a field and its values, in the sweep grid's syntax."""
+
+    field: Annotated[str, Field(min_length=1, max_length=40)]
+    values: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class Grid(_Message):
+    """Open the grid view: the session's spec with one or two settings varied (answer: ``grid_state``, ``grid_frame``)."""
+
+    type: Literal["grid"]
+    axes: Annotated[list[GridAxis], Field(min_length=1, max_length=GRID_MAX_AXES)]
+
+
+class GridPick(_Message):
+    """Make grid tile ``index`` the session's model, with its weights (answer: ``state``, ``frame``)."""
+
+    type: Literal["grid_pick"]
+    index: Annotated[int, Field(ge=0)]
+
+
+class GridClose(_Message):
+    """Leave the grid view for the session's model as it was."""
+
+    type: Literal["grid_close"]
+
+
 Message = Annotated[
-    Union[Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps, Link, LinkOf, Save, Open],
+    Union[Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps, Link, LinkOf, Save, Open,
+          Grid, GridPick, GridClose],
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Message)
 _MODELS: dict[str, type[_Message]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
-    for m in (Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps, Link, LinkOf, Save, Open)
+    for m in (Init, Set, Play, Pause, Step, Reset, Reinit, Regenerate, Edit, Code, Graph, Fps, Link, LinkOf, Save, Open,
+              Grid, GridPick, GridClose)
 }
 #: The client message types, in the protocol's order.
 MESSAGE_TYPES: tuple[str, ...] = tuple(_MODELS)
@@ -169,6 +199,8 @@ _ALLOWED = {
     ("edit", "value"): Text("server.allowed.value", limit=f"{MAX_EDIT_VALUE:g}"),
     ("fps", "value"): Text("server.allowed.fps", limit=MAX_FPS),
     ("link", "url"): Text("tfpg.allowed.link", limit=MAX_QUERY_CHARS),
+    ("grid", "axes"): Text("grid.allowed.axes", max=GRID_MAX_AXES),
+    ("grid_pick", "index"): Text("grid.allowed.index"),
 }
 
 

@@ -32,7 +32,7 @@ from torchground.errors import TorchgroundError
 from torchground.explain.graph import extract_graph
 from torchground.viz.graph_render import to_dot
 from torchground.i18n import t
-from torchground.server import frames
+from torchground.server import frames, grid_mode
 from torchground.server.bundles import BundleStore, bundle_name, make_bundle
 from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
 from torchground.server.protocol import MAX_EDIT_VALUE
@@ -79,6 +79,7 @@ class Session:
         self.fps = DEFAULT_FPS
         self.running = False
         self._grads: dict[str, Any] | None = None
+        self.grid: grid_mode.GridMode | None = None  # the grid view's networks, while it is open
         self._task: asyncio.Task[None] | None = None
         self._work = asyncio.Lock()
         self._queue: asyncio.Queue[tuple[int, str | bytes]] = asyncio.Queue(MAX_QUEUED)
@@ -91,6 +92,8 @@ class Session:
             "reset": self._reset, "reinit": self._reinit, "regenerate": self._regenerate, "edit": self._edit,
             "code": self._code, "graph": self._graph, "fps": self._fps, "link": self._link, "link_of": self._link_of,
             "save": self._save, "open": self._open,
+            "grid": lambda m: grid_mode.start(self, m), "grid_pick": lambda m: grid_mode.pick(self, m),
+            "grid_close": lambda m: grid_mode.leave(self, m),
         }
 
     # -- entry points -------------------------------------------------------------------------
@@ -202,6 +205,8 @@ class Session:
 
     async def _reset(self, msg: Any) -> None:
         assert self.spec is not None
+        if self.grid is not None:
+            return await self.grid.reset()
         await self._rebuild(self.spec, list(self.edits.values()), state=False)
 
     async def _reinit(self, msg: Any) -> None:
@@ -318,6 +323,8 @@ class Session:
         is answered by a frame of its own, so the last frame a client sees is ``false``.
         """
         assert self.trainer is not None
+        if self.grid is not None:  # grid mode: the grid trains instead
+            return await self.grid.advance(playing)
         kind, value = await _slicer(self.trainer).run_slice(self._epoch)
         if kind == "parked":
             if playing:
@@ -376,7 +383,10 @@ class Session:
         return trainer, kept
 
     def _end_epoch(self) -> None:
-        """End the current trainer's epoch in progress, if any (before it is replaced, or at close)."""
+        """End the current trainer's epoch in progress, if any (before it is replaced, or at close), and grid mode."""
+        if self.grid is not None:
+            self.grid.cancel()
+            self.grid = None
         if self.trainer is not None:
             _slicer(self.trainer).cancel()
 
@@ -432,6 +442,8 @@ class Session:
 
     async def _send_frame(self, running: bool | None = None) -> None:
         running = self.running if running is None else running
+        if self.grid is not None:
+            return await self.grid.send_frame(running)
         await self._send(await asyncio.to_thread(self._frame_message, running))
 
     async def _send_state_and_frame(self) -> None:

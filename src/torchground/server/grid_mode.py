@@ -1,0 +1,123 @@
+"""The grid view as a mode of a session: the ``grid``, ``grid_pick`` and ``grid_close``
+messages, and the grid's training in the session's time slices.
+
+While a session is in grid mode (``session.grid`` is a :class:`GridMode`), its play loop,
+``step``, ``pause`` and ``reset`` act on the grid: :meth:`GridMode.advance` runs the grid's
+epoch in :class:`~torchground.server.slices.EpochSlicer` slices (a pause between every
+optimiser step of every group, the same bound as one trainer), and frames are
+``grid_frame`` messages. The session's own model waits, whole: an epoch of it in progress
+is finished before the grid starts. ``grid_pick`` makes one tile the session's model
+(its spec, its weights now) and leaves grid mode; ``grid_close`` leaves it unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from torchground.server import frames
+from torchground.server.grid import GridRun
+from torchground.server.protocol import ProtocolError
+from torchground.server.slices import EpochSlicer
+
+if TYPE_CHECKING:
+    from torchground.server.session import Session
+
+__all__ = ["GridMode", "start", "pick", "leave"]
+
+
+class GridMode:
+    """A session's grid: its :class:`~torchground.server.grid.GridRun` and the slicer that bounds its work."""
+
+    def __init__(self, session: "Session", run: GridRun) -> None:
+        self.session, self.run = session, run
+        self.slicer = EpochSlicer()
+
+    async def advance(self, playing: bool = False) -> bool:
+        """One slice of the grid's epoch (the session's work lock held); at the epoch's end a
+        frame, and ``True``. While playing, a slice that ends mid-epoch sends a frame too."""
+        kind, value = await self.slicer.run_slice(self._epoch)
+        if kind == "error":
+            raise value
+        if kind == "parked":
+            if playing:
+                await self.send_frame(True)
+            return False
+        await self.send_frame(playing and self.session.running)
+        return True
+
+    def _epoch(self) -> None:
+        self.run.train_epoch(lambda: self.slicer.on_batch_end(None, 0, 0.0))
+
+    async def send_frame(self, running: bool) -> None:
+        text = await asyncio.to_thread(lambda: frames.dumps(self.run.frame(running)))
+        await self.session._send(text)
+
+    async def send_state(self) -> None:
+        await self.session._send(await asyncio.to_thread(lambda: frames.dumps(self.run.state())))
+
+    async def reset(self) -> None:
+        """The same grid from its start (weights and data from their seeds)."""
+        self.session.running = False
+        async with self.session._work:
+            self.slicer.cancel()
+            self.slicer = EpochSlicer()
+            self.run = await asyncio.to_thread(GridRun, self.run.base, self.run.axes)
+            await self.send_frame(False)
+
+    def cancel(self) -> None:
+        """End the grid's epoch in progress (the grid is being replaced or left)."""
+        self.slicer.cancel()
+
+
+async def start(session: "Session", msg: Any) -> None:
+    """``grid``: the session's spec with the message's axes varied, as a new grid (refused
+    grids leave the session as it was); answered with ``grid_state`` and a ``grid_frame``."""
+    assert session.spec is not None and session.trainer is not None
+    session.running = False
+    axes = [(axis.field, axis.values) for axis in msg.axes]
+    async with session._work:
+        base = session.grid.run.base if session.grid is not None else session.spec
+        run = await asyncio.to_thread(GridRun, base, axes)
+        if session.grid is None:  # the session's model waits whole: finish its epoch in progress
+            while _in_progress(session):
+                await session._advance()
+        else:
+            session.grid.cancel()
+        session.grid = GridMode(session, run)
+        await session.grid.send_state()
+        await session.grid.send_frame(False)
+
+
+async def pick(session: "Session", msg: Any) -> None:
+    """``grid_pick``: tile ``index`` becomes the session's model (its spec, its weights now);
+    answered with ``state`` and ``frame`` as after ``init``."""
+    grid = session.grid
+    if grid is None:
+        raise ProtocolError("grid.not_open")
+    session.running = False
+    async with session._work:
+        spec, params = grid.run.pick(msg.index)
+        trainer, _ = await asyncio.to_thread(session._build, spec, [], False)
+        with torch.no_grad():
+            torch.nn.utils.vector_to_parameters(params.to(next(trainer.model.parameters()).dtype), trainer.model.parameters())
+        session._end_epoch()  # the grid and the model's epoch in progress, if any
+        session.trainer, session.edits = trainer, {}
+        session.spec, session._grads = spec, None
+        await session._send_state_and_frame()
+
+
+async def leave(session: "Session", msg: Any) -> None:
+    """``grid_close``: back to the session's model as it was (``state`` and ``frame``)."""
+    session.running = False
+    async with session._work:
+        session._end_epoch()
+        await session._send_state_and_frame()
+
+
+def _in_progress(session: "Session") -> bool:
+    trainer = session.trainer
+    assert trainer is not None
+    return any(isinstance(c, EpochSlicer) and c.in_progress for c in trainer.callbacks)
