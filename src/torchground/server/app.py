@@ -35,6 +35,7 @@ from torchground.errors import TorchgroundError
 from torchground.server.protocol import MAX_SESSIONS, check_caps
 from torchground.server.uploads import MAX_UPLOAD_BYTES, save_upload
 from torchground.server.security import TokenGuard, resolve_static
+from torchground.server.scheduler import Scheduler
 from torchground.server.session import Session
 from torchground.server.bundles import MAX_BUNDLE_BYTES, BundleStore
 from torchground.server.urlstate import DEFAULT_SPEC
@@ -96,6 +97,7 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
     api = FastAPI(title="torchground", docs_url=None, redoc_url=None, openapi_url=None)
     api.state.slots = slots
     bundles = api.state.bundles = BundleStore()
+    scheduler = api.state.scheduler = Scheduler()  # the sessions share the CPU through it
 
     def not_found(key: str, **params: Any) -> Response:
         return PlainTextResponse(t(key, lang_default, **params) + "\n", status_code=404)
@@ -194,7 +196,7 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
                 except Exception:  # the client went away mid-answer: drop what it can no longer read
                     gone = True
 
-        session = Session(send, lang_default, bundles)
+        session = Session(send, lang_default, bundles, scheduler)
         try:
             while True:
                 event = await websocket.receive()

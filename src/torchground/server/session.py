@@ -14,6 +14,10 @@ No tab can take the server: an epoch runs in time slices in a thread of its own
 and no shared worker thread is held by training; messages wait in a short queue handled by
 the session's own task (:meth:`Session.submit`), a ``pause`` takes effect on arrival, and
 :meth:`Session.close` (the tab went away) drops the queue and ends the epoch in progress.
+The work lock comes with a turn of the server's :class:`~torchground.server.scheduler.Scheduler`
+(:class:`~torchground.server.scheduler.SessionWork`): a tab's requests are served before
+every play slice, which parks between two steps as soon as one waits, and the play loops
+take turns round robin, so one tab's training does not delay another tab's answers.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from torchground.server import frames, grid_mode
 from torchground.server.bundles import BundleStore, bundle_name, make_bundle
 from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
 from torchground.server.protocol import MAX_EDIT_VALUE
+from torchground.server.scheduler import Scheduler, SessionWork
 from torchground.server.slices import EpochSlicer
 from torchground.server.uploads import check_data_file
 from torchground.server.urlstate import Edit, UrlState, parse_query, set_changes, to_query, view_value, VIEW_OPTIONS
@@ -57,6 +62,8 @@ GRAPH_BATCH = 4
 Send = Callable[[str], Awaitable[None]]
 #: Client messages waiting for their turn; a tab that sends faster waits (its socket backs up).
 MAX_QUEUED = 32
+#: While playing, a slice that ends mid-epoch sends a frame if the last one is at least this old.
+PROGRESS_FRAME_SECONDS = 0.1
 
 
 class Session:
@@ -66,9 +73,11 @@ class Session:
         send: coroutine that sends one text message to the client.
         lang: language of messages until ``init`` (or ``set`` of ``lang``) says otherwise.
         bundles: the session files posted to ``POST /api/session`` that ``open`` may name.
+        scheduler: the server's scheduler, shared by its sessions (default: one of its own).
     """
 
-    def __init__(self, send: Send, lang: str = "en", bundles: BundleStore | None = None) -> None:
+    def __init__(self, send: Send, lang: str = "en", bundles: BundleStore | None = None,
+                 scheduler: Scheduler | None = None) -> None:
         self._send_text = send
         self.lang = lang
         self.bundles = bundles if bundles is not None else BundleStore()
@@ -81,7 +90,8 @@ class Session:
         self._grads: dict[str, Any] | None = None
         self.grid: grid_mode.GridMode | None = None  # the grid view's networks, while it is open
         self._task: asyncio.Task[None] | None = None
-        self._work = asyncio.Lock()
+        self._work = SessionWork(scheduler if scheduler is not None else Scheduler())
+        self._last_frame = 0.0  # loop time of the last frame sent
         self._queue: asyncio.Queue[tuple[int, str | bytes]] = asyncio.Queue(MAX_QUEUED)
         self._consumer: asyncio.Task[None] | None = None
         self._arrived = 0  # messages submitted so far
@@ -92,8 +102,7 @@ class Session:
             "reset": self._reset, "reinit": self._reinit, "regenerate": self._regenerate, "edit": self._edit,
             "code": self._code, "graph": self._graph, "fps": self._fps, "link": self._link, "link_of": self._link_of,
             "save": self._save, "open": self._open,
-            "grid": lambda m: grid_mode.start(self, m), "grid_pick": lambda m: grid_mode.pick(self, m),
-            "grid_close": lambda m: grid_mode.leave(self, m),
+            **grid_mode.handlers(self),  # grid, grid_pick, grid_close
         }
 
     # -- entry points -------------------------------------------------------------------------
@@ -197,11 +206,12 @@ class Session:
     async def _step(self, msg: Any) -> None:
         """The rest of the current epoch (or a whole one), slice by slice; a later pause stops it."""
         self.running = False
-        stamp = self._stamp
-        while self._paused_at <= stamp:
-            async with self._work:
-                if await self._advance():
+        stamp, first = self._stamp, True
+        while self._paused_at <= stamp:  # the first slice is what the user waits for; the rest yield to others
+            async with self._work.lane(interactive=first):
+                if await self._advance(background=not first):
                     return
+            first = False
 
     async def _reset(self, msg: Any) -> None:
         assert self.spec is not None
@@ -293,18 +303,19 @@ class Session:
         loop = asyncio.get_running_loop()
         try:
             next_tick = loop.time()
-            while self.running:
-                async with self._work:
-                    if not self.running:
-                        break
-                    await self._advance(playing=True)
-                # Ticks on a fixed schedule (work time included); when behind, start afresh
-                # rather than burst to catch up.
-                next_tick += 1.0 / self.fps
-                delay = next_tick - loop.time()
-                if delay < 0:
-                    next_tick, delay = loop.time(), 0.0
-                await asyncio.sleep(delay)
+            with self._work.scheduler.player():
+                while self.running:
+                    async with self._work.lane(interactive=False):
+                        if not self.running:
+                            break
+                        await self._advance(playing=True)
+                    # Ticks on a fixed schedule (work time included); when behind, start afresh
+                    # rather than burst to catch up.
+                    next_tick += 1.0 / self.fps
+                    delay = next_tick - loop.time()
+                    if delay < 0:
+                        next_tick, delay = loop.time(), 0.0
+                    await asyncio.sleep(delay)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a closed socket or a bug: stop playing, tell the client if it is there
@@ -313,10 +324,13 @@ class Session:
             with contextlib.suppress(Exception):
                 await self._error(t("server.internal", self.lang, detail=f"{type(exc).__name__}: {exc}"))
 
-    async def _advance(self, playing: bool = False) -> bool:
+    async def _advance(self, playing: bool = False, background: bool = False) -> bool:
         """Train one slice of the epoch (work lock held); when the epoch ends send its frame
         (and whether it ended: ``True``); on divergence pause and say why. While playing, a
-        slice that ends mid-epoch sends a frame too, so a slow epoch shows its progress.
+        slice that ends mid-epoch sends a frame too (at most one per
+        :data:`PROGRESS_FRAME_SECONDS`), so a slow epoch shows its progress. A slice of the
+        play loop (or of the rest of a ``step``: ``background``) gets the scheduler's play
+        budget and parks as soon as interactive work waits.
 
         A frame of the play loop says ``running: true`` unless the loop stops by itself
         (divergence, early stopping), even when a pause arrived during its epoch: the pause
@@ -325,9 +339,13 @@ class Session:
         assert self.trainer is not None
         if self.grid is not None:  # grid mode: the grid trains instead
             return await self.grid.advance(playing)
-        kind, value = await _slicer(self.trainer).run_slice(self._epoch)
+        if playing or background:
+            slice_ = _slicer(self.trainer).run_slice(self._epoch, self._work.scheduler.play_budget(), self._work.should_yield)
+        else:
+            slice_ = _slicer(self.trainer).run_slice(self._epoch)
+        kind, value = await slice_
         if kind == "parked":
-            if playing:
+            if playing and asyncio.get_running_loop().time() - self._last_frame >= PROGRESS_FRAME_SECONDS:
                 await self._send_frame(running=True)
             return False
         if kind == "error":
@@ -384,9 +402,7 @@ class Session:
 
     def _end_epoch(self) -> None:
         """End the current trainer's epoch in progress, if any (before it is replaced, or at close), and grid mode."""
-        if self.grid is not None:
-            self.grid.cancel()
-            self.grid = None
+        self.grid = grid_mode.end(self.grid)
         if self.trainer is not None:
             _slicer(self.trainer).cancel()
 
@@ -442,6 +458,7 @@ class Session:
 
     async def _send_frame(self, running: bool | None = None) -> None:
         running = self.running if running is None else running
+        self._last_frame = asyncio.get_running_loop().time()
         if self.grid is not None:
             return await self.grid.send_frame(running)
         await self._send(await asyncio.to_thread(self._frame_message, running))

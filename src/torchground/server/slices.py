@@ -5,7 +5,8 @@ event loop, the work lock or a shared worker thread for long, whatever the spec.
 :class:`EpochSlicer` is a :class:`~torchground.train.callbacks.Callback` given to the
 session's :class:`~torchground.train.trainer.Trainer`. :meth:`EpochSlicer.run_slice` starts
 an epoch (or resumes the one in progress) and returns when it ends (``("done", outcome)``)
-or when a step ends after :data:`SLICE_SECONDS` (``("parked", None)``): the epoch's thread
+or when a step ends after its budget (:data:`SLICE_SECONDS` unless told), or once its
+``yield_to`` says other work waits (``("parked", None)``): the epoch's thread
 then waits, using no CPU, for the next slice. While it is parked, the model sits between two
 steps and other work of the session (frames, edits, live settings) may use it.
 :meth:`EpochSlicer.cancel` ends a parked or running epoch at its next step boundary (the
@@ -27,6 +28,10 @@ __all__ = ["EpochSlicer", "SLICE_SECONDS"]
 SLICE_SECONDS = 0.05
 
 
+def _never() -> bool:
+    return False
+
+
 class _Cancelled(BaseException):
     """Raised in the epoch's thread, at a step boundary, to end a cancelled epoch."""
 
@@ -44,6 +49,7 @@ class EpochSlicer(Callback):
         self._resume = threading.Event()
         self._cancelled = False
         self._thread: threading.Thread | None = None
+        self._yield_to: Callable[[], bool] = _never
         self._notify: Callable[[tuple[str, Any]], None] = lambda result: None
 
     @property
@@ -51,8 +57,14 @@ class EpochSlicer(Callback):
         """Whether an epoch is started and parked (or running)."""
         return self._thread is not None
 
-    async def run_slice(self, work: Callable[[], Any]) -> tuple[str, Any]:
+    async def run_slice(self, work: Callable[[], Any], budget: float | None = None,
+                        yield_to: Callable[[], bool] | None = None) -> tuple[str, Any]:
         """Run ``work`` (a new epoch, or the rest of the parked one) for at most one slice.
+
+        Args:
+            budget: this slice's seconds (default: the slicer's ``budget``).
+            yield_to: asked after every step (in the epoch's thread); when it answers true,
+                the slice parks at once, budget left or not.
 
         Returns:
             ``("done", value)`` with ``work``'s result, ``("error", exc)`` if it raised, or
@@ -71,7 +83,8 @@ class EpochSlicer(Callback):
                 pass
 
         self._notify = notify
-        self._deadline = time.monotonic() + self.budget
+        self._yield_to = yield_to or _never
+        self._deadline = time.monotonic() + (self.budget if budget is None else budget)
         if self._thread is None:
             self._cancelled = False
             self._thread = threading.Thread(target=self._main, args=(work,), name="torchground-epoch", daemon=True)
@@ -88,7 +101,7 @@ class EpochSlicer(Callback):
     def on_batch_end(self, trainer: Any, step: int, loss: float) -> None:
         if self._cancelled:
             raise _Cancelled
-        if time.monotonic() < self._deadline:
+        if time.monotonic() < self._deadline and not self._yield_to():
             return
         self._resume.clear()
         self._notify(("parked", None))

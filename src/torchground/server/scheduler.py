@@ -1,0 +1,239 @@
+"""Sharing the CPU between sessions: a fixed number of turns at once, interactive work first.
+
+Every piece of a session's CPU work (a slice of training, a frame, a rebuild) runs during a
+*turn* of the server's one :class:`Scheduler`: at most ``workers`` turns are held at once
+(one per usable CPU by default). Waiting requests are served in two lanes:
+
+* the *interactive* lane (a tab's ``init``, ``step``, ``pause``, edits, settings: what a user
+  waits for) is always served first;
+* the *play* lane (slices of the play loops) is served in arrival order; a play loop asks
+  again after each slice, so the playing sessions take turns round robin and each gets a fair
+  share of the CPU, not a core of its own.
+
+A running play slice does not hold its turn against waiting interactive work: the session's
+:class:`~torchground.server.slices.EpochSlicer` asks :attr:`Scheduler.interactive_waiting`
+between optimiser steps and parks at once when it is true. When more sessions play than
+there are workers, a play slice's time budget shrinks (:meth:`Scheduler.play_budget`), so a
+round of all playing sessions stays short whatever their specs.
+
+Scheduling decides only *when* a session's work runs, never what it is: each session still
+takes the same steps in the same order.
+
+The scheduler is thread-safe and serves event loops of any thread (a test client may run
+each WebSocket on a loop of its own): a waiter is woken on its own loop.
+
+Example:
+    >>> import asyncio
+    >>> async def demo():
+    ...     s = Scheduler(workers=1)
+    ...     async with s.turn(interactive=False):
+    ...         return s.busy
+    >>> asyncio.run(demo())
+    1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections import deque
+from typing import AsyncIterator, Iterator
+
+from torchground.server.slices import SLICE_SECONDS
+
+__all__ = ["Scheduler", "SessionWork", "MIN_SLICE_SECONDS", "usable_cpus"]
+
+#: Shortest budget of a play slice, however many sessions play (a slice still ends at a step).
+MIN_SLICE_SECONDS = 0.005
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS says, else the CPU count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class _Waiter:
+    __slots__ = ("loop", "future", "granted")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.granted = False
+
+
+class Scheduler:
+    """At most ``workers`` turns at once; interactive requests first, play requests in arrival order.
+
+    Args:
+        workers: turns held at once (default: :func:`usable_cpus`).
+        target: a play slice's budget while no more sessions play than there are workers.
+    """
+
+    def __init__(self, workers: int | None = None, target: float = SLICE_SECONDS) -> None:
+        self.workers = workers if workers is not None else usable_cpus()
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.target = target
+        self.busy = 0
+        self.playing = 0
+        self._lock = threading.Lock()
+        self._interactive: deque[_Waiter] = deque()
+        self._play: deque[_Waiter] = deque()
+
+    @property
+    def interactive_waiting(self) -> bool:
+        """Whether an interactive request waits for a turn (a play slice then parks)."""
+        return bool(self._interactive)
+
+    @property
+    def waiting(self) -> tuple[int, int]:
+        """Requests waiting: (interactive, play)."""
+        return len(self._interactive), len(self._play)
+
+    def play_budget(self) -> float:
+        """Time budget of one play slice: ``target``, or while more sessions play than there
+        are workers, ``target · workers / playing`` (at least :data:`MIN_SLICE_SECONDS`)."""
+        if self.playing <= self.workers:
+            return self.target
+        return max(MIN_SLICE_SECONDS, self.target * self.workers / self.playing)
+
+    @contextlib.contextmanager
+    def player(self) -> Iterator[None]:
+        """Counts a play loop as playing while the block runs (see :meth:`play_budget`)."""
+        with self._lock:
+            self.playing += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.playing -= 1
+
+    @contextlib.asynccontextmanager
+    async def turn(self, interactive: bool) -> AsyncIterator[None]:
+        """Wait for a turn in the interactive or the play lane; hold it while the block runs."""
+        await self.acquire(interactive)
+        try:
+            yield
+        finally:
+            self.release()
+
+    async def acquire(self, interactive: bool) -> None:
+        """Wait for a turn in the interactive or the play lane (give it back with :meth:`release`)."""
+        lane = self._interactive if interactive else self._play
+        with self._lock:
+            if self.busy < self.workers and not self._interactive and (interactive or not self._play):
+                self.busy += 1
+                return
+            waiter = _Waiter(asyncio.get_running_loop())
+            lane.append(waiter)
+        try:
+            await waiter.future
+        except BaseException:
+            with self._lock:
+                if not waiter.granted:
+                    lane.remove(waiter)
+                    return_turn = False
+                else:  # granted: give the turn back, unless _settle saw the cancelled future and did
+                    return_turn = waiter.future.done() and not waiter.future.cancelled()
+            if return_turn:
+                self.release()
+            raise
+
+    def release(self) -> None:
+        """Give a turn back; the next waiter (interactive first) gets it."""
+        with self._lock:
+            self.busy -= 1
+            granted = self._grant()
+        self._wake(granted)
+
+    def _grant(self) -> list[_Waiter]:
+        """Hand free turns to waiters, interactive first (lock held); returns them to wake."""
+        granted = []
+        while self.busy < self.workers and (self._interactive or self._play):
+            waiter = (self._interactive or self._play).popleft()
+            waiter.granted = True
+            self.busy += 1
+            granted.append(waiter)
+        return granted
+
+    def _wake(self, granted: list[_Waiter]) -> None:
+        for waiter in granted:
+            try:
+                waiter.loop.call_soon_threadsafe(self._settle, waiter)
+            except RuntimeError:  # its loop is closed: nobody waits for this turn any more
+                self.release()
+
+    def _settle(self, waiter: _Waiter) -> None:
+        if waiter.future.done():  # cancelled before it could start: the turn goes to the next
+            self.release()
+        else:
+            waiter.future.set_result(None)
+
+
+class SessionWork:
+    """A session's work lock, taken together with a turn of the :class:`Scheduler`.
+
+    ``async with work:`` waits for an interactive turn, then for the lock;
+    ``async with work.lane(interactive=False):`` does the same in the play lane. The turn is
+    always taken before the lock and never while holding it, so sessions cannot deadlock on
+    turns and locks. :meth:`should_yield` tells a running play slice to park: interactive work
+    waits for a turn, or for this session's lock.
+    """
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.wanted = 0  # interactive requests of this session not yet holding the lock
+        self._lock = asyncio.Lock()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def should_yield(self) -> bool:
+        """Whether a play slice of this session should park now (asked from the epoch's thread)."""
+        return self.wanted > 0 or self.scheduler.interactive_waiting
+
+    def lane(self, interactive: bool) -> "_Lane":
+        """The lock with a turn in the given lane, as an ``async with`` block."""
+        return _Lane(self, interactive)
+
+    async def __aenter__(self) -> None:
+        await self._enter(True)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._leave()
+
+    async def _enter(self, interactive: bool) -> None:
+        if interactive:
+            self.wanted += 1
+        try:
+            await self.scheduler.acquire(interactive)
+            try:
+                await self._lock.acquire()
+            except BaseException:
+                self.scheduler.release()
+                raise
+        finally:
+            if interactive:
+                self.wanted -= 1
+
+    def _leave(self) -> None:
+        self._lock.release()
+        self.scheduler.release()
+
+
+class _Lane:
+    __slots__ = ("work", "interactive")
+
+    def __init__(self, work: SessionWork, interactive: bool) -> None:
+        self.work, self.interactive = work, interactive
+
+    async def __aenter__(self) -> None:
+        await self.work._enter(self.interactive)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.work._leave()
