@@ -13,7 +13,7 @@ is finished before the grid starts. ``grid_pick`` makes one tile the session's m
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import torch
 
@@ -25,7 +25,7 @@ from torchground.server.slices import EpochSlicer
 if TYPE_CHECKING:
     from torchground.server.session import Session
 
-__all__ = ["GridMode", "start", "pick", "leave"]
+__all__ = ["GridMode", "handlers", "end", "start", "pick", "leave"]
 
 
 class GridMode:
@@ -70,6 +70,18 @@ class GridMode:
     def cancel(self) -> None:
         """End the grid's epoch in progress (the grid is being replaced or left)."""
         self.slicer.cancel()
+
+
+def handlers(session: "Session") -> dict[str, Callable[[Any], Awaitable[None]]]:
+    """The session's handlers of the grid's messages."""
+    return {"grid": lambda m: start(session, m), "grid_pick": lambda m: pick(session, m), "grid_close": lambda m: leave(session, m)}
+
+
+def end(grid: GridMode | None) -> None:
+    """End ``grid``'s epoch in progress, if there is a grid; the session's new ``grid`` (none)."""
+    if grid is not None:
+        grid.cancel()
+    return None
 
 
 async def start(session: "Session", msg: Any) -> None:
