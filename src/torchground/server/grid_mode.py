@@ -35,17 +35,27 @@ class GridMode:
         self.session, self.run = session, run
         self.slicer = EpochSlicer()
 
-    async def advance(self, playing: bool = False) -> bool:
-        """One slice of the grid's epoch (the session's work lock held); at the epoch's end a
-        frame, and ``True``. While playing, a slice that ends mid-epoch sends a frame too."""
-        kind, value = await self.slicer.run_slice(self._epoch)
+    async def advance(self, playing: bool = False, background: bool = False) -> bool:
+        """One slice of the grid's epoch (the session's work lock held), as the session's
+        ``_advance`` runs one of its model's: at the epoch's end a frame, and ``True``. A slice
+        of the play loop (or of a ``step``'s rest: ``background``) gets the scheduler's play
+        budget and parks as soon as interactive work waits; while playing, a parked slice
+        sends a progress frame at most every ``PROGRESS_FRAME_SECONDS``."""
+        from torchground.server.session import PROGRESS_FRAME_SECONDS  # session imports this module
+
+        session = self.session
+        if playing or background:
+            slice_ = self.slicer.run_slice(self._epoch, session._work.scheduler.play_budget(), session._work.should_yield)
+        else:
+            slice_ = self.slicer.run_slice(self._epoch)
+        kind, value = await slice_
         if kind == "error":
             raise value
         if kind == "parked":
-            if playing:
-                await self.send_frame(True)
+            if playing and asyncio.get_running_loop().time() - session._last_frame >= PROGRESS_FRAME_SECONDS:
+                await session._send_frame(running=True)
             return False
-        await self.send_frame(playing and self.session.running)
+        await session._send_frame(running=playing and session.running)
         return True
 
     def _epoch(self) -> None:

@@ -338,7 +338,7 @@ class Session:
         """
         assert self.trainer is not None
         if self.grid is not None:  # grid mode: the grid trains instead
-            return await self.grid.advance(playing)
+            return await self.grid.advance(playing, background)
         if playing or background:
             slice_ = _slicer(self.trainer).run_slice(self._epoch, self._work.scheduler.play_budget(), self._work.should_yield)
         else:
