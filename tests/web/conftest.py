@@ -43,6 +43,47 @@ def serve(token: str, port: int = 0) -> Iterator[str]:
         sock.close()
 
 
+class RestartableServer:
+    """The real server on a fixed free port that a test can stop and start again (same or new token)."""
+
+    def __init__(self) -> None:
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = ""
+        self.server: Any = None
+
+    def start(self, token: str) -> None:
+        import uvicorn
+
+        from torchground.server.app import create_app
+
+        self.token = token
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        sock.listen(128)
+        self.sock = sock
+        self.server = uvicorn.Server(uvicorn.Config(create_app(token, lang="en", port=self.port), log_level="warning",
+                                                    access_log=False, lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.server is None:
+            return
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        self.sock.close()
+        self.server = None
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """Debian's Chromium, headless (the tests are skipped without it or Playwright)."""
@@ -79,11 +120,11 @@ class Tab:
     def box(self, test_id: str) -> dict[str, float]:
         return self.by(test_id).bounding_box()
 
-    def screenshot(self, name: str) -> Path:
-        """Save a full-page screenshot as a test artefact."""
+    def screenshot(self, name: str, full_page: bool = True) -> Path:
+        """Save a screenshot (the whole page, or what the viewport shows) as a test artefact."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
     def close(self) -> None:

@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
-import time
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
@@ -275,83 +272,3 @@ def test_optimizer_settings_typed_as_text_reach_the_server(tab: Tab) -> None:
     page.wait_for_function("window.__tg && window.__tg.spec && window.__tg.spec.optimizer_args.momentum === 0.9", timeout=30_000)
     assert tab.by("opt-momentum").input_value() == "0.9"
     assert tab.errors == []
-
-
-def test_the_loss_chart_fits_its_range_to_the_losses(tab: Tab) -> None:
-    # Spiral's losses stay near 0.5: a y axis from 0 would draw them as a flat line.
-    page = tab.open("dataset=spiral")
-    tab.by("play").click()
-    page.wait_for_function("window.__tg.epoch >= 8", timeout=120_000)
-    tab.by("play").click()  # pause
-    chart = page.evaluate("window.__tg.chart()")
-    low, high = chart["range"]
-    assert chart["epochs"] >= 8
-    assert 0.2 < low < high < 1.0, chart  # fitted around the losses, not [0, max]
-    tab.by("lang").select_option("ja")  # the legend and axis labels follow the language
-    page.wait_for_function("""document.querySelector('[data-i18n="web.data"]').textContent === 'データ'""")
-    assert page.evaluate("window.__tg.chart().epochs") >= chart["epochs"]  # not reset (an epoch under way at the pause may still land)
-    assert tab.errors == []
-
-
-class _Server:
-    """A server of its own on a fixed port that a test can stop and start again (same or new token)."""
-
-    def __init__(self) -> None:
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
-        self.server: Any = None
-
-    def start(self, token: str) -> None:
-        from torchground.server.app import create_app
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
-        sock.listen(128)
-        self.sock = sock
-        self.server = uvicorn.Server(uvicorn.Config(create_app(token, lang="en", port=self.port), log_level="warning",
-                                                    access_log=False, lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        self.sock.close()
-
-
-def test_a_server_that_goes_and_comes_back(browser: Any) -> None:
-    server = _Server()
-    server.start(TOKEN)
-    tab = Page(browser, f"http://127.0.0.1:{server.port}")
-    try:
-        page = tab.open("dataset=xor&hidden=3")
-        assert "token=" not in page.url  # links a user copies never carry the token
-        assert "dataset=xor" in page.url
-        server.stop()
-        page.wait_for_function("document.querySelector('[data-testid=\"diverged-banner\"]').hidden === false", timeout=30_000)
-        assert catalogue("en")["web.reconnecting"] in tab.by("diverged-banner").text_content()
-        assert tab.by("play").is_disabled()
-        server.start(TOKEN)  # the same server again: the page finds it and carries on in its state
-        page.wait_for_function("document.querySelector('[data-testid=\"diverged-banner\"]').hidden === true", timeout=30_000)
-        assert not tab.by("play").is_disabled()
-        page.wait_for_function("window.__tg.spec && window.__tg.spec.dataset === 'xor'")
-        tab.by("play").click()
-        page.wait_for_function("window.__tg.epoch >= 3", timeout=60_000)
-        tab.by("play").click()
-        server.stop()
-        server.start("a-new-token")  # restarted with a new token: the page explains how to get back in
-        page.wait_for_function("document.querySelector('[data-testid=\"diverged-banner\"]').hidden === false", timeout=30_000)
-        page.wait_for_function(f"document.querySelector('[data-testid=\"diverged-banner\"]').textContent.includes({json.dumps(catalogue('en')['web.refused'][:40])})", timeout=30_000)
-        shared = page.url  # the link without a token, opened on the restarted server: a page that says how to get in
-        answer = tab.context.request.get(shared)
-        assert answer.status == 403 and "?token=" in answer.text()
-    finally:
-        tab.close()
-        server.stop()

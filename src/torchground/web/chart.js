@@ -40,7 +40,13 @@ export class LossChart {
   constructor(canvas) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
+    this.drawn = { legend: [], axes: [] }; // the labels last drawn (read by the browser tests)
     this.reset();
+    // a new size (window, layout) needs a new bitmap: drawn again at once, never stretched
+    new ResizeObserver(() => {
+      this.dirty = true;
+      this.draw();
+    }).observe(canvas);
   }
 
   reset() {
@@ -98,7 +104,7 @@ export class LossChart {
     ctx.font = FONT;
     const n = this.epochs.length;
     const present = SERIES.map((s, i) => this.values[i].some((v) => v === v));
-    this._legend(w, present);
+    this.drawn = { legend: this._legend(w, present), axes: [] };
     if (n < 1 || !(this.hi >= this.lo)) return;
     const [lo, hi] = this.range();
     const plotW = w - LEFT - 4;
@@ -108,6 +114,7 @@ export class LossChart {
     const sx = n > 1 ? plotW / (x1 - x0 || 1) : 0;
     const sy = plotH / (hi - lo);
     this._axes(w, h, lo, hi, x0, x1);
+    this.drawn.axes = [t("web.chart_loss"), t("web.chart_epoch")];
     const stride = Math.max(1, Math.floor(n / (plotW * 2)));
     SERIES.forEach((s, i) => {
       if (!present[i]) return;
@@ -134,8 +141,10 @@ export class LossChart {
     ctx.setLineDash([]);
   }
 
+  /** Draw the legend of the series present; returns its labels. */
   _legend(w, present) {
     const { ctx } = this;
+    const labels = [];
     let x = LEFT;
     ctx.textBaseline = "middle";
     SERIES.forEach((s, i) => {
@@ -152,7 +161,9 @@ export class LossChart {
       const label = t(s.label);
       ctx.fillText(label, x + 20, 6);
       x += 28 + ctx.measureText(label).width;
+      labels.push(label);
     });
+    return labels;
   }
 
   _axes(w, h, lo, hi, x0, x1) {

@@ -178,6 +178,9 @@ export class NetworkView {
   /** Place the links between the nodes' current boxes. */
   layout() {
     if (!this.svg) return;
+    // the links' own size must not hold the network wide (or tall) once its columns shrink
+    this.svg.setAttribute("width", 0);
+    this.svg.setAttribute("height", 0);
     const box = this.root.getBoundingClientRect();
     this.svg.setAttribute("width", this.root.scrollWidth);
     this.svg.setAttribute("height", this.root.scrollHeight);
