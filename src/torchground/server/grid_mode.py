@@ -83,8 +83,14 @@ class GridMode:
 
 
 def handlers(session: "Session") -> dict[str, Callable[[Any], Awaitable[None]]]:
-    """The session's handlers of the grid's messages."""
-    return {"grid": lambda m: start(session, m), "grid_pick": lambda m: pick(session, m), "grid_close": lambda m: leave(session, m)}
+    """The session's handlers of the grid's messages, and of ``reset``: the grid's while it is open."""
+    plain_reset = session._reset
+
+    async def reset(msg: Any) -> None:
+        await (session.grid.reset() if session.grid is not None else plain_reset(msg))
+
+    return {"grid": lambda m: start(session, m), "grid_pick": lambda m: pick(session, m), "grid_close": lambda m: leave(session, m),
+            "reset": reset}
 
 
 def end(grid: GridMode | None) -> None:

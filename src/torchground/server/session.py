@@ -102,7 +102,7 @@ class Session:
             "reset": self._reset, "reinit": self._reinit, "regenerate": self._regenerate, "edit": self._edit,
             "code": self._code, "graph": self._graph, "fps": self._fps, "link": self._link, "link_of": self._link_of,
             "save": self._save, "open": self._open,
-            **grid_mode.handlers(self),  # grid, grid_pick, grid_close
+            **grid_mode.handlers(self),  # grid, grid_pick, grid_close; reset while the grid is open
         }
 
     # -- entry points -------------------------------------------------------------------------
@@ -215,8 +215,6 @@ class Session:
 
     async def _reset(self, msg: Any) -> None:
         assert self.spec is not None
-        if self.grid is not None:
-            return await self.grid.reset()
         await self._rebuild(self.spec, list(self.edits.values()), state=False)
 
     async def _reinit(self, msg: Any) -> None:
