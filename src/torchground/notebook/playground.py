@@ -47,6 +47,7 @@ from torchground.codegen import to_script
 from torchground.notebook.turns import TurnSession
 from torchground.errors import TorchgroundError
 from torchground.i18n import resolve_language
+from torchground.server import frames
 from torchground.server.app import create_app
 from torchground.server.urlstate import UrlState, to_query
 from torchground.spec import Spec
@@ -153,6 +154,8 @@ class Playground(anywidget.AnyWidget):
         self.spec.replace(**changes)  # refused here, with the spec's message, rather than only in the page
         fields = {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
         self._run({"type": "set", "changes": fields})
+        # the page changed nothing itself: its controls follow the spec (a live change sends it no state)
+        self.send({"kind": "ws", "text": frames.dumps({"type": "changed", "spec": self.spec.to_dict()})})
 
     @property
     def spec(self) -> Spec:
