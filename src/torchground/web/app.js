@@ -450,6 +450,12 @@ async function main() {
   conn = new Connection(url.token)
     .on("state", onState)
     .on("frame", onFrame)
+    .on("changed", (msg) => {
+      // a setting changed from elsewhere (the notebook widget's Python side): the controls follow
+      S.spec = S.stats.spec = msg.spec;
+      controls.sync(msg.spec);
+      panels.specChanged();
+    })
     .on("diverged", (msg) => {
       setRunning(false);
       showBanner(msg.message);
