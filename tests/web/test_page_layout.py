@@ -339,6 +339,12 @@ def test_item3_a_server_that_goes_and_comes_back(tab: Tab, server: RestartableSe
         page.wait_for_function(f"{banner}.hidden === false && {banner}.textContent.includes({json.dumps(words['web.reconnecting'])})", timeout=30_000)
         assert tab.by("play").is_disabled() and tab.by("step").is_disabled()
         assert in_view(tab.by("diverged-banner").bounding_box(), width, height)
+        if n == 0:  # the other language's labels come from the server: the page says so and stays as it is
+            tab.by("lang").select_option("ja" if lang == "en" else "en")
+            page.wait_for_function(f"""(() => {{ const t = document.querySelector('[data-testid="error-toast"]');
+                return !t.hidden && t.textContent === {json.dumps(words['web.lang_offline'])}; }})()""")
+            assert tab.by("lang").input_value() == lang and page.evaluate("document.documentElement.lang") == lang
+            assert words["web.reconnecting"] in tab.by("diverged-banner").text_content()
         shot(tab, "3-server-away", lang, width, height)
         shared = page.url
         if n % 2 == 0:

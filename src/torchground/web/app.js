@@ -374,8 +374,13 @@ function wire() {
 
   byTest("lang").addEventListener("change", async (e) => {
     const next = e.target.value;
+    try {
+      await setLanguage(next);
+    } catch {
+      e.target.value = lang(); // the labels come from the server: while it is away they stay as they are
+      return toast(t("web.lang_offline"));
+    }
     url.setView("lang", next);
-    await setLanguage(next);
   });
   window.addEventListener("resize", () => {
     S.pointsDirty = true;
