@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from torchground.server.scheduler import MIN_SLICE_SECONDS, Scheduler, SessionWork
+from torchground.server.scheduler import MAX_STREAK, MIN_SLICE_SECONDS, Scheduler, SessionWork
 from torchground.server.session import Session
 from torchground.server.slices import EpochSlicer
 
@@ -38,12 +38,48 @@ def test_an_interactive_request_queued_behind_play_requests_runs_next() -> None:
         tasks.append(asyncio.create_task(request("step", True)))
         await _settle()
         assert s.waiting == (1, 5) and s.interactive_waiting
-        s.release()
+        s.release(False)
         await asyncio.gather(*tasks)
         assert s.busy == 0 and s.waiting == (0, 0)
         return order
 
     assert asyncio.run(scenario()) == ["step", "play0", "play1", "play2", "play3", "play4"]
+
+
+def test_no_play_turn_starts_while_interactive_work_runs() -> None:
+    async def scenario() -> None:
+        s = Scheduler(workers=2)
+        await s.acquire(interactive=True)
+        play = asyncio.create_task(s.acquire(interactive=False))
+        await _settle()
+        assert not play.done() and s.busy == 1 and s.waiting == (0, 1)  # a worker is free, yet play waits
+        s.release(True)
+        await play
+        assert s.busy == 1 and s.interactive_busy == 0
+        s.release(False)
+
+    asyncio.run(scenario())
+
+
+def test_a_tab_sending_requests_without_pause_cannot_stop_play() -> None:
+    async def scenario() -> list[str]:
+        s = Scheduler(workers=1)
+        order: list[str] = []
+        await s.acquire(interactive=True)
+
+        async def request(name: str, interactive: bool) -> None:
+            async with s.turn(interactive):
+                order.append(name)
+
+        tasks = [asyncio.create_task(request("play", False))]
+        tasks += [asyncio.create_task(request(f"i{i}", True)) for i in range(MAX_STREAK + 2)]
+        await _settle()
+        s.release(True)  # taken before play waited: not part of the streak
+        await asyncio.gather(*tasks)
+        return order
+
+    order = asyncio.run(scenario())
+    assert order == [*(f"i{i}" for i in range(MAX_STREAK)), "play", "i4", "i5"]
 
 
 def test_play_turns_go_round_robin() -> None:
@@ -60,7 +96,7 @@ def test_play_turns_go_round_robin() -> None:
         await s.acquire(interactive=False)
         tasks = [asyncio.create_task(player(n)) for n in "abc"]
         await _settle()
-        s.release()
+        s.release(False)
         await asyncio.gather(*tasks)
         return order
 
@@ -96,15 +132,15 @@ def test_a_cancelled_waiter_gives_its_turn_back() -> None:
         waiting.cancel()  # cancelled while queued
         await _settle()
         assert s.waiting == (0, 1)
-        s.release()
+        s.release(False)
         await after
         assert s.busy == 1
-        s.release()
+        s.release(False)
         # cancelled after its turn was granted but before it could run: the turn comes back
         await s.acquire(interactive=False)
         late = asyncio.create_task(s.acquire(interactive=False))
         await _settle()
-        s.release()  # granted to `late` (delivered on the loop's next round)
+        s.release(False)  # granted to `late` (delivered on the loop's next round)
         late.cancel()
         with pytest.raises(asyncio.CancelledError):
             await late
@@ -138,15 +174,19 @@ def test_session_work_takes_the_turn_before_the_lock_and_asks_play_to_yield() ->
             await _settle()
             assert a.should_yield() and not b.locked()
         await other
-        assert b.locked() and not a.should_yield()
-        mine = asyncio.create_task(a.__aenter__())  # this tab's own request: waits for the turn too
-        await _settle()
-        assert a.should_yield() and a.wanted == 1
+        assert b.locked() and a.should_yield()  # interactive work runs: play parks
         await b.__aexit__()
+        assert not a.should_yield()
+        async with a.lane(interactive=False):
+            # this tab's own request: holding a turn of its own (two workers), it waits for the lock
+            s.workers = 2
+            mine = asyncio.create_task(a.__aenter__())
+            await _settle()
+            assert a.wanted == 1 and a.should_yield() and s.busy == 2
         await mine
         assert a.wanted == 0 and a.locked()
         await a.__aexit__()
-        assert s.busy == 0
+        assert s.busy == 0 and s.interactive_busy == 0
 
     asyncio.run(scenario())
 

@@ -546,7 +546,7 @@ def test_many_sessions_train_independently(live_server: tuple[int, Any]) -> None
             assert close(frames[-1]["params"][name], p.detach().tolist())
 
 
-def test_the_seventeenth_session_is_refused(live_server: tuple[int, Any]) -> None:
+def test_one_session_over_the_cap_is_refused(live_server: tuple[int, Any]) -> None:
     port, app = live_server
     wait_for_free_slots(app, 0)
     open_sockets = [live_connect(port) for _ in range(MAX_SESSIONS)]

@@ -79,7 +79,7 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
         token: the per-launch token every request must carry (cookie ``tg_token_<port>`` or ``?token=``).
         lang: language of messages before a session says otherwise (default: the current one).
         web_dir: folder of the page's files (default: the packaged ``torchground/web/``).
-        max_sessions: open WebSocket sessions allowed at once (default 16).
+        max_sessions: open WebSocket sessions allowed at once (default :data:`MAX_SESSIONS`).
         port, host: where the server listens: the ``Host`` header is checked against them and
             the port names the cookie (see :class:`~torchground.server.security.TokenGuard`).
         page_lang: the page's language when chosen on purpose (``serve --lang``,

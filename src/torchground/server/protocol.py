@@ -35,8 +35,9 @@ __all__ = [
     "Link", "LinkOf", "Grid", "GridAxis", "GridPick", "GridClose", "parse_message", "check_caps",
 ]
 
-#: Open WebSocket sessions at once; one more is answered with an error and closed.
-MAX_SESSIONS = 16
+#: Open WebSocket sessions at once; one more is answered with an error and closed (they
+#: share the CPU through the server's scheduler, so a session does not need a core of its own).
+MAX_SESSIONS = 32
 #: Largest client message (bytes of UTF-8 text).
 MAX_MESSAGE_BYTES = 64 * 1024
 #: Hidden layers, neurons per layer, points and batch size allowed in the browser (the Playground's limits).

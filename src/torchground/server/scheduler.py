@@ -5,13 +5,14 @@ Every piece of a session's CPU work (a slice of training, a frame, a rebuild) ru
 (one per usable CPU by default). Waiting requests are served in two lanes:
 
 * the *interactive* lane (a tab's ``init``, ``step``, ``pause``, edits, settings: what a user
-  waits for) is always served first;
+  waits for) is served first, and while interactive work waits or runs no play turn starts,
+  so it has the CPU to itself (but see :data:`MAX_STREAK`);
 * the *play* lane (slices of the play loops) is served in arrival order; a play loop asks
   again after each slice, so the playing sessions take turns round robin and each gets a fair
   share of the CPU, not a core of its own.
 
-A running play slice does not hold its turn against waiting interactive work: the session's
-:class:`~torchground.server.slices.EpochSlicer` asks :attr:`Scheduler.interactive_waiting`
+A running play slice does not hold its turn against interactive work: the session's
+:class:`~torchground.server.slices.EpochSlicer` asks :attr:`Scheduler.interactive_active`
 between optimiser steps and parks at once when it is true. When more sessions play than
 there are workers, a play slice's time budget shrinks (:meth:`Scheduler.play_budget`), so a
 round of all playing sessions stays short whatever their specs.
@@ -43,10 +44,12 @@ from typing import AsyncIterator, Iterator
 
 from torchground.server.slices import SLICE_SECONDS
 
-__all__ = ["Scheduler", "SessionWork", "MIN_SLICE_SECONDS", "usable_cpus"]
+__all__ = ["Scheduler", "SessionWork", "MIN_SLICE_SECONDS", "MAX_STREAK", "usable_cpus"]
 
 #: Shortest budget of a play slice, however many sessions play (a slice still ends at a step).
 MIN_SLICE_SECONDS = 0.005
+#: Interactive turns given in a row while play waits before play gets the next one.
+MAX_STREAK = 4
 
 
 def usable_cpus() -> int:
@@ -58,16 +61,22 @@ def usable_cpus() -> int:
 
 
 class _Waiter:
-    __slots__ = ("loop", "future", "granted")
+    __slots__ = ("loop", "future", "interactive", "granted")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, interactive: bool) -> None:
         self.loop = loop
         self.future: asyncio.Future[None] = loop.create_future()
+        self.interactive = interactive
         self.granted = False
 
 
 class Scheduler:
     """At most ``workers`` turns at once; interactive requests first, play requests in arrival order.
+
+    While interactive work waits or runs, no play turn starts (the interactive work has the
+    CPU to itself), except that after :data:`MAX_STREAK` interactive turns given while play
+    waited, the next free turn goes to play: a tab sending requests without pause slows the
+    playing tabs down but cannot stop them.
 
     Args:
         workers: turns held at once (default: :func:`usable_cpus`).
@@ -79,16 +88,23 @@ class Scheduler:
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
         self.target = target
-        self.busy = 0
+        self.busy = 0  # turns held
+        self.interactive_busy = 0  # of which interactive
         self.playing = 0
+        self._streak = 0  # interactive turns given since play last got one, while play waited
         self._lock = threading.Lock()
         self._interactive: deque[_Waiter] = deque()
         self._play: deque[_Waiter] = deque()
 
     @property
     def interactive_waiting(self) -> bool:
-        """Whether an interactive request waits for a turn (a play slice then parks)."""
+        """Whether an interactive request waits for a turn."""
         return bool(self._interactive)
+
+    @property
+    def interactive_active(self) -> bool:
+        """Whether interactive work waits or runs (a play slice then parks at its next step)."""
+        return bool(self._interactive) or self.interactive_busy > 0
 
     @property
     def waiting(self) -> tuple[int, int]:
@@ -120,17 +136,20 @@ class Scheduler:
         try:
             yield
         finally:
-            self.release()
+            self.release(interactive)
 
     async def acquire(self, interactive: bool) -> None:
-        """Wait for a turn in the interactive or the play lane (give it back with :meth:`release`)."""
+        """Wait for a turn in the interactive or the play lane (give it back with
+        :meth:`release`, saying the same lane)."""
+        waiter = _Waiter(asyncio.get_running_loop(), interactive)
         lane = self._interactive if interactive else self._play
         with self._lock:
-            if self.busy < self.workers and not self._interactive and (interactive or not self._play):
-                self.busy += 1
-                return
-            waiter = _Waiter(asyncio.get_running_loop())
             lane.append(waiter)
+            granted = self._grant()
+        if waiter in granted:  # at once: no need to wait for the loop's next round
+            granted.remove(waiter)
+            waiter.future.set_result(None)
+        self._wake(granted)
         try:
             await waiter.future
         except BaseException:
@@ -141,21 +160,31 @@ class Scheduler:
                 else:  # granted: give the turn back, unless _settle saw the cancelled future and did
                     return_turn = waiter.future.done() and not waiter.future.cancelled()
             if return_turn:
-                self.release()
+                self.release(interactive)
             raise
 
-    def release(self) -> None:
-        """Give a turn back; the next waiter (interactive first) gets it."""
+    def release(self, interactive: bool) -> None:
+        """Give a turn of the given lane back; the next waiter (interactive first) gets it."""
         with self._lock:
             self.busy -= 1
+            self.interactive_busy -= interactive
             granted = self._grant()
         self._wake(granted)
 
     def _grant(self) -> list[_Waiter]:
-        """Hand free turns to waiters, interactive first (lock held); returns them to wake."""
+        """Hand free turns to waiters (lock held); returns them, to be woken."""
         granted = []
-        while self.busy < self.workers and (self._interactive or self._play):
-            waiter = (self._interactive or self._play).popleft()
+        while self.busy < self.workers:
+            starved = bool(self._play) and self._streak >= MAX_STREAK
+            if self._interactive and not starved:
+                waiter = self._interactive.popleft()
+                self.interactive_busy += 1
+                self._streak += bool(self._play)
+            elif self._play and (starved or not self.interactive_active):
+                waiter = self._play.popleft()
+                self._streak = 0
+            else:
+                break
             waiter.granted = True
             self.busy += 1
             granted.append(waiter)
@@ -166,11 +195,11 @@ class Scheduler:
             try:
                 waiter.loop.call_soon_threadsafe(self._settle, waiter)
             except RuntimeError:  # its loop is closed: nobody waits for this turn any more
-                self.release()
+                self.release(waiter.interactive)
 
     def _settle(self, waiter: _Waiter) -> None:
         if waiter.future.done():  # cancelled before it could start: the turn goes to the next
-            self.release()
+            self.release(waiter.interactive)
         else:
             waiter.future.set_result(None)
 
@@ -195,7 +224,7 @@ class SessionWork:
 
     def should_yield(self) -> bool:
         """Whether a play slice of this session should park now (asked from the epoch's thread)."""
-        return self.wanted > 0 or self.scheduler.interactive_waiting
+        return self.wanted > 0 or self.scheduler.interactive_active
 
     def lane(self, interactive: bool) -> "_Lane":
         """The lock with a turn in the given lane, as an ``async with`` block."""
@@ -205,7 +234,7 @@ class SessionWork:
         await self._enter(True)
 
     async def __aexit__(self, *exc: object) -> None:
-        self._leave()
+        self._leave(True)
 
     async def _enter(self, interactive: bool) -> None:
         if interactive:
@@ -215,15 +244,15 @@ class SessionWork:
             try:
                 await self._lock.acquire()
             except BaseException:
-                self.scheduler.release()
+                self.scheduler.release(interactive)
                 raise
         finally:
             if interactive:
                 self.wanted -= 1
 
-    def _leave(self) -> None:
+    def _leave(self, interactive: bool) -> None:
         self._lock.release()
-        self.scheduler.release()
+        self.scheduler.release(interactive)
 
 
 class _Lane:
@@ -236,4 +265,4 @@ class _Lane:
         await self.work._enter(self.interactive)
 
     async def __aexit__(self, *exc: object) -> None:
-        self.work._leave()
+        self.work._leave(self.interactive)
