@@ -44,7 +44,7 @@ def _register_commands() -> None:
     from torchground.cli import train_cmd  # noqa: F401  (isort: skip)
     from torchground.cli import serve_cmd, sweep_cmd, data_cmd, info_cmd  # noqa: F401
     from torchground.cli import lesson_cmd, explore_cmd, export_cmd  # noqa: F401
-    from torchground.cli import predict_cmd, conventions  # noqa: F401  (conventions: --version)
+    from torchground.cli import predict_cmd, warmup_cmd, conventions  # noqa: F401  (conventions: --version)
 
 
 def run_app(argv: list[str]) -> int:

@@ -59,8 +59,8 @@ MAX_PICTURES = 64
 #: Most rows of the printed table (results.csv has them all).
 MAX_TABLE_ROWS = 50
 SWEEP_FILES = ("results.csv", "summary.json", "grid.png")
-#: A CPU sweep without --compile of this many models, taking this many seconds or more,
-#: suggests it (why: bench/RESULTS.md, the stacked engine on the CPU).
+#: A CPU sweep without --compile of this many models, taking this many seconds or more, with
+#: groups outside the fused kernel's scope (trained eagerly), suggests it.
 COMPILE_TIP_MODELS = 100
 COMPILE_TIP_SECONDS = 2.0
 
@@ -86,7 +86,8 @@ def sweep_command(
     study: Annotated[Optional[str], typer.Option("--study", help=t("search.help.study"))] = None,
     no_prune: Annotated[bool, typer.Option("--no-prune", help=t("search.help.no_prune"))] = False,
     backend: Annotated[str, typer.Option("--backend", help=t("sweep.help.backend"))] = "local",
-    compile: Annotated[bool, typer.Option("--compile", help=t("sweep.help.compile"))] = False,
+    compile: Annotated[bool, typer.Option("--compile", help=t("fastpath.help.compile"))] = False,
+    no_fused: Annotated[bool, typer.Option("--no-fused", help=t("fastpath.help.no_fused"))] = False,
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help=t("cluster.help.ray_address"))] = None,
     models_per_task: Annotated[Optional[int], typer.Option("--models-per-task", help=t("cluster.help.models_per_task"))] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help=t("sweep.help.out"))] = None,
@@ -128,11 +129,12 @@ def sweep_command(
         task = progress.add_task(t("sweep.progress"), total=total)
         if search is not None:
             result = run_search(base, searched, trials, method=search, batch=batch, seed=search_seed, storage=storage,
-                                study_name=study, prune=not no_prune, compile=compile, progress=lambda n: progress.advance(task, n))
+                                study_name=study, prune=not no_prune, compile=compile, progress=lambda n: progress.advance(task, n),
+                                fused=not no_fused)
         else:
             result = run_sweep(
                 [spec for _, spec in settings], [shown for shown, _ in settings], backend=backend, grid=grid, compile=compile,
-                progress=lambda n: progress.advance(task, n), **cluster_options,
+                fused=not no_fused, progress=lambda n: progress.advance(task, n), **cluster_options,
             )
     specs = result.specs
     summary = result.summary()
@@ -162,8 +164,9 @@ def sweep_command(
     if result.cluster is not None:
         c = result.cluster
         console.print(t("cluster.done", tasks=c["tasks"], per_task=c["models_per_task"], nodes=len(c["nodes"]), retried=len(c["retried"])))
-    if not compile and "cuda" not in result.device and len(specs) >= COMPILE_TIP_MODELS and result.wall_s >= COMPILE_TIP_SECONDS:
-        console.print(t("sweep.tip_compile"))
+    eager = (result.paths or []).count("eager")
+    if eager and not compile and not no_fused and "cuda" not in result.device and len(specs) >= COMPILE_TIP_MODELS and result.wall_s >= COMPILE_TIP_SECONDS:
+        console.print(t("fastpath.tip_compile", eager=eager, groups=result.groups))
     console.print(t("sweep.saved", path=str(out_dir)))
 
 

@@ -98,7 +98,8 @@ def train_command(
     log_every: Annotated[int, typer.Option("--log-every", min=0, help=t(_H + "log_every"))] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help=t(_H + "quiet"))] = False,
     as_json: Annotated[bool, typer.Option("--json", help=t(_H + "json"))] = False,
-    engine: Annotated[str, typer.Option("--engine", help=t(_H + "engine"))] = "eager",
+    engine: Annotated[str, typer.Option("--engine", help=t("fastpath.help.engine"))] = "eager",
+    no_fused: Annotated[bool, typer.Option("--no-fused", help=t("fastpath.help.no_fused"))] = False,
     resume: Annotated[Optional[Path], typer.Option("--resume", metavar="RUN", help=t("clix.help.resume"))] = None,
     checkpoint_every: Annotated[float, typer.Option("--checkpoint-every", min=0.0, help=t("clix.help.checkpoint_every"))] = 2.0,
     tensorboard: Annotated[Optional[Path], typer.Option("--tensorboard", metavar="DIR", help=t("track.help.tensorboard"))] = None,
@@ -126,7 +127,8 @@ def train_command(
     resolve_device(spec.device)  # refused (no CUDA) before the folder is made
     start_run(spec, out_dir, resume=resume is not None)
     try:
-        run = _train(spec, out_dir, engine, console, log_every, quiet, checkpoint, checkpoint_every, resume is not None, tensorboard)
+        run = _train(spec, out_dir, engine, console, log_every, quiet, checkpoint, checkpoint_every, resume is not None, tensorboard,
+                     fused=not no_fused)
         history = run.history
         paths = save_run(run, out_dir)
     except KeyboardInterrupt:  # before training started or while saving: the folder stays resumable
@@ -172,13 +174,13 @@ def _checkpoint_of(run_dir: Path, spec: Spec) -> tuple[dict[str, Any], dict[str,
 def _train(
     spec: Spec, out_dir: Path, engine: str, console: Console, log_every: int, quiet: bool,
     checkpoint: tuple[dict[str, Any], dict[str, Any]] | None, checkpoint_every: float, resuming: bool,
-    tensorboard: Path | None = None,
+    tensorboard: Path | None = None, fused: bool = True,
 ) -> Run:
     report = _Report(console, spec.epochs, log_every, progress=not quiet and console.is_terminal)
     if engine != "eager":  # the stacked engine: same numbers, lines printed once it is done
         from torchground.engine import train_fast
 
-        run = train_fast(spec, compile=engine == "compiled")
+        run = train_fast(spec, compile=engine == "compiled", fused=fused)
         for row in run.history.rows:
             report.on_epoch_end_lines(row)
         if tensorboard is not None:  # the engine's history, written once it is done

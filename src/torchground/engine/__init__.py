@@ -32,12 +32,14 @@ batch orders                       ``batch_orders.py`` (torch's draws; the     `
 an epoch: gather, steps, metrics   ``epoch.py`` (both parameter layouts)       eager, CUDA graph, ``torch.compile``
 =================================  ==========================================  ======================================
 
-Which code trains a group's epoch (``StackedGroup(..., compile=...)``):
+Which code trains a group's epoch (``StackedGroup(..., compile=..., fused=...)``; the front
+ends, :func:`train_fast` and ``run_sweep``, pass ``fused=True``: the fused C kernel where it
+covers a group, else the eager engine; ``compile=True`` makes ``torch.compile`` that fallback):
 
 =========================  ======================================================================
 path                       where
 =========================  ======================================================================
-eager (the default)        ``stacked.py`` → ``epoch.py`` → ``net.py`` (models first, ``bmm``)
+eager                      ``stacked.py`` → ``epoch.py`` → ``net.py`` (models first, ``bmm``)
 CUDA graph (CUDA default)  ``kernels/cuda_graph.py``: the eager steps captured once
 compiled: the router       ``kernels/dispatch.py`` (``CompiledEpoch``; its state ``Path``:
                            CHOOSE → CHECK → FUSED, or INDUCTOR, or EAGER on failure)
@@ -46,6 +48,8 @@ fused Triton (CUDA)        ``kernels/triton_steps.py``: ``triton_unrolled.py`` (
                            per layer sizes) or ``triton_tiled.py``; helpers ``triton_rules.py``
 what both fused share      ``kernels/fused_steps.py`` (scope, per-model tables)
 ``torch.compile``          ``kernels/dispatch.py`` compiles ``epoch.py``'s functions (models last)
+a kernel built ahead       ``kernels/prebuild.py`` (in the background while the data are made;
+                           ``torchground warmup``)
 built C and generated      ``kernels/build_cache.py`` (compiling, the private cache),
 source                     ``kernels/generated.py`` (generated text saved for the compiler/Triton)
 =========================  ======================================================================
@@ -80,7 +84,7 @@ __all__ = [
 ]
 
 
-def train_fast(spec: Spec | None = None, compile: bool = False) -> Run:
+def train_fast(spec: Spec | None = None, compile: bool = False, fused: bool = True) -> Run:
     """Train ``spec`` (default :class:`Spec()`) through the stacked engine.
 
     Same result as :func:`torchground.train.trainer.train` within float rounding: the same
@@ -88,10 +92,14 @@ def train_fast(spec: Spec | None = None, compile: bool = False) -> Run:
 
     Args:
         spec: the experiment.
-        compile: compile each epoch: our fused kernel where it covers the spec (built once
-            per configuration and cached), else ``torch.compile``; see
-            :mod:`torchground.engine.kernels.dispatch` (measured speed: ``bench/RESULTS.md``).
-            Default False.
+        compile: where our fused kernel does not cover the spec, ``torch.compile`` instead
+            of the eager steps; see :mod:`torchground.engine.kernels.dispatch` (measured
+            speed: ``bench/RESULTS.md``). Default False.
+        fused: our fused C kernel where it covers the spec (built once per configuration,
+            in the background while the data are made, and cached; its first epoch checked
+            against the eager steps). Default True; False: the eager steps (or
+            ``torch.compile`` alone with ``compile``). ``run.summary["path"]`` says which
+            code trained it ("fused", "eager", "inductor", "cuda_graph").
 
     Raises:
         TorchgroundError: ``engine.unsupported`` for a spec the engine does not train
@@ -100,11 +108,14 @@ def train_fast(spec: Spec | None = None, compile: bool = False) -> Run:
     spec = spec or Spec()
     check_supported(spec)
     start = time.perf_counter()
-    result = StackedGroup([spec], compile=compile).run()[0]
+    group = StackedGroup([spec], compile=compile, fused=fused)
+    result = group.run()[0]
     wall = time.perf_counter() - start
     history = result.history()
     model = result.model()
     if (spec.classes or 2) > 2 and history.rows:  # K classes: the final model's confusion matrices for the summary
         epoch = history.best_epoch if history.status == "early_stopped" and spec.restore_best else history.epochs
         history.confusion[epoch or history.epochs] = model_confusion(model, result.data, spec)
-    return Run(spec, model, result.data, history, summarize(spec, history, wall, resolve_device(spec.device)))
+    summary = summarize(spec, history, wall, resolve_device(spec.device))
+    summary["path"] = group.path
+    return Run(spec, model, result.data, history, summary)

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from torchground.engine.batch_orders import BatchOrders
-from torchground.engine.data import GroupData, initial_params
+from torchground.engine.data import GroupData, data_key, initial_params
 from torchground.engine.epoch import (
     epoch_stats,
     gather,
@@ -117,9 +117,17 @@ class StackedGroup:
         compile: compile each epoch: our fused kernels where they cover the group, else
             ``torch.compile`` (default False; see :mod:`torchground.engine.kernels.dispatch`;
             on CUDA used instead of the CUDA graph; measured speed: ``bench/RESULTS.md``).
+        fused: our fused kernels where they cover the group (first epoch checked). None (the
+            default): as ``compile``. ``fused=True`` without ``compile``: the CPU's fused C
+            kernel, and where it does not cover the group, cannot be built or disagrees, the
+            eager engine (never ``torch.compile``); its build starts in the background while
+            the data are made. ``fused=False`` with ``compile``: ``torch.compile`` alone.
+            The front ends (:func:`~torchground.engine.train_fast`, ``run_sweep``) pass True.
+
+    :attr:`path` says which code trained the group's epochs.
     """
 
-    def __init__(self, specs: Sequence[Spec], cuda_graph: bool = True, compile: bool = False) -> None:
+    def __init__(self, specs: Sequence[Spec], cuda_graph: bool = True, compile: bool = False, fused: bool | None = None) -> None:
         if not specs:
             raise ValueError("a group needs at least one spec")
         for spec in specs:
@@ -135,7 +143,14 @@ class StackedGroup:
         self.n_train, self.n_val, self.n_test = split_sizes(s0)
         self.batch = _batch(s0)
         self.epochs = s0.epochs
-        self.data = GroupData.build(specs, self.dtype, self.device)
+        self.fused = compile if fused is None else fused
+        # fused kernels keep fixed rates: a schedule trains eagerly. K classes (K outputs): the
+        # fused kernels and the compiled models-last layout have one output; such a group
+        # trains on the eager engine (the same numbers, only slower). On CUDA, fused without
+        # compile keeps the eager engine's CUDA graph.
+        kernels = not any(s.scheduler for s in specs) and layer_sizes(s0)[-1] == 1
+        self.compile = (compile or (self.fused and self.device.type == "cpu")) and kernels
+        self.inductor = compile  # the fallback: torch.compile (compile) or the eager engine
         cache: dict[tuple[Any, ...], Tensor] = {}
         rows = []
         for s in specs:  # identical initial weights are made once
@@ -144,16 +159,14 @@ class StackedGroup:
                 cache[k] = initial_params(s)
             rows.append(cache[k])
         self.net = StackedNet.build(specs, torch.stack(rows), self.dtype, self.device)
-        self.orders = BatchOrders(specs, self.n_train, native=compile)  # compiled groups draw many orders in C
+        self._prebuild = self._start_build(specs) if self.compile and self.fused and self.device.type == "cpu" else None
+        self.data = GroupData.build(specs, self.dtype, self.device)  # while the kernel builds
+        self.orders = BatchOrders(specs, self.n_train, native=self.compile)  # compiled groups draw many orders in C
         self.use_graph = cuda_graph and self.device.type == "cuda"
         self._graph: Any = None
         self._compiled: Any = None
         self._pinned: Tensor | None = None  # host buffer of the epoch's table (CUDA)
         self._finite = np.ones(0, dtype=bool)
-        self.compile = compile and not any(s.scheduler for s in specs)  # fused kernels keep fixed rates: a schedule trains eagerly
-        # K classes (K outputs): the fused kernels and the compiled models-last layout have one
-        # output; such a group trains on the eager engine (the same numbers, only slower)
-        self.compile = self.compile and layer_sizes(s0)[-1] == 1
         self._which: Tensor | None = None  # per model, its batch order among the distinct ones (on the device)
         self._snap: Any = None  # the state at the start of the epoch (for diverged models)
         self._all_ok = np.ones(0, dtype=bool)
@@ -212,6 +225,25 @@ class StackedGroup:
         self._finish(np.arange(len(self.ids)), "completed")
         return [r for r in self.results if r is not None]
 
+    @property
+    def path(self) -> str:
+        """Which code trained the group's epochs: "fused" (our fused kernel, its first epoch
+        checked), "inductor" (``torch.compile``), "cuda_graph" or "eager" (the eager engine:
+        asked for, or the fused kernel out of scope, not built or refused)."""
+        c = self._compiled
+        if c is None or c.epochs == 0:
+            return "cuda_graph" if self._graph is not None else "eager"
+        return "fused" if c.fused_epochs and c.path.value in ("check", "fused") else c.path.value
+
+    def _start_build(self, specs: Sequence[Spec]) -> Any:
+        """Start building the group's fused kernel in the background (see
+        :mod:`~torchground.engine.kernels.prebuild`); its record, or None."""
+        from torchground.engine.kernels.prebuild import start_build
+
+        shared = len({data_key(s) for s in specs}) == 1 and len({(s.shuffle_seed, s.shuffle) for s in specs}) == 1
+        sets = int(self.n_val > 0) + int(self.n_test > 0)
+        return start_build(self.net, self.n_train, self.batch, shared, sets, self.problem == "classification")
+
     def _thread_count(self) -> int | None:
         """One intra-op thread for small CPU work (see ``Trainer._threads``), else torch's default.
 
@@ -248,13 +280,14 @@ class StackedGroup:
             preds = self._graph.replay(gx, gy)
             batches = split_steps(gx, gy, shapes)
             stats = epoch_stats(self.net, preds, batches[1], *args)
-        elif self.compile and steady:
+        elif self.compile and steady and (self._compiled is None or self._compiled.path.value != "eager"):
             from torchground.engine.kernels.dispatch import (
                 CompiledEpoch,  # imports TorchInductor: only when asked
             )
 
             if self._compiled is None:
-                self._compiled = CompiledEpoch(self.device.type)
+                fallback = "inductor" if self.inductor else "eager"
+                self._compiled = CompiledEpoch(self.device.type, fused=None if self.fused else False, fallback=fallback)
             stats = self._compiled.run(self.net, x, y, order, B, *args)
         else:
             gx, gy, stats = train_epoch(self.net, x, y, order, B, *args, count=True)

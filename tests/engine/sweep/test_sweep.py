@@ -174,11 +174,14 @@ def test_a_large_cpu_sweep_without_compile_suggests_it(tmp_path, capsys, monkeyp
 
     assert sweep_cmd.COMPILE_TIP_MODELS == 100
     monkeypatch.setattr(sweep_cmd, "COMPILE_TIP_SECONDS", 0.0)  # (a real one takes 2 s or more)
-    grid = "init_seed=0..99"  # 100 models
-    assert main(["sweep", "--grid", grid, "--n-samples", "40", "--epochs", "1", "--out", str(tmp_path / "a")]) == 0
-    assert "Tip: with --compile" in capsys.readouterr().out
-    assert main(["sweep", "--grid", grid, "--n-samples", "40", "--epochs", "1", "--out", str(tmp_path / "b"), "--compile"]) == 0
+    grid = "init_seed=0..99"  # 100 models, outside the fused kernel's scope: trained eagerly
+    out_of_scope = ["--n-samples", "40", "--epochs", "1", "--optimizer", "rmsprop"]
+    assert main(["sweep", "--grid", grid, *out_of_scope, "--out", str(tmp_path / "a")]) == 0
+    assert "Tip: 1 of the 1 groups trained on the eager engine" in capsys.readouterr().out
+    assert main(["sweep", "--grid", grid, *out_of_scope, "--out", str(tmp_path / "b"), "--compile"]) == 0
     assert "Tip" not in capsys.readouterr().out
+    assert main(["sweep", "--grid", grid, "--n-samples", "40", "--epochs", "1", "--out", str(tmp_path / "f")]) == 0
+    assert "Tip" not in capsys.readouterr().out  # the fused kernel trained it
     assert main(["sweep", "--grid", "init_seed=0..3", "--epochs", "1", "--out", str(tmp_path / "c")]) == 0
     assert "Tip" not in capsys.readouterr().out
 

@@ -1,6 +1,8 @@
-"""Opt-in: an epoch of training steps compiled — into one fused kernel of our own where it
-covers the group, else by ``torch.compile`` into fused C++ loops (CPU) or Triton kernels
-(CUDA); :class:`CompiledEpoch` chooses, and :class:`Path` is its one state.
+"""An epoch of training steps compiled — into one fused kernel of our own where it covers
+the group, else (opt-in) by ``torch.compile`` into fused C++ loops (CPU) or Triton kernels
+(CUDA), or trained on by the eager engine; :class:`CompiledEpoch` chooses, and :class:`Path`
+is its one state. The front ends use the fused kernel with the eager fallback by default
+(``fallback="eager"``: ``torch.compile``'s long first compilation stays opt-in).
 
 For small models the eager step is bound by per-operator overhead and, for many models,
 by batched matrix products of tiny matrices. Compiled code runs on the net's
@@ -16,7 +18,8 @@ epoch: in C on the CPU (:mod:`~torchground.engine.kernels.native`) and in Triton
 (:attr:`Path.CHECK`): up to :data:`CHECKED_MODELS` models spread over the group also step
 eagerly, and the kernel's parameters, outputs and metrics must agree with theirs;
 otherwise (or without a C compiler, or if a build fails) the group goes on with Inductor
-(:attr:`Path.INDUCTOR`), after a warning.
+(:attr:`Path.INDUCTOR`), or with the eager engine (:attr:`Path.EAGER`) when that is the
+fallback, after a warning.
 
 **Inductor** (``torch.compile``) traces one epoch — the same
 :meth:`~torchground.engine.net.StackedNet.train_step` code, unrolled, then the epoch's
@@ -106,8 +109,9 @@ class Path(enum.Enum):
     ``CHOOSE`` → ``CHECK`` (our fused kernel covers the group) → ``FUSED`` once its first
     epoch agreed with the eager steps; ``CHOOSE`` → ``INDUCTOR`` where no fused kernel
     covers the group, and ``CHECK`` → ``INDUCTOR`` where it disagreed or failed (never
-    tried again in this group). Any path → ``EAGER`` when compiling fails before a first
-    compiled epoch ran (:attr:`CompiledEpoch.failed` says why).
+    tried again in this group); ``EAGER`` instead of ``INDUCTOR`` with ``fallback="eager"``.
+    Any path → ``EAGER`` when compiling fails before a first compiled epoch ran
+    (:attr:`CompiledEpoch.failed` says why).
     """
 
     CHOOSE = "choose"
@@ -125,15 +129,20 @@ class CompiledEpoch:
         fused: our fused kernel where it covers the group: "triton" (the default on CUDA),
             "native" (C, the default on the CPU), False for Inductor's alone. "triton" on
             the CPU runs through Triton's interpreter (tests only: TRITON_INTERPRET=1).
+        fallback: where the fused kernel does not cover the group, cannot be built or
+            disagrees: "inductor" (``torch.compile``, the default) or "eager" (the eager
+            engine: no compilation at all).
     """
 
-    def __init__(self, device_type: str = "cpu", fused: str | bool | None = None) -> None:
+    def __init__(self, device_type: str = "cpu", fused: str | bool | None = None, fallback: str = "inductor") -> None:
         if fused is None or fused is True:
             fused = "triton" if device_type == "cuda" else "native"
         assert fused in ("triton", "native", False), fused
+        assert fallback in ("inductor", "eager"), fallback
         self.fused = fused
         self.device_type = device_type
-        self.path = Path.CHOOSE if fused else Path.INDUCTOR
+        self.fallback = Path.INDUCTOR if fallback == "inductor" else Path.EAGER
+        self.path = Path.CHOOSE if fused else self.fallback
         self.failed: str | None = None  # why the path is EAGER
         self.epochs = 0  # compiled epochs run (fused or Inductor's)
         self.fused_epochs = 0  # of which by our fused kernel
@@ -181,6 +190,8 @@ class CompiledEpoch:
             twin = self.twin(net)
             try:
                 kernel = self._fused_kernel(twin)
+                if self.path is Path.EAGER:  # out of the fused kernel's scope, with the eager fallback
+                    return train_epoch(net, x, y, order, batch, evals, train_sst, classify, True)[2]
                 # One order on shared data (a sweep over anything but data and shuffle seeds):
                 # every model's batch is the same, gathered once and broadcast over the models —
                 # (B, F, 1) inputs — instead of M copies.
@@ -191,8 +202,9 @@ class CompiledEpoch:
                     fused = self._fused_epoch(kernel, twin, data, x, y, order, batch, shapes, steps, (evals, train_sst, classify))
                     if isinstance(fused, tuple):  # the kernel's outputs (1, N·M) and its table of the epoch
                         stats = fused[1]
-                    else:  # refused: the eager steps' outputs
-                        stats = self._stats(twin, fused, self._gather(x, y, order, batch)[1], steps, evals, train_sst, classify)
+                    else:  # refused: the eager steps' outputs (measured eagerly with the eager fallback)
+                        measure = steps_stats if self.path is Path.EAGER else self._stats
+                        stats = measure(twin, fused, self._gather(x, y, order, batch)[1], steps, evals, train_sst, classify)
                 elif self._fn is None or order.shape[0] >= 16:
                     gx, gy = self._gather(x, y, order, batch)
                     preds = self._steps(twin, gx, gy, steps)
@@ -204,7 +216,8 @@ class CompiledEpoch:
                     raise
                 # ``net`` itself is untouched (only a successful epoch is copied back).
                 self.path, self.failed = Path.EAGER, f"{type(exc).__name__}: {exc}"
-                warnings.warn(t("engine.compile_failed", error=self.failed), RuntimeWarning, stacklevel=2)
+                key = "engine.compile_failed" if self.fallback is Path.INDUCTOR else "fastpath.failed"
+                warnings.warn(t(key, error=self.failed), RuntimeWarning, stacklevel=2)
                 self._net = self._twin = self._kernel = None
             else:
                 self.epochs += 1
@@ -221,7 +234,7 @@ class CompiledEpoch:
         """The fused steps of ``twin`` (made on first use) on the paths CHECK and FUSED, else
         None; on CHOOSE, the choice: CHECK where a fused kernel covers the group, else INDUCTOR."""
         if self.path is Path.CHOOSE:
-            self.path = Path.INDUCTOR
+            self.path = self.fallback
             try:  # imports Triton for "triton"
                 from torchground.engine.kernels.fused_steps import FusedSteps
 
@@ -293,8 +306,9 @@ class CompiledEpoch:
             self.path = Path.FUSED
             self.fused_epochs += 1
             return pred, stats
-        self._kernel, self.path = None, Path.INDUCTOR
-        warnings.warn(t("engine.fused_refused", reason=problem), RuntimeWarning, stacklevel=3)
+        self._kernel, self.path = None, self.fallback
+        key = "engine.fused_refused" if self.fallback is Path.INDUCTOR else "fastpath.fused_refused"
+        warnings.warn(t(key, reason=problem), RuntimeWarning, stacklevel=3)
         twin.restore(snap)
         return epoch_steps(twin, gx, gy, steps)  # the epoch again, eagerly
 

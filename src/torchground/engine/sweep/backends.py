@@ -32,22 +32,30 @@ Progress = Callable[[float], None]
 BACKENDS = ("local", "ray")
 
 
-def run_group(specs: Sequence[Spec], progress: Callable[[int, int], None] | None = None, compile: bool = False) -> list[ModelResult]:
-    """Train one group."""
-    return StackedGroup(list(specs), compile=compile).run(progress)
+def run_group(
+    specs: Sequence[Spec], progress: Callable[[int, int], None] | None = None, compile: bool = False, fused: bool = True
+) -> tuple[list[ModelResult], str]:
+    """Train one group → its results and :attr:`~torchground.engine.stacked.StackedGroup.path`."""
+    group = StackedGroup(list(specs), compile=compile, fused=fused)
+    return group.run(progress), group.path
 
 
 class Backend(abc.ABC):
     """Runs groups; ``done(n)`` is told each time ``n`` more models (maybe fractional) are done.
 
-    ``compile``: compile each group's epochs (fused kernels, see :class:`StackedGroup`).
+    ``compile``: compile each group's epochs (fused kernels, else ``torch.compile``, see
+    :class:`StackedGroup`); ``fused``: our fused kernels where they cover a group (the
+    default), else the eager engine. After a run, :attr:`paths` has each group's path
+    where the backend knows it (else None).
     """
 
     name = "?"
 
-    def __init__(self, compile: bool = False) -> None:
+    def __init__(self, compile: bool = False, fused: bool = True) -> None:
         self.compile = compile
+        self.fused = fused
         self.report: dict[str, Any] | None = None
+        self.paths: list[str] | None = None
 
     @abc.abstractmethod
     def run(self, groups: Sequence[Sequence[Spec]], done: Progress) -> list[list[ModelResult]]:
@@ -60,7 +68,7 @@ class LocalBackend(Backend):
     name = "local"
 
     def run(self, groups: Sequence[Sequence[Spec]], done: Progress) -> list[list[ModelResult]]:
-        out = []
+        out, self.paths = [], []
         for specs in groups:
             last = [0.0]
 
@@ -69,7 +77,9 @@ class LocalBackend(Backend):
                 done(now - last[0])
                 last[0] = now
 
-            out.append(run_group(specs, progress, self.compile))
+            results, path = run_group(specs, progress, self.compile, self.fused)
+            out.append(results)
+            self.paths.append(path)
             done(len(specs) - last[0])
         return out
 

@@ -68,8 +68,11 @@ class SweepResult:
         groups: how many groups ran.
         wall_s: seconds for the whole sweep.
         backend, device: where it ran.
-        compiled: whether the epochs were compiled (fused kernels, else ``torch.compile``).
+        compiled: whether ``torch.compile`` was the fallback of the fused kernels (``--compile``).
         cluster: the backend's report on where the work ran (ray: tasks, nodes, retries), or None.
+        paths: per group, the code that trained it (see
+            :attr:`~torchground.engine.stacked.StackedGroup.path`: "fused", "eager",
+            "inductor", "cuda_graph"), or None where the backend does not say (ray).
     """
 
     specs: list[Spec]
@@ -83,6 +86,7 @@ class SweepResult:
     compiled: bool = False
     rows: list[dict[str, Any]] = field(default_factory=list)
     cluster: dict[str, Any] | None = None
+    paths: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.rows = [final_row(r) for r in self.results]
@@ -91,6 +95,13 @@ class SweepResult:
     def model_steps(self) -> int:
         """Optimiser steps summed over every model."""
         return sum(r.steps for r in self.results)
+
+    @property
+    def path(self) -> str | None:
+        """The path every group took ("fused", "eager", …), "mixed" when they differ, None when unknown."""
+        if not self.paths:
+            return None
+        return self.paths[0] if len(set(self.paths)) == 1 else "mixed"
 
     @property
     def monitored(self) -> str:
@@ -160,6 +171,8 @@ class SweepResult:
             "backend": self.backend,
             "device": self.device,
             "compiled": self.compiled,
+            "path": self.path,
+            "paths": {p: self.paths.count(p) for p in dict.fromkeys(self.paths)} if self.paths else None,
             "torch": torch.__version__,
             "grid": self.grid,
             "varied": self.varied,
@@ -180,6 +193,7 @@ def run_sweep(
     progress: Callable[[float], None] | None = None,
     grid: str | None = None,
     compile: bool = False,
+    fused: bool = True,
     **backend_options: Any,
 ) -> SweepResult:
     """Train every spec through the engine, grouped; see :class:`SweepResult`.
@@ -190,8 +204,13 @@ def run_sweep(
         backend: "local" (default) or "ray".
         progress: called with the number of models newly done (may be fractional).
         grid: the grid text, kept in the summary.
-        compile: compile each group's epochs: our fused kernels where they cover the
-            group, else ``torch.compile`` (see :mod:`torchground.engine.kernels.dispatch`).
+        compile: where our fused kernels do not cover a group, compile it with
+            ``torch.compile`` instead of training it eagerly (see
+            :mod:`torchground.engine.kernels.dispatch`).
+        fused: our fused kernels (CPU: C) where they cover a group, its first epoch
+            checked against the eager steps (default True; the local backend: a ray sweep
+            uses them with ``compile``); False: the eager engine (or ``torch.compile``
+            alone with ``compile``). Which code trained each group: :attr:`SweepResult.paths`.
         backend_options: passed to the backend (Ray: ``address``, ``models_per_task``,
             ``max_retries`` and ``ray.init`` arguments, see
             :class:`~torchground.engine.sweep.ray_backend.RayBackend`).
@@ -201,6 +220,8 @@ def run_sweep(
         check_supported(spec)
     on_cluster = backend == "ray"  # devices are the workers' to resolve
     groups = group_specs(specs, resolve=not on_cluster)
+    if backend == "local":
+        backend_options["fused"] = fused
     runner = get_backend(backend, compile=compile, **backend_options)
     start = time.perf_counter()
     per_group = runner.run([[specs[i] for i in g] for g in groups], progress or (lambda n: None))
@@ -212,5 +233,5 @@ def run_sweep(
     devices = sorted({("cpu" if s.device == "auto" else s.device) if on_cluster else str(resolve_device(s.device)) for s in specs})
     return SweepResult(
         specs, [r for r in results if r is not None], list(settings) if settings else [{} for _ in specs], len(groups), wall,
-        runner.name, ",".join(devices), grid, compile, cluster=runner.report,
+        runner.name, ",".join(devices), grid, compile, cluster=runner.report, paths=runner.paths,
     )

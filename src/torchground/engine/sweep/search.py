@@ -92,6 +92,7 @@ def run_search(
     prune: bool = True,
     compile: bool = False,
     progress: Callable[[float], None] | None = None,
+    fused: bool = True,
 ) -> SweepResult:
     """Search ``space`` around ``base`` with ``trials`` trials; see the module docstring.
 
@@ -106,6 +107,7 @@ def run_search(
         prune: stop unpromising trials early with Optuna's median pruner (default True).
         compile: compile the groups' epochs (see :class:`~torchground.engine.stacked.StackedGroup`).
         progress: called with the number of trials newly done (may be fractional).
+        fused: our fused kernels where they cover a group (default; see :func:`~torchground.engine.sweep.runner.run_sweep`).
 
     Raises:
         TorchgroundError: a bad method, trial count or batch, Optuna missing, or a storage
@@ -124,7 +126,7 @@ def run_search(
     specs: list[Spec] = []
     settings: list[dict[str, Any]] = []
     results: list[Any] = []
-    groups = 0
+    groups, paths = 0, []
     finished = [0]  # trials told complete so far (the pruner's start-up count)
     start = time.perf_counter()
     while len(specs) < trials:
@@ -134,7 +136,7 @@ def run_search(
         batch_results: list[Any] = [None] * len(asked)
         for members in group_specs(batch_specs):
             groups += 1
-            group = StackedGroup([batch_specs[i] for i in members], compile=compile)
+            group = StackedGroup([batch_specs[i] for i in members], compile=compile, fused=fused)
             column = group.columns.index("val_loss" if group.n_val > 0 else "train_loss")
             trial_of = [asked[i] for i in members]
 
@@ -162,6 +164,7 @@ def run_search(
             for i, result in zip(members, group.run(advance, prune=pruner)):
                 batch_results[i] = result
             done(len(members) - last[0])
+            paths.append(group.path)
         for trial, result in zip(asked, batch_results):
             finished[0] += _tell(optuna, study, trial, result, column_name="val_loss" if base.val_pct > 0 else "train_loss")
         specs += batch_specs
@@ -169,7 +172,7 @@ def run_search(
         results += batch_results
     wall = time.perf_counter() - start
     devices = sorted({str(resolve_device(s.device)) for s in specs})
-    return SweepResult(specs, results, settings, groups, wall, "local", ",".join(devices), space.text, compile)
+    return SweepResult(specs, results, settings, groups, wall, "local", ",".join(devices), space.text, compile, paths=paths)
 
 
 def _tell(optuna: Any, study: Any, trial: Any, result: Any, column_name: str) -> bool:

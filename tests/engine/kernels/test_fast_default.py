@@ -1,0 +1,104 @@
+"""The fused kernel is the front ends' default (``train_fast``, ``run_sweep``, ``train --engine fast``,
+``sweep``): in its scope a group takes the FUSED path; out of it, with ``--no-fused`` or
+without a C compiler, the eager engine (never ``torch.compile`` unless asked)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from torchground.cli import main
+from torchground.engine import StackedGroup, run_sweep, train_fast
+from torchground.engine.kernels import build_cache
+from torchground.spec import Spec
+
+SMALL = dict(epochs=3, n_samples=120)
+
+
+@pytest.fixture
+def no_inductor(monkeypatch):
+    """``torch.compile`` refused: the default paths must never reach it."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.compile was called")
+
+    monkeypatch.setattr(torch, "compile", refuse)
+
+
+def losses(history):
+    return [(r["train_loss"], r["val_loss"]) for r in history.rows]
+
+
+def test_train_fast_takes_the_fused_path_by_default(no_inductor):
+    fused, eager = train_fast(Spec(**SMALL)), train_fast(Spec(**SMALL), fused=False)
+    assert fused.summary["path"] == "fused" and eager.summary["path"] == "eager"
+    assert fused.history.epochs == eager.history.epochs == 3
+    for a, b in zip(losses(fused.history), losses(eager.history)):
+        assert a == pytest.approx(b, abs=1e-5)
+
+
+def test_out_of_scope_trains_eagerly_without_inductor(no_inductor):
+    spec = Spec(optimizer="rmsprop", **SMALL)  # an optimiser the fused kernel does not cover
+    run = train_fast(spec)
+    assert run.summary["path"] == "eager" and run.history.status == "completed"
+    assert losses(run.history) == losses(train_fast(spec, fused=False).history)
+
+
+def test_plain_sweep_takes_the_fused_path(no_inductor):
+    specs = [Spec(lr=lr, **SMALL) for lr in (0.01, 0.1, 0.3)]
+    result = run_sweep(specs)
+    assert result.paths == ["fused"] and result.summary()["path"] == "fused" and not result.summary()["compiled"]
+    off = run_sweep(specs, fused=False)
+    assert off.paths == ["eager"] and off.summary()["path"] == "eager"
+    for a, b in zip(result.rows, off.rows):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], abs=1e-5)
+
+
+def test_a_sweep_with_groups_in_and_out_of_scope_says_mixed(no_inductor):
+    specs = [Spec(optimizer=name, **SMALL) for name in ("sgd", "rmsprop")]
+    result = run_sweep(specs)
+    assert result.paths == ["fused", "eager"] and result.path == "mixed"
+    assert result.summary()["paths"] == {"fused": 1, "eager": 1}
+
+
+def test_compile_keeps_inductor_as_the_fallback():
+    group = StackedGroup([Spec(**SMALL)], compile=True)
+    group.run()
+    assert group.path == "fused" and group._compiled.fallback.value == "inductor"
+    default = StackedGroup([Spec(**SMALL)], fused=True)
+    default.run()
+    assert default.path == "fused" and default._compiled.fallback.value == "eager"
+
+
+def test_no_compiler_falls_back_to_eager_with_a_notice(monkeypatch, no_inductor):
+    def missing() -> str:
+        raise RuntimeError("no C compiler found (gcc, cc, clang or $CC)")
+
+    monkeypatch.setattr(build_cache, "compiler", missing)
+    specs = [Spec(lr=lr, **SMALL) for lr in (0.01, 0.1)]
+    with pytest.warns(RuntimeWarning, match="no C compiler found.*trains on eagerly"):
+        result = run_sweep(specs)
+    assert result.paths == ["eager"]
+    reference = run_sweep(specs, fused=False)
+    for a, b in zip(result.rows, reference.rows):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], abs=1e-5)
+    with pytest.warns(RuntimeWarning, match="trains on eagerly"):
+        assert train_fast(Spec(**SMALL)).summary["path"] == "eager"
+
+
+@pytest.mark.parametrize("flags, path", [([], "fused"), (["--no-fused"], "eager"), (["--optimizer", "rmsprop"], "eager")])
+def test_train_engine_fast_reports_its_path(tmp_path, capsys, flags, path):
+    args = ["train", "--engine", "fast", "--epochs", "2", "--n-samples", "120", "--out", str(tmp_path / "run"), "--json", *flags]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["path"] == path
+
+
+@pytest.mark.parametrize("flags, path", [([], "fused"), (["--no-fused"], "eager"), (["--optimizer", "adagrad"], "eager")])
+def test_plain_sweep_command_reports_its_path(tmp_path, capsys, flags, path):
+    args = ["sweep", "--grid", "lr=0.01,0.1", "--epochs", "2", "--n-samples", "120", "--out", str(tmp_path / "s"), "--json", *flags]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["path"] == path and summary["paths"] == {path: 1}
+    assert json.loads((tmp_path / "s" / "summary.json").read_text())["path"] == path
