@@ -169,3 +169,14 @@ def test_the_code_and_the_traits_follow_what_is_on_screen(widgets):
     w.pause()
     assert running[-1] is False and not w.running
     assert set(w.metrics) >= {"train_loss", "test_loss"}
+
+
+def test_an_observer_may_command_the_widget(widgets):
+    """Observers run as frames arrive, on the widget's thread: a command there is queued, not a deadlock."""
+    w = widgets(dataset="circle")
+    w.observe(lambda change: w.pause() if change["new"] >= 3 and w.running else None, names="epoch")
+    w.play()
+    _wait_for(lambda: w.epoch >= 3 and not w.running, "the observer's pause did not stop training")
+    stopped = w.epoch
+    w.step(2)  # the kernel's thread still commands it as before
+    assert w.epoch == stopped + 2

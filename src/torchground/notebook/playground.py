@@ -210,10 +210,16 @@ class Playground(anywidget.AnyWidget):
 
     # -- plumbing -------------------------------------------------------------------------------
     def _call(self, coro: Any) -> Any:
-        """Run ``coro`` on the widget's loop and wait for it."""
+        """Run ``coro`` on the widget's loop and wait for it.
+
+        Called on the loop's own thread (an ``observe`` callback: traits change there, as
+        frames arrive), it is queued instead, since waiting there would wait for ever.
+        """
         if self._loop.is_closed():
             coro.close()
             raise TorchgroundError("notebook.closed")
+        if threading.current_thread() is self._thread:
+            return self._loop.create_task(coro)
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(_TIMEOUT_S)
 
     def _run(self, *messages: dict[str, Any]) -> None:
