@@ -95,6 +95,23 @@ def no_sideways_scroll(tab: Tab) -> bool:
     return tab.page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
+# The labels that a narrow column must not break (入力特徴量, 言語, …): text nodes drawn on more than one line.
+BROKEN_LABELS = """() => {
+    const bad = [];
+    const labels = '.lang > span, .control > label, .col-head, .neuron-count, .panel h2, .labelled .caption, .dataset, '
+        + '.tabs button, .metrics th, .layers-label, .opt-title, .opt-arg, .check span, .feature-label, .tabs-title';
+    for (const el of document.querySelectorAll(labels)) {
+        if (el.offsetParent === null) continue;
+        for (const node of el.childNodes) {
+            if (node.nodeType !== 3 || !node.textContent.trim()) continue;
+            const range = document.createRange();
+            range.selectNodeContents(node);
+            const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.bottom)));
+            if (lines.size > 1) bad.push(node.textContent.trim());
+        }
+    }
+    return bad; }"""
+
 # The distances between three links' ends and their nodes (first, middle and last layer).
 LINK_GAPS = """() => {
     const box = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -128,6 +145,7 @@ def test_item1_data_network_and_output_are_in_view_together(tab: Tab) -> None:
             assert in_view(tab.box(node), width, height), node  # and the network, up to its output
         ticks = [tab.page.locator(f".heat .tick-{axis}").all_text_contents() for axis in "xy"]
         assert ticks == [["-6", "-3", "0", "3", "6"]] * 2
+        assert tab.page.evaluate(BROKEN_LABELS) == []
         shot(tab, "1-layout", lang, width, height)
 
 
@@ -150,7 +168,7 @@ def test_item1_at_1024x640_on_a_tablet_and_in_japanese_at_every_width(tab: Tab) 
         assert in_view(tab.box("output-map"), width, height)
         shot(tab, "1-tablet", lang, width, height)
     # Japanese at every width from a phone's to a wide screen's: nothing sideways, nothing overlapping
-    for width in (1920, 1600, 1280, 1180, 1100, 960, 900, 820, 600, 414):
+    for width in (1920, 1600, 1280, 1180, 1100, 960, 900, 820, 600, 414, 375):
         page.set_viewport_size({"width": width, "height": 900})
         frames_settled(page)
         b = boxes(tab)
@@ -162,8 +180,9 @@ def test_item1_at_1024x640_on_a_tablet_and_in_japanese_at_every_width(tab: Tab) 
                 assert apart, (width, b)
         head = page.locator('.col-head[data-i18n="web.features"]').bounding_box()
         assert head["height"] < 24, (width, head)  # 入力特徴量 on one line
+        assert page.evaluate(BROKEN_LABELS) == [], width  # and every other label
         page.wait_for_function(f"({LINK_GAPS})().every((d) => d < 2)", timeout=10_000)
-    tab.screenshot("1-layout-ja-414x900", full_page=True)
+    tab.screenshot("1-layout-ja-375x900", full_page=True)
 
 
 # --- 2: links follow their neurons ------------------------------------------------------------
@@ -189,7 +208,7 @@ def test_item4_six_layers_of_eight_keep_the_output_reachable(tab: Tab) -> None:
         b = boxes(tab)
         assert b["net"]["right"] <= b["output"]["x"] and b["output"]["right"] <= width and no_sideways_scroll(tab), b
         head = page.locator('.col-head[data-i18n="web.features"]').bounding_box()
-        assert head["height"] < 24, head  # 入力特徴量 / Features on one line
+        assert head["height"] < 24 and page.evaluate(BROKEN_LABELS) == [], head  # 入力特徴量 / Features on one line
         if width >= 1440:  # TensorFlow Playground's width: the whole network fits beside the output
             assert page.evaluate("(() => { const n = document.getElementById('network'); return n.scrollWidth <= n.clientWidth + 1; })()")
         tab.by("output-node").scroll_into_view_if_needed()  # narrower: the network scrolls to its output
