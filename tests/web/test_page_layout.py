@@ -157,10 +157,11 @@ def test_item1_at_1024x640_on_a_tablet_and_in_japanese_at_every_width(tab: Tab) 
         assert in_view(b["map"], width, height) and in_view(b["picker"], width, height), b
         assert in_view(tab.box("neuron-1-0"), width, height) and in_view(tab.box("output-node"), width, height)
         shot(tab, "1-layout", lang, width, height)
-    # a tablet in portrait: data beside the whole network, the output below it, one scroll away
+    # a tablet in portrait: data beside the whole network, the output right below it, one scroll away
     for lang, width, height in combinations(tab, [("ja", 768, 1024)]):
         b = boxes(tab)
         assert b["data"]["right"] <= b["net"]["x"] and b["net"]["bottom"] <= b["output"]["y"], b
+        assert b["data"]["right"] <= b["output"]["x"] and b["output"]["y"] < height, b  # its top on the first screen
         assert no_sideways_scroll(tab)
         assert page.evaluate("(() => { const n = document.getElementById('network'); return n.scrollWidth <= n.clientWidth + 1; })()")
         assert in_view(tab.box("output-node"), width, height)
