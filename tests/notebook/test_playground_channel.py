@@ -180,3 +180,19 @@ def test_an_observer_may_command_the_widget(widgets):
     stopped = w.epoch
     w.step(2)  # the kernel's thread still commands it as before
     assert w.epoch == stopped + 2
+
+
+def test_a_view_that_opens_joins_the_session_as_it_is(widgets):
+    """Shown after training from Python (or shown again, or in a second view): no start-over."""
+    w = widgets(dataset="xor", hidden=(3,))
+    w.step(3)
+    weights = [p.detach().clone() for p in w.model.parameters()]
+    sent = _listen(w)
+    w._from_page(w, {"kind": "view", "view": "late"}, [])
+    w._from_page(w, {"kind": "ws", "text": json.dumps({"type": "init", "query": "", "lang": "en"})}, [])
+    state = _ws(sent, "state")
+    assert state["spec"]["dataset"] == "xor" and state["spec"]["hidden"] == [3]
+    frame = _ws(sent, "frame")
+    assert frame["epoch"] == 3
+    assert w.epoch == 3 and len(w.history) == 3
+    assert all((a == b).all() for a, b in zip(weights, w.model.parameters()))

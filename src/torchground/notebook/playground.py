@@ -44,7 +44,7 @@ import traitlets
 from torch import nn
 
 from torchground.codegen import to_script
-from torchground.notebook.turns import TurnSession
+from torchground.notebook.turns import ATTACH, TurnSession
 from torchground.errors import TorchgroundError
 from torchground.i18n import resolve_language
 from torchground.server import frames
@@ -252,8 +252,8 @@ class Playground(anywidget.AnyWidget):
         kind = content.get("kind")
         if kind == "ws" and isinstance(content.get("text"), str):
             text = content["text"]
-            if '"init"' in text[:30]:  # the page starts from the session's state, not an empty address
-                text = json.dumps({"type": "init", "query": self._session.query(), "lang": self.lang})
+            if '"init"' in text[:30]:  # a view opened: it joins the session as it is (epoch, weights, history)
+                text = ATTACH if self._session.trainer is not None else json.dumps({"type": "init", "query": self._session.query(), "lang": self.lang})
             asyncio.run_coroutine_threadsafe(self._session.submit(text), self._loop)
         elif kind == "fetch":
             body = content.get("body")

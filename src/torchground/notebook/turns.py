@@ -4,6 +4,10 @@ messages can be awaited, so that a command from Python waits its turn behind the
 The page's messages and Python's (``w.step()``, ``w.set(...)``) go through the one queue the
 session handles in order; Python then waits until its own message has been handled. A
 setting the page sent just before ``w.step()`` is thus in force when the step trains.
+
+A view of the widget that opens (the cell's output, a second view of it, the widget shown
+again in a later cell) joins the session as it is: :data:`ATTACH` in the queue sends it the
+state and a frame, where a page's ``init`` would start over from the URL state at epoch 0.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ import asyncio
 
 from torchground.server.session import Session
 
-__all__ = ["TurnSession"]
+__all__ = ["ATTACH", "TurnSession"]
+
+#: A queued entry that sends the state and a frame as they are (not JSON: no page sends it).
+ATTACH = "\x00attach"
 
 
 class TurnSession(Session):
@@ -33,7 +40,11 @@ class TurnSession(Session):
 
     async def receive(self, raw: str | bytes) -> None:
         try:
-            await super().receive(raw)
+            if raw == ATTACH:
+                async with self._work:
+                    await self._send_state_and_frame()
+            else:
+                await super().receive(raw)
         finally:
             self._handled += 1
             async with self._turn:
