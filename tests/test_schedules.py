@@ -142,3 +142,39 @@ def test_exported_script_reproduces_the_schedule(tmp_path: Path) -> None:
         expected = train(specs[name]).history.rows
         assert [r["lr"] for r in rows] == [r["lr"] for r in expected], name
         assert max(abs(r["train_loss"] - e["train_loss"]) for r, e in zip(rows, expected)) <= 1e-6
+
+
+@pytest.mark.parametrize(
+    "args, allowed_en, allowed_ja",
+    [
+        ({"step_size": 0}, "a whole number from 1", "1 以上の整数"),
+        ({"gamma": -0.5}, "a number greater than 0", "0 より大きい数"),
+        ({"pct_start": 2}, "a number greater than 0 and less than 1", "0 より大きく 1 未満"),
+        ({"anneal_strategy": "zigzag"}, "one of cos, linear", "cos, linear のいずれか"),
+        ({"factor": 1}, "a number from 0 to below 1", "0 以上 1 未満"),
+        ({"milestones": (1.5, 3)}, "whole numbers from 1", "1 以上の整数"),
+    ],
+)
+def test_schedule_refusals_name_the_setting_and_what_is_allowed_in_the_users_language(args, allowed_en, allowed_ja) -> None:
+    name = {"step_size": "step", "gamma": "step", "pct_start": "onecycle", "anneal_strategy": "onecycle", "factor": "plateau",
+            "milestones": "multistep"}[next(iter(args))]
+    with pytest.raises(SpecError) as info:
+        Spec(scheduler=name, scheduler_args=args, epochs=4)
+    (key,) = args
+    en, ja = info.value.message("en"), info.value.message("ja")
+    assert f"{key} must be {allowed_en}" in en and allowed_ja in ja and f"{key} は" in ja
+    assert "Expected" not in en + ja and "modulo" not in en + ja  # not torch's own English
+
+
+def test_optimiser_and_schedule_refusals_share_one_check() -> None:
+    from torchground.spec_rules import Allowed, setting_refusal
+
+    with pytest.raises(SpecError) as info:
+        Spec(optimizer="sgd", optimizer_args={"momentum": -1})
+    assert "momentum は 0 以上の数でなければなりません" in info.value.message("ja") and "Invalid" not in info.value.message("ja")
+    with pytest.raises(SpecError) as info:
+        Spec(scheduler="onecycle", scheduler_args={"cycle_momentum": True}, optimizer="adagrad")
+    assert "cycle_momentum" in info.value.message("en") and "momentum" in info.value.message("ja")
+    assert setting_refusal({"n": 3}, {"n": 1}, {}) is None  # a number where torch's default is a number
+    assert "true" in setting_refusal({"flag": 1}, {"flag": False}, {}).render("en")
+    assert setting_refusal({"k": 5}, {}, {"k": Allowed("whole", 1, 4)}).render("en") == "k must be a whole number from 1 to 4, not 5"

@@ -46,6 +46,8 @@ import torch
 from torch.optim import lr_scheduler
 
 from torchground.errors import SpecError
+from torchground.i18n import Text
+from torchground.spec_rules import Allowed, setting_refusal, torch_refusal
 
 __all__ = [
     "SCHEDULERS", "allowed_args", "scheduler_kwargs", "build_scheduler", "check_scheduler", "parse_name", "step",
@@ -63,6 +65,31 @@ SCHEDULERS: dict[str, type] = {
 # Arguments set by torchground, not by the user (per-epoch stepping, minimising a loss).
 _FIXED = {"optimizer", "last_epoch", "verbose", "total_steps", "epochs", "steps_per_epoch", "mode"}
 _INTS = {"step_size", "T_max", "patience", "cooldown"}
+#: What each schedule setting allows (refused in the user's language before torch is asked;
+#: optimisers share the check: :func:`torchground.spec_rules.setting_refusal`).
+RULES: dict[str, Allowed] = {
+    "step_size": Allowed("whole", 1),
+    "gamma": Allowed("number", 0, low_open=True),
+    "milestones": Allowed("wholes", 1),
+    "T_max": Allowed("whole", 1),
+    "eta_min": Allowed("number", 0),
+    "max_lr": Allowed("number", 0, low_open=True),
+    "pct_start": Allowed("number", 0, 1, low_open=True, high_open=True),
+    "anneal_strategy": Allowed("choice", choices=("cos", "linear")),
+    "cycle_momentum": Allowed("bool"),
+    "base_momentum": Allowed("number", 0),
+    "max_momentum": Allowed("number", 0),
+    "div_factor": Allowed("number", 0, low_open=True),
+    "final_div_factor": Allowed("number", 0, low_open=True),
+    "three_phase": Allowed("bool"),
+    "factor": Allowed("number", 0, 1, high_open=True),
+    "patience": Allowed("whole", 0),
+    "threshold": Allowed("number", 0),
+    "threshold_mode": Allowed("choice", choices=("rel", "abs")),
+    "cooldown": Allowed("whole", 0),
+    "min_lr": Allowed("number", 0),
+    "eps": Allowed("number", 0),
+}
 
 
 def allowed_args(name: str) -> list[str]:
@@ -125,15 +152,26 @@ def check_scheduler(name: str | None, args: Mapping[str, Any], build_optimizer: 
     for key in args:
         if key not in allowed:
             raise SpecError("schedule.arg_unknown", scheduler=name, name=key, allowed=", ".join(allowed))
+    shown = ", ".join(f"{k}={v}" for k, v in args.items()) or "-"
+    reason = setting_refusal(args, {}, RULES)
     try:
         opt = build_optimizer([torch.zeros(1, requires_grad=True)])
-        sched = build_scheduler(name, args, opt, epochs)
-        _stepped(opt)
-        for _ in range(min(epochs, 3)):  # some settings only fail when stepped
-            step(sched, 1.0)
+        if reason is None and args.get("cycle_momentum") is True and not _has_momentum(opt):
+            reason = Text("schedule.cycle_momentum")
+        if reason is None:
+            sched = build_scheduler(name, args, opt, epochs)
+            _stepped(opt)
+            for _ in range(min(epochs, 3)):  # some settings only fail when stepped
+                step(sched, 1.0)
     except (ValueError, TypeError, RuntimeError, ZeroDivisionError, OverflowError) as exc:
-        shown = ", ".join(f"{k}={v}" for k, v in args.items()) or "-"
-        raise SpecError("schedule.arg_bad", scheduler=name, args=shown, reason=str(exc)) from None
+        reason = torch_refusal(exc)  # a combination no rule foresaw: torch's words inside ours
+    if reason is not None:
+        raise SpecError("schedule.arg_bad", scheduler=name, args=shown, reason=reason)
+
+
+def _has_momentum(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``optimizer`` has the momentum (or first beta) that onecycle's ``cycle_momentum`` cycles."""
+    return "betas" in optimizer.defaults or "momentum" in optimizer.defaults
 
 
 def parse_name(value: Any) -> str | None:

@@ -40,10 +40,10 @@ from torchground.data.tfpg_datasets import MAX_RESETS
 from torchground.data.tfpg_spec import TRAINING_LOOPS, check_seed, check_view
 from torchground.data.features import FEATURES
 from torchground.data.spec_data import CSV, carry_over, is_dataset, resolve_data, split_text
-from torchground.i18n import Text, t
+from torchground.i18n import Text
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
-from torchground.spec_rules import (COUNT_LIMITS, PRESETS, dummy_step, fmt, form_reason, in_range, parse_optimizer_args,
-                                     refuse_surrogates, registry_name, strict_int, to_spec_error, validate_form)
+from torchground.spec_rules import (PRESETS, dummy_step, fmt, form_reason, in_range, optimizer_refusal, parse_optimizer_args,
+                                     refuse_surrogates, registry_name, strict_int, to_spec_error, torch_refusal, validate_form)
 from torchground.schedules import check_scheduler, parse_name as _scheduler_name
 
 __all__ = ["Spec", "PRESETS", "SPEC_FIELDS", "MAX_LAYERS", "MAX_WIDTH", "MAX_EPOCHS", "parse_optimizer_args"]
@@ -359,22 +359,17 @@ class Spec(BaseModel):
         kwargs = dict(self.optimizer_args)
         if info["weight_decay"]:
             kwargs["weight_decay"] = self.weight_decay
-        try:  # let torch.optim check value ranges (momentum ≥ 0, betas in [0, 1), nesterov needs momentum, …),
-            # and take one step on a dummy parameter: some arguments are only read there (LBFGS's
-            # history_size and line_search_fn, SGD's dampening, Rprop's step_sizes, ASGD's alpha)
-            for key, value in self.optimizer_args.items():  # a number where torch has a number (used or not)
-                default = allowed[key]
-                if isinstance(default, (int, float)) and not isinstance(default, bool) and not isinstance(value, (int, float)):
-                    raise TypeError(t("spec.reason.number", name=key, value=repr(value)))
-                if isinstance(default, bool) and not isinstance(value, bool):  # torch's fused kernels take no 0/1
-                    raise TypeError(t("spec.reason.bool", name=key, value=repr(value)))
-            for key, limit in COUNT_LIMITS.get(self.optimizer, {}).items():  # counts a dummy step may not reach
-                value = self.optimizer_args.get(key)
-                if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit):
-                    raise ValueError(t("spec.reason.count", name=key, limit=limit))
-            dummy_step(OPTIMIZERS.get(self.optimizer).build, self.lr, kwargs)
-        except (ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError, KeyError, IndexError, AttributeError) as exc:
-            raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=fmt(self.optimizer_args), reason=str(exc)) from None
+        # Ranges, forms and combinations said in the user's language (shared with schedules:
+        # spec_rules.setting_refusal), then one step on a dummy parameter: some arguments are
+        # only read there (LBFGS's line_search_fn, SGD's dampening, Rprop's step_sizes, ASGD's alpha)
+        reason = optimizer_refusal(self.optimizer, self.optimizer_args, allowed)
+        if reason is None:
+            try:
+                dummy_step(OPTIMIZERS.get(self.optimizer).build, self.lr, kwargs)
+            except (ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError, KeyError, IndexError, AttributeError) as exc:
+                reason = torch_refusal(exc)
+        if reason is not None:
+            raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=fmt(self.optimizer_args), reason=reason)
 
     def _check_training_loop(self) -> None:
         """TensorFlow Playground's loop has no optimiser (so no schedule), one loss and no reshuffling."""

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import torch
@@ -19,7 +20,8 @@ from torchground.i18n import Text, t
 
 __all__ = [
     "PRESETS", "parse_optimizer_args", "refuse_surrogates", "form_reason", "validate_form", "COUNT_LIMITS", "dummy_step",
-    "strict_int", "registry_name", "in_range", "fmt", "to_spec_error",
+    "strict_int", "registry_name", "in_range", "fmt", "to_spec_error", "Allowed", "OPTIMIZER_RULES", "setting_refusal",
+    "optimizer_refusal", "torch_refusal",
 ]
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -92,6 +94,133 @@ def dummy_step(build: Any, lr: float, kwargs: dict[str, Any]) -> None:
         return loss
 
     opt.step(closure)
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What one optimiser or schedule setting allows, said in the user's language by :meth:`text`.
+
+    ``kind``: ``number`` (``low``/``high`` bounds, ``None`` for none; ``*_open`` excludes the
+    bound), ``whole`` (a whole number from ``low``), ``wholes`` (one or more, each from
+    ``low``), ``pair`` (two numbers, each within the bounds), ``bool`` or ``choice``.
+
+    >>> Allowed("number", 0, 1, high_open=True).accepts(1.0), Allowed("whole", 1).accepts(2.0)
+    (False, True)
+    """
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+
+    def accepts(self, value: Any) -> bool:
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "choice":
+            return isinstance(value, str) and value in self.choices
+        if self.kind == "pair":
+            return isinstance(value, (tuple, list)) and len(value) == 2 and all(self._number_ok(v) for v in value)
+        if self.kind == "wholes":
+            items = value if isinstance(value, (tuple, list)) else (value,)
+            return bool(items) and all(self._whole_ok(v) for v in items)
+        return self._whole_ok(value) if self.kind == "whole" else self._number_ok(value)
+
+    def _number_ok(self, v: Any) -> bool:
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            return False
+        low_ok = self.low is None or (v > self.low if self.low_open else v >= self.low)
+        return low_ok and (self.high is None or (v < self.high if self.high_open else v <= self.high))
+
+    def _whole_ok(self, v: Any) -> bool:
+        whole = isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+        return whole and not isinstance(v, bool) and self._number_ok(v)
+
+    def text(self) -> Text:
+        """What is allowed, as a catalogue text (``spec.setting.*``)."""
+        if self.kind in ("bool", "choice"):
+            return Text("spec.setting.bool") if self.kind == "bool" else Text("spec.setting.choice", choices=", ".join(self.choices))
+        if self.kind in ("whole", "wholes"):
+            key = "spec.setting.whole_to" if self.kind == "whole" and self.high is not None else f"spec.setting.{self.kind}"
+            return Text(key, low=fmt_number(self.low or 0), high=fmt_number(self.high))
+        bounds = ("above" if self.low_open else "from") if self.low is not None else "any"
+        bounds += ("_below" if self.high_open else "_to") if self.high is not None else ""
+        key = "spec.setting.pair" if self.kind == "pair" else "spec.setting.number"
+        if bounds == "any":
+            return Text(key + "_any")
+        return Text(key, bounds=Text(f"spec.setting.bounds.{bounds}", low=fmt_number(self.low), high=fmt_number(self.high)))
+
+
+def fmt_number(value: float | None) -> str:
+    """``1.0`` → ``1``, ``0.5`` → ``0.5`` (a bound as a user writes it)."""
+    return "-" if value is None else (str(int(value)) if float(value).is_integer() else repr(float(value)))
+
+
+#: The ranges torch.optim checks itself, said before it is asked (settings of the same name
+#: mean the same in every optimiser; one whose default is of another form, Adafactor's
+#: ``eps`` pair, is left to torch).
+OPTIMIZER_RULES: dict[str, Allowed] = {
+    "momentum": Allowed("number", 0),
+    "eps": Allowed("number", 0),
+    "betas": Allowed("pair", 0, 1, high_open=True),
+    "rho": Allowed("number", 0, 1),
+    "lr_decay": Allowed("number", 0),
+    "initial_accumulator_value": Allowed("number", 0),
+    "momentum_decay": Allowed("number", 0),
+    "line_search_fn": Allowed("choice", choices=("strong_wolfe",)),
+}
+
+
+def setting_refusal(
+    args: Mapping[str, Any], defaults: Mapping[str, Any], rules: Mapping[str, Allowed], counts: Mapping[str, int] | None = None,
+) -> Text | None:
+    """Why the first refused setting of ``args`` is refused (a catalogue text naming it, its
+    value and what is allowed), or ``None``: what optimisers and schedules share.
+
+    ``defaults``: torch's defaults by name (a setting whose default is a number must be a
+    number, one whose default is true/false must be true or false, torch's fused kernels
+    taking no 0/1); ``rules``: what a setting allows by name; ``counts``: settings that count
+    iterations or kept steps, whole numbers from 1 to a limit.
+
+    >>> str(setting_refusal({"step_size": 0}, {}, {"step_size": Allowed("whole", 1)}).render("en"))
+    'step_size must be a whole number from 1, not 0'
+    """
+    for key, value in args.items():
+        default = defaults.get(key)
+        if value is None and key in defaults and default is None:  # torch's own "none" (L-BFGS's max_eval)
+            continue
+        rule = rules.get(key)
+        if counts and key in counts:
+            rule = Allowed("whole", 1, counts[key])
+        elif rule is None or (rule.kind == "number" and isinstance(default, (tuple, list))):
+            if isinstance(default, bool):
+                rule = Allowed("bool")
+            elif isinstance(default, (int, float)):
+                rule = Allowed("number")
+            else:
+                continue
+        if not rule.accepts(value):
+            shown = fmt(value) if not isinstance(value, str) else repr(value)
+            return Text("spec.setting.refused", name=key, value=shown, allowed=rule.text())
+    return None
+
+
+def optimizer_refusal(optimizer: str, args: Mapping[str, Any], defaults: Mapping[str, Any]) -> Text | None:
+    """:func:`setting_refusal` with :data:`OPTIMIZER_RULES` and :data:`COUNT_LIMITS`, then the
+    combinations torch.optim refuses (Nesterov momentum, Rprop's etas)."""
+    reason = setting_refusal(args, defaults, OPTIMIZER_RULES, COUNT_LIMITS.get(optimizer, {}))
+    if reason is None and args.get("nesterov") is True and (not args.get("momentum") or args.get("dampening", 0) != 0):
+        reason = Text("spec.setting.nesterov")
+    etas = args.get("etas")
+    if reason is None and isinstance(etas, (tuple, list)) and len(etas) == 2 and not 0 < etas[0] < 1 < etas[1]:
+        reason = Text("spec.setting.etas", value=fmt(etas))
+    return reason
+
+
+def torch_refusal(exc: BaseException) -> Text:
+    """A refusal no rule foresaw, in torch's own words inside a message in the user's language."""
+    return Text("spec.setting.torch", detail=str(exc) or type(exc).__name__)
 
 
 def parse_optimizer_args(items: Iterable[str], error_key: str = "spec.bad_optimizer_arg") -> dict[str, Any]:
