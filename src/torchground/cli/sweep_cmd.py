@@ -92,6 +92,7 @@ def sweep_command(
     models_per_task: Annotated[Optional[int], typer.Option("--models-per-task", help=t("cluster.help.models_per_task"))] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help=t("sweep.help.out"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help=t("cli.help.json"))] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=t("cli.help.quiet"))] = False,
     lang: Annotated[Optional[str], typer.Option("--lang", help=t("cli.help.lang"))] = None,
     tensorboard: Annotated[Optional[Path], typer.Option("--tensorboard", metavar="DIR", help=t("track.help.sweep_tensorboard"))] = None,
 ) -> None:
@@ -111,9 +112,9 @@ def sweep_command(
         total, settings = trials, []
     else:
         parsed = parse_grid(grid)  # its size is checked before anything is expanded
-        shown = Console(stderr=True, highlight=False, soft_wrap=True)
+        shown = Console(stderr=True, highlight=False, soft_wrap=True, quiet=quiet)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=shown, disable=not shown.is_terminal, transient=True) as checking:
+                      console=shown, disable=quiet or not shown.is_terminal, transient=True) as checking:
             task = checking.add_task(t("safety.grid_checking"), total=len(parsed))
             settings = expand_grid(base, parsed, progress=lambda n: checking.advance(task, n))
         total = len(settings)
@@ -121,10 +122,10 @@ def sweep_command(
     if out_dir.exists() and not out_dir.is_dir():
         raise TorchgroundError("cli.out_not_dir", path=str(out_dir))
     check_output_folder(out_dir)  # a read-only folder is refused now, not after the sweep
-    console = Console(stderr=as_json, highlight=False, soft_wrap=True)
+    console = Console(stderr=as_json, highlight=False, soft_wrap=True, quiet=quiet)  # --quiet: errors only (files still written)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, disable=not console.is_terminal,
+        console=console, disable=quiet or not console.is_terminal,
     ) as progress:
         task = progress.add_task(t("sweep.progress"), total=total)
         if search is not None:
