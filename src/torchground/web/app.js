@@ -13,6 +13,7 @@ import { OwnData } from "./owndata.js";
 import { Controls } from "./controls.js";
 import { Panels } from "./panels.js";
 import { SessionFile } from "./sessionfile.js";
+import { GridView } from "./grid.js";
 
 // Epochs per second asked of the server while playing: one per animation frame, as in the
 // Playground, with a quarter more as headroom (the server's cap is a maximum and its
@@ -505,6 +506,7 @@ async function main() {
       // initial weights and edits, and the language
       send({ type: "init", query: url.specQuery(), lang: lang() });
     });
+  new GridView({ conn, meta, send, fps: () => fps }); // the grid view (grid.js)
   conn.connect();
   send({ type: "init", query: url.specQuery(), lang: language });
   measureDisplayRate();

@@ -74,6 +74,14 @@ export class HeatMap {
     this.redraw(discrete);
   }
 
+  /** Draw `size`×`size` bytes of `bytes` from `offset` (a tile of the grid view's block of maps). */
+  drawBytes(size, bytes, offset, discrete = false) {
+    if (size !== this.size) this._resize(size);
+    this.bytes.set(bytes.subarray(offset, offset + size * size));
+    this.filled = true;
+    this.redraw(discrete);
+  }
+
   /** Draw the kept bytes again (after the discretize toggle). */
   redraw(discrete = false) {
     if (!this.filled) return;
