@@ -40,16 +40,19 @@ import contextlib
 import os
 import threading
 from collections import deque
-from typing import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from torchground.server.slices import SLICE_SECONDS
 
-__all__ = ["Scheduler", "SessionWork", "MIN_SLICE_SECONDS", "MAX_STREAK", "usable_cpus"]
+__all__ = ["Scheduler", "SessionWork", "MIN_SLICE_SECONDS", "MAX_STREAK", "PROGRESS_FRAME_SECONDS", "usable_cpus"]
 
 #: Shortest budget of a play slice, however many sessions play (a slice still ends at a step).
 MIN_SLICE_SECONDS = 0.005
 #: Interactive turns given in a row while play waits before play gets the next one.
 MAX_STREAK = 4
+#: While playing, a slice that ends mid-epoch sends a frame if the last one is at least this
+#: old (a playing tab's share of the CPU goes to training, not to frames nobody can see).
+PROGRESS_FRAME_SECONDS = 0.1
 
 
 def usable_cpus() -> int:
@@ -226,7 +229,7 @@ class SessionWork:
         """Whether a play slice of this session should park now (asked from the epoch's thread)."""
         return self.wanted > 0 or self.scheduler.interactive_active
 
-    def lane(self, interactive: bool) -> "_Lane":
+    def lane(self, interactive: bool) -> _Lane:
         """The lock with a turn in the given lane, as an ``async with`` block."""
         return _Lane(self, interactive)
 

@@ -14,10 +14,9 @@ No tab can take the server: an epoch runs in time slices in a thread of its own
 and no shared worker thread is held by training; messages wait in a short queue handled by
 the session's own task (:meth:`Session.submit`), a ``pause`` takes effect on arrival, and
 :meth:`Session.close` (the tab went away) drops the queue and ends the epoch in progress.
-The work lock comes with a turn of the server's :class:`~torchground.server.scheduler.Scheduler`
-(:class:`~torchground.server.scheduler.SessionWork`): a tab's requests are served before
-every play slice, which parks between two steps as soon as one waits, and the play loops
-take turns round robin, so one tab's training does not delay another tab's answers.
+The work lock comes with a turn of the server's :mod:`~torchground.server.scheduler`: a
+tab's requests go before every play slice (which parks between two steps when one waits)
+and the play loops take turns, so one tab's training does not delay another tab's answers.
 """
 
 from __future__ import annotations
@@ -40,7 +39,8 @@ from torchground.server import frames, grid_mode
 from torchground.server.bundles import BundleStore, bundle_name, make_bundle
 from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
 from torchground.server.protocol import MAX_EDIT_VALUE
-from torchground.server.scheduler import Scheduler, SessionWork
+from torchground.server.rows import CompactRows
+from torchground.server.scheduler import PROGRESS_FRAME_SECONDS, Scheduler, SessionWork
 from torchground.server.slices import EpochSlicer
 from torchground.server.uploads import check_data_file
 from torchground.server.urlstate import Edit, UrlState, parse_query, set_changes, to_query, view_value, VIEW_OPTIONS
@@ -62,8 +62,6 @@ GRAPH_BATCH = 4
 Send = Callable[[str], Awaitable[None]]
 #: Client messages waiting for their turn; a tab that sends faster waits (its socket backs up).
 MAX_QUEUED = 32
-#: While playing, a slice that ends mid-epoch sends a frame if the last one is at least this old.
-PROGRESS_FRAME_SECONDS = 0.1
 
 
 class Session:
@@ -76,8 +74,7 @@ class Session:
         scheduler: the server's scheduler, shared by its sessions (default: one of its own).
     """
 
-    def __init__(self, send: Send, lang: str = "en", bundles: BundleStore | None = None,
-                 scheduler: Scheduler | None = None) -> None:
+    def __init__(self, send: Send, lang: str = "en", bundles: BundleStore | None = None, scheduler: Scheduler | None = None) -> None:
         self._send_text = send
         self.lang = lang
         self.bundles = bundles if bundles is not None else BundleStore()
@@ -289,6 +286,7 @@ class Session:
             trainer, edits = await asyncio.to_thread(self._build, bundle.state.spec, bundle.state.edits, False)
             try:  # each open gets its own copies (the stored bundle may be opened again)
                 restore(trainer, {k: v.clone() for k, v in bundle.tensors.items()}, copy.deepcopy(bundle.meta))
+                trainer.history.rows = CompactRows(trainer.history.rows)
             except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
                 raise TorchgroundError("server.session.does_not_fit", detail=str(exc)[:300]) from None
             self._end_epoch()
@@ -325,10 +323,9 @@ class Session:
     async def _advance(self, playing: bool = False, background: bool = False) -> bool:
         """Train one slice of the epoch (work lock held); when the epoch ends send its frame
         (and whether it ended: ``True``); on divergence pause and say why. While playing, a
-        slice that ends mid-epoch sends a frame too (at most one per
-        :data:`PROGRESS_FRAME_SECONDS`), so a slow epoch shows its progress. A slice of the
-        play loop (or of the rest of a ``step``: ``background``) gets the scheduler's play
-        budget and parks as soon as interactive work waits.
+        slice that ends mid-epoch sends a frame too (at most one per :data:`PROGRESS_FRAME_SECONDS`),
+        so a slow epoch shows its progress; a play slice (or the rest of a ``step``:
+        ``background``) gets the play budget and parks as soon as interactive work waits.
 
         A frame of the play loop says ``running: true`` unless the loop stops by itself
         (divergence, early stopping), even when a pause arrived during its epoch: the pause
@@ -337,11 +334,9 @@ class Session:
         assert self.trainer is not None
         if self.grid is not None:  # grid mode: the grid trains instead
             return await self.grid.advance(playing, background)
-        if playing or background:
-            slice_ = _slicer(self.trainer).run_slice(self._epoch, self._work.scheduler.play_budget(), self._work.should_yield)
-        else:
-            slice_ = _slicer(self.trainer).run_slice(self._epoch)
-        kind, value = await slice_
+        work = self._work
+        budget, yield_to = (work.scheduler.play_budget(), work.should_yield) if playing or background else (None, None)
+        kind, value = await _slicer(self.trainer).run_slice(self._epoch, budget, yield_to)
         if kind == "parked":
             if playing and asyncio.get_running_loop().time() - self._last_frame >= PROGRESS_FRAME_SECONDS:
                 await self._send_frame(running=True)
@@ -387,6 +382,7 @@ class Session:
     @staticmethod
     def _build(spec: Spec, edits: Any, strict: bool) -> tuple[Trainer, dict[tuple[str, tuple[int, ...]], Edit]]:
         trainer = Trainer(spec, callbacks=[EpochSlicer()])  # build_model serialises its use of torch's global RNG
+        trainer.history.rows = CompactRows(trainer.history.rows)  # a tab may play for hours
         kept = {}
         for edit in edits:
             try:
