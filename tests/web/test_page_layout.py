@@ -112,6 +112,28 @@ BROKEN_LABELS = """() => {
     }
     return bad; }"""
 
+# Visible texts, titles, aria-labels and placeholders that are one of `texts` (the other language's labels).
+LEFT_BEHIND = """(texts) => {
+    const other = new Set(texts);
+    const found = [];
+    for (const el of document.querySelectorAll('*')) {
+        if (!el.getClientRects().length) continue;
+        for (const a of ['title', 'aria-label', 'placeholder']) {
+            const v = el.getAttribute(a);
+            if (v && other.has(v.trim())) found.push(`${el.dataset.testid || el.className} ${a}: ${v}`);
+        }
+        for (const n of el.childNodes) if (n.nodeType === 3 && other.has(n.textContent.trim())) found.push(n.textContent.trim());
+    }
+    return found; }"""
+
+
+def other_language_texts(lang: str) -> list[str]:
+    """The page's labels in the language not shown (those that differ from ``lang``'s)."""
+    other = WORDS["ja" if lang == "en" else "en"]
+    return sorted({v for k, v in other.items() if k.startswith(("web.", "server.")) and WORDS[lang].get(k) != v
+                   and "{" not in v and len(v) > 2})
+
+
 # The distances between three links' ends and their nodes (first, middle and last layer).
 LINK_GAPS = """() => {
     const box = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -328,6 +350,7 @@ def test_item8_labels_features_header_discretize_ticks_and_the_new_weights_butto
     picture = "document.querySelector('[data-testid=\"neuron-1-0\"] canvas').toDataURL()"
     for lang, width, height in combinations(tab):
         words = WORDS[lang]
+        assert page.evaluate(LEFT_BEHIND, other_language_texts(lang)) == []  # every text followed the switch
         assert page.locator(".opt-title").text_content() == words["web.optimizer_args"].replace("{name}", "sgd")
         assert page.locator(".neuron-count").first.text_content() == words["web.neurons_n"].replace("{n}", "4")
         head = page.locator('.col-head[data-i18n="web.features"]')

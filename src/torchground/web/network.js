@@ -81,7 +81,7 @@ export class NetworkView {
       const name = typeof f === "string" ? f : f.name;
       const label = typeof f === "string" ? f : f.label || f.name;
       const canvas = el("canvas", { class: "map" });
-      const node = el("div", { class: "node feature" + (active.includes(name) ? " active" : ""), "data-testid": `feature-${name}`, title: t("web.feature_toggle") }, [
+      const node = el("div", { class: "node feature" + (active.includes(name) ? " active" : ""), "data-testid": `feature-${name}`, title: t("web.feature_toggle"), "data-i18n-title": "web.feature_toggle" }, [
         canvas,
         el("span", { class: "feature-label", text: label }),
       ]);
