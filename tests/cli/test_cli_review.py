@@ -18,3 +18,28 @@ def test_sweep_quiet_prints_nothing_but_writes_its_files(tmp_path: Path, capsys:
     assert main(["sweep", "--grid", "lr=0.01,0.1", "--epochs", "2", "--device", "cpu", "--out", str(out), "--quiet",
                  "--optimizer", "nosuch"]) == 2
     assert "nosuch" in capsys.readouterr().err  # errors are still shown
+
+
+@pytest.mark.parametrize(
+    "argv, out",
+    [
+        (["train", "--epochs", "1", "--device", "cpu"], "new/deeper/run"),
+        (["sweep", "--grid", "lr=0.1", "--epochs", "1", "--device", "cpu"], "new/deeper/sweep"),
+        (["data", "circle"], "new/deeper/points.csv"),
+        (["graph"], "new/deeper/graph.svg"),
+        (["export", "script"], "new/deeper/train.py"),
+    ],
+)
+def test_every_out_creates_missing_folders_and_says_so(argv, out, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "--out", out]) == 0
+    err = capsys.readouterr().err
+    assert (tmp_path / out).exists() and "new/deeper/ did not exist; it was created for --out" in err
+    assert main([*argv, "--out", out.replace("new", "other"), "--lang", "xx"]) == 2  # refused: nothing made
+    assert not (tmp_path / "other").exists() and "did not exist" not in capsys.readouterr().err
+
+
+def test_out_into_existing_folders_adds_no_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "circle", "--out", str(tmp_path / "p.csv")]) == 0
+    assert "did not exist" not in capsys.readouterr().err

@@ -56,6 +56,9 @@ def run_app(argv: list[str]) -> int:
     """
     _register_commands()
     previous = get_language()
+    from torchground.cli.out_check import created_note, missing_folders
+
+    missing = missing_folders(argv)  # folders --out will create: named once the command is done
     try:
         torchground._resume_interrupts()  # a Ctrl-C held during start-up ends here, as status 130
         _check_out_options(argv)
@@ -84,6 +87,9 @@ def run_app(argv: list[str]) -> int:
         err_console.print(f"[bold red]{t('cli.error')}[/] {escape(known)}", markup=True, highlight=False)
         return 2
     finally:
+        note = created_note(missing, argv)
+        if note is not None:
+            err_console.print(note, highlight=False)
         set_language(previous)  # --lang holds for one command, not for the caller's later calls
     return 0
 

@@ -5,6 +5,11 @@ through a file is refused at once, not after minutes of training.
 folder (or, where the folder does not exist yet, in its nearest existing parent) and removes
 it at once. An error is an :class:`OSError` (the command line turns it into one message and
 status 2) or a :class:`~torchground.errors.TorchgroundError` when a part of the path is a file.
+
+Every command's ``--out`` creates the folders above it that do not exist yet (``--out
+results/jan/run1`` makes ``results/jan``, as the default ``runs/`` is made), and says so:
+:func:`missing_folders` lists them before the command runs, :func:`created_note` names
+those the command made, so a mistyped folder does not go unnoticed.
 """
 
 from __future__ import annotations
@@ -15,8 +20,45 @@ import tempfile
 from pathlib import Path
 
 from torchground.errors import TorchgroundError
+from torchground.i18n import t
 
-__all__ = ["check_output_folder"]
+__all__ = ["check_output_folder", "missing_folders", "created_note"]
+
+
+def _out_value(argv: list[str]) -> str | None:
+    """The value of ``--out`` in ``argv`` (the last one given), or ``None``."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg.startswith("--out="):
+            value = arg[len("--out="):]
+        elif arg == "--out" and i + 1 < len(argv):
+            value = argv[i + 1]
+    return value
+
+
+def missing_folders(argv: list[str]) -> list[Path]:
+    """The folders above ``argv``'s ``--out`` that do not exist yet, outermost first (none for
+    ``--out -``, standard output)."""
+    value = _out_value(argv)
+    if value is None or value.strip() in ("", "-"):
+        return []
+    missing = []
+    try:
+        for folder in Path(value).parent.absolute().parents[::-1][1:] + (Path(value).parent.absolute(),):
+            if not folder.exists() and not folder.is_symlink():
+                missing.append(folder)
+    except (OSError, ValueError):  # a name the system refuses: the command says so itself
+        return []
+    return missing
+
+
+def created_note(missing: list[Path], argv: list[str]) -> str | None:
+    """The note naming the folders of :func:`missing_folders` that exist now (the command made
+    them); ``None`` if it made none, or with ``--quiet`` / ``-q``."""
+    made = [f for f in missing if f.is_dir()]
+    if not made or "--quiet" in argv or "-q" in argv:
+        return None
+    return t("cli.out_created", path=str(Path(_out_value(argv) or ".").parent))
 
 
 def check_output_folder(path: Path) -> None:
