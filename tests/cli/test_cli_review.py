@@ -43,3 +43,19 @@ def test_every_out_creates_missing_folders_and_says_so(argv, out, tmp_path: Path
 def test_out_into_existing_folders_adds_no_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "circle", "--out", str(tmp_path / "p.csv")]) == 0
     assert "did not exist" not in capsys.readouterr().err
+
+
+LINK = "https://playground.tensorflow.org/#dataset=xor&seed=0.5"
+
+
+def test_data_from_a_link_speaks_of_rows_in_a_csv_and_of_dots_in_a_picture(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["data", "--url", LINK, "--out", str(tmp_path / "p.png")]) == 0
+    err = capsys.readouterr().err
+    assert "rows" not in err and "250 training points and 250 test points" in err and "Drew the 500 points" in err
+    assert main(["data", "--url", LINK, "--out", str(tmp_path / "p.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "rows 1 to 250" in err and "Wrote 500 points" in err
+    assert main(["data", "--url", LINK, "--out", str(tmp_path / "p.svg"), "--lang", "ja"]) == 0
+    err = capsys.readouterr().err
+    assert "行" not in err and "描きました" in err

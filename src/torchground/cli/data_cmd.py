@@ -1,7 +1,7 @@
 """``torchground data``: write a Playground data set as CSV points or a scatter picture.
 
 ``--url LINK`` writes a TensorFlow Playground link's own points instead, in its order:
-the training points, then the test points.
+the training points, then the test points (a picture draws them all, in the same colours).
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def data_command(
         for note in notes:
             err_console.print(note.render(), highlight=False)
         ds, _ = playground_points(spec.dataset, spec.noise, spec.tf_playground_seed)
-        err_console.print(t("tfpg.data_order", n_train=spec.n_train, n_test=ds.n - spec.n_train), highlight=False)
+        order = "tfpg.data_order" if suffix == ".csv" else "tfpg.data_picture"  # rows of a file, or dots of a picture
+        err_console.print(t(order, n_train=spec.n_train, n_test=ds.n - spec.n_train), highlight=False)
     elif data is not None:  # a CSV file, checked by the rules of --data; drawn over its own extent
         ds = read_csv(data)
     else:
@@ -57,4 +58,5 @@ def data_command(
         write_csv(ds, out)
     else:
         save_figure(plot_dataset(ds), out)
-    err_console.print(t("cli.data_written", n=ds.n, name=ds.name, path=str(out)), highlight=False)
+    done = "cli.data_written" if suffix == ".csv" else "cli.data_drawn"
+    err_console.print(t(done, n=ds.n, name=ds.name, path=str(out)), highlight=False)
