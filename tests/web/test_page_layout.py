@@ -134,6 +134,10 @@ def other_language_texts(lang: str) -> list[str]:
                    and "{" not in v and len(v) > 2})
 
 
+# The middle of a link on screen: [x, y].
+LINK_MIDDLE = """(id) => { const p = document.querySelector(`[data-testid="${id}"]`);
+    const q = p.getPointAtLength(p.getTotalLength() / 2).matrixTransform(p.getScreenCTM()); return [q.x, q.y]; }"""
+
 # The distances between three links' ends and their nodes (first, middle and last layer).
 LINK_GAPS = """() => {
     const box = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -187,6 +191,11 @@ def test_item1_at_1024x640_on_a_tablet_and_in_japanese_at_every_width(tab: Tab) 
         assert no_sideways_scroll(tab)
         assert page.evaluate("(() => { const n = document.getElementById('network'); return n.scrollWidth <= n.clientWidth + 1; })()")
         assert in_view(tab.box("output-node"), width, height)
+        mid = page.evaluate(LINK_MIDDLE, "link-layer_out.weight-0-1")  # the card of the rightmost link stays on screen
+        tab.by("link-layer_out.weight-0-1").dispatch_event("pointerenter", {"clientX": mid[0], "clientY": mid[1]})
+        tab.by("link-card").wait_for(state="visible")
+        assert in_view(tab.box("link-card"), width, height), tab.box("link-card")
+        tab.by("link-layer_out.weight-0-1").dispatch_event("pointerleave")
         tab.by("output-map").scroll_into_view_if_needed()
         assert in_view(tab.box("output-map"), width, height)
         shot(tab, "1-tablet", lang, width, height)
@@ -276,8 +285,7 @@ def test_item6_link_card_and_an_edit_after_epoch_0(tab: Tab) -> None:
         words = WORDS[lang]
         weight = page.evaluate("window.__tg.params['layer_out.weight'][0][1]")
         link = tab.by("link-layer_out.weight-0-1")
-        mid = page.evaluate("""() => { const p = document.querySelector('[data-testid="link-layer_out.weight-0-1"]');
-            const q = p.getPointAtLength(p.getTotalLength() / 2).matrixTransform(p.getScreenCTM()); return [q.x, q.y]; }""")
+        mid = page.evaluate(LINK_MIDDLE, "link-layer_out.weight-0-1")
         link.dispatch_event("pointerenter", {"clientX": mid[0], "clientY": mid[1]})
         card = tab.by("link-card")
         card.wait_for(state="visible")
@@ -286,6 +294,11 @@ def test_item6_link_card_and_an_edit_after_epoch_0(tab: Tab) -> None:
         assert words["web.card_hint"] in text and f"{weight:.4f}".rstrip("0").rstrip(".")[:5] in text, text
         assert in_view(tab.box("link-card"), width, height)
         shot(tab, "6-link-card", lang, width, height)
+        link.dispatch_event("pointerleave")
+        card.wait_for(state="hidden")
+        link.dispatch_event("pointerenter", {"clientX": width - 3, "clientY": height - 3})  # in a corner: it stays inside
+        card.wait_for(state="visible")
+        assert in_view(tab.box("link-card"), width, height), tab.box("link-card")
         link.dispatch_event("pointerleave")
         card.wait_for(state="hidden")
         value = 0.5 + n / 4

@@ -231,10 +231,16 @@ export class NetworkView {
     this._placeCard(event);
   }
 
+  /** Beside the pointer, on the side where the card stays inside the window. */
   _placeCard(event) {
     if (this.card.hidden || !event) return;
-    this.card.style.left = `${Math.round(event.clientX + window.scrollX + 14)}px`;
-    this.card.style.top = `${Math.round(event.clientY + window.scrollY + 14)}px`;
+    const { offsetWidth: w, offsetHeight: h } = this.card;
+    let x = event.clientX + 14;
+    let y = event.clientY + 14;
+    if (x + w > window.innerWidth - 4) x = Math.max(4, event.clientX - 14 - w);
+    if (y + h > window.innerHeight - 4) y = Math.max(4, event.clientY - 14 - h);
+    this.card.style.left = `${Math.round(x + window.scrollX)}px`;
+    this.card.style.top = `${Math.round(y + window.scrollY)}px`;
   }
 
   /** Draw the frame's neuron maps, the output node and the link and bias styles. */
