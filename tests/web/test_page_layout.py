@@ -302,7 +302,9 @@ def test_item6_link_card_and_an_edit_after_epoch_0(tab: Tab) -> None:
         link.dispatch_event("pointerleave")
         card.wait_for(state="hidden")
         value = 0.5 + n / 4
-        link.dispatch_event("click")
+        link.dispatch_event("click", {"clientX": width - 3, "clientY": height - 3})  # the editor stays inside too
+        tab.by("edit-input").wait_for(state="visible")
+        assert in_view(page.locator(".edit-pop").bounding_box(), width, height), page.locator(".edit-pop").bounding_box()
         tab.by("edit-input").fill(str(value))
         tab.by("edit-input").press("Enter")
         page.wait_for_function(f"window.__tg.params['layer_out.weight'][0][1] === {value}")

@@ -336,9 +336,13 @@ export class NetworkView {
       x = r.left + r.width / 2;
       y = r.top + r.height / 2;
     }
-    pop.style.left = `${Math.round(x + window.scrollX + 8)}px`;
-    pop.style.top = `${Math.round(y + window.scrollY + 8)}px`;
     pop.hidden = false;
+    // beside the pointer, on the side where the editor stays inside the window
+    const { offsetWidth: pw, offsetHeight: ph } = pop;
+    x = x + 8 + pw > window.innerWidth - 4 ? Math.max(4, x - 8 - pw) : x + 8;
+    y = y + 8 + ph > window.innerHeight - 4 ? Math.max(4, y - 8 - ph) : y + 8;
+    pop.style.left = `${Math.round(x + window.scrollX)}px`;
+    pop.style.top = `${Math.round(y + window.scrollY)}px`;
     input.focus();
     input.select();
   }
