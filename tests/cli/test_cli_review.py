@@ -59,3 +59,15 @@ def test_data_from_a_link_speaks_of_rows_in_a_csv_and_of_dots_in_a_picture(tmp_p
     assert main(["data", "--url", LINK, "--out", str(tmp_path / "p.svg"), "--lang", "ja"]) == 0
     err = capsys.readouterr().err
     assert "行" not in err and "描きました" in err
+
+
+def test_train_from_a_link_says_what_its_flags_make_differ(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--url", LINK, "--hidden", "9,9", "--epochs", "1", "--out", str(tmp_path / "a"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "differs from what TensorFlow Playground shows" in err and "hidden = 9,9" in err and "at most 8 neurons" in err
+    argv = ["train", "--url", LINK, "--training-loop", "pytorch", "--optimizer", "adam", "--loss", "mse", "--epochs", "1"]
+    assert main([*argv, "--out", str(tmp_path / "b"), "-q", "--lang", "ja"]) == 0
+    err = capsys.readouterr().err
+    assert "異なります" in err and "optimizer = adam" in err and "loss = mse" in err
+    assert main(["train", "--url", LINK, "--epochs", "1", "--out", str(tmp_path / "c"), "-q"]) == 0
+    assert "differs" not in capsys.readouterr().err  # the link as it is: nothing to say

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from torchground.data.spec_data import csv_fields
+from torchground.data.tfpg_spec import link_settings
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
 from torchground.cli.app import err_console
@@ -114,8 +115,25 @@ class SpecOptions:
             spec, notes = spec_from_link(self.url, **{k: v for k, v in values.items() if v is not None})
             for note in notes:
                 err_console.print(note.render(), highlight=False)
+            differs = link_differences(spec)
+            if differs:  # flags took the run beyond what the link's page shows: say what will differ
+                err_console.print(t("tfpg.note.differs", reasons="\n".join(differs)), highlight=False)
             return spec
         return spec_from_options(self.config, self.preset, values)
+
+
+#: The most hidden layers and neurons per layer TensorFlow Playground's page adds.
+PAGE_LAYERS, PAGE_WIDTH = 6, 8
+
+
+def link_differences(spec: Spec) -> list[str]:
+    """What of ``spec`` TensorFlow Playground cannot show (one line each, in the current
+    language): the settings a link cannot carry, and a network larger than its page builds."""
+    _, reasons = link_settings(spec.to_dict(), spec.n_train)
+    lines = [r.render() for r in reasons]
+    if len(spec.hidden) > PAGE_LAYERS or any(w > PAGE_WIDTH for w in spec.hidden):
+        lines.append(t("tfpg.note.shape", value=",".join(map(str, spec.hidden)), layers=PAGE_LAYERS, width=PAGE_WIDTH))
+    return lines
 
 
 def with_spec_options(func: Callable[..., Any]) -> Callable[..., Any]:
