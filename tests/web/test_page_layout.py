@@ -415,6 +415,8 @@ def test_item3_a_server_that_goes_and_comes_back(tab: Tab, server: RestartableSe
                 return !t.hidden && t.textContent === {json.dumps(words['web.lang_offline'])}; }})()""")
             assert tab.by("lang").input_value() == lang and page.evaluate("document.documentElement.lang") == lang
             assert words["web.reconnecting"] in tab.by("diverged-banner").text_content()
+            tab.by("error-toast").click()  # read: dismissed
+            tab.by("error-toast").wait_for(state="hidden")
         shot(tab, "3-server-away", lang, width, height)
         shared = page.url
         if n % 2 == 0:
