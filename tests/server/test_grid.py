@@ -152,6 +152,12 @@ def test_the_grid_trains_in_the_sessions_time_slices() -> None:
             while not await grid.advance():
                 pass
         assert grid.run.epoch == 1 and steps > 3
+        # a pause mid-epoch finishes the epoch: the paused grid shows whole epochs
+        async with c.session._work:
+            assert not await grid.advance()
+        answers = await c.ask(type="pause")
+        assert [(m["type"], m["epoch"], m["running"]) for m in answers] == [("grid_frame", 2, False)]
+        assert not grid.slicer.in_progress
         await c.session.close()
 
     _run(main())

@@ -5,9 +5,11 @@ While a session is in grid mode (``session.grid`` is a :class:`GridMode`), its p
 ``step``, ``pause`` and ``reset`` act on the grid: :meth:`GridMode.advance` runs the grid's
 epoch in :class:`~torchground.server.slices.EpochSlicer` slices (a pause between every
 optimiser step of every group, the same bound as one trainer), and frames are
-``grid_frame`` messages. The session's own model waits, whole: an epoch of it in progress
-is finished before the grid starts. ``grid_pick`` makes one tile the session's model
-(its spec, its weights now) and leaves grid mode; ``grid_close`` leaves it unchanged.
+``grid_frame`` messages; a ``pause`` finishes the grid's epoch in progress (in background
+slices), so a paused grid shows whole epochs. The session's own model waits, whole: an
+epoch of it in progress is finished before the grid starts. ``grid_pick`` makes one tile
+the session's model (its spec, its weights after the epoch in progress) and leaves grid
+mode; ``grid_close`` leaves it unchanged.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from torchground.server.slices import EpochSlicer
 if TYPE_CHECKING:
     from torchground.server.session import Session
 
-__all__ = ["GridMode", "handlers", "end", "start", "pick", "leave"]
+__all__ = ["GridMode", "handlers", "end", "start", "pick", "leave", "pause_grid"]
 
 
 class GridMode:
@@ -83,14 +85,35 @@ class GridMode:
 
 
 def handlers(session: "Session") -> dict[str, Callable[[Any], Awaitable[None]]]:
-    """The session's handlers of the grid's messages, and of ``reset``: the grid's while it is open."""
-    plain_reset = session._reset
+    """The session's handlers of the grid's messages, and of ``reset`` and ``pause``: the grid's while it is open."""
+    plain_reset, plain_pause = session._reset, session._pause
 
     async def reset(msg: Any) -> None:
         await (session.grid.reset() if session.grid is not None else plain_reset(msg))
 
+    async def pause(msg: Any) -> None:
+        await (pause_grid(session) if session.grid is not None else plain_pause(msg))
+
     return {"grid": lambda m: start(session, m), "grid_pick": lambda m: pick(session, m), "grid_close": lambda m: leave(session, m),
-            "reset": reset}
+            "reset": reset, "pause": pause}
+
+
+async def pause_grid(session: "Session") -> None:
+    """``pause`` in grid mode: the epoch in progress is finished (in background slices), so a
+    paused grid shows whole epochs and each tile's loss is that of the weights a pick takes."""
+    session.running = False
+    async with session._work:
+        if not await _finish_epoch(session):
+            await session._send_frame()
+
+
+async def _finish_epoch(session: "Session") -> bool:
+    """Finish the grid's epoch in progress (work lock held); whether one was (its frame is sent)."""
+    grid = session.grid
+    finished = False
+    while grid is not None and grid.slicer.in_progress:
+        finished = await grid.advance(background=True)
+    return finished
 
 
 def end(grid: GridMode | None) -> None:
@@ -127,6 +150,7 @@ async def pick(session: "Session", msg: Any) -> None:
         raise ProtocolError("grid.not_open")
     session.running = False
     async with session._work:
+        await _finish_epoch(session)  # whole epochs, as the tiles show them
         spec, params = grid.run.pick(msg.index)
         trainer, _ = await asyncio.to_thread(session._build, spec, [], False)
         with torch.no_grad():
