@@ -150,6 +150,7 @@ class CompiledEpoch:
         self._kernel: Any = None  # the FusedSteps of the current twin (CHECK, FUSED), made on first use
         self._net: StackedNet | None = None  # the net self._twin mirrors
         self._twin: StackedNet | None = None
+        self._synced: tuple[int, ...] | None = None  # the net's tensor versions when the twin was copied into it
 
     @property
     def ok(self) -> bool:
@@ -176,7 +177,7 @@ class CompiledEpoch:
         if self._net is not net or self._twin is None:
             self._net, self._twin = net, net.models_last()
             self._kernel = None  # fused steps are made per twin
-        else:
+        elif self._synced != _versions(net):  # changed since the last epoch was copied out: copy it in
             self._twin.load_from(net)
         return self._twin
 
@@ -223,6 +224,7 @@ class CompiledEpoch:
                 self.epochs += 1
                 net.load_from(twin)
                 net.opt.advance(len(shapes))
+                self._synced = _versions(net)  # the twin holds this state: nothing to copy in next epoch
                 return stats
         return train_epoch(net, x, y, order, batch, evals, train_sst, classify, True)[2]
 
@@ -311,6 +313,12 @@ class CompiledEpoch:
         warnings.warn(t(key, reason=problem), RuntimeWarning, stacklevel=3)
         twin.restore(snap)
         return epoch_steps(twin, gx, gy, steps)  # the epoch again, eagerly
+
+
+def _versions(net: StackedNet) -> tuple[int, ...]:
+    """The version counters of ``net``'s training state (torch bumps one on each in-place change)."""
+    dead = () if net.dead is None else (net.dead._version,)
+    return (net.params._version, *dead, *(v._version for v in net.opt.state.values()), net.opt.t._version)
 
 
 def _pick_metrics(metrics: Metrics, idx: Tensor) -> Metrics:

@@ -78,6 +78,7 @@ class FusedSteps(ABC):
         # 0 and stays dead; the kernels read and update the twin's (P, M) mask in place.
         self.l1 = twin.l1 is not None
         self.dead = twin.dead.view(torch.uint8) if self.l1 else None
+        self._buffers: tuple[Tensor, Tensor] | None = None  # Adam's per-step scalars and the outputs, reused
 
     @staticmethod
     def covers(twin: StackedNet) -> bool:
@@ -112,14 +113,17 @@ class FusedSteps(ABC):
         twin = self.twin
         M, device = twin.params.shape[1], twin.params.device
         S = -(-n // batch)
-        sk = torch.zeros(S, 2, M, device=device)
+        if self._buffers is None or self._buffers[0].shape != (S, 2, M) or self._buffers[1].shape != (1, n * M):
+            # Made once per shape, not every epoch: SGD's scalars stay zero, Adam's are all written below,
+            # and the outputs are read before the next epoch overwrites them.
+            self._buffers = (torch.zeros(S, 2, M, device=device), torch.empty(1, n * M, device=device))
+        sk, pred = self._buffers
         if self.kind != "sgd":  # Adam's per-step scalars, computed as the engine computes them (float64, then cast)
             hp, t = twin.opt.hp, twin.opt.t
             ts = t + torch.arange(1, S + 1, dtype=torch.float64, device=device).unsqueeze(1)  # (S, 1)
             step_size, bc2_sqrt = RULE.adam_bias(hp["lr64"], hp["beta1_64"], hp["beta2_64"], ts)  # (S, M) float64
             sk[:, 0], sk[:, 1] = step_size.to(torch.float32), bc2_sqrt.to(torch.float32)
             t.add_(S)
-        pred = torch.empty(1, n * M, device=device)
         stats = self._launch(data, pred, sk, n, batch, shared, metrics)
         return pred, stats
 

@@ -77,7 +77,7 @@ class RayBackend(Backend):
     """Chunks of groups as Ray tasks (see the module docstring).
 
     Args:
-        compile: as for every backend (fused kernels, built once per node).
+        compile, fused: as for every backend (fused kernels, built once per node).
         address: a running cluster's address; default ``$RAY_ADDRESS``, else a local instance.
         models_per_task: models per chunk; default from the cluster's CPUs or GPUs.
         max_retries: Ray's retries of a task whose worker or node died.
@@ -88,9 +88,9 @@ class RayBackend(Backend):
 
     def __init__(
         self, compile: bool = False, address: str | None = None, models_per_task: int | None = None,
-        max_retries: int = MAX_RETRIES, **init_args: Any,
+        max_retries: int = MAX_RETRIES, fused: bool = True, **init_args: Any,
     ) -> None:
-        super().__init__(compile)
+        super().__init__(compile, fused)
         if models_per_task is not None and models_per_task < 1:
             raise TorchgroundError("cluster.bad_models_per_task", value=models_per_task)
         self.address = address
@@ -146,7 +146,7 @@ class RayBackend(Backend):
             specs = [groups[chunk.group][i] for i in chunk.index]
             need = {"num_gpus": 1, "num_cpus": 1} if _uses_gpu(specs) else {"num_cpus": 1}
             refs.append(task.options(name=f"torchground-chunk-{chunk.id}", max_retries=self.max_retries, retry_exceptions=False,
-                                     scheduling_strategy="SPREAD", **need).remote(specs, self.compile, chunk.id, ledger))
+                                     scheduling_strategy="SPREAD", **need).remote(specs, self.compile, chunk.id, ledger, self.fused))
         index = {ref: n for n, ref in enumerate(refs)}
         results: list[list[ModelResult | None]] = [[None] * len(g) for g in groups]
         records: list[TaskRecord] = []

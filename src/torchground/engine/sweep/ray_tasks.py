@@ -60,10 +60,10 @@ class Ledger:
         return {chunk: [dict(a) for a in attempts] for chunk, attempts in self.starts.items()}
 
 
-def _config(specs: Sequence[Spec], compile: bool) -> str:
+def _config(specs: Sequence[Spec], compile: bool, fused: bool = True) -> str:
     """A name for what the chunk's kernels are built for (its group's shape, few or many
     models) and where (the compiler and the cache this worker was given)."""
-    key = repr((group_key(specs[0]), compile, len(specs) <= 8, os.environ.get("CC"), os.environ.get("TORCHGROUND_CACHE")))
+    key = repr((group_key(specs[0]), compile, fused, len(specs) <= 8, os.environ.get("CC"), os.environ.get("TORCHGROUND_CACHE")))
     return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
@@ -89,18 +89,20 @@ def unpack_results(packed: dict[str, Any], specs: Sequence[Spec]) -> list[ModelR
             for i, spec in enumerate(specs)]
 
 
-def run_chunk(specs: list[Spec], compile: bool, chunk: int, ledger: Any) -> tuple[dict[str, Any], TaskRecord]:
-    """Train one chunk (in a Ray worker): its results, packed (:func:`pack_results`), and its record."""
+def run_chunk(specs: list[Spec], compile: bool, chunk: int, ledger: Any, fused: bool = True) -> tuple[dict[str, Any], TaskRecord]:
+    """Train one chunk (in a Ray worker): its results, packed (:func:`pack_results`), and its record.
+    ``compile``, ``fused``: as :class:`~torchground.engine.stacked.StackedGroup`'s."""
     import ray
 
     context = ray.get_runtime_context()
     node, address, pid = context.get_node_id(), ray.util.get_node_ip_address(), os.getpid()
     ray.get(ledger.started.remote(chunk, node, address, pid))
     session = Path(context.get_temp_dir()) / context.get_session_name()  # this node's Ray session folder
-    turn = build_turn(session / "torchground-builds", _config(specs, compile)) if compile else contextlib.nullcontext(None)
+    builds = compile or fused
+    turn = build_turn(session / "torchground-builds", _config(specs, compile, fused)) if builds else contextlib.nullcontext(None)
     start = time.time()
     with turn as progress:
-        results = StackedGroup(list(specs), compile=compile).run(progress)
+        results = StackedGroup(list(specs), compile=compile, fused=fused).run(progress)
     end = time.time()
     attempts = ray.get(ledger.finished.remote(chunk, pid))
     record = TaskRecord(chunk, node, address, pid, start, end, len(results), sum(r.steps for r in results), attempts)

@@ -208,8 +208,7 @@ def run_sweep(
             ``torch.compile`` instead of training it eagerly (see
             :mod:`torchground.engine.kernels.dispatch`).
         fused: our fused kernels (CPU: C) where they cover a group, its first epoch
-            checked against the eager steps (default True; the local backend: a ray sweep
-            uses them with ``compile``); False: the eager engine (or ``torch.compile``
+            checked against the eager steps (default True); False: the eager engine (or ``torch.compile``
             alone with ``compile``). Which code trained each group: :attr:`SweepResult.paths`.
         backend_options: passed to the backend (Ray: ``address``, ``models_per_task``,
             ``max_retries`` and ``ray.init`` arguments, see
@@ -220,9 +219,7 @@ def run_sweep(
         check_supported(spec)
     on_cluster = backend == "ray"  # devices are the workers' to resolve
     groups = group_specs(specs, resolve=not on_cluster)
-    if backend == "local":
-        backend_options["fused"] = fused
-    runner = get_backend(backend, compile=compile, **backend_options)
+    runner = get_backend(backend, compile=compile, fused=fused, **backend_options)
     start = time.perf_counter()
     per_group = runner.run([[specs[i] for i in g] for g in groups], progress or (lambda n: None))
     wall = time.perf_counter() - start
