@@ -183,6 +183,13 @@ def test_item1_at_1024x640_on_a_tablet_and_in_japanese_at_every_width(tab: Tab) 
         assert in_view(b["map"], width, height) and in_view(b["picker"], width, height), b
         assert in_view(tab.box("neuron-1-0"), width, height) and in_view(tab.box("output-node"), width, height)
         shot(tab, "1-layout", lang, width, height)
+    # the screens of laptops and desktops, in the wider language: the whole output map beside the network
+    for width, height in ((1280, 720), (1366, 768), (1536, 864), (1920, 1080)):
+        page.set_viewport_size({"width": width, "height": height})
+        frames_settled(page)
+        b = boxes(tab)
+        assert in_view(b["map"], width, height) and in_view(tab.box("output-node"), width, height), (width, height, b)
+        assert all(in_view(t.bounding_box(), width, height) for t in page.locator(".heat .tick").all()), (width, height)
     # a tablet in portrait: data beside the whole network, the output right below it, one scroll away
     for lang, width, height in combinations(tab, [("ja", 768, 1024)]):
         b = boxes(tab)
