@@ -88,6 +88,14 @@ export class LossChart {
     return fitRange(this.lo, this.hi);
   }
 
+  /** For the browser tests: range, epochs, the labels drawn, and the bitmap against the size on screen. */
+  state() {
+    const c = this.canvas;
+    const dpr = window.devicePixelRatio || 1;
+    return { range: this.range(), epochs: this.epochs.length, ...this.drawn, bitmap: [c.width, c.height],
+      css: [Math.round(c.clientWidth * dpr), Math.round(c.clientHeight * dpr)] };
+  }
+
   draw() {
     if (!this.dirty) return;
     this.dirty = false;
