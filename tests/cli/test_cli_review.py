@@ -71,3 +71,21 @@ def test_train_from_a_link_says_what_its_flags_make_differ(tmp_path: Path, capsy
     assert "異なります" in err and "optimizer = adam" in err and "loss = mse" in err
     assert main(["train", "--url", LINK, "--epochs", "1", "--out", str(tmp_path / "c"), "-q"]) == 0
     assert "differs" not in capsys.readouterr().err  # the link as it is: nothing to say
+
+
+@pytest.mark.parametrize("argv", [["--lang", "ja", "train", "--help"], ["train", "--lang", "ja", "--help"], ["--lang", "ja", "--help"]])
+def test_japanese_help_has_japanese_headings(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("使い方: torchground") and "オプション:" in out and "このヘルプを表示して終了します。" in out
+    assert "Usage:" not in out and "Options:" not in out and "Show this message" not in out
+    if "train" not in argv:
+        assert "コマンド:" in out and "Install completion" not in out
+    assert main([a for a in argv if a not in ("--lang", "ja")]) == 0
+    english = capsys.readouterr().out
+    assert english.startswith("Usage: torchground") and "Options:" in english and "使い方" not in english
+
+
+def test_a_usage_error_in_japanese_has_the_japanese_usage_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--lang", "ja", "--no-such-flag"]) == 2
+    assert capsys.readouterr().err.startswith("使い方: torchground train")

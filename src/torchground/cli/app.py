@@ -62,13 +62,15 @@ def run_app(argv: list[str]) -> int:
     try:
         torchground._resume_interrupts()  # a Ctrl-C held during start-up ends here, as status 130
         _check_out_options(argv)
+        from torchground.train.threads import forced
+
+        forced()  # a bad TORCHGROUND_THREADS is refused before a command starts (nothing written)
         command = typer.main.get_command(app)  # what app() runs; built here to set its help's language
         from torchground.cli.conventions import typed_placeholders
 
         typed_placeholders(command)  # --lr FLOAT, --epochs INTEGER, --out PATH
-        asked = help_language(argv)
-        if asked is not None:  # --lang ja --help: the help in Japanese whatever the locale
-            translate_help(command, asked)
+        asked = help_language(argv)  # --lang ja --help: the help in Japanese whatever the locale
+        translate_help(command, asked or get_language())  # Click's own words (Usage:, Options:) too
         command(args=argv, prog_name="torchground")
     except SystemExit as exc:
         if isinstance(exc.__context__, click.exceptions.Abort) and isinstance(exc.__context__.__cause__, KeyboardInterrupt):

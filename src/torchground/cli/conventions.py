@@ -1,6 +1,7 @@
 """Command-line conventions every command follows: ``--version``, typed placeholders, exit statuses.
 
-* ``torchground --version`` prints the installed version.
+* ``torchground --version`` prints the installed version; ``torchground --lang ja COMMAND``
+  sets the language as ``COMMAND --lang ja`` does.
 * Option placeholders name the type of value a flag takes (``--lr FLOAT``, ``--epochs
   INTEGER``, ``--out PATH``), set on the built Click command by :func:`typed_placeholders`.
 * Exit statuses (:data:`EXIT_STATUSES`): 0 done, 2 bad input, 3 a run diverged, 130
@@ -13,11 +14,11 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Optional, Union, get_args, get_origin
 
 import typer
 
-from torchground.cli.app import app
+from torchground.cli.app import app, apply_lang
 from torchground.i18n import t
 
 __all__ = ["EXIT_STATUSES", "version", "typed_placeholders"]
@@ -45,8 +46,10 @@ def _show_version(value: bool) -> None:
 def _root(
     show_version: Annotated[bool, typer.Option("--version", help=t("clix.help.version"), is_eager=True,
                                                callback=_show_version)] = False,
+    lang: Annotated[Optional[str], typer.Option("--lang", help=t("cli.help.lang"))] = None,
 ) -> None:
     """The root of the command line (its help is the app's)."""
+    apply_lang(lang)
 
 
 _NAMES = {int: "INTEGER", float: "FLOAT", str: "TEXT", Path: "PATH"}

@@ -7,6 +7,11 @@ command line runs, :func:`help_language` reads it and :func:`translate_help` rew
 the help of the built command tree: each help text is a catalogue text (or two joined
 by a space), found by its wording in either language and replaced by the same key's text
 in the language asked for.
+
+The words Click itself prints around them (the ``Usage:`` prefix, the ``Options:``,
+``Arguments:`` and ``Commands:`` headings) come from its help formatter: :func:`translate_help`
+gives every command a context whose ``formatter_class`` (Click's documented hook for
+formatting help) takes them from the catalogue (``helplang.*``) in the language of the help.
 """
 
 from __future__ import annotations
@@ -16,7 +21,11 @@ from typing import Any
 
 from torchground.i18n import LANGUAGES, catalogue, t
 
-__all__ = ["help_language", "translate_help"]
+__all__ = ["help_language", "translate_help", "HEADINGS"]
+
+#: Click's help headings → their catalogue keys.
+HEADINGS = {"Options": "helplang.heading.options", "Arguments": "helplang.heading.arguments",
+            "Commands": "helplang.heading.commands"}
 
 
 def help_language(argv: list[str]) -> str | None:
@@ -57,9 +66,27 @@ def _translated(text: str | None, lang: str) -> str | None:
     return text
 
 
+def _localized_context(context_class: Any, lang: str) -> Any:
+    """A subclass of ``context_class`` whose help formatter writes Click's own words in ``lang``."""
+    base = context_class.formatter_class
+
+    class Formatter(base):  # type: ignore[misc, valid-type]
+        def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+            super().write_usage(prog, args, t("helplang.usage", lang) + " " if prefix is None else prefix)
+
+        def write_heading(self, heading: str) -> None:
+            super().write_heading(t(HEADINGS[heading], lang) if heading in HEADINGS else heading)
+
+    return type(context_class.__name__, (context_class,), {"formatter_class": Formatter, "_torchground_lang": lang})
+
+
 def translate_help(command: Any, lang: str) -> None:
     """Rewrite the help of ``command`` (a Click command, as Typer builds it; Typer carries its
-    own copy of Click, so it is read by its attributes), its parameters and subcommands."""
+    own copy of Click, so it is read by its attributes), its parameters and subcommands, and
+    give each a help formatter in ``lang``."""
+    if getattr(command.context_class, "_torchground_lang", None) != lang:
+        base = command.context_class.__mro__[1] if hasattr(command.context_class, "_torchground_lang") else command.context_class
+        command.context_class = _localized_context(base, lang)
     command.help = _translated(command.help, lang)
     command.short_help = _translated(command.short_help, lang)
     for param in command.params:
