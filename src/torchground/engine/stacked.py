@@ -56,6 +56,7 @@ from torchground.spec import Spec
 from torchground.train.history import metric_columns
 from torchground.schedules import LRBank
 from torchground.train.run import divergence_message, intra_op_threads, resolve_device
+from torchground.train.threads import threads_for
 
 __all__ = ["ModelResult", "StackedGroup", "group_key", "check_supported", "SUPPORTED", "Pruner"]
 
@@ -245,16 +246,8 @@ class StackedGroup:
         return start_build(self.net, self.n_train, self.batch, shared, sets, self.problem == "classification")
 
     def _thread_count(self) -> int | None:
-        """One intra-op thread for small CPU work (see ``Trainer._threads``), else torch's default.
-
-        A compiled group with at least 128 models keeps the default: the fused C kernel
-        spreads vectors of models over the threads itself (faster than one thread:
-        ``bench/RESULTS.md``).
-        """
-        if self.device.type != "cpu" or (self.compile and len(self.specs) >= 128):
-            return None
-        widest = max(self.net.sizes)
-        return 1 if len(self.specs) * self.batch * widest < 20_000 else None
+        """The intra-op threads (:func:`~torchground.train.threads.threads_for`): one parallel call per epoch when compiled, else per step's operation."""
+        return threads_for(len(self.specs) * (self.n_train if self.compile else self.batch) * max(self.net.sizes), self.device.type)
 
     def _epoch(self, epoch: int) -> None:
         M, N, B = len(self.ids), self.n_train, self.batch

@@ -1,15 +1,14 @@
 """Run-level helpers shared by the eager trainer and the stacked engine.
 
-Making a spec's data and its tensors, choosing the device and the intra-op threads,
+Making a spec's data and its tensors, choosing the device (the intra-op threads: :mod:`.threads`),
 building the spec's optimiser and loss, the :class:`Run` a training returns and its
 summary. Both engines import these from here; the engine never imports the trainer.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -23,6 +22,7 @@ from torchground.model import PlaygroundNet
 from torchground.registry import LOSSES, OPTIMIZERS
 from torchground.spec import Spec
 from torchground.train.history import History
+from torchground.train.threads import intra_op_threads
 
 __all__ = [
     "Run", "make_data", "to_tensors", "resolve_device", "build_optimizer", "build_loss", "intra_op_threads", "summarize",
@@ -118,19 +118,6 @@ class Run:
     data: Splits
     history: History
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-@contextlib.contextmanager
-def intra_op_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` intra-op threads (``None``: leave as is), then restore."""
-    before = torch.get_num_threads()
-    if n is not None and n != before:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
 
 
 def summarize(spec: Spec, history: History, wall_s: float, device: torch.device) -> dict[str, Any]:

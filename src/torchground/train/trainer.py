@@ -47,6 +47,7 @@ from torchground.train.run import (
     summarize,
     to_tensors,
 )
+from torchground.train.threads import threads_for
 
 __all__ = ["Trainer", "train"]
 
@@ -342,19 +343,11 @@ class Trainer:
 
     # -- helpers ----------------------------------------------------------------------------
     def _threads(self) -> int | None:
-        """One intra-op thread on CPU for small work, else torch's default (``None``).
-
-        PyTorch splits even a 750-element tanh or a (250, 2) @ (2, 3) product across its
-        threads; for networks this size that costs more than it saves, and when another
-        process holds a core each split op waits for it, many times longer than the op
-        itself. Results do not depend on the thread count beyond float rounding of
-        reductions.
-        """
-        if self.device.type != "cpu":
-            return None
+        """The intra-op threads (:func:`~torchground.train.threads.threads_for`: the largest
+        operation is the largest set's rows × the widest layer); None off the CPU."""
         widest = max([self.spec.n_inputs, *self.spec.hidden, 1])
         rows = max(int(x.shape[0]) for x, _ in self.sets.values())
-        return 1 if rows * widest < 1_000_000 else None
+        return threads_for(rows * widest, self.device.type)
 
     def _row(self, loss_sum: float, done: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> dict[str, Any]:
         row: dict[str, Any] = {c: None for c in self.history.columns}
