@@ -62,6 +62,9 @@ def run_app(argv: list[str]) -> int:
     try:
         torchground._resume_interrupts()  # a Ctrl-C held during start-up ends here, as status 130
         _check_out_options(argv)
+        from torchground.train.threads import forced
+
+        forced()  # a bad TORCHGROUND_THREADS is refused before a command starts (nothing written)
         command = typer.main.get_command(app)  # what app() runs; built here to set its help's language
         from torchground.cli.conventions import typed_placeholders
 
