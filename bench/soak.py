@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import statistics
@@ -42,6 +43,11 @@ from websockets.sync.client import connect
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def ws_connect(port: int, token: str) -> Any:
+    return connect(f"ws://127.0.0.1:{port}/ws?token={token}", origin=f"http://127.0.0.1:{port}",
+                   max_size=1 << 23, open_timeout=60)
+
+
 class Server:
     def __init__(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TORCHGROUND_LANG": "en"}
@@ -55,8 +61,7 @@ class Server:
         self._last = (time.monotonic(), self.cpu_seconds())
 
     def connect(self) -> Any:
-        return connect(f"ws://127.0.0.1:{self.port}/ws?token={self.token}", origin=f"http://127.0.0.1:{self.port}",
-                       max_size=1 << 23, open_timeout=60)
+        return ws_connect(self.port, self.token)
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -98,10 +103,13 @@ class Client(threading.Thread):
                 ws.send(json.dumps({"type": "play"}))
                 last = None
                 while not self.stop.is_set():
-                    msg = json.loads(ws.recv(timeout=60))
-                    if msg["type"] == "error":
-                        self.errors.append(msg["message"][:200])
-                    elif msg["type"] == "frame" and msg.get("running"):
+                    raw = ws.recv(timeout=60)
+                    head = raw[:80]  # only the head is read: parsing every frame would load this process
+                    if not head.startswith('{"type":"frame"'):
+                        msg = json.loads(raw)
+                        if msg["type"] == "error":
+                            self.errors.append(msg["message"][:200])
+                    elif '"running":true' in head:
                         now = time.monotonic()
                         if last is not None:
                             self.latencies.append(now - last)
@@ -110,14 +118,15 @@ class Client(threading.Thread):
             self.errors.append(f"{type(exc).__name__}: {exc}"[:200])
 
 
-def fresh_tab(server: Server, steps: int, think: float) -> tuple[float, list[float], list[str]]:
+def fresh_tab(port: int, token: str, steps: int, think: float) -> tuple[float, list[float], list[str]]:
     """A tab opened while the others play: seconds to its first frame, each step's seconds
-    (``step`` sent to its answering frame), and any errors."""
+    (``step`` sent to its answering frame), and any errors. Runs in a process of its own, so
+    the playing clients' threads do not delay its clock readings."""
     errors: list[str] = []
     latencies: list[float] = []
     started = time.monotonic()
     try:
-        with server.connect() as ws:
+        with ws_connect(port, token) as ws:
             ws.send(json.dumps({"type": "init"}))
             while (msg := json.loads(ws.recv(timeout=120)))["type"] != "frame":
                 if msg["type"] == "error":
@@ -184,17 +193,21 @@ def main() -> int:
     start = time.monotonic()
     probes: list[tuple[float, list[float], list[str]]] = []
     probe_at = [seconds * q for q in (0.25, 0.5, 0.75)]
-    probe: threading.Thread | None = None
+    pool = multiprocessing.get_context("spawn").Pool(1)  # started now, before it is timed
+    probe: Any = None
     settle = min(60.0, seconds / 6)
     while (elapsed := time.monotonic() - start) < seconds:
         time.sleep(1.0)
         samples.append((elapsed, server.rss_mb(), server.cpu_percent()))
-        if probe_at and elapsed >= probe_at[0] and (probe is None or not probe.is_alive()):
+        if probe is not None and probe.ready():
+            probes.append(probe.get())
+            probe = None
+        if probe_at and elapsed >= probe_at[0] and probe is None:
             probe_at.pop(0)
-            probe = threading.Thread(target=lambda: probes.append(fresh_tab(server, opts.probe_steps, opts.think)), daemon=True)
-            probe.start()
+            probe = pool.apply_async(fresh_tab, (server.port, server.token, opts.probe_steps, opts.think))
     if probe is not None:
-        probe.join(timeout=300)
+        probes.append(probe.get(timeout=300))
+    pool.close()
     stop.set()
     for c in clients:
         c.join(timeout=120)

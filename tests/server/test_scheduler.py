@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from torchground.server.scheduler import MAX_STREAK, MIN_SLICE_SECONDS, Scheduler, SessionWork
+from torchground.server.scheduler import MAX_STREAK, MIN_SLICE_SECONDS, STEP_SLICES, Scheduler, SessionWork
 from torchground.server.session import Session
 from torchground.server.slices import EpochSlicer
 
@@ -246,3 +246,37 @@ def test_a_step_is_answered_before_the_other_tabs_next_play_turns() -> None:
     between, s = asyncio.run(scenario())
     assert between <= 2  # the slice in flight (and its frame), never a round of the other tabs
     assert s.busy == 0 and s.playing == 0 and s.waiting == (0, 0)  # closed tabs leave nothing behind
+
+
+def test_a_step_stays_interactive_for_its_first_slices_then_yields() -> None:
+    """A step whose epoch needs many slices: the first STEP_SLICES are interactive, the rest play-lane."""
+
+    async def scenario() -> tuple[list[bool], list[dict]]:
+        s = Scheduler(workers=1, target=0.0)  # a play slice is one step
+        lanes: list[bool] = []
+        acquire = s.acquire
+
+        async def logged(interactive: bool) -> None:
+            lanes.append(interactive)
+            await acquire(interactive)
+
+        s.acquire = logged  # type: ignore[method-assign]
+        frames: list[dict] = []
+
+        async def send(text: str) -> None:
+            frames.append(json.loads(text))
+
+        tab = Session(send, scheduler=s)
+        await tab.receive(json.dumps({"type": "init"}))
+        assert tab.trainer is not None
+        next(c for c in tab.trainer.callbacks if isinstance(c, EpochSlicer)).budget = 0.0  # a slice is one step
+        lanes.clear()
+        await tab.receive(json.dumps({"type": "step"}))
+        await tab.close()
+        return lanes, frames
+
+    lanes, frames = asyncio.run(scenario())
+    steps = frames[-1]["steps"]
+    assert frames[-1]["type"] == "frame" and frames[-1]["epoch"] == 1 and steps > STEP_SLICES
+    # one slice per step, and one that ends the epoch (it parks after its last step too)
+    assert lanes == [True] * STEP_SLICES + [False] * (steps + 1 - STEP_SLICES)

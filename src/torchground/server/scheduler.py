@@ -44,12 +44,16 @@ from collections.abc import AsyncIterator, Iterator
 
 from torchground.server.slices import SLICE_SECONDS
 
-__all__ = ["Scheduler", "SessionWork", "MIN_SLICE_SECONDS", "MAX_STREAK", "PROGRESS_FRAME_SECONDS", "usable_cpus"]
+__all__ = ["Scheduler", "SessionWork", "MIN_SLICE_SECONDS", "MAX_STREAK", "PROGRESS_FRAME_SECONDS", "STEP_SLICES", "usable_cpus"]
 
 #: Shortest budget of a play slice, however many sessions play (a slice still ends at a step).
 MIN_SLICE_SECONDS = 0.005
 #: Interactive turns given in a row while play waits before play gets the next one.
 MAX_STREAK = 4
+#: Slices of a ``step`` served as interactive work (a busy CPU may need several for a small
+#: epoch); the rest of a longer epoch goes in the play lane, so a slow spec's step cannot hold
+#: the interactive lane.
+STEP_SLICES = 10
 #: While playing, a slice that ends mid-epoch sends a frame if the last one is at least this
 #: old (a playing tab's share of the CPU goes to training, not to frames nobody can see).
 PROGRESS_FRAME_SECONDS = 0.1

@@ -40,7 +40,7 @@ from torchground.server.bundles import BundleStore, bundle_name, make_bundle
 from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
 from torchground.server.protocol import MAX_EDIT_VALUE
 from torchground.server.rows import CompactRows
-from torchground.server.scheduler import PROGRESS_FRAME_SECONDS, Scheduler, SessionWork
+from torchground.server.scheduler import PROGRESS_FRAME_SECONDS, STEP_SLICES, Scheduler, SessionWork
 from torchground.server.slices import EpochSlicer
 from torchground.server.uploads import check_data_file
 from torchground.server.urlstate import Edit, UrlState, parse_query, set_changes, to_query, view_value, VIEW_OPTIONS
@@ -203,12 +203,12 @@ class Session:
     async def _step(self, msg: Any) -> None:
         """The rest of the current epoch (or a whole one), slice by slice; a later pause stops it."""
         self.running = False
-        stamp, first = self._stamp, True
-        while self._paused_at <= stamp:  # the first slice is what the user waits for; the rest yield to others
-            async with self._work.lane(interactive=first):
+        stamp, slices = self._stamp, 0
+        while self._paused_at <= stamp:  # the user waits for the first slices; a long epoch's rest yields to others
+            async with self._work.lane(interactive=(first := slices < STEP_SLICES)):
                 if await self._advance(background=not first):
                     return
-            first = False
+            slices += 1
 
     async def _reset(self, msg: Any) -> None:
         assert self.spec is not None
