@@ -2,7 +2,8 @@
 
 The page keeps its whole state in the query (``docs/serve-protocol.md``, "URL state"):
 every spec field under its own name in the CLI's text form (``hidden=4,2``,
-``features=x1,x2``, ``batch_size=full``, ``optimizer_args=momentum=0.9;nesterov=true``),
+``features=x1,x2``, ``batch_size=full``, ``optimizer_args=momentum=0.9;nesterov=true``,
+``scheduler_args=step_size=5;gamma=0.5``),
 ``edits`` (weight edits ``param:row[:col]:value`` separated by ``;``) and the page's
 view options (:data:`VIEW_OPTIONS`: ``discretize``, ``show_test``, ``lang``, …). Fields
 left out keep the server's defaults (:data:`DEFAULT_SPEC`, the Playground's: a 4-2
@@ -157,14 +158,19 @@ def format_value(value: Any, name: str = "") -> str:
 def _opt_text(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)  # keeps the ".", so it reads back as a float
-    if isinstance(value, (tuple, list)):
-        return ",".join(repr(float(v)) for v in value)
+    if isinstance(value, (tuple, list)):  # read back as floats whatever their form: whole ones as 2, not 2.0
+        return ",".join(format_value(float(v)) for v in value)
     return format_value(value)
 
 
+#: Spec fields that are tables of settings, written ``NAME=VALUE;NAME=VALUE`` (the CLI's
+#: ``--opt`` / ``--sched`` forms), with the message key of a malformed one.
+_SETTINGS_FIELDS = {"optimizer_args": "server.url.bad_opt", "scheduler_args": "server.url.bad_sched"}
+
+
 def _spec_value(name: str, text: str) -> Any:
-    if name == "optimizer_args":
-        return _parse_opt_args(text)
+    if name in _SETTINGS_FIELDS:
+        return _parse_opt_args(text, _SETTINGS_FIELDS[name])
     if name == "tf_playground_view":  # ``showTestData=true;x_hide=true``: the spec checks names and values
         items = [s for s in text.split(";") if s.strip()]
         if any("=" not in s for s in items):
@@ -176,7 +182,7 @@ def _spec_value(name: str, text: str) -> Any:
 
 
 def set_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
-    """The spec changes of a ``set`` message, ``optimizer_args`` given as text read here.
+    """The spec changes of a ``set`` message, ``optimizer_args`` / ``scheduler_args`` given as text read here.
 
     The page sends optimiser settings as it shows them, in the URL's text form
     (``momentum=0.9;betas=0.9,0.99``), so that it holds no parser of its own; a dict is
@@ -186,15 +192,16 @@ def set_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     {'lr': 0.1, 'optimizer_args': {'momentum': 0.9, 'nesterov': True}}
     """
     out = dict(changes)
-    if isinstance(out.get("optimizer_args"), str):
-        out["optimizer_args"] = _parse_opt_args(out["optimizer_args"])
+    for name, error_key in _SETTINGS_FIELDS.items():
+        if isinstance(out.get(name), str):
+            out[name] = _parse_opt_args(out[name], error_key)
     return out
 
 
-def _parse_opt_args(text: str) -> dict[str, Any]:
-    """``momentum=0.9;betas=0.9,0.99;nesterov=true`` → a dict (the CLI's ``--opt`` forms)."""
+def _parse_opt_args(text: str, error_key: str = "server.url.bad_opt") -> dict[str, Any]:
+    """``momentum=0.9;betas=0.9,0.99;nesterov=true`` → a dict (the CLI's ``--opt`` / ``--sched`` forms)."""
     items = [s.strip() for s in text.split(";") if s.strip()]
-    return parse_optimizer_args(items, error_key="server.url.bad_opt")
+    return parse_optimizer_args(items, error_key=error_key)
 
 
 def _parse_edits(text: str) -> tuple[Edit, ...]:
