@@ -51,6 +51,8 @@ def test_the_grid_view_plays_refuses_and_opens_a_tile(chromium: Any, base_url: s
         pg.wait_for_function("window.__tg.grid.tiles === 64 && window.__tg.grid.framesDrawn > 0", timeout=30_000)
         assert tab.by("grid-view").is_visible() and tab.by("output-map").is_hidden()
         assert tab.by("grid-tile").count() == 64
+        assert tab.by("grid-field-1").locator("option:checked").text_content() == t("web.grid_field_lr", "en")
+        assert tab.by("grid-field-2").locator("option:checked").text_content() == t("web.grid_field_init_seed", "en")
         assert tab.by("grid-tile").nth(42).get_attribute("title") == "lr = 0.3, init_seed = 2"
         before = _tile_pixels(pg, 42)
 
@@ -97,6 +99,7 @@ def test_the_grid_view_plays_refuses_and_opens_a_tile(chromium: Any, base_url: s
         tab.by("grid-open").click()
         pg.wait_for_function("window.__tg.grid.tiles === 64 && window.__tg.grid.framesDrawn > 0", timeout=30_000)
         assert tab.by("grid-build").text_content() == t("web.grid_build", "ja")
+        assert tab.by("grid-field-1").locator("option:checked").text_content() == t("web.grid_field_lr", "ja")
         assert tab.by("grid-loss").nth(0).text_content().startswith(t("web.grid_loss_test", "ja"))
         assert pg.evaluate("window.__tg.grid.epoch") == 0  # a new grid
         tab.by("grid-play").click()

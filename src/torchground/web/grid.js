@@ -11,7 +11,7 @@ import { t } from "./i18n.js";
 const ICON_PLAY = '<svg viewBox="0 0 24 24" fill="currentColor" aria-hidden="true"><path d="M8 5l11 7-11 7z"/></svg>';
 const ICON_PAUSE = '<svg viewBox="0 0 24 24" fill="currentColor" aria-hidden="true"><path d="M7 5h3.5v14H7zM13.5 5H17v14h-3.5z"/></svg>';
 const NOT_FINITE = { inf: "∞", "-inf": "−∞", nan: "NaN" };
-const POINTS_PX = 96; // a tile's points are drawn at this many CSS pixels
+const TILE_PX = 112; // a tile's picture, in CSS pixels (its canvas holds that many device pixels)
 
 function el(tag, attrs = {}, children = []) {
   const node = document.createElement(tag);
@@ -77,9 +77,11 @@ export class GridView {
   _mount() {
     for (const [n, def] of [["1", "lr"], ["2", "init_seed"]]) {
       const select = this._by(`grid-field-${n}`);
-      if (n === "2") select.append(el("option", { value: "", "data-i18n": "web.grid_nothing" }));
+      // labelled now (the page's labels are already in) and again by applyLabels on a language switch
+      if (n === "2") select.append(el("option", { value: "", "data-i18n": "web.grid_nothing", text: t("web.grid_nothing") }));
       for (const name of Object.keys(this.fields)) {
-        select.append(el("option", { value: name, "data-i18n": `web.grid_field_${name}` }));
+        const key = `web.grid_field_${name}`;
+        select.append(el("option", { value: name, "data-i18n": key, text: t(key) }));
       }
       select.value = def in this.fields ? def : "";
       const values = this._by(`grid-values-${n}`);
@@ -167,14 +169,17 @@ export class GridView {
     const cols = second ? second.values.length : Math.min(msg.tiles.length, 8);
     box.style.setProperty("--cols", String(cols));
     this._by("grid-count").textContent = t("web.grid_count", { n: msg.tiles.length });
+    const side = Math.round(TILE_PX * (window.devicePixelRatio || 1));
     this.tiles = msg.tiles.map((tile, i) => {
-      const map = el("canvas", { class: "grid-map" });
-      const dots = el("canvas", { class: "grid-points" });
+      // one canvas on screen per tile: the map (drawn small, then scaled) and the points over it,
+      // so the browser composites one layer per tile, not two
+      const map = el("canvas", { class: "grid-map", width: String(side), height: String(side) });
+      const dots = el("canvas", { width: String(side), height: String(side) });
       const loss = el("span", { class: "grid-loss", "data-testid": "grid-loss" });
       const label = Object.values(tile.setting).join(" · ");
       const title = Object.entries(tile.setting).map(([k, v]) => `${k} = ${v}`).join(", ");
       const node = el("div", { class: "grid-tile", "data-testid": "grid-tile", "data-index": String(i), role: "button", tabindex: "0", title }, [
-        el("div", { class: "grid-heat" }, [map, dots]),
+        el("div", { class: "grid-heat" }, [map]),
         el("span", { class: "grid-label", text: label }),
         loss,
       ]);
@@ -185,7 +190,9 @@ export class GridView {
       });
       box.append(node);
       this._drawPoints(dots, msg.points[tile.data], msg.box, msg.problem);
-      return { heat: new HeatMap(map), loss, node };
+      const ctx = map.getContext("2d", { alpha: false });
+      ctx.imageSmoothingEnabled = true;
+      return { heat: new HeatMap(document.createElement("canvas")), ctx, dots, side, loss, node };
     });
     this._by("grid-axes").textContent = [first, second].filter(Boolean).map((a) => t(`web.grid_field_${a.field}`)).join(" × ");
     this.stats.tiles = this.tiles.length;
@@ -210,9 +217,7 @@ export class GridView {
 
   _drawPoints(canvas, points, box, problem) {
     const ratio = window.devicePixelRatio || 1;
-    const n = Math.round(POINTS_PX * ratio);
-    canvas.width = n;
-    canvas.height = n;
+    const n = canvas.width;
     const ctx = canvas.getContext("2d");
     const [x0, x1, y0, y1] = box;
     const r = Math.max(1, 1.4 * ratio);
@@ -251,6 +256,8 @@ export class GridView {
     const diverged = new Set(f.diverged);
     this.tiles.forEach((tile, i) => {
       tile.heat.drawBytes(f.size, bytes, i * cells);
+      tile.ctx.drawImage(tile.heat.canvas, 0, 0, tile.side, tile.side);
+      tile.ctx.drawImage(tile.dots, 0, 0);
       const text = diverged.has(i) ? `${t("web.grid_diverged")} · ${fmtLoss(f.losses[i])}` : `${lossName} ${fmtLoss(f.losses[i])}`;
       if (tile.loss.textContent !== text) tile.loss.textContent = text; // no layout for a text that stayed
       tile.node.classList.toggle("diverged", diverged.has(i));
