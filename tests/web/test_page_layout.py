@@ -165,7 +165,7 @@ def test_item1_data_network_and_output_are_in_view_together(tab: Tab) -> None:
         b = boxes(tab)
         assert b["data"]["right"] <= b["net"]["x"] and b["net"]["right"] <= b["output"]["x"], b  # three columns
         assert b["output"]["right"] <= width and no_sideways_scroll(tab), b
-        assert in_view(b["map"], width, height), b  # the whole output map on the first screen
+        assert in_view(b["map"], width, height) and in_view(tab.box("loss-test"), width, height), b  # map and losses on the first screen
         assert in_view(b["picker"], width, height), b  # the data sets
         for node in ("neuron-1-0", "output-node"):
             assert in_view(tab.box(node), width, height), node  # and the network, up to its output
@@ -182,6 +182,7 @@ def test_item1_at_1024x640_on_a_tablet_and_in_japanese_at_every_width(tab: Tab) 
         assert b["data"]["right"] <= b["net"]["x"] and b["net"]["right"] <= b["output"]["x"], b
         assert in_view(b["map"], width, height) and in_view(b["picker"], width, height), b
         assert in_view(tab.box("neuron-1-0"), width, height) and in_view(tab.box("output-node"), width, height)
+        assert in_view(tab.box("loss-test"), width, height)  # and the loss numbers above the map
         shot(tab, "1-layout", lang, width, height)
     # the screens of laptops and desktops, in the wider language: the whole output map beside the network
     for width, height in ((1280, 720), (1366, 768), (1536, 864), (1920, 1080)):
@@ -189,6 +190,7 @@ def test_item1_at_1024x640_on_a_tablet_and_in_japanese_at_every_width(tab: Tab) 
         frames_settled(page)
         b = boxes(tab)
         assert in_view(b["map"], width, height) and in_view(tab.box("output-node"), width, height), (width, height, b)
+        assert in_view(tab.box("loss-test"), width, height), (width, height)
         assert all(in_view(t.bounding_box(), width, height) for t in page.locator(".heat .tick").all()), (width, height)
     # a tablet in portrait: data beside the whole network, the output right below it, one scroll away
     for lang, width, height in combinations(tab, [("ja", 768, 1024)]):
