@@ -92,6 +92,10 @@ class NotebookPage:
 
     def __init__(self, page: Any, url: str) -> None:
         self.page = page
+        #: uncaught errors of the page and its frames, and console errors: said when a wait fails
+        self.errors: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(f"{exc}"))
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
         page.goto(url)
         self.cells = page.locator(".jp-Notebook .jp-Cell")
         self.cells.first.wait_for(timeout=_WAIT_MS)

@@ -2,7 +2,8 @@
 Chromium (Playwright): a cell makes the widget (in Japanese), Play in the widget trains in the
 kernel (the epoch counter rises, the loss falls), a CSV file chosen in the widget's upload
 input reaches the kernel as the data, and a setting changed from the next cell shows in the
-widget. One server and one browser page per app."""
+widget; running the first cell again replaces the output, and the old widget stops training.
+One server and one browser page per app."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ if not CHROMIUM.exists():
 CELLS = [
     'import torchground as tg\nw = tg.Playground(dataset="xor", hidden=(4,), lr=0.1, lang="ja", height=820)\nw',
     'w.set(lr=0.3)\nprint("tg:", w.spec.dataset, w.spec.classes, w.spec.lr)',
+    'old = w\nold.play()\nprint("tg-playing:", old.running)',
+    # the kernel's thread waits here; the widget's own thread is the one that pauses it
+    'import time\nfor _ in range(600):\n    if not old.running:\n        break\n    time.sleep(0.1)\nprint("tg-old:", old.running)',
 ]
 #: three classes, as a learner's own file might hold them
 THREE = "x1,x2,label\n" + "".join(
@@ -45,10 +49,10 @@ def notebook(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             browser.close()
 
 
-def _wait(pred: Any, what: str) -> None:
+def _wait(nb: NotebookPage, pred: Any, what: str) -> None:
     deadline = time.monotonic() + 120
     while not pred():
-        assert time.monotonic() < deadline, what
+        assert time.monotonic() < deadline, f"{what}; errors in the page: {nb.errors}"
         time.sleep(0.25)
 
 
@@ -57,7 +61,7 @@ def test_the_widget_trains_uploads_and_follows_python(notebook: tuple[str, Noteb
     nb.run(0)
     widget, frame = nb.widget()
     loss = widget.locator('[data-testid="loss-train"]')
-    _wait(lambda: loss.text_content() not in ("–", ""), "no frame from the kernel")
+    _wait(nb, lambda: loss.text_content() not in ("–", ""), "no frame from the kernel")
     first = float(loss.text_content())
     assert widget.locator('[data-i18n="web.data"]').text_content() == "データ"  # the widget's language
 
@@ -66,7 +70,7 @@ def test_the_widget_trains_uploads_and_follows_python(notebook: tuple[str, Noteb
 
     play = widget.locator('[data-testid="play"]')
     play.click()
-    _wait(lambda: epoch() >= 20, "playing did not train")
+    _wait(nb, lambda: epoch() >= 20, "playing did not train")
     play.click()  # pause
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     nb.page.screenshot(path=str(ARTIFACTS / f"jupyter-{app}-widget.png"), full_page=True)
@@ -84,3 +88,10 @@ def test_the_widget_trains_uploads_and_follows_python(notebook: tuple[str, Noteb
     assert "tg: csv 3 0.3" in nb.output(1, "tg:")
     frame.wait_for_function("window.__tg.spec.lr === 0.3", timeout=60_000)
     assert widget.locator('[data-testid="lr"]').input_value() == "0.3"
+
+    # closing the output stops its training: the first cell run again replaces it
+    nb.run(2)
+    assert "tg-playing: True" in nb.output(2, "tg-playing:")
+    nb.run(0)
+    nb.run(3)
+    assert "tg-old: False" in nb.output(3, "tg-old:")

@@ -129,6 +129,7 @@ class Playground(anywidget.AnyWidget):
     def play(self) -> None:
         """Train on, an epoch per frame, until :meth:`pause` (the page shows it)."""
         self._run({"type": "play"})
+        self.running = self._session.running  # now, not at the first frame
 
     def pause(self) -> None:
         """Stop training at the next step boundary, and return once it has stopped."""
