@@ -326,6 +326,7 @@ def test_item6_link_card_and_an_edit_after_epoch_0(tab: Tab) -> None:
 
 
 # --- 7: the loss chart; honest numbers after a divergence --------------------------------------
+@pytest.mark.slow
 def test_item7_loss_chart_and_the_numbers_after_a_divergence(tab: Tab) -> None:
     # Spiral's losses stay near 0.5: a y axis from 0 would draw them as a flat line.
     page = tab.open("lang=en&dataset=spiral")
@@ -406,6 +407,7 @@ def test_item8_labels_features_header_discretize_ticks_and_the_new_weights_butto
 
 
 # --- 3: a server that goes and comes back (last: it leaves the server with a new token) ---------
+@pytest.mark.slow
 def test_item3_a_server_that_goes_and_comes_back(tab: Tab, server: RestartableServer) -> None:
     page = tab.open("lang=en&dataset=xor&hidden=3")
     assert "token=" not in page.url and "dataset=xor" in page.url  # links a user copies never carry the token
