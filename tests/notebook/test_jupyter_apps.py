@@ -1,6 +1,6 @@
 """The widget in real Jupyter front ends, JupyterLab 4 and Notebook 7, each headless in Debian's
 Chromium (Playwright): a cell makes the widget (in Japanese), Play in the widget trains in the
-kernel (the epoch counter rises, the loss falls), a CSV file chosen in the widget's upload
+kernel (the epoch counter rises, the loss falls), the graph and code tabs show, a CSV file chosen in the widget's upload
 input reaches the kernel as the data, and a setting changed from the next cell shows in the
 widget; running the first cell again replaces the output, and the old widget stops training.
 One server and one browser page per app."""
@@ -75,6 +75,12 @@ def test_the_widget_trains_uploads_and_follows_python(notebook: tuple[str, Noteb
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     nb.page.screenshot(path=str(ARTIFACTS / f"jupyter-{app}-widget.png"), full_page=True)
     assert float(loss.text_content()) < first
+
+    # the autograd graph (Graphviz: a module the page asks the kernel for on first use) and the code
+    widget.locator('[data-testid="graph-tab"]').click()
+    widget.locator('[data-testid="graph-svg"]').wait_for(timeout=120_000)
+    widget.locator('[data-testid="code-tab"]').click()
+    _wait(nb, lambda: "class Net" in (widget.locator('[data-testid="code-text"]').text_content() or ""), "no code")
 
     # the learner's own file, chosen in the widget: its bytes travel over the widget's channel
     csv = tmp_path / "three.csv"

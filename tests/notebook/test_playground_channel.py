@@ -196,3 +196,23 @@ def test_a_view_that_opens_joins_the_session_as_it_is(widgets):
     assert frame["epoch"] == 3
     assert w.epoch == 3 and len(w.history) == 3
     assert all((a == b).all() for a, b in zip(weights, w.model.parameters()))
+
+
+def test_large_modules_are_sent_when_the_page_asks(widgets):
+    """Graphviz (web/vendor/) is not in every widget's files: the page's first use asks for it."""
+    import re
+
+    from torchground.notebook.playground import WEB
+
+    w = widgets()
+    assert not any(name.startswith("vendor/") for name in w.files)
+    # the page reaches them only by a dynamic import("./vendor/…"), which widget.js turns into a request
+    for name, text in w.files.items():
+        if name.endswith(".js") and name != "widget.js":
+            assert not re.search(r"""from\s+["']\./vendor/""", text), name
+    sent = _listen(w)
+    w._from_page(w, {"kind": "file", "name": "vendor/viz-standalone.js"}, [])  # answered at once
+    for other in ("app.js", "../notebook/playground.py", "/etc/passwd", None):  # only the modules sent on demand
+        w._from_page(w, {"kind": "file", "name": other}, [])
+    assert [m["name"] for m in sent if m.get("kind") == "file"] == ["vendor/viz-standalone.js"]
+    assert sent[0]["text"] == (WEB / "vendor" / "viz-standalone.js").read_text(encoding="utf-8")

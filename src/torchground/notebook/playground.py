@@ -57,14 +57,18 @@ __all__ = ["Playground"]
 WEB = Path(str(resources.files("torchground"))) / "web"
 #: Files of web/ the widget sends to its page: the page's modules, its HTML and style (not the widget's own module).
 _PAGE_SUFFIXES = (".js", ".html", ".css")
+#: Folders of web/ whose modules the page imports on first use: sent when it asks (Graphviz is large).
+_ON_DEMAND = ("vendor/",)
 _TIMEOUT_S = 600.0
 
 
-def _page_files() -> dict[str, str]:
+def _page_files(on_demand: bool = False) -> dict[str, str]:
+    """The page's files (``on_demand``: the modules sent only when the page asks for them)."""
     return {
-        str(p.relative_to(WEB)): p.read_text(encoding="utf-8")
+        name: p.read_text(encoding="utf-8")
         for p in sorted(WEB.rglob("*"))
         if p.is_file() and p.suffix in _PAGE_SUFFIXES and p.name != "widget.js"
+        and (name := p.relative_to(WEB).as_posix()).startswith(_ON_DEMAND) == on_demand
     }
 
 
@@ -261,6 +265,11 @@ class Playground(anywidget.AnyWidget):
             if content.get("binary") and buffers:  # a file the page posts: its bytes are the message's buffer
                 body = bytes(buffers[0])
             asyncio.run_coroutine_threadsafe(self._fetch(content, body), self._loop)
+        elif kind == "file":  # a module the page imports on first use
+            name = content.get("name")
+            text = _page_files(on_demand=True).get(name) if isinstance(name, str) else None
+            if text is not None:
+                self.send({"kind": "file", "name": name, "text": text})
         elif kind == "view" and isinstance(content.get("view"), str):
             self._views.add(content["view"])
         elif kind == "closed":  # an output went away: training stops once none shows it

@@ -10,9 +10,12 @@
 // body, binary} → {kind: "fetch", id, status, body, type}, where a file the page posts (an
 // uploaded CSV, a saved session: an ArrayBuffer) travels as the message's binary buffer
 // (binary: true, body: null); {kind: "view", view} when a view opens and {kind: "closed",
-// view} when it goes (the kernel pauses once no view shows the playground).
+// view} when it goes (the kernel pauses once no view shows the playground). Large modules
+// the page imports on first use (vendor/: Graphviz) are not in `files`: the page's
+// `import("./vendor/x.js")` asks for them then, {kind: "file", name} → {kind: "file", name, text}.
 
 const MODULE = /(["'])\.\/([\w./-]+\.js)\1/g;
+const DYNAMIC = /import\((["'])\.\/([\w./-]+\.js)\1\)/g;
 
 /** Blob URLs of every module, each with its "./x.js" imports pointing at the others' URLs. */
 function moduleUrls(files) {
@@ -23,7 +26,9 @@ function moduleUrls(files) {
     if (making.has(name) || !(name in files)) return null;
     making.add(name);
     const dir = name.includes("/") ? name.slice(0, name.lastIndexOf("/") + 1) : "";
-    const text = files[name].replace(MODULE, (m, q, rel) => {
+    // a module imported on first use that Python did not send: asked for then (window.__tgImport)
+    const lazy = files[name].replace(DYNAMIC, (m, q, rel) => (dir + rel in files ? m : `window.__tgImport(${JSON.stringify(dir + rel)})`));
+    const text = lazy.replace(MODULE, (m, q, rel) => {
       const url = make(dir + rel);
       return url ? `${q}${url}${q}` : m;
     });
@@ -39,7 +44,19 @@ function pageHtml(files, urls, lang) {
   const boot = `<script>
     window.__tgEmbedded = ${JSON.stringify({ lang })};
     const pending = new Map();
+    const modules = new Map(); // name → the import of a module asked for on first use
+    const asked = new Map(); // name → resolves with its blob URL
     let next = 0;
+    window.__tgImport = (name) => {
+      if (!modules.has(name)) {
+        const url = new Promise((resolve) => {
+          asked.set(name, resolve);
+          parent.postMessage({ tg: "file", name }, "*");
+        });
+        modules.set(name, url.then((u) => import(u)));
+      }
+      return modules.get(name);
+    };
     window.__tgBridge = { handlers: [], send(text) { parent.postMessage({ tg: "ws", text }, "*"); } };
     const plainFetch = window.fetch.bind(window);
     window.fetch = async (input, init = {}) => {
@@ -57,6 +74,10 @@ function pageHtml(files, urls, lang) {
     window.addEventListener("message", (event) => {
       const msg = event.data || {};
       if (msg.tg === "ws") for (const fn of window.__tgBridge.handlers) fn(msg.text);
+      if (msg.tg === "file" && asked.has(msg.name)) {
+        asked.get(msg.name)(msg.url);
+        asked.delete(msg.name);
+      }
       if (msg.tg === "fetch" && pending.has(msg.id)) {
         pending.get(msg.id)(new Response(msg.body, { status: msg.status, headers: { "content-type": msg.type } }));
         pending.delete(msg.id);
@@ -88,10 +109,15 @@ function render({ model, el }) {
       const head = { kind: "fetch", id: msg.id, method: msg.method, path: msg.path, body: binary ? null : msg.body, binary };
       model.send(head, undefined, binary ? [msg.body] : []);
     }
+    if (msg.tg === "file") model.send({ kind: "file", name: msg.name });
   };
   const fromKernel = (msg) => {
     if (msg.kind === "ws") toPage({ tg: "ws", text: msg.text });
     if (msg.kind === "fetch") toPage({ tg: "fetch", id: msg.id, status: msg.status, body: msg.body, type: msg.type });
+    if (msg.kind === "file" && typeof msg.text === "string") {
+      urls[`file:${msg.name}`] ??= URL.createObjectURL(new Blob([msg.text], { type: "text/javascript" }));
+      toPage({ tg: "file", name: msg.name, url: urls[`file:${msg.name}`] });
+    }
   };
   window.addEventListener("message", fromPage);
   model.on("msg:custom", fromKernel);
