@@ -377,7 +377,6 @@ class Spec(BaseModel):
             scheduler = getattr(self, "scheduler", None)
             for field, value, needed, wrong in (
                 ("scheduler", scheduler, "-", scheduler is not None),
-                ("classes", getattr(self, "classes", None), "2", (getattr(self, "classes", None) or 2) > 2),
                 ("optimizer", self.optimizer, "sgd", self.optimizer != "sgd"),
                 ("optimizer_args", fmt(self.optimizer_args), "-", bool(self.optimizer_args)),
                 ("weight_decay", self.weight_decay, 0, bool(self.weight_decay)),

@@ -201,7 +201,7 @@ def test_work_and_class_refusals_name_the_numbers() -> None:
     assert info.value.key == "grid.too_much_work" and info.value.params["steps"] > GRID_MAX_STEPS
     with pytest.raises(TorchgroundError) as info:
         GridRun(DEFAULT_SPEC.replace(dataset="spiral-k"), [("lr", "0.1, 1")])
-    assert info.value.key == "grid.classes" and info.value.params["classes"] == 3
+    assert info.value.key == "classes.two_only" and info.value.params["classes"] == 3
     with pytest.raises(TorchgroundError) as info:
         GridRun(DEFAULT_SPEC, [("lr", "0.1, 1")]).pick(2)
     assert info.value.key == "grid.no_tile"

@@ -103,6 +103,13 @@ def resolve_data(spec: Any, set_field: Callable[[Any, str, Any], None]) -> Datas
     if spec.classes is not None and (spec.class_names is None or len(spec.class_names) != spec.classes):
         raise _refuse("class_names", ", ".join(spec.class_names or ()), "classes.bad_names", classes=spec.classes, found=len(spec.class_names or ()))
     multi = (spec.classes or 2) > 2
+    seed, loop = getattr(spec, "tf_playground_seed", None), getattr(spec, "training_loop", None)
+    if multi and (seed is not None or loop == "tf-playground"):  # before the loss TensorFlow Playground's settings chose
+        field, value = ("tf_playground_seed", seed) if seed is not None else ("training_loop", loop)
+        raise _refuse(field, value, "classes.two_only", where=Text("classes.where.tfpg"), classes=spec.classes,
+                      instead=Text("classes.instead.tfpg"))  # the one K-class refusal (classes.two_only)
+    if seed is not None and spec.dataset == CSV:
+        raise _refuse("tf_playground_seed", seed, "classes.tfpg_two_classes")
     if spec.loss is None:
         set_field(spec, "loss", "crossentropy" if multi else "mse")
     fits = "multiclass" in LOSSES.get(spec.loss).info["problems"]
@@ -115,8 +122,6 @@ def resolve_data(spec: Any, set_field: Callable[[Any, str, Any], None]) -> Datas
             set_field(spec, "output_activation", "identity")
         elif spec.output_activation != "identity":
             raise _refuse("output_activation", spec.output_activation, "classes.output_identity", classes=spec.classes)
-    if getattr(spec, "tf_playground_seed", None) is not None and (spec.dataset == CSV or multi):
-        raise _refuse("tf_playground_seed", spec.tf_playground_seed, "classes.tfpg_two_classes")
     return info
 
 

@@ -37,6 +37,7 @@ from torchground.engine.epoch import epoch_stats, gather, split_steps, stat_name
 from torchground.engine.stacked import StackedGroup, check_supported
 from torchground.engine.sweep.runner import group_specs
 from torchground.errors import TorchgroundError
+from torchground.i18n import Text
 from torchground.data.features import feature_matrix
 from torchground.server.frames import data_view, metric_values
 from torchground.server.grid_axes import GRID_MAP_SIZE, GRID_MAX_STEPS, grid_settings
@@ -85,8 +86,9 @@ class GridRun:
                 if exc.key != "engine.unsupported":
                     raise
                 raise TorchgroundError("grid.unsupported", **exc.params) from None
-            if (spec.classes or 2) > 2:
-                raise TorchgroundError("grid.classes", classes=spec.classes)
+            if (spec.classes or 2) > 2:  # the one K-class refusal (classes.two_only), said for the grid view
+                raise TorchgroundError("classes.two_only", where=Text("classes.where.grid"), classes=spec.classes,
+                                       instead=Text("classes.instead.grid"))
         indices = group_specs(self.specs)
         steps = sum(len(step_shapes(1, self.specs[g[0]].n_train, _batch(self.specs[g[0]]))) for g in indices)
         if steps > GRID_MAX_STEPS:
