@@ -14,6 +14,15 @@ Parts (``--part``, default ``one,many``):
   (``compile=True``: the fused C steps, and Inductor's alone), once with one shared batch order and once
   with a distinct shuffle seed per model. Runs alternate; medians reported; validation
   on all models every epoch is included, as the trainer does it.
+* ``default`` — what a user gets without flags (``train --engine fast``, plain ``sweep``:
+  the fused C kernel where it covers the group, else the eager engine), side by side with
+  the plain ``DataLoader`` loop, the engine with ``--no-fused`` and, with ``--tfpg FOLDER``
+  (TF Playground's ``nn.js``, see ``bench/tfpg_node.py``), TF Playground's own engine in
+  node: one model, the curriculum recipe (training only, as above); then ``run_sweep`` of
+  M models 2-8-8-1 (default 1024, one batch order) over its whole run (grouping, data,
+  the kernel's build, epochs, results; the specs made before the clock starts), each in
+  a fresh process: on a cold kernel cache (an empty ``$TORCHGROUND_CACHE``), warm, and
+  warm over ``--long-epochs`` (default 200), and with ``--no-fused``.
 * ``gpu``  — M models (default 100 000) on ``--device`` (cuda): model-steps/s of the
   engine with and without CUDA graphs and compiled (the fused Triton kernels, unrolled
   and tiled, of :mod:`torchground.engine.kernels.triton_steps` — on the CPU the fused C steps —,
@@ -21,7 +30,8 @@ Parts (``--part``, default ``one,many``):
   training one model on the same device (model-steps/s = its steps/s), and the largest
   loss difference of each to the eager engine. ``bench/gpu.sh`` runs this part.
 
-    python bench/engine.py [--part one,many,gpu] [--epochs N] [--models M] [--repeats R] [--device cuda] [--no-inductor]
+    python bench/engine.py [--part one,many,default,gpu] [--epochs N] [--models M] [--repeats R] [--device cuda] [--no-inductor]
+                           [--tfpg FOLDER] [--long-epochs N]
 """
 
 from __future__ import annotations
@@ -192,6 +202,89 @@ def part_gpu(models: int, epochs: int, device: str, inductor: bool = True) -> No
         print(f"  largest per-epoch loss difference, {label} vs eager (200 models): {worst:.2g}")
 
 
+def default_one(spec: Spec, fused: bool = True) -> tuple[float, int, list[tuple[float, float]]]:
+    """``train --engine fast`` (``fused=False``: with ``--no-fused``), timed like the plain loop."""
+    group = StackedGroup([spec], fused=fused)
+    start = time.perf_counter()
+    result = group.run()[0]
+    wall = time.perf_counter() - start
+    assert group.path == ("fused" if fused else "eager"), group.path
+    return wall, result.steps, [(r["train_loss"], r["val_loss"]) for r in result.history().rows]
+
+
+# A plain sweep in a fresh process: run_sweep's whole run; prints {"rate", "wall", "path"}.
+SWEEP = r"""
+import json, sys
+from torchground import Spec
+from torchground.engine import run_sweep
+models, epochs, fused = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+base = Spec(hidden=(8, 8), batch_size=10, epochs=epochs)
+specs = [base.replace(init_seed=i, lr=0.003 * (1 + i % 10)) for i in range(models)]
+result = run_sweep(specs, fused=fused)
+print(json.dumps({"rate": result.model_steps / result.wall_s, "wall": result.wall_s, "path": result.path}))
+"""
+
+
+def sweep_process(models: int, epochs: int, fused: bool, cache: str) -> dict:
+    import json
+    import os
+
+    env = {**os.environ, "TORCHGROUND_CACHE": cache}
+    out = subprocess.run([sys.executable, "-c", SWEEP, str(models), str(epochs), str(int(fused))], env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def part_default(models: int, epochs: int, long_epochs: int, repeats: int, tfpg: str | None) -> None:
+    import os
+    import shutil
+    import tempfile
+
+    spec = Spec(epochs=100)
+    ways = {"plain loop": lambda: plain_loop(spec), "fast --no-fused": lambda: default_one(spec, fused=False),
+            "fast (default)": lambda: default_one(spec)}
+    if tfpg:
+        from pathlib import Path
+
+        from tfpg_node import tfpg_node
+
+        ways["TF Playground, node"] = lambda: tfpg_node(Path(tfpg), spec)
+    for way in ways.values():  # warm-up: imports, the kernel build, node's JIT
+        way()
+    rates: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(repeats):  # alternate, so that all see the same machine load
+        for name, way in ways.items():
+            seconds, steps, _ = way()
+            rates[name].append(steps / seconds)
+    med = {name: statistics.median(r) for name, r in rates.items()}
+    print(f"[default] one model, curriculum recipe, 100 epochs, torch {torch.__version__}, medians of {repeats};"
+          f" load average {os.getloadavg()[0]:.1f}")
+    for name, rate in med.items():
+        tf = f"  {rate / med['TF Playground, node']:5.2f}x TF Playground (target 2x)" if tfpg else ""
+        print(f"  {name:22s}: {rate:10.0f} steps/s  {rate / med['plain loop']:6.1f}x the plain loop (target 40x){tf}")
+    warm = tempfile.mkdtemp(prefix="tg-bench-warm-")
+    sweep_process(16, 2, True, warm)  # builds this shape's kernel into the warm cache
+    rows: dict[str, list[float]] = {"cold cache, %d epochs" % epochs: [], "warm cache, %d epochs" % epochs: [],
+                                    "warm cache, %d epochs" % long_epochs: [], "--no-fused, %d epochs" % epochs: []}
+    for _ in range(repeats):
+        cold = tempfile.mkdtemp(prefix="tg-bench-cold-")
+        try:
+            got = [sweep_process(models, epochs, True, cold), sweep_process(models, epochs, True, warm),
+                   sweep_process(models, long_epochs, True, warm), sweep_process(models, epochs, False, warm)]
+        finally:
+            shutil.rmtree(cold, ignore_errors=True)
+        assert [g["path"] for g in got] == ["fused", "fused", "fused", "eager"], got
+        for row, g in zip(rows.values(), got):
+            row.append(g["rate"])
+    shutil.rmtree(warm, ignore_errors=True)
+    print(f"[default] run_sweep of {models} models 2-8-8-1, batch 10, one batch order, whole run, each in a fresh process,"
+          f" medians of {repeats}; load average {os.getloadavg()[0]:.1f}")
+    targets = {0: "1.5e6", 2: "8e6"}
+    for k, (name, row) in enumerate(rows.items()):
+        target = f"  (target {targets[k]})" if k in targets else ""
+        print(f"  {name:24s}: {statistics.median(row):10.3g} model-steps/s{target}   [{', '.join(f'{r:.3g}' for r in row)}]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", default="one,many")
@@ -200,6 +293,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda", help="device of the gpu part")
     parser.add_argument("--no-inductor", action="store_true", help="gpu part: leave out Inductor alone (its first compilation is slow)")
+    parser.add_argument("--tfpg", default=None, help="default part: a folder holding TF Playground's nn.js (bench/tfpg_node.py)")
+    parser.add_argument("--long-epochs", type=int, default=200, help="default part: epochs of the long warm sweep")
     args = parser.parse_args()
     parts = args.part.split(",")
     if len(parts) > 1:  # each part in its own process: compiled code's OpenMP threads must not slow the next part
@@ -210,6 +305,8 @@ def main() -> None:
         part_one(args.epochs or 100, args.repeats)
     if "many" in parts:
         part_many(args.models or 1024, args.epochs or 20, args.repeats)
+    if "default" in parts:
+        part_default(args.models or 1024, args.epochs or 20, args.long_epochs, args.repeats, args.tfpg)
     if "gpu" in parts:
         part_gpu(args.models or 100_000, args.epochs or 20, args.device, inductor=not args.no_inductor)
 

@@ -13,8 +13,8 @@ error, SGD lr 0.03 with L2 0.03, batch 15) runs in four ways, alternating so tha
 the same machine state; medians are reported:
 
 * ``loop`` — the curriculum's plain ``DataLoader`` loop (``bench/seed_recipe.py``);
-* ``engine`` / ``engine compiled`` — torchground's stacked engine on one model
-  (``train --engine fast``; compiled: the fused C kernel);
+* ``engine`` / ``engine --no-fused`` — torchground's stacked engine on one model
+  (``train --engine fast``: the fused C kernel by default; ``--no-fused``: its eager steps);
 * ``tfpg node`` — TensorFlow Playground's loop in node: for each training point
   ``forwardProp`` and ``backProp``, ``updateWeights`` every 15 points, and after each
   epoch the loss of the whole training and test sets, as its page does.
@@ -38,7 +38,7 @@ from pathlib import Path
 
 from torchground import Spec, make_data
 
-from engine import engine_one  # noqa: E402  (bench/ is on the path when run as a script)
+from engine import default_one  # noqa: E402  (bench/ is on the path when run as a script)
 from seed_recipe import plain_loop  # noqa: E402
 
 # The driver node runs: TF Playground's own loop (playground.ts: oneStep and getLoss) on the
@@ -115,8 +115,8 @@ def main() -> None:
     spec = Spec(epochs=args.epochs)
     ways = {
         "loop": lambda: plain_loop(spec),
-        "engine": lambda: engine_one(spec),
-        "engine compiled": lambda: engine_one(spec, compile=True),
+        "engine": lambda: default_one(spec),
+        "engine --no-fused": lambda: default_one(spec, fused=False),
         "tfpg node": lambda: tfpg_node(args.tfpg, spec),
     }
     for way in ways.values():  # warm-up: imports, the kernel build, node's JIT
