@@ -89,9 +89,12 @@ def run_steps(net: StackedNet, xs: Sequence[Tensor], ys: Sequence[Tensor], count
     return [step(x, y) for x, y in zip(xs, ys)]
 
 
-def stat_names(problem: str, sets: Sequence[str]) -> list[str]:
-    """Names of :func:`epoch_stats`' metric columns, after the step losses."""
-    per_set = ("loss", "acc") if problem == "classification" else ("loss", "rmse", "r2")
+def stat_names(problem: str, sets: Sequence[str], classes: int = 2) -> list[str]:
+    """Names of :func:`epoch_stats`' metric columns, after the step losses (K classes: each
+    set's per-class precision and recall after its accuracy, as the trainer's history has them)."""
+    per_set = ["loss", "acc"] if problem == "classification" else ["loss", "rmse", "r2"]
+    if problem == "classification" and classes > 2:
+        per_set += [f"{m}_{k}" for m in ("precision", "recall") for k in range(classes)]
     return [f"{name}_{m}" for name in ("train", *sets) for m in per_set]
 
 
@@ -141,7 +144,7 @@ def _quality(p: Tensor, y: Tensor, ax: int, sst: Tensor, classify: bool, trained
     ``p``, ``y``: 2-D outputs and labels, points along ``ax``."""
     n = p.shape[ax]
     if classify and p.ndim == 3:  # K classes: the argmax of (M, N, K) against the (M, N) class indices
-        return [((p.argmax(dim=-1) == y).sum(dim=ax, dtype=torch.float64) / n).unsqueeze(1)]
+        return [((p.argmax(dim=-1) == y).sum(dim=ax, dtype=torch.float64) / n).unsqueeze(1), *_per_class(p, y, ax)]
     if classify:
         # hits of the ±1 classes (rules.py's hit: +1 where the output is ≥ 0), element-wise over
         # the table of every model's points (not model.discretize, which reads a 2-D table as K-class rows)
@@ -155,6 +158,19 @@ def _quality(p: Tensor, y: Tensor, ax: int, sst: Tensor, classify: bool, trained
         sst = sst.to(p.dtype)
     r2 = torch.where(sst > 0, 1 - sse / sst, torch.full_like(sse, float("nan")))
     return [rmse.to(torch.float64).unsqueeze(1), r2.to(torch.float64).unsqueeze(1)]
+
+
+def _per_class(p: Tensor, y: Tensor, ax: int) -> list[Tensor]:
+    """Per-class precision and recall of K-class outputs (M, N, K) against (M, N) class indices,
+    as :func:`torchground.train.metrics.precision_recall` has them (NaN where a class has no
+    prediction / no point): two (M, K) float64 columns."""
+    ks = torch.arange(p.shape[-1], device=p.device)
+    predicted = p.argmax(dim=-1).unsqueeze(-1) == ks  # (M, N, K)
+    actual = y.long().unsqueeze(-1) == ks
+    hits = (predicted & actual).sum(dim=ax, dtype=torch.float64)  # (M, K)
+    n_pred, n_true = predicted.sum(dim=ax, dtype=torch.float64), actual.sum(dim=ax, dtype=torch.float64)
+    nan = torch.full_like(hits, float("nan"))
+    return [torch.where(n_pred > 0, hits / n_pred, nan), torch.where(n_true > 0, hits / n_true, nan)]
 
 
 def train_epoch(

@@ -4,6 +4,7 @@ final parameters and status), readable as the eager trainer's
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,7 @@ class ModelResult:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return metric_columns(self.spec.problem or "classification")
+        return metric_columns(self.spec.problem or "classification", self.spec.classes or 2)
 
     @property
     def last(self) -> dict[str, Any]:
@@ -77,13 +78,14 @@ class ModelResult:
         row: dict[str, Any] = {}
         for col, v in zip(self.columns, values.tolist()):
             empty = (col.startswith("val_") and not n_val) or (col.startswith("test_") and not n_test)
+            empty = empty or (("_precision_" in col or "_recall_" in col) and math.isnan(v))  # no prediction / point: None
             row[col] = None if empty else (int(v) if col == "epoch" else v)
         return row
 
     def history(self) -> History:
         """The eager trainer's :class:`~torchground.train.history.History` of this model."""
         h = History(self.spec.problem or "classification", classes=self.spec.classes or 2)
-        h.rows = [{**dict.fromkeys(h.columns), **self._row(v)} for v in self.metrics]  # K classes: per-class columns None
+        h.rows = [{**dict.fromkeys(h.columns), **self._row(v)} for v in self.metrics]
         h.status, h.steps, h.message, h.best_epoch = self.status, self.steps, self.message, self.best_epoch  # type: ignore[assignment]
         return h
 

@@ -191,10 +191,12 @@ class StackedGroup:
             self.lrs = np.array([self.schedule.lr(j) for j in range(M)], dtype=np.float64)
             self.net.opt.set_lr(self.lrs.tolist(), self._wds)
         self.steps = 0
-        self.columns = metric_columns(self.problem)
+        self.classes = s0.classes or 2  # K classes: per-class precision and recall columns too
+        self.columns = metric_columns(self.problem, self.classes)
         self.metrics = np.full((self.epochs, M, len(self.columns)), np.nan)
         self._set_evals()
-        self._stat_cols = np.array([self.columns.index(n) for n in stat_names(self.problem, [e[0] for e in self.evals])])
+        self._stat_cols = np.array([self.columns.index(n) for n in stat_names(self.problem, [e[0] for e in self.evals], self.classes)])
+        self._lr_col = self.columns.index("lr")  # not the last column with K classes (per-class columns follow)
         self.results: list[ModelResult | None] = [None] * M
 
     # -- the loop ---------------------------------------------------------------------------
@@ -303,7 +305,7 @@ class StackedGroup:
         row = self.metrics[epoch - 1] if whole else np.full((M, len(self.columns)), np.nan)
         row[:, 0] = epoch
         row[:, self._stat_cols] = values
-        row[:, -1] = self.lrs if whole else self.lrs[self.ids]
+        row[:, self._lr_col] = self.lrs if whole else self.lrs[self.ids]
         diverged = ok is not None
         if ok is None:
             if not whole:
