@@ -248,6 +248,7 @@ def test_item4_six_layers_of_eight_keep_the_output_reachable(tab: Tab) -> None:
     for lang, width, height in combinations(tab):
         b = boxes(tab)
         assert b["net"]["right"] <= b["output"]["x"] and b["output"]["right"] <= width and no_sideways_scroll(tab), b
+        assert in_view(b["map"], width, height), b  # the output map stays beside the network
         head = page.locator('.col-head[data-i18n="web.features"]').bounding_box()
         assert head["height"] < 24 and page.evaluate(BROKEN_LABELS) == [], head  # 入力特徴量 / Features on one line
         if width >= 1440:  # TensorFlow Playground's width: the whole network fits beside the output
