@@ -112,6 +112,10 @@ def sweep_command(
         total, settings = trials, []
     else:
         parsed = parse_grid(grid)  # its size is checked before anything is expanded
+        if not no_fused:  # the likely kernel builds while the grid is expanded (a guess: the groups ask for theirs)
+            from torchground.engine.kernels.prebuild import start_sweep_build
+
+            start_sweep_build(base, parsed.fields, len(parsed))
         shown = Console(stderr=True, highlight=False, soft_wrap=True, quiet=quiet)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=shown, disable=quiet or not shown.is_terminal, transient=True) as checking:

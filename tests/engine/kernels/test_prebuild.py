@@ -84,3 +84,23 @@ def test_warmup_without_a_compiler_says_so(cache, capsys, monkeypatch):
     monkeypatch.setattr(build_cache, "compiler", missing)
     assert main(["warmup"]) == 1
     assert "No C compiler" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fields, settings", [(("lr", "init_seed"), {"lr": (0.01, 0.1), "init_seed": range(6)}),
+                                              (("shuffle_seed",), {"shuffle_seed": range(3)})])
+def test_a_sweeps_kernel_is_guessed_before_its_specs_are_made(cache, compiles, fields, settings):
+    from itertools import product
+
+    from torchground.engine import run_sweep
+
+    base = Spec(epochs=2, n_samples=60)
+    combos = [dict(zip(settings, values)) for values in product(*settings.values())]
+    pre = prebuild.start_sweep_build(base, fields, len(combos))
+    assert pre is not None and pre.wait().error is None and compiles == ["steps"]
+    result = run_sweep([base.replace(**c) for c in combos])
+    assert result.path == "fused" and compiles == ["steps"]  # the groups found it built
+
+
+def test_no_guess_where_the_grid_may_change_the_kernel(cache):
+    assert prebuild.start_sweep_build(Spec(epochs=2), ["hidden"], 4) is None
+    assert prebuild.start_sweep_build(Spec(epochs=2, optimizer="rmsprop"), ["lr"], 4) is None  # out of scope

@@ -18,12 +18,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+import torch
+
 from torchground.engine.kernels.build_cache import library_name, private_cache
 from torchground.engine.kernels.fused_steps import FusedSteps
 from torchground.engine.net import StackedNet
 from torchground.spec import Spec
 
-__all__ = ["Prebuild", "kernel_defines", "start_build", "warm", "WARM_SHAPES"]
+__all__ = ["Prebuild", "kernel_defines", "start_build", "start_sweep_build", "warm", "WARM_SHAPES"]
 
 #: The shapes ``torchground warmup`` builds: (label, base spec, model counts). One model
 #: (``train --engine fast``) and a sweep's group (more than 8 models, one build for any
@@ -102,6 +104,33 @@ def start_build(net: StackedNet, n: int, batch: int, shared: bool, sets: int, cl
         pre.thread = threading.Thread(target=pre._run, name="torchground-kernel-build")
         pre.thread.start()
     return pre
+
+
+#: Grid fields that leave a sweep in one group of its base spec's shape (the kernel's constants
+#: do not depend on them); of these, the ones that give each model its own data or batch order.
+SAME_KERNEL = frozenset({"lr", "init_seed", "seed", "shuffle_seed", "noise", "weight_decay"})
+OWN_ORDERS = frozenset({"seed", "shuffle_seed", "noise"})
+
+
+def start_sweep_build(base: Spec, fields: Sequence[str], models: int) -> Prebuild | None:
+    """Start building the kernel that a sweep of ``models`` settings of ``base`` varying
+    ``fields`` will ask for, before its specs are made (``sweep`` starts it while the grid is
+    expanded); None where the grid may change the kernel (another field) or it does not apply."""
+    from torchground.engine.data import initial_params
+    from torchground.engine.results import split_sizes
+
+    if not set(fields) <= SAME_KERNEL or base.device not in ("cpu", "auto") or base.scheduler or base.dtype != "float32":
+        return None
+    try:
+        spec = base
+        specs = [spec] * min(models, 9)  # one model, up to 8 (one vector's width), or more
+        net = StackedNet.build(specs, initial_params(spec).unsqueeze(0).expand(len(specs), -1).contiguous(), torch.float32, "cpu")
+        n_train, n_val, n_test = split_sizes(spec)
+        batch = n_train if spec.batch_size == "full" else int(spec.batch_size)
+        shared = not set(fields) & OWN_ORDERS
+        return start_build(net, n_train, batch, shared, int(n_val > 0) + int(n_test > 0), (spec.problem or "classification") == "classification")
+    except Exception:  # a guess only: the groups build what they need themselves
+        return None
 
 
 def warm(
