@@ -25,9 +25,8 @@ import os
 import time
 from pathlib import Path
 
-from websockets.sync.client import connect
-
 from ui import CHROMIUM, LAUNCH_ARGS, TOKEN, drain, free_port, start_server
+from websockets.sync.client import connect
 
 from torchground.server.grid_axes import GRID_FIELDS
 

@@ -19,7 +19,12 @@ from torchground.errors import TorchgroundError
 from torchground.i18n import t
 from torchground.server import create_app
 from torchground.server.grid import GridRun
-from torchground.server.grid_axes import GRID_FIELDS, GRID_MAP_SIZE, GRID_MAX_MODELS, GRID_MAX_STEPS
+from torchground.server.grid_axes import (
+    GRID_FIELDS,
+    GRID_MAP_SIZE,
+    GRID_MAX_MODELS,
+    GRID_MAX_STEPS,
+)
 from torchground.server.security import COOKIE_NAME
 from torchground.server.session import Session
 from torchground.server.slices import EpochSlicer
@@ -141,7 +146,8 @@ def test_the_grid_trains_in_the_sessions_time_slices() -> None:
     async def main() -> None:
         c = Client()
         await c.ask(type="init", query="")
-        await c.ask(type="grid", axes=AXES_2x2)
+        # activations outside the fused kernel's scope: the eager steps, a pause after each
+        await c.ask(type="grid", axes=[{"field": "activation", "values": "elu, softplus"}])
         grid = c.session.grid
         grid.slicer = EpochSlicer(budget=0.0)  # every step ends its slice
         async with c.session._work:

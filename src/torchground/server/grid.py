@@ -27,25 +27,33 @@ from __future__ import annotations
 
 import base64
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
+from torchground.data.features import feature_matrix
+from torchground.engine.epoch import (
+    epoch_stats,
+    gather,
+    split_steps,
+    stat_names,
+    step_shapes,
+)
+from torchground.engine.kernels.fused_steps import FusedSteps
 from torchground.engine.net import StackedNet
-from torchground.engine.epoch import epoch_stats, gather, split_steps, stat_names, step_shapes
 from torchground.engine.stacked import StackedGroup, check_supported
 from torchground.engine.sweep.runner import group_specs
 from torchground.errors import TorchgroundError
 from torchground.i18n import Text
-from torchground.data.features import feature_matrix
 from torchground.server.frames import data_view, metric_values
 from torchground.server.grid_axes import GRID_MAP_SIZE, GRID_MAX_STEPS, grid_settings
 from torchground.server.protocol import check_caps
 from torchground.spec import Spec
 from torchground.train.run import intra_op_threads
 
-__all__ = ["GridRun", "GRID_POINTS"]
+__all__ = ["GRID_POINTS", "GridRun"]
 
 #: Training points per data set sent for the tiles (the first ones: enough to see the shape).
 GRID_POINTS = 200
@@ -59,6 +67,8 @@ class _Group:
         self.group = group
         self.inputs = inputs  # (1, R², F): the map's cells as the models' inputs
         self.which: torch.Tensor | None = None  # per model, its batch order among the distinct ones
+        self.compiled: Any = None  # the group's fused epoch (engine.kernels.dispatch.CompiledEpoch), once steady
+        self.fused = group.compile and FusedSteps.covers(group.net.models_last())  # the fused kernel covers the group
 
 
 class GridRun:
@@ -97,7 +107,7 @@ class GridRun:
         self.problem = base.problem or "classification"
         self.groups: list[_Group] = []
         for tiles in indices:
-            group = StackedGroup([self.specs[i] for i in tiles])
+            group = StackedGroup([self.specs[i] for i in tiles], fused=True)  # its kernel builds while the data are made
             self.groups.append(_Group(tiles, group, self._cells(group)))
         n = len(self.specs)
         first = self.groups[0].group
@@ -124,13 +134,24 @@ class GridRun:
         order = perms.expand(M, N) if len(perms) == 1 else perms.index_select(0, g.which)  # (M, N)
         x, y = group.data.sets["train"]
         before = net.params.clone()  # (M, P): the epoch's start, for a network that diverges
-        xs, ys = split_steps(*gather(x, y, order, B), step_shapes(M, N, B))
-        preds = []
-        for xb, yb in zip(xs, ys):
-            preds.append(net.step(xb, yb))
+        args = (group.evals, group.data.train_sst, self.problem == "classification")
+        S = len(step_shapes(M, N, B))
+        if g.fused and net.opt.steady and (g.compiled is None or g.compiled.path.value != "eager"):
+            # the whole epoch in the engine's fused kernel where it covers the group (its first
+            # epoch checked against the eager steps), else the eager steps below from then on
+            from torchground.engine.kernels.dispatch import CompiledEpoch
+
+            if g.compiled is None:
+                g.compiled = CompiledEpoch(group.device.type, fused=None, fallback="eager")
+            stats = g.compiled.run(net, x, y, order, B, *args).numpy()
             pause()
-        stats = epoch_stats(net, preds, ys, group.evals, group.data.train_sst, self.problem == "classification").numpy()
-        S = len(xs)
+        else:
+            xs, ys = split_steps(*gather(x, y, order, B), step_shapes(M, N, B))
+            preds = []
+            for xb, yb in zip(xs, ys):
+                preds.append(net.step(xb, yb))
+                pause()
+            stats = epoch_stats(net, preds, ys, *args).numpy()
         names = stat_names(self.problem, [e[0] for e in group.evals])
         values = stats[:, S:]  # (M, K)
         finite = np.isfinite(stats[:, :S]).all(axis=1) & np.isfinite(values[:, 0])

@@ -20,14 +20,15 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from torchground.engine.sweep.grid import apply_setting, parse_grid
 from torchground.errors import TorchgroundError
 from torchground.i18n import Text
 from torchground.spec import Spec
 
-__all__ = ["GRID_FIELDS", "GRID_MAX_MODELS", "GRID_MAX_AXES", "GRID_MAX_STEPS", "GRID_MAP_SIZE", "grid_settings", "grid_meta"]
+__all__ = ["GRID_FIELDS", "GRID_MAP_SIZE", "GRID_MAX_AXES", "GRID_MAX_MODELS", "GRID_MAX_STEPS", "grid_meta", "grid_settings"]
 
 #: Networks one grid trains at once.
 GRID_MAX_MODELS = 64
@@ -41,7 +42,7 @@ GRID_MAP_SIZE = 32
 
 #: The fields a grid may vary, in the page's order, with their default values (grid text).
 GRID_FIELDS: dict[str, str] = {
-    "lr": "0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3",
+    "lr": "0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1",
     "init_seed": "0..7",
     "seed": "0..7",
     "activation": "relu, tanh, sigmoid, identity",
