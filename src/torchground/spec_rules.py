@@ -128,7 +128,7 @@ class Allowed:
         return self._whole_ok(value) if self.kind == "whole" else self._number_ok(value)
 
     def _number_ok(self, v: Any) -> bool:
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or (isinstance(v, float) and not math.isfinite(v)):
             return False
         low_ok = self.low is None or (v > self.low if self.low_open else v >= self.low)
         return low_ok and (self.high is None or (v < self.high if self.high_open else v <= self.high))
