@@ -81,6 +81,8 @@ def test_japanese_help_has_japanese_headings(argv: list[str], capsys: pytest.Cap
     assert "Usage:" not in out and "Options:" not in out and "Show this message" not in out
     if "train" not in argv:
         assert "コマンド:" in out and "Install completion" not in out
+    else:
+        assert "[既定: 0" in out and "default:" not in out  # Typer's bracketed extras too
     assert main([a for a in argv if a not in ("--lang", "ja")]) == 0
     english = capsys.readouterr().out
     assert english.startswith("Usage: torchground") and "Options:" in english and "使い方" not in english

@@ -16,6 +16,7 @@ formatting help) takes them from the catalogue (``helplang.*``) in the language 
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -66,6 +67,28 @@ def _translated(text: str | None, lang: str) -> str | None:
     return text
 
 
+_EXTRAS = re.compile(r"\[([^\[\]]*)\]$")
+
+
+def _extras(text: str, lang: str) -> str:
+    """An option's help with its bracketed extras (``[default: 0; required]``) in ``lang``.
+
+    >>> _extras("Epochs.  [default: 10; x>=1]", "ja")
+    'Epochs.  [既定: 10; x>=1]'
+    """
+    found = _EXTRAS.search(text or "")
+    if not found:
+        return text
+    parts = []
+    for part in found.group(1).split("; "):
+        if part.startswith("default: "):
+            part = t("helplang.default", lang, value=part[len("default: "):])
+        elif part == "required":
+            part = t("helplang.required", lang)
+        parts.append(part)
+    return text[: found.start()] + "[" + "; ".join(parts) + "]"
+
+
 def _localized_context(context_class: Any, lang: str) -> Any:
     """A subclass of ``context_class`` whose help formatter writes Click's own words in ``lang``."""
     base = context_class.formatter_class
@@ -76,6 +99,9 @@ def _localized_context(context_class: Any, lang: str) -> Any:
 
         def write_heading(self, heading: str) -> None:
             super().write_heading(t(HEADINGS[heading], lang) if heading in HEADINGS else heading)
+
+        def write_dl(self, rows: Any, *args: Any, **kwargs: Any) -> None:
+            super().write_dl([(term, _extras(text, lang)) for term, text in rows], *args, **kwargs)
 
     return type(context_class.__name__, (context_class,), {"formatter_class": Formatter, "_torchground_lang": lang})
 
