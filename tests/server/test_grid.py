@@ -222,3 +222,17 @@ def test_a_grid_at_the_cap_is_built_and_the_caps_are_published() -> None:
     assert grid["fields"] == GRID_FIELDS
     labels = client.get("/api/i18n/ja").json()
     assert all(f"web.grid_field_{name}" in labels for name in GRID_FIELDS)
+
+
+def test_a_network_that_diverges_keeps_its_weights_from_before_that_epoch_and_says_so() -> None:
+    run = GridRun(DEFAULT_SPEC.replace(activation="relu", output_activation="identity"), [("lr", "0.03, 10")])
+    start = run.pick(1)[1]
+    frames = []
+    for _ in range(3):
+        run.train_epoch(lambda: None)
+        frames.append(run.frame(False))
+    assert [f["diverged"] for f in frames] == [[1], [1], [1]]
+    assert frames[-1]["losses"][1] is None  # never a finite loss: none is shown
+    assert frames[-1]["losses"][0] < frames[0]["losses"][0]  # the other network trains on
+    spec, params = run.pick(1)
+    assert spec.lr == 10 and torch.equal(params, start)  # it diverged in its first epoch

@@ -8,8 +8,8 @@ optimiser, batch orders) and trains them with the engine's own epoch functions
 (:mod:`torchground.engine.epoch`) step by step: :meth:`GridRun.train_epoch` calls
 ``pause()`` after every step, so the session's time slices
 (:mod:`~torchground.server.slices`) bound it as they bound one trainer. The grid plays on
-without an end; a network whose loss stops being finite keeps its last finite weights and
-says so. Nothing here knows about sockets; :mod:`~torchground.server.grid_mode` drives it.
+without an end; a network whose loss stops being finite goes back to its weights from before
+that epoch, stays there and says so. Nothing here knows about sockets; :mod:`~torchground.server.grid_mode` drives it.
 
 A frame's maps are one block of bytes: tile after tile, each ``size × size`` cells in the
 layout of :func:`~torchground.server.frames.encode_map` (row 0 at the top), byte ``b``
