@@ -236,3 +236,22 @@ def test_a_network_that_diverges_keeps_its_weights_from_before_that_epoch_and_sa
     assert frames[-1]["losses"][0] < frames[0]["losses"][0]  # the other network trains on
     spec, params = run.pick(1)
     assert spec.lr == 10 and torch.equal(params, start)  # it diverged in its first epoch
+
+
+def test_a_grid_over_a_data_file_draws_over_the_files_own_extent() -> None:
+    two = "x1,x2,label\n" + "".join(f"{100 + (i % 7)},{20 + 3 * (i % 5)},{'ab'[i % 2]}\n" for i in range(60))
+    client = TestClient(create_app("tok", lang="en"))
+    changes = client.post("/api/data?token=tok", content=two.encode()).json()["changes"]
+    with client.websocket_connect("/ws?token=tok", headers={"origin": "http://testserver"}) as ws:
+        ws.send_text(json.dumps({"type": "init", "query": "", "lang": "en"}))
+        ws.receive_json(), ws.receive_json()
+        ws.send_text(json.dumps({"type": "set", "changes": changes}))
+        state = ws.receive_json()
+        assert state["type"] == "state" and ws.receive_json()["type"] == "frame"
+        ws.send_text(json.dumps({"type": "grid", "axes": [{"field": "lr", "values": "0.03, 0.3"}]}))
+        grid_state, frame = ws.receive_json(), ws.receive_json()
+        assert grid_state["type"] == "grid_state", grid_state
+        assert grid_state["box"] == state["view"]["box"] and len(grid_state["points"]) == 1
+        ws.send_text(json.dumps({"type": "step"}))
+        frame = ws.receive_json()
+        assert frame["type"] == "grid_frame" and frame["epoch"] == 1 and all(isinstance(v, float) for v in frame["losses"])
