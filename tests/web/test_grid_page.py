@@ -55,6 +55,7 @@ def test_the_grid_view_plays_refuses_and_opens_a_tile(chromium: Any, base_url: s
         assert tab.by("grid-field-1").locator("option:checked").text_content() == t("web.grid_field_lr", "en")
         assert tab.by("grid-field-2").locator("option:checked").text_content() == t("web.grid_field_init_seed", "en")
         assert tab.by("grid-tile").nth(50).get_attribute("title") == "lr = 0.3, init_seed = 2"
+        assert tab.by("grid-tile").nth(50).get_attribute("aria-label") == t("web.grid_open_tile", "en") + ": lr = 0.3, init_seed = 2"
         before = _tile_pixels(pg, 50)
 
         tab.by("grid-play").click()

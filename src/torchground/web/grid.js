@@ -178,7 +178,8 @@ export class GridView {
       const loss = el("span", { class: "grid-loss", "data-testid": "grid-loss" });
       const label = Object.values(tile.setting).join(" · ");
       const title = Object.entries(tile.setting).map(([k, v]) => `${k} = ${v}`).join(", ");
-      const node = el("div", { class: "grid-tile", "data-testid": "grid-tile", "data-index": String(i), role: "button", tabindex: "0", title }, [
+      const aria = `${t("web.grid_open_tile")}: ${title}`;
+      const node = el("div", { class: "grid-tile", "data-testid": "grid-tile", "data-index": String(i), role: "button", tabindex: "0", title, "aria-label": aria }, [
         el("div", { class: "grid-heat" }, [map]),
         el("span", { class: "grid-label", text: label }),
         loss,
