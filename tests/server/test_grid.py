@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
 import json
 from typing import Any
 
@@ -18,7 +19,7 @@ from torchground.engine.stacked import StackedGroup
 from torchground.errors import TorchgroundError
 from torchground.i18n import t
 from torchground.server import create_app
-from torchground.server.grid import GridRun
+from torchground.server.grid import GRID_FUSED_SHAPES, GridRun
 from torchground.server.grid_axes import (
     GRID_FIELDS,
     GRID_MAP_SIZE,
@@ -255,3 +256,18 @@ def test_a_grid_over_a_data_file_draws_over_the_files_own_extent() -> None:
         ws.send_text(json.dumps({"type": "step"}))
         frame = ws.receive_json()
         assert frame["type"] == "grid_frame" and frame["epoch"] == 1 and all(isinstance(v, float) for v in frame["losses"])
+
+
+def test_a_one_shape_grid_trains_in_the_fused_kernel_and_a_grid_of_many_shapes_eagerly() -> None:
+    run = GridRun(DEFAULT_SPEC, [("lr", "0.03, 0.3"), ("init_seed", "0..1")])
+    g = run.groups[0]
+    assert g.fused and g.group._prebuild is not None or shutil.which("cc") is None
+    if g.group._prebuild is not None:
+        g.group._prebuild.wait()  # an epoch does not wait for the compiler: here the test does
+    for _ in range(2):
+        run.train_epoch(lambda: None)
+    if shutil.which("cc") is not None:
+        assert g.compiled.path.value == "fused" and g.compiled.fused_epochs == 2
+    many = GridRun(DEFAULT_SPEC, [("hidden", "2 | 3 | 4 | 5 | 6")])
+    assert len(many.groups) == 5 > GRID_FUSED_SHAPES
+    assert not any(g.fused or g.group._prebuild for g in many.groups)

@@ -53,10 +53,12 @@ from torchground.server.protocol import check_caps
 from torchground.spec import Spec
 from torchground.train.run import intra_op_threads
 
-__all__ = ["GRID_POINTS", "GridRun"]
+__all__ = ["GRID_FUSED_SHAPES", "GRID_POINTS", "GridRun"]
 
 #: Training points per data set sent for the tiles (the first ones: enough to see the shape).
 GRID_POINTS = 200
+#: Most network shapes (stacked groups) of a grid that train in the engine's fused kernel.
+GRID_FUSED_SHAPES = 4
 
 
 class _Group:
@@ -107,7 +109,9 @@ class GridRun:
         self.problem = base.problem or "classification"
         self.groups: list[_Group] = []
         for tiles in indices:
-            group = StackedGroup([self.specs[i] for i in tiles], fused=True)  # its kernel builds while the data are made
+            # the fused kernel of each shape builds in the background (once: it is cached); a
+            # grid of many shapes trains eagerly rather than start a compiler for each
+            group = StackedGroup([self.specs[i] for i in tiles], fused=len(indices) <= GRID_FUSED_SHAPES)
             self.groups.append(_Group(tiles, group, self._cells(group)))
         n = len(self.specs)
         first = self.groups[0].group
@@ -136,7 +140,7 @@ class GridRun:
         before = net.params.clone()  # (M, P): the epoch's start, for a network that diverges
         args = (group.evals, group.data.train_sst, self.problem == "classification")
         S = len(step_shapes(M, N, B))
-        if g.fused and net.opt.steady and (g.compiled is None or g.compiled.path.value != "eager"):
+        if g.fused and net.opt.steady and (g.compiled is None or g.compiled.path.value != "eager") and _built(group):
             # the whole epoch in the engine's fused kernel where it covers the group (its first
             # epoch checked against the eager steps), else the eager steps below from then on
             from torchground.engine.kernels.dispatch import CompiledEpoch
@@ -252,6 +256,14 @@ def _outputs(net: StackedNet, cells: torch.Tensor) -> torch.Tensor:
     for b, _, wt, act in net.layers():
         a = act.forward(torch.matmul(a, wt) + b)[0]  # (M, R², out)
     return a[..., 0]
+
+
+def _built(group: StackedGroup) -> bool:
+    """Whether the group's fused kernel is not being built now: an epoch does not wait for
+    the compiler (it trains eagerly, in slices, meanwhile)."""
+    build = getattr(group, "_prebuild", None)  # the engine's record of the build it started
+    thread = getattr(build, "thread", None)
+    return thread is None or not thread.is_alive()
 
 
 def _batch(spec: Spec) -> int:
