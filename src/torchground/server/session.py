@@ -6,7 +6,7 @@ A :class:`Session` turns validated client messages into work on its own
 an asyncio task, one epoch per tick and a frame after each, at most ``fps`` ticks a second.
 All CPU work (epochs, rebuilding, frames) runs in a worker thread (``asyncio.to_thread``)
 under the session's work lock, so the event loop stays free and at most one piece of work
-is in flight per session; every answer is sent while that lock is held, so frames arrive in
+is in flight per session; every answer is queued while that lock is held, so frames arrive in
 order. Nothing here knows about HTTP or sockets: the app hands a ``send(text)`` coroutine in.
 
 No tab can take the server: an epoch runs in time slices in a thread of its own
@@ -14,9 +14,8 @@ No tab can take the server: an epoch runs in time slices in a thread of its own
 and no shared worker thread is held by training; messages wait in a short queue handled by
 the session's own task (:meth:`Session.submit`), a ``pause`` takes effect on arrival, and
 :meth:`Session.close` (the tab went away) drops the queue and ends the epoch in progress.
-The work lock comes with a turn of the server's :mod:`~torchground.server.scheduler`: a
-tab's requests go before every play slice (which parks between two steps when one waits)
-and the play loops take turns, so one tab's training does not delay another tab's answers.
+The work lock comes with a turn of the server's :mod:`~torchground.server.scheduler` (a tab's
+requests first, play loops by turns); answers go out through an :mod:`~torchground.server.outbox`.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from torchground.server import frames, grid_mode
 from torchground.server.bundles import BundleStore, bundle_name, make_bundle
 from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
 from torchground.server.protocol import MAX_EDIT_VALUE
+from torchground.server.outbox import Outbox
 from torchground.server.rows import CompactRows
 from torchground.server.scheduler import PROGRESS_FRAME_SECONDS, STEP_SLICES, Scheduler, SessionWork
 from torchground.server.slices import EpochSlicer
@@ -75,7 +75,7 @@ class Session:
     """
 
     def __init__(self, send: Send, lang: str = "en", bundles: BundleStore | None = None, scheduler: Scheduler | None = None) -> None:
-        self._send_text = send
+        self._outbox = Outbox(send)  # sent by a task of its own: no turn waits on the network
         self.lang = lang
         self.bundles = bundles if bundles is not None else BundleStore()
         self.spec: Spec | None = None
@@ -115,6 +115,7 @@ class Session:
         except Exception as exc:  # a bug must not end the session: report it and go on
             log.exception("session command failed")
             await self._error(t("server.internal", self.lang, detail=f"{type(exc).__name__}: {exc}"))
+        await self._outbox.flush()  # the answers are sent (no turn held) before the next message
 
     async def submit(self, raw: str | bytes) -> None:
         """Queue one raw client message; the session's own task handles them in order.
@@ -146,6 +147,7 @@ class Session:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._end_epoch()
+        await self._outbox.close()
 
     def query(self) -> str:
         """The session's URL state: spec, weight edits made at epoch 0, view options."""
@@ -305,9 +307,8 @@ class Session:
                         if not self.running:
                             break
                         await self._advance(playing=True)
-                    # Ticks on a fixed schedule (work time included); when behind, start afresh
-                    # rather than burst to catch up.
-                    next_tick += 1.0 / self.fps
+                    await self._outbox.flush()  # a client that reads slowly slows its own play down
+                    next_tick += 1.0 / self.fps  # a fixed schedule; when behind, start afresh (no burst)
                     delay = next_tick - loop.time()
                     if delay < 0:
                         next_tick, delay = loop.time(), 0.0
@@ -334,8 +335,7 @@ class Session:
         assert self.trainer is not None
         if self.grid is not None:  # grid mode: the grid trains instead
             return await self.grid.advance(playing, background)
-        work = self._work
-        budget, yield_to = (work.scheduler.play_budget(), work.should_yield) if playing or background else (None, None)
+        budget, yield_to = (self._work.scheduler.play_budget(), self._work.should_yield) if playing or background else (None, None)
         kind, value = await _slicer(self.trainer).run_slice(self._epoch, budget, yield_to)
         if kind == "parked":
             if playing and asyncio.get_running_loop().time() - self._last_frame >= PROGRESS_FRAME_SECONDS:
@@ -462,7 +462,7 @@ class Session:
         await self._send_frame()
 
     async def _send(self, message: str | dict[str, Any]) -> None:
-        await self._send_text(message if isinstance(message, str) else frames.dumps(message))
+        self._outbox.put(message if isinstance(message, str) else frames.dumps(message))
 
     async def _error(self, message: str) -> None:
         await self._send({"type": "error", "message": message})
