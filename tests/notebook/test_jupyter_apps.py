@@ -1,12 +1,14 @@
 """The widget in real Jupyter front ends, JupyterLab 4 and Notebook 7, each headless in Debian's
 Chromium (Playwright): a cell makes the widget (in Japanese), Play in the widget trains in the
-kernel (the epoch counter rises, the loss falls), the graph and code tabs show, a CSV file chosen in the widget's upload
+kernel (the epoch counter rises, the loss falls), a saved session is downloaded and opened
+again, the graph and code tabs show, a CSV file chosen in the widget's upload
 input reaches the kernel as the data, and a setting changed from the next cell shows in the
 widget; running the first cell again replaces the output, and the old widget stops training.
 One server and one browser page per app."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -75,6 +77,19 @@ def test_the_widget_trains_uploads_and_follows_python(notebook: tuple[str, Noteb
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     nb.page.screenshot(path=str(ARTIFACTS / f"jupyter-{app}-widget.png"), full_page=True)
     assert float(loss.text_content()) < first
+
+    # a saved session (downloaded from the widget) opened again: its bytes travel over the channel
+    with nb.page.expect_download() as download:
+        widget.locator('[data-testid="session-save"]').click()
+    bundle = tmp_path / "widget.tgsession"
+    download.value.save_as(bundle)
+    # the epoch saved, from the file's name (the page may show a frame that lands after the pause late)
+    saved = int(re.search(r"epoch(\d+)", download.value.suggested_filename).group(1))
+    _wait(nb, lambda: epoch() == saved, "the page does not show the saved epoch")
+    widget.locator('[data-testid="step"]').click()
+    _wait(nb, lambda: epoch() == saved + 1, "the step button did not step")
+    widget.locator('[data-testid="session-file"]').set_input_files(str(bundle))
+    _wait(nb, lambda: epoch() == saved, "the saved session did not open")
 
     # the autograd graph (Graphviz: a module the page asks the kernel for on first use) and the code
     widget.locator('[data-testid="graph-tab"]').click()
