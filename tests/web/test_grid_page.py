@@ -112,6 +112,11 @@ def test_the_grid_view_plays_refuses_and_opens_a_tile(chromium: Any, base_url: s
         tab.screenshot("grid-view-ja-1440x900")
         pg.set_viewport_size({"width": 1024, "height": 768})
         tab.screenshot("grid-view-ja-1024x768")
+        assert tab.by("grid-play").get_attribute("aria-label") == t("web.play", "ja")
+        tab.by("lang").select_option("en")  # a switch with the grid open retitles its play button
+        pg.wait_for_function("document.documentElement.lang === 'en'", timeout=30_000)
+        assert tab.by("grid-play").get_attribute("title") == t("web.play", "en")
+        assert tab.by("grid-play").get_attribute("aria-label") == t("web.play", "en")
         tab.by("grid-back").click()
         pg.wait_for_function("!window.__tg.grid.open", timeout=30_000)
         assert tab.by("output-map").is_visible()

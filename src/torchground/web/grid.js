@@ -157,6 +157,8 @@ export class GridView {
     play.innerHTML = running ? ICON_PAUSE : ICON_PLAY;
     play.classList.toggle("playing", running);
     const key = running ? "web.pause" : "web.play";
+    // the keys stay on the button, so a language switch (i18n.js: applyTexts) retitles it
+    Object.assign(play.dataset, { i18nTitle: key, i18nAria: key });
     play.title = t(key);
     play.setAttribute("aria-label", t(key));
   }
