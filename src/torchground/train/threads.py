@@ -20,8 +20,10 @@ two synchronisations (:func:`threads_for`):
 Deterministic by construction: the count depends only on the work's size and the cores
 this process may run on (:func:`cores`, its CPU affinity), never on the measured load, so
 the same spec and seeds on the same machine always run with the same count. (The stacked
-engine's results are also bitwise the same for any count: each model is computed by one
-thread; the eager trainer's large reductions may round differently when split.)
+engine's results are also bitwise the same for any count — the fused kernel computes each
+model in one thread, and the eager steps' batched products and per-model sums keep their
+order; ``tests/train/test_threads.py`` holds both to it — while the eager trainer's large
+reductions may round differently when split.)
 
 ``TORCHGROUND_THREADS`` overrides the rule: a whole number of threads for all CPU training,
 or ``auto`` (the rule; also when unset). A forced count other than the rule's may change the

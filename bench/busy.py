@@ -1,0 +1,185 @@
+"""`sweep` and `train` on a quiet and on a busy CPU, before and after the thread rule, side by side.
+
+"Busy": one CPU-bound process (``python -c "while 1: pass"``) per core, each in a session
+of its own (as another user's program would be), started before the timed run and killed
+after it. Each case is timed quiet and busy, alternately, with
+the intra-op threads chosen by ``torchground.train.threads`` ("after") and with the count
+the code chose before issue 18 ("before", forced through ``TORCHGROUND_THREADS``):
+
+=====================================  ==========================================================
+case (what a user types)               run here
+=====================================  ==========================================================
+``sweep`` (no flags)                   ``run_sweep`` of M models 2-8-8-1, batch 10 (fused kernel)
+``sweep --no-fused``                   the same on the stacked engine's eager steps
+``train --engine fast``                ``train_fast`` of the curriculum recipe (fused kernel)
+``train``                              the eager ``Trainer`` on the same recipe
+=====================================  ==========================================================
+
+The model behind the "fair" column: C cores, N hog processes, our run with T threads.
+The scheduler shares the cores evenly among the T + N busy threads, so each of ours gets
+min(1, C / (T + N)) of a core; quiet, the run had min(T, C) cores. A run that loses
+nothing but that share takes min(T, C) / (T · min(1, C / (T + N))) times as long busy as
+quiet: 2.0 with T = C = N = 2, 1.5 with one thread (T = 1) beside two hogs. (Where the
+scheduler shares by session (Linux's autogroup), each of the N + 1 processes gets C / (N + 1)
+cores: the same 1.5 for one thread, 3.0 for two.) The issue's
+bound, the share of the machine a process keeps beside N hogs, C / (C + N), allows
+(C + N) / C: 2.0 here. Other processes already running on the machine are not in the
+model: the load averages printed beside the table say how quiet "quiet" was.
+
+Where the old and the new count are the same, the case runs once and its figures stand for
+both.
+
+    python bench/busy.py [--models 1024] [--epochs 20] [--fast-epochs 3000] [--train-epochs 300] [--repeats 3]
+                         [--cases sweep,sweep-eager,fast,train]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+
+from torchground import Spec
+from torchground.engine import run_sweep, train_fast
+from torchground.engine.net import layer_sizes
+from torchground.train import Trainer
+from torchground.train.threads import ENV, cores, threads_for
+
+TORCH_DEFAULT = torch.get_num_threads()  # what "leave torch's default" meant before the rule
+
+
+def old_threads(kind: str, models: int, spec: Spec) -> int:
+    """The count the code chose before issue 18 (its rules, restated here to force them)."""
+    widest = max(layer_sizes(spec))
+    batch = spec.n_train if spec.batch_size == "full" else int(spec.batch_size)
+    if kind == "train":  # Trainer._threads: the largest set's rows x widest layer
+        return 1 if spec.n_train * widest < 1_000_000 else TORCH_DEFAULT
+    if kind in ("sweep", "fast") and models >= 128:  # fused groups of 128 models or more kept torch's default
+        return TORCH_DEFAULT
+    return 1 if models * batch * widest < 20_000 else TORCH_DEFAULT
+
+
+def new_threads(kind: str, models: int, spec: Spec) -> int:
+    """The count the rule chooses (the same sizes as the engines give it)."""
+    widest = max(layer_sizes(spec))
+    batch = spec.n_train if spec.batch_size == "full" else int(spec.batch_size)
+    if kind == "train":
+        return threads_for(spec.n_train * widest) or 1
+    return threads_for(models * (spec.n_train if kind in ("sweep", "fast") else batch) * widest) or 1
+
+
+@contextmanager
+def hogs(n: int) -> Iterator[None]:
+    """``n`` CPU-bound processes for the block (killed after it, whatever happens)."""
+    # Each in a session of its own, like another user's program: where Linux groups the
+    # scheduler's shares by session (autogroup), children of this script would share its group.
+    procs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"], start_new_session=True) for _ in range(n)]
+    try:
+        time.sleep(0.5)  # let them start spinning
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
+@contextmanager
+def forced_threads(n: int | None) -> Iterator[None]:
+    before = os.environ.get(ENV)
+    if n is None:
+        os.environ.pop(ENV, None)
+    else:
+        os.environ[ENV] = str(n)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+
+
+def cases(models: int, epochs: int, fast_epochs: int, train_epochs: int) -> dict[str, tuple[str, int, Spec, Callable[[], object]]]:
+    base = Spec(hidden=(8, 8), batch_size=10, epochs=epochs)
+    specs = [base.replace(init_seed=i, lr=0.003 * (1 + i % 10)) for i in range(models)]
+    fast, recipe = Spec(epochs=fast_epochs), Spec(epochs=train_epochs)
+    return {
+        "sweep": (f"sweep, {models} models 2-8-8-1, {epochs} epochs", models, base, lambda: run_sweep(specs)),
+        "sweep-eager": ("sweep --no-fused, the same", models, base, lambda: run_sweep(specs, fused=False)),
+        "fast": (f"train --engine fast, recipe, {fast_epochs} epochs", 1, fast, lambda: train_fast(fast)),
+        "train": (f"train (eager), recipe, {train_epochs} epochs", 1, recipe, lambda: Trainer(recipe).fit()),
+    }
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def fair(threads: int, c: int, n: int) -> float:
+    """The busy/quiet ratio of a run that loses only its fair share (module docstring)."""
+    return min(threads, c) / (threads * min(1.0, c / (threads + n)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=int, default=1024)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--fast-epochs", type=int, default=3000)
+    ap.add_argument("--train-epochs", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cases", default="sweep,sweep-eager,fast,train")
+    args = ap.parse_args()
+    c = cores()
+    n = os.cpu_count() or 1
+    table = cases(args.models, args.epochs, args.fast_epochs, args.train_epochs)
+    chosen = [k for k in args.cases.split(",") if k]
+    print(f"torch {torch.__version__}, {c} cores for this process, {n} hog processes when busy, torch's default threads {TORCH_DEFAULT},"
+          f" medians of {args.repeats}; fair bound (C + N) / C = {(c + n) / c:.2f}", flush=True)
+    print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
+    for key in chosen:  # warm-up: builds the fused kernels (cached), imports, first-use costs
+        label, models, spec, fn = table[key]
+        with forced_threads(1):
+            timed(fn)
+    rows = []
+    busy_loads = []
+    for key in chosen:
+        label, models, spec, fn = table[key]
+        old, new = old_threads(key, models, spec), new_threads(key, models, spec)
+        for when, count in (("before", old), ("after", None)):
+            threads = count if count is not None else new
+            if when == "after" and old == new:  # the same count: the same run, measured once
+                rows.append((*rows[-1][:1], when, *rows[-1][2:]))
+                print(f"  {label:44s} {when:6s} {threads:2d} threads  the same as before", flush=True)
+                continue
+            quiet, busy = [], []
+            with forced_threads(count):
+                for _ in range(args.repeats):  # alternate, so both see the same background load
+                    quiet.append(timed(fn))
+                    with hogs(n):
+                        busy.append(timed(fn))
+                        busy_loads.append(os.getloadavg()[0])
+            q, b = statistics.median(quiet), statistics.median(busy)
+            rows.append((label, when, threads, q, b, b / q, fair(threads, c, n)))
+            print(f"  {label:44s} {when:6s} {threads:2d} threads  quiet {q:7.2f} s  busy {b:7.2f} s  ratio {b / q:5.2f}"
+                  f"  fair {fair(threads, c, n):4.2f}   (quiet {min(quiet):.2f}-{max(quiet):.2f}, busy {min(busy):.2f}-{max(busy):.2f})", flush=True)
+    print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())};"
+          f" 1-minute load during busy runs {min(busy_loads):.1f}-{max(busy_loads):.1f}")
+    print("\n| case | threads (before → after) | quiet s before | busy s before | ratio before | quiet s after | busy s after | ratio after | fair ratio (after's threads) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for i in range(0, len(rows), 2):
+        (label, _, t0, q0, b0, r0, _), (_, _, t1, q1, b1, r1, f1) = rows[i], rows[i + 1]
+        print(f"| {label} | {t0} → {t1} | {q0:.2f} | {b0:.2f} | {r0:.2f} | {q1:.2f} | {b1:.2f} | {r1:.2f} | {f1:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
