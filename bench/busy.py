@@ -71,7 +71,7 @@ def new_threads(kind: str, models: int, spec: Spec) -> int:
     widest = max(layer_sizes(spec))
     batch = spec.n_train if spec.batch_size == "full" else int(spec.batch_size)
     if kind == "train":
-        return threads_for(spec.n_train * widest) or 1
+        return threads_for(batch * widest) or 1
     return threads_for(models * (spec.n_train if kind in ("sweep", "fast") else batch) * widest) or 1
 
 

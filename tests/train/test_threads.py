@@ -110,6 +110,31 @@ def test_trainer_runs_with_the_rules_count(monkeypatch):
         assert torch.get_num_threads() == before  # restored afterwards
 
 
+@pytest.mark.parametrize("batch, grain, expected", [(15, 22, 2), (5, 22, 1), (15, 23, 1), ("full", 23, 2)])
+def test_trainer_work_is_batch_rows_times_widest_layer(batch, grain, expected, monkeypatch):
+    """Batch 15 x widest layer 3 = 45 elements a step's operation: two threads of at least 22, not 23."""
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(threads, "GRAIN", grain)
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    seen = _Seen()
+    Trainer(Spec(epochs=1, hidden=(3, 2), batch_size=batch, n_samples=60), callbacks=[seen]).fit()
+    assert seen.threads == [expected]
+
+
+@pytest.mark.parametrize("compile, grain, expected", [(False, 4 * 10 * 8, 2), (False, 4 * 10 * 8 + 1, 1), (True, 4 * 30 * 8, 2), (True, 4 * 30 * 8 + 1, 1)],
+                         ids=["eager-2", "eager-1", "fused-2", "fused-1"])
+def test_stacked_work_is_per_operation_or_per_fused_epoch(compile, grain, expected, monkeypatch):
+    """8 models 2-8-8-1, batch 10, 30 training points: eager steps split 8 x 10 x 8 elements
+    a step's operation, the fused kernel 8 x 30 x 8 an epoch (one call)."""
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(threads, "GRAIN", grain)
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    specs = [Spec(hidden=(8, 8), batch_size=10, epochs=1, n_samples=60, init_seed=i) for i in range(8)]
+    seen: list[int] = []
+    StackedGroup(specs, compile=compile).run(progress=lambda e, n: seen.append(torch.get_num_threads()))
+    assert seen == [expected]
+
+
 def _group_run(compile: bool) -> tuple[list[int], np.ndarray, np.ndarray, str]:
     # 512 models: the eager steps' operations (512 x 10 x 8) are above torch's own grain
     # and the fused kernel spreads 512 models over threads, so two threads do split the work.

@@ -12,7 +12,7 @@ synchronisations — many scheduler time slices of work per thread, so that a th
 for a descheduled sibling loses a small part of the run. Callers give their work between
 two synchronisations (:func:`threads_for`):
 
-* the eager trainer: one operation, rows of the largest data set × the widest layer;
+* the eager trainer: one step's operation, the batch's rows × the widest layer;
 * the stacked engine, eager steps: one operation, models × batch × the widest layer;
 * the stacked engine with its fused kernel: one epoch is one parallel call, so
   models × training points × the widest layer.

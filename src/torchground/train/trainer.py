@@ -343,11 +343,10 @@ class Trainer:
 
     # -- helpers ----------------------------------------------------------------------------
     def _threads(self) -> int | None:
-        """The intra-op threads (:func:`~torchground.train.threads.threads_for`: the largest
-        operation is the largest set's rows × the widest layer); None off the CPU."""
+        """The intra-op threads (:func:`~torchground.train.threads.threads_for`: a step's
+        operation is the batch's rows × the widest layer, as in the stacked engine); None off the CPU."""
         widest = max([self.spec.n_inputs, *self.spec.hidden, 1])
-        rows = max(int(x.shape[0]) for x, _ in self.sets.values())
-        return threads_for(rows * widest, self.device.type)
+        return threads_for(int(self.batch_size) * widest, self.device.type)
 
     def _row(self, loss_sum: float, done: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> dict[str, Any]:
         row: dict[str, Any] = {c: None for c in self.history.columns}
