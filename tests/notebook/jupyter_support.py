@@ -16,9 +16,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from browser_support import ARTIFACTS
 
 TOKEN = "jupyter-test-token"
 NOTEBOOK = "widget.ipynb"
@@ -113,21 +116,27 @@ class NotebookPage:
         self.cells.nth(index).locator(".jp-InputArea-editor").click()
         self.page.keyboard.press("Shift+Enter")
 
+    def wait(self, pred: Callable[[], Any], what: str, seconds: float = _WAIT_MS / 1000) -> None:
+        """Wait until ``pred()``; else fail with ``what``, the page's errors and a screenshot."""
+        deadline = time.monotonic() + seconds
+        while not pred():
+            if time.monotonic() > deadline:
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                shot = ARTIFACTS / f"jupyter-failed-{int(time.time())}.png"
+                self.page.screenshot(path=str(shot), full_page=True)
+                raise AssertionError(f"{what}; errors in the page: {self.errors}; screenshot: {shot}")
+            time.sleep(0.25)
+
     def output(self, index: int, contains: str) -> str:
         """Cell ``index``'s output text, once it contains ``contains``."""
         out = self.cells.nth(index).locator(".jp-OutputArea-output")
-        deadline = time.monotonic() + _WAIT_MS / 1000
-        while True:
-            text = " ".join(out.all_text_contents())
-            if contains in text:
-                return text
-            assert time.monotonic() < deadline, f"cell {index}'s output: {text!r}"
-            time.sleep(0.25)
+        self.wait(lambda: contains in " ".join(out.all_text_contents()),
+                  f"cell {index}'s output has no {contains!r}: {' '.join(out.all_text_contents())!r}")
+        return " ".join(out.all_text_contents())
 
     def widget(self) -> tuple[Any, Any]:
         """The widget's page, once it shows: (its frame locator, its Frame for ``evaluate``)."""
-        self.page.locator(WIDGET).wait_for(timeout=_WAIT_MS)
         locator = self.page.frame_locator(WIDGET)
-        locator.locator('[data-testid="play"]').wait_for(timeout=_WAIT_MS)
+        self.wait(lambda: locator.locator('[data-testid="play"]').count() == 1, "the widget did not show")
         frame = self.page.locator(WIDGET).element_handle().content_frame()
         return locator, frame

@@ -16,7 +16,7 @@ NOTEBOOK_INIT = ROOT / "src" / "torchground" / "notebook" / "__init__.py"
 @pytest.mark.parametrize("readme", ["README.md", "README.ja.md"])
 def test_the_colab_cell_installs_what_the_widget_imports(readme: str) -> None:
     text = (ROOT / readme).read_text(encoding="utf-8")
-    (line,) = re.findall(r"^!pip install (.+)$", text, flags=re.M)
+    (line,) = re.findall(r"^!pip install (.+)$", text, flags=re.MULTILINE)
     packages = {word for word in line.split() if not word.startswith("-")}
     assert "torchground" in packages and not any("[" in p for p in packages)  # no extra, so Colab keeps its Jupyter
     tree = ast.parse(NOTEBOOK_INIT.read_text(encoding="utf-8"))

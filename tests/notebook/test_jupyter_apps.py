@@ -9,9 +9,9 @@ One server and one browser page per app."""
 from __future__ import annotations
 
 import re
-import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -52,10 +52,7 @@ def notebook(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 def _wait(nb: NotebookPage, pred: Any, what: str) -> None:
-    deadline = time.monotonic() + 120
-    while not pred():
-        assert time.monotonic() < deadline, f"{what}; errors in the page: {nb.errors}"
-        time.sleep(0.25)
+    nb.wait(pred, what, seconds=120)
 
 
 def test_the_widget_trains_uploads_and_follows_python(notebook: tuple[str, NotebookPage], tmp_path: Path) -> None:

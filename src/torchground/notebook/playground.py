@@ -35,18 +35,19 @@ import asyncio
 import json
 import secrets
 import threading
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import anywidget
 import traitlets
 from torch import nn
 
 from torchground.codegen import to_script
-from torchground.notebook.turns import ATTACH, TurnSession
 from torchground.errors import TorchgroundError
 from torchground.i18n import resolve_language
+from torchground.notebook.turns import ATTACH, TurnSession
 from torchground.server import frames
 from torchground.server.app import create_app
 from torchground.server.urlstate import UrlState, to_query
