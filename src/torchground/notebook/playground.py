@@ -25,8 +25,10 @@ From Python:
 
 ``play()``, ``pause()``, ``step(n)``, ``reset()``, ``set(**changes)``; ``epoch``, ``running``,
 ``metrics`` and ``spec_fields`` are traits (``w.observe(fn, names="epoch")``); ``spec``,
-``history`` (the epochs' metric rows), ``model`` (the live ``nn.Module``) and ``code`` (the
-PyTorch script of what is on screen) are properties.
+``history`` (the epochs' metric rows), ``model`` (the live ``nn.Module``), ``code`` (the
+PyTorch script of what is on screen) and ``closed`` are properties. Commands wait their
+turn behind the page's and return once done; from an ``observe`` callback (which runs on the
+widget's thread, as frames arrive) they are queued instead.
 """
 
 from __future__ import annotations
