@@ -216,3 +216,24 @@ def test_large_modules_are_sent_when_the_page_asks(widgets):
         w._from_page(w, {"kind": "file", "name": other}, [])
     assert [m["name"] for m in sent if m.get("kind") == "file"] == ["vendor/viz-standalone.js"]
     assert sent[0]["text"] == (WEB / "vendor" / "viz-standalone.js").read_text(encoding="utf-8")
+
+
+def test_without_a_chosen_language_the_page_speaks_its_browsers(widgets, monkeypatch):
+    monkeypatch.setenv("TORCHGROUND_LANG", "")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    w = widgets(dataset="xor")
+    assert w.browser_lang and w.lang == "en"  # the kernel's locale, until a page opens
+    sent = _listen(w)
+    w._from_page(w, {"kind": "ws", "text": json.dumps({"type": "init", "query": "", "lang": "ja"})}, [])
+    assert w.lang == "ja" and w.code.startswith("# Playground の xor データ")
+    w._from_page(w, {"kind": "ws", "text": json.dumps({"type": "set", "changes": {"lr": "fast"}})}, [])
+    assert any("\u3002" in m for m in _messages(sent))  # the session speaks it too
+    # a language chosen in Python stays, unless the learner picks another in the page
+    chosen = widgets(dataset="xor", lang="en")
+    assert not chosen.browser_lang
+    chosen._from_page(chosen, {"kind": "ws", "text": json.dumps({"type": "init", "query": "", "lang": "ja"})}, [])
+    assert chosen.lang == "en"
+    chosen._from_page(chosen, {"kind": "ws", "text": json.dumps({"type": "set", "changes": {"lang": "ja"}})}, [])
+    assert chosen.lang == "ja"
+    monkeypatch.setenv("TORCHGROUND_LANG", "ja")
+    assert not widgets().browser_lang  # TORCHGROUND_LANG is a choice too

@@ -48,7 +48,7 @@ from torch import nn
 
 from torchground.codegen import to_script
 from torchground.errors import TorchgroundError
-from torchground.i18n import resolve_language
+from torchground.i18n import LANGUAGES, explicit_language, resolve_language
 from torchground.notebook.turns import ATTACH, TurnSession
 from torchground.server import frames
 from torchground.server.app import create_app
@@ -94,8 +94,9 @@ class Playground(anywidget.AnyWidget):
     Args:
         spec_or_link: a :class:`~torchground.spec.Spec`, a TensorFlow Playground link, or None
             (the default spec).
-        lang: "en" or "ja" (default: the language rule of :mod:`torchground.i18n`:
-            ``TORCHGROUND_LANG``, else the kernel's locale).
+        lang: "en" or "ja". Without it (and without ``TORCHGROUND_LANG``) the page speaks its
+            browser's language, as ``serve``'s page does, and ``w.lang`` follows it once shown
+            (until then: the kernel's locale). Picking a language in the page changes ``w.lang``.
         height: the cell's height in pixels (default 900).
         **overrides: spec fields (``dataset="xor"``, ``hidden=(4, 2)``, ``lr=0.1`` …).
 
@@ -107,6 +108,8 @@ class Playground(anywidget.AnyWidget):
     _esm = WEB / "widget.js"
     files = traitlets.Dict().tag(sync=True)
     lang = traitlets.Unicode("en").tag(sync=True)
+    #: Whether the page takes its language from its browser (no ``lang=``, no ``TORCHGROUND_LANG``).
+    browser_lang = traitlets.Bool(False).tag(sync=True)
     height = traitlets.Int(900).tag(sync=True)
     #: Epochs trained so far (observable).
     epoch = traitlets.Int(0).tag(sync=True)
@@ -120,7 +123,7 @@ class Playground(anywidget.AnyWidget):
     def __init__(self, spec_or_link: Spec | str | None = None, *, lang: str | None = None, height: int = 900, **overrides: Any) -> None:
         chosen = resolve_language(lang, "notebook.bad_lang")
         start = _spec_of(spec_or_link, overrides)
-        super().__init__(files=_page_files(), lang=chosen, height=height)
+        super().__init__(files=_page_files(), lang=chosen, browser_lang=explicit_language(lang) is None, height=height)
         self._views: set[str] = set()
         self._token = secrets.token_urlsafe(16)
         self._app = create_app(self._token, lang=self.lang)  # answers the page's /api requests
@@ -260,6 +263,8 @@ class Playground(anywidget.AnyWidget):
         kind = content.get("kind")
         if kind == "ws" and isinstance(content.get("text"), str):
             text = content["text"]
+            if '"init"' in text[:30] or '"set"' in text[:30]:
+                self._take_language(text, init='"init"' in text[:30])
             if '"init"' in text[:30]:  # a view opened: it joins the session as it is (epoch, weights, history)
                 text = ATTACH if self._session.trainer is not None else json.dumps({"type": "init", "query": self._session.query(), "lang": self.lang})
             asyncio.run_coroutine_threadsafe(self._session.submit(text), self._loop)
@@ -279,6 +284,20 @@ class Playground(anywidget.AnyWidget):
             self._views.discard(str(content.get("view")))
             if not self._views:
                 asyncio.run_coroutine_threadsafe(self._session.submit(json.dumps({"type": "pause"})), self._loop)
+
+    def _take_language(self, text: str, init: bool) -> None:
+        """The page's language: its browser's when it opens (if no language was chosen), or the
+        learner's pick in the page; the session's messages and ``w.code`` follow it."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        changes = message.get("changes")
+        lang = message.get("lang") if init else changes.get("lang") if isinstance(changes, dict) else None
+        if lang in LANGUAGES and (self.browser_lang or not init):
+            self.lang = self._session.lang = lang
 
     async def _fetch(self, request: Mapping[str, Any], body: Any) -> None:
         """An ``/api/…`` request of the page, answered by the server's own application."""

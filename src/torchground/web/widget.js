@@ -96,7 +96,7 @@ function render({ model, el }) {
   frame.style.cssText = "width: 100%; border: 0; display: block;";
   frame.style.height = `${model.get("height")}px`;
   frame.setAttribute("data-testid", "tg-widget");
-  frame.srcdoc = pageHtml(files, urls, model.get("lang"));
+  frame.srcdoc = pageHtml(files, urls, model.get("browser_lang") ? null : model.get("lang"));
   el.append(frame);
 
   const toPage = (msg) => frame.contentWindow && frame.contentWindow.postMessage(msg, "*");
