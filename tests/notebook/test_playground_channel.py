@@ -237,3 +237,12 @@ def test_without_a_chosen_language_the_page_speaks_its_browsers(widgets, monkeyp
     assert chosen.lang == "ja"
     monkeypatch.setenv("TORCHGROUND_LANG", "ja")
     assert not widgets().browser_lang  # TORCHGROUND_LANG is a choice too
+
+
+def test_an_observer_may_close_the_widget(widgets):
+    w = widgets(dataset="circle")
+    w.observe(lambda change: w.close() if change["new"] >= 2 else None, names="epoch")
+    w.play()
+    _wait_for(lambda: w.closed and not w._thread.is_alive(), "closing from an observer did not end the session")
+    with pytest.raises(TorchgroundError, match="closed"):
+        w.play()

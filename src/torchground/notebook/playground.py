@@ -128,7 +128,8 @@ class Playground(anywidget.AnyWidget):
         self._token = secrets.token_urlsafe(16)
         self._app = create_app(self._token, lang=self.lang)  # answers the page's /api requests
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="torchground-playground", daemon=True)
+        self._ended = False
+        self._thread = threading.Thread(target=self._serve, name="torchground-playground", daemon=True)
         self._thread.start()
         # the session opens the saved sessions the page posts to the app's /api/session
         self._session = TurnSession(self._from_session, self.lang, self._app.state.bundles)
@@ -199,18 +200,21 @@ class Playground(anywidget.AnyWidget):
     @property
     def closed(self) -> bool:
         """Whether the session has ended (``close()``, or the front end closed the widget)."""
-        loop = getattr(self, "_loop", None)
-        return loop is None or loop.is_closed()
+        return getattr(self, "_ended", True)
 
     def _end(self, _msg: Any = None) -> None:
         """End the session and stop its thread (once; also when the front end closes the channel)."""
-        loop = getattr(self, "_loop", None)  # None: the constructor failed before it made one
-        if loop is None or loop.is_closed():
+        if self.closed:  # ended already, or the constructor failed before it made the loop
+            return
+        loop = self._loop
+        if threading.current_thread() is self._thread:  # from an observe callback: end once it returns
+            self._ended = True
+            loop.create_task(self._session.close()).add_done_callback(lambda _task: loop.stop())
             return
         self._call(self._session.close())
+        self._ended = True
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(timeout=10)
-        loop.close()
 
     @traitlets.observe("comm")
     def _watch_comm(self, change: Mapping[str, Any]) -> None:
@@ -220,13 +224,18 @@ class Playground(anywidget.AnyWidget):
             comm.on_close(self._end)
 
     # -- plumbing -------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        """The widget's thread: its loop, until the session ends."""
+        self._loop.run_forever()
+        self._loop.close()
+
     def _call(self, coro: Any) -> Any:
         """Run ``coro`` on the widget's loop and wait for it.
 
         Called on the loop's own thread (an ``observe`` callback: traits change there, as
         frames arrive), it is queued instead, since waiting there would wait for ever.
         """
-        if self._loop.is_closed():
+        if self.closed:
             coro.close()
             raise TorchgroundError("notebook.closed")
         if threading.current_thread() is self._thread:
