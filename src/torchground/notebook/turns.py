@@ -43,6 +43,7 @@ class TurnSession(Session):
             if raw == ATTACH:
                 async with self._work:
                     await self._send_state_and_frame()
+                await self._outbox.flush()  # sent before the next message, as receive() does
             else:
                 await super().receive(raw)
         finally:
