@@ -43,6 +43,7 @@ from torchground.viz.boundary import EXTENT, boundary_grid
 from torchground.cli.app import app, apply_lang
 from torchground.cli.out_check import check_output_folder
 from torchground.cli.spec_options import SpecOptions, with_spec_options
+from torchground.cli.train_cmd import engine_notices
 from torchground.engine import expand_grid, parse_grid, run_sweep
 from torchground.engine.sweep.search import run_search
 from torchground.engine.sweep.space import parse_space
@@ -127,7 +128,7 @@ def sweep_command(
         raise TorchgroundError("cli.out_not_dir", path=str(out_dir))
     check_output_folder(out_dir)  # a read-only folder is refused now, not after the sweep
     console = Console(stderr=as_json, highlight=False, soft_wrap=True, quiet=quiet)  # --quiet: errors only (files still written)
-    with Progress(
+    with engine_notices(), Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=quiet or not console.is_terminal,
     ) as progress:

@@ -9,9 +9,11 @@ from its checkpoint. Exit status: 0 done (completed or stopped early), 2 bad inp
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -27,7 +29,7 @@ from torchground.train.checkpoint import CHECKPOINT, Checkpointer, load_checkpoi
 from torchground.train.rundir import FINAL_STATUSES, default_run_dir, load_spec, run_status, save_run, start_run
 from torchground.train import Run, Trainer, resolve_device
 
-__all__ = ["train_command", "log_line", "plural", "ENGINES", "EXIT_DIVERGED", "EXIT_INTERRUPTED"]
+__all__ = ["train_command", "log_line", "plural", "engine_notices", "ENGINES", "EXIT_DIVERGED", "EXIT_INTERRUPTED"]
 
 ENGINES = ("eager", "fast", "compiled")
 EXIT_DIVERGED = 3
@@ -69,6 +71,26 @@ class _Report(Callback):
     def on_fit_end(self, trainer: Trainer, history: Any) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+@contextlib.contextmanager
+def engine_notices() -> Iterator[None]:
+    """The engine's notices (``RuntimeWarning``: a fused kernel not used, a compilation that
+    failed) shown as plain lines on stderr, each once, instead of Python's warning format
+    (a file, a line number and a line of source)."""
+    shown: set[str] = set()
+    original = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if not issubclass(category, RuntimeWarning):
+            original(message, category, filename, lineno, file, line)
+        elif str(message) not in shown:
+            shown.add(str(message))
+            err_console.print(str(message), highlight=False)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show  # put back when the block ends
+        yield
 
 
 def _short_metrics(row: dict[str, Any]) -> str:
@@ -180,7 +202,8 @@ def _train(
     if engine != "eager":  # the stacked engine: same numbers, lines printed once it is done
         from torchground.engine import train_fast
 
-        run = train_fast(spec, compile=engine == "compiled", fused=fused)
+        with engine_notices():
+            run = train_fast(spec, compile=engine == "compiled", fused=fused)
         for row in run.history.rows:
             report.on_epoch_end_lines(row)
         if tensorboard is not None:  # the engine's history, written once it is done

@@ -102,3 +102,17 @@ def test_plain_sweep_command_reports_its_path(tmp_path, capsys, flags, path):
     summary = json.loads(capsys.readouterr().out)
     assert summary["path"] == path and summary["paths"] == {path: 1}
     assert json.loads((tmp_path / "s" / "summary.json").read_text())["path"] == path
+
+
+@pytest.mark.parametrize("command", [["train", "--engine", "fast"], ["sweep", "--grid", "lr=0.01,0.1"]])
+def test_the_command_line_says_the_fallback_in_a_plain_line(tmp_path, capsys, monkeypatch, command):
+    def missing() -> str:
+        raise RuntimeError("no C compiler found (gcc, cc, clang or $CC)")
+
+    monkeypatch.setattr(build_cache, "compiler", missing)
+    assert main([*command, "--epochs", "2", "--n-samples", "120", "--out", str(tmp_path / "out"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["path"] == "eager"
+    notice = [line for line in captured.err.splitlines() if "trains on eagerly" in line]
+    assert len(notice) == 1 and notice[0].startswith("the fused steps are not used (RuntimeError: no C compiler found")
+    assert "RuntimeWarning" not in captured.err and ".py:" not in captured.err
