@@ -280,3 +280,38 @@ def test_a_step_stays_interactive_for_its_first_slices_then_yields() -> None:
     assert frames[-1]["type"] == "frame" and frames[-1]["epoch"] == 1 and steps > STEP_SLICES
     # one slice per step, and one that ends the epoch (it parks after its last step too)
     assert lanes == [True] * STEP_SLICES + [False] * (steps + 1 - STEP_SLICES)
+
+
+def test_a_save_finishes_the_epoch_in_progress_as_a_step_would() -> None:
+    """Saving mid-epoch: the rest of the epoch in slices (interactive, then play lane), then the file."""
+
+    async def scenario() -> tuple[list[bool], list[dict]]:
+        s = Scheduler(workers=1, target=0.0)  # a play slice is one step
+        lanes: list[bool] = []
+        acquire = s.acquire
+
+        async def logged(interactive: bool) -> None:
+            lanes.append(interactive)
+            await acquire(interactive)
+
+        s.acquire = logged  # type: ignore[method-assign]
+        answers: list[dict] = []
+
+        async def send(text: str) -> None:
+            answers.append(json.loads(text))
+
+        tab = Session(send, scheduler=s)
+        await tab.receive(json.dumps({"type": "init"}))
+        assert tab.trainer is not None
+        next(c for c in tab.trainer.callbacks if isinstance(c, EpochSlicer)).budget = 0.0  # a slice is one step
+        async with tab._work:
+            assert not await tab._advance()  # one step in: the epoch is under way
+        lanes.clear()
+        await tab.receive(json.dumps({"type": "save"}))
+        await tab.close()
+        return lanes, answers
+
+    lanes, answers = asyncio.run(scenario())
+    assert answers[-1]["type"] == "saved" and answers[-2]["type"] == "frame" and answers[-2]["epoch"] == 1
+    steps = answers[-2]["steps"]  # 1 step before the save, the rest and one slice that ends the epoch during it
+    assert lanes == [True] * STEP_SLICES + [False] * (steps - STEP_SLICES) + [True]

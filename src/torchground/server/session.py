@@ -268,11 +268,13 @@ class Session:
 
     async def _save(self, msg: Any) -> None:
         """The session as a ``.tgsession`` file (an epoch under way is finished first)."""
-        self.running = False
+        self.running, slices = False, 0
+        while self.trainer is not None and _slicer(self.trainer).in_progress:  # slice by slice, as a step
+            async with self._work.lane(interactive=(first := slices < STEP_SLICES)):
+                slices += 1
+                await self._advance(background=not first)
         async with self._work:
             assert self.trainer is not None
-            while _slicer(self.trainer).in_progress:
-                await self._advance()
             if not checkpointable(self.trainer):
                 raise TorchgroundError("server.session.not_checkpointable")
             data = await asyncio.to_thread(make_bundle, self.trainer, self.query())
@@ -313,8 +315,6 @@ class Session:
                     if delay < 0:
                         next_tick, delay = loop.time(), 0.0
                     await asyncio.sleep(delay)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # a closed socket or a bug: stop playing, tell the client if it is there
             self.running = False
             log.debug("play loop stopped: %r", exc)
