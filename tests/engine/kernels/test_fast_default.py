@@ -116,3 +116,12 @@ def test_the_command_line_says_the_fallback_in_a_plain_line(tmp_path, capsys, mo
     notice = [line for line in captured.err.splitlines() if "trains on eagerly" in line]
     assert len(notice) == 1 and notice[0].startswith("the fused steps are not used (RuntimeError: no C compiler found")
     assert "RuntimeWarning" not in captured.err and ".py:" not in captured.err
+
+
+def test_a_run_that_explodes_in_its_checked_epoch_stays_fused_and_diverges(recwarn):
+    spec = Spec(dataset="reg-plane", lr=3, n_samples=200, epochs=10)  # the weights grow a million-fold in epoch 1
+    fused, eager = train_fast(spec), train_fast(spec, fused=False)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # not refused: not compared
+    assert fused.summary["path"] == "fused" and fused.history.status == eager.history.status == "diverged"
+    # the same epoch; the step may differ by float rounding (as between the trainer and the eager engine)
+    assert fused.history.message[1]["epoch"] == eager.history.message[1]["epoch"] == 3

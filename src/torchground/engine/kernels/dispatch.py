@@ -78,6 +78,9 @@ Tensor = torch.Tensor
 
 #: Models whose first fused epoch is also run eagerly, as a check of the kernel.
 CHECKED_MODELS = 8
+#: A checked model whose eager steps grow its largest weight more than this many times in
+#: the epoch is diverging: rounding differences grow without bound, so it is not compared.
+EXPLODING = 1000.0
 
 
 def _epoch_table(
@@ -290,10 +293,14 @@ class CompiledEpoch:
             pred, stats, problem = None, None, f"{type(exc).__name__}: {exc}"
         if pred is not None:
             ref_gy = gy if self.shared else pick(gy)
+            scale = ref.params.abs().amax(dim=0).clamp_min(1.0)  # each model's largest weight before the epoch (at least 1)
             expected = epoch_steps(ref, gx if self.shared else pick(gx), ref_gy, ref_steps)
             mine = split_steps(None, pick(pred), step_shapes(len(idx), N, batch), last=True)[1]
             # A model that diverges amplifies rounding without bound: only the others are compared.
+            # Diverging: a non-finite output or weight, or weights the eager steps themselves grew
+            # more than EXPLODING-fold in the epoch (a learning rate far too high).
             fine = torch.stack([e.isfinite().all(dim=0).all(dim=0) for e in expected]).all(dim=0) & ref.params.isfinite().all(dim=0)
+            fine &= ref.params.abs().amax(dim=0) <= EXPLODING * scale
             if not fine.any():  # nothing to compare this epoch: the next one is checked
                 self.fused_epochs += 1
                 return pred, stats
