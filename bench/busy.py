@@ -67,7 +67,8 @@ def old_threads(kind: str, models: int, spec: Spec) -> int:
 
 
 def new_threads(kind: str, models: int, spec: Spec) -> int:
-    """The count the rule chooses (the same sizes as the engines give it)."""
+    """The count the rule chooses (the same sizes as the engines give it); for the fused
+    cases, the kernel's (the group's own operations take the per-operation count)."""
     widest = max(layer_sizes(spec))
     batch = spec.n_train if spec.batch_size == "full" else int(spec.batch_size)
     if kind == "train":

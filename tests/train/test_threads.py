@@ -121,18 +121,35 @@ def test_trainer_work_is_batch_rows_times_widest_layer(batch, grain, expected, m
     assert seen.threads == [expected]
 
 
-@pytest.mark.parametrize("compile, grain, expected", [(False, 4 * 10 * 8, 2), (False, 4 * 10 * 8 + 1, 1), (True, 4 * 30 * 8, 2), (True, 4 * 30 * 8 + 1, 1)],
-                         ids=["eager-2", "eager-1", "fused-2", "fused-1"])
-def test_stacked_work_is_per_operation_or_per_fused_epoch(compile, grain, expected, monkeypatch):
-    """8 models 2-8-8-1, batch 10, 30 training points: eager steps split 8 x 10 x 8 elements
-    a step's operation, the fused kernel 8 x 30 x 8 an epoch (one call)."""
+@pytest.mark.parametrize("compile, grain, steps, kernel", [
+    (False, 4 * 10 * 8, 2, None), (False, 4 * 10 * 8 + 1, 1, None), (True, 4 * 30 * 8, 1, 2), (True, 4 * 30 * 8 + 1, 1, 1),
+    (True, 4 * 10 * 8, 2, 2),
+], ids=["eager-2", "eager-1", "fused-kernel-2", "fused-kernel-1", "fused-both-2"])
+def test_stacked_work_is_per_operation_or_per_fused_epoch(compile, grain, steps, kernel, monkeypatch):
+    """8 models 2-8-8-1, batch 10, 30 training points: the group's operations (eager steps, the
+    first epoch's check, bookkeeping) split by 8 x 10 x 8 elements an operation, the fused
+    kernel by 8 x 30 x 8 an epoch (one call)."""
+    from torchground.engine.kernels import native
+
     monkeypatch.delenv(ENV, raising=False)
     monkeypatch.setattr(threads, "GRAIN", grain)
     monkeypatch.setattr(threads, "cores", lambda: 2)
-    specs = [Spec(hidden=(8, 8), batch_size=10, epochs=1, n_samples=60, init_seed=i) for i in range(8)]
+    calls: list[int] = []
+
+    def in_kernel(n):
+        calls.append(n)
+        return threads.intra_op_threads(n)
+
+    monkeypatch.setattr(native, "intra_op_threads", in_kernel)
+    specs = [Spec(hidden=(8, 8), batch_size=10, epochs=2, n_samples=60, init_seed=i) for i in range(8)]
     seen: list[int] = []
-    StackedGroup(specs, compile=compile).run(progress=lambda e, n: seen.append(torch.get_num_threads()))
-    assert seen == [expected]
+    group = StackedGroup(specs, compile=compile)
+    group.run(progress=lambda e, n: seen.append(torch.get_num_threads()))
+    assert seen == [steps, steps]
+    if kernel is None:
+        assert calls == [] and group.path == "eager"
+    else:
+        assert group.path == "fused" and calls and set(calls) == {kernel}
 
 
 def _group_run(compile: bool) -> tuple[list[int], np.ndarray, np.ndarray, str]:

@@ -248,8 +248,8 @@ class StackedGroup:
         return start_build(self.net, self.n_train, self.batch, shared, sets, self.problem == "classification")
 
     def _thread_count(self) -> int | None:
-        """The intra-op threads (:func:`~torchground.train.threads.threads_for`): one parallel call per epoch when compiled, else per step's operation."""
-        return threads_for(len(self.specs) * (self.n_train if self.compile else self.batch) * max(self.net.sizes), self.device.type)
+        """The intra-op threads (:func:`~torchground.train.threads.threads_for` of a step's operation; the fused kernel sets its own)."""
+        return threads_for(len(self.specs) * self.batch * max(self.net.sizes), self.device.type)
 
     def _epoch(self, epoch: int) -> None:
         M, N, B = len(self.ids), self.n_train, self.batch

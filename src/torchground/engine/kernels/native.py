@@ -46,6 +46,7 @@ from torchground.engine.kernels.fused_steps import OPTS, FusedSteps, Metrics
 from torchground.engine.kernels.generated import save
 from torchground.engine.kernels.rule_text import c_source
 from torchground.engine.net import StackedNet
+from torchground.train.threads import intra_op_threads, threads_for
 
 __all__ = ["NativeSteps", "Args", "build", "source", "cache_dir"]
 
@@ -156,8 +157,9 @@ class NativeSteps(FusedSteps):
         assert pred.is_contiguous() and pred.dtype == torch.float32 and sk.is_contiguous() and sk.dtype == torch.float32
         args.order, args.order_stride = order.data_ptr(), order.stride(0)
         args.pred, args.sk, args.stats = pred.data_ptr(), sk.data_ptr(), stats.data_ptr()
-        if self._fn(ctypes.byref(args)):
-            raise MemoryError("the fused steps could not allocate their scratch memory")
+        with intra_op_threads(threads_for(M * n * max(twin.sizes))):  # the epoch is one parallel call (train/threads.py)
+            if self._fn(ctypes.byref(args)):
+                raise MemoryError("the fused steps could not allocate their scratch memory")
         return stats
 
     def _make_args(self, x: Tensor, y: Tensor, evals: Any, train_sst: Tensor, M: int, n: int) -> tuple[Args, list[Tensor]]:
