@@ -368,8 +368,6 @@ def test_item7_loss_chart_and_the_numbers_after_a_divergence(tab: Tab) -> None:
         shot(tab, "7-diverged", lang, width, height)
 
 
-@pytest.mark.xfail(strict=True, reason="the session words a divergence once, in its language then; "
-                   "server/session.py would have to send it again on a `set` of `lang`")
 def test_item7_the_divergence_message_follows_a_language_switch(tab: Tab) -> None:
     page = tab.open("dataset=reg-plane&output_activation=identity&lr=10&lang=en")
     tab.by("step").click()

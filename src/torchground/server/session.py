@@ -36,8 +36,7 @@ from torchground.viz.graph_render import to_dot
 from torchground.i18n import t
 from torchground.server import frames, grid_mode
 from torchground.server.bundles import BundleStore, bundle_name, make_bundle
-from torchground.server.protocol import DEFAULT_FPS, ProtocolError, check_caps, parse_message
-from torchground.server.protocol import MAX_EDIT_VALUE
+from torchground.server.protocol import DEFAULT_FPS, MAX_EDIT_VALUE, ProtocolError, check_caps, parse_message
 from torchground.server.outbox import Outbox
 from torchground.server.rows import CompactRows
 from torchground.server.scheduler import PROGRESS_FRAME_SECONDS, STEP_SLICES, Scheduler, SessionWork
@@ -82,8 +81,8 @@ class Session:
         self.trainer: Trainer | None = None
         self.edits: dict[tuple[str, tuple[int, ...]], Edit] = {}
         self.view: dict[str, bool | str] = {}
-        self.fps = DEFAULT_FPS
-        self.running = False
+        self.fps, self.running = DEFAULT_FPS, False
+        self._diverged: tuple[str, dict[str, Any]] | None = None  # the last divergence's catalogue key, values
         self._grads: dict[str, Any] | None = None
         self.grid: grid_mode.GridMode | None = None  # the grid view's networks, while it is open
         self._task: asyncio.Task[None] | None = None
@@ -181,6 +180,8 @@ class Session:
         self.view = {**self.view, **view}  # a new dict: a frame being built in a thread may read the old one
         if isinstance(view.get("lang"), str):
             self.lang = str(view["lang"])
+            if self._diverged is not None:  # its words again, in the new language (the page shows them if on screen)
+                await self._send({"type": "diverged", "relabel": True, "message": t(self._diverged[0], self.lang, **self._diverged[1])})
         changed = {f for f in SPEC_FIELDS if getattr(new, f) != getattr(self.spec, f)}
         if changed and not changed <= LIVE_FIELDS:
             await self._rebuild(new, list(self.edits.values()), state=True)
@@ -357,9 +358,9 @@ class Session:
         row = trainer.run_epoch()
         history = trainer.history
         if row is None:  # diverged: the trainer put back the last finite weights
-            key, params = history.message or ("train.diverged", {})
+            self._diverged = history.message or ("train.diverged", {})
             trainer.clear_stop()
-            return "diverged", t(key, self.lang, **params)
+            return "diverged", t(self._diverged[0], self.lang, **self._diverged[1])
         self._grads = frames.grad_lists(trainer.model) or self._grads
         if trainer.should_stop:  # early stopping (spec.patience): pause, and play on if asked to
             trainer.clear_stop()

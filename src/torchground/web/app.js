@@ -457,6 +457,10 @@ async function main() {
       panels.specChanged();
     })
     .on("diverged", (msg) => {
+      if (msg.relabel) { // after a language switch: the new words, for a banner still on screen
+        if (!byTest("diverged-banner").hidden) showBanner(msg.message);
+        return;
+      }
       setRunning(false);
       showBanner(msg.message);
     })
