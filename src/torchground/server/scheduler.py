@@ -12,10 +12,13 @@ Every piece of a session's CPU work (a slice of training, a frame, a rebuild) ru
   share of the CPU, not a core of its own.
 
 A running play slice does not hold its turn against interactive work: the session's
-:class:`~torchground.server.slices.EpochSlicer` asks :attr:`Scheduler.interactive_active`
-between optimiser steps and parks at once when it is true. When more sessions play than
-there are workers, a play slice's time budget shrinks (:meth:`Scheduler.play_budget`), so a
-round of all playing sessions stays short whatever their specs.
+:class:`~torchground.server.slices.EpochSlicer` asks :meth:`SessionWork.should_yield`
+(:attr:`Scheduler.interactive_active`) between optimiser steps and parks at once when it is
+true. When more sessions play than there are workers, a play slice's time budget shrinks
+(:meth:`Scheduler.play_budget`), so a round of all playing sessions stays short whatever
+their specs. A ``step`` (or a save finishing an epoch) is interactive for its first
+:data:`STEP_SLICES` slices, then goes on in the play lane. A session takes its turns through
+:class:`SessionWork`, its work lock.
 
 Scheduling decides only *when* a session's work runs, never what it is: each session still
 takes the same steps in the same order.
@@ -218,7 +221,7 @@ class SessionWork:
     ``async with work.lane(interactive=False):`` does the same in the play lane. The turn is
     always taken before the lock and never while holding it, so sessions cannot deadlock on
     turns and locks. :meth:`should_yield` tells a running play slice to park: interactive work
-    waits for a turn, or for this session's lock.
+    waits or runs (any session's), or waits for this session's lock.
     """
 
     def __init__(self, scheduler: Scheduler) -> None:
