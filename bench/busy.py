@@ -30,7 +30,10 @@ Where the old and the new count are the same, the case runs once and its figures
 both.
 
     python bench/busy.py [--models 1024] [--epochs 20] [--fast-epochs 3000] [--train-epochs 300] [--repeats 3]
-                         [--cases sweep,sweep-eager,fast,train]
+                         [--cases sweep,sweep-eager,fast,train,ops]
+
+``ops`` (not in the default cases) times one operation of growing size with one and two
+threads, quiet and busy: where splitting starts to pay (the rule's grain).
 """
 
 from __future__ import annotations
@@ -120,6 +123,38 @@ def cases(models: int, epochs: int, fast_epochs: int, train_epochs: int) -> dict
     }
 
 
+def ops_part(repeats: int, n: int) -> None:
+    """Where splitting one operation starts to pay, quiet and busy: a layer's batched product
+    and tanh, (m, 10, 8) @ (m, 8, 8), for m x 10 x 8 elements, repeated to the same total."""
+    print("\n[ops] one layer's bmm + tanh; seconds for 2^27 elements in all, 1 and 2 threads, medians")
+    print("| elements an operation | quiet, 1 thread | quiet, 2 threads | busy, 1 thread | busy, 2 threads |")
+    print("|---|---|---|---|---|")
+    for log2 in range(14, 28, 2):
+        m = max(1, (1 << log2) // 80)
+        x, w = torch.randn(m, 10, 8), torch.randn(m, 8, 8)
+        reps = max(1, (1 << 27) // (m * 80))
+
+        def work(x: torch.Tensor = x, w: torch.Tensor = w, reps: int = reps) -> None:
+            for _ in range(reps):
+                torch.tanh(torch.bmm(x, w))
+
+        times = {}
+        for busy in (False, True):
+            for threads in (1, 2):
+                with forced_threads(threads):
+                    torch.set_num_threads(threads)
+                    runs = []
+                    for _ in range(repeats):
+                        if busy:
+                            with hogs(n):
+                                runs.append(timed(work))
+                        else:
+                            runs.append(timed(work))
+                times[busy, threads] = statistics.median(runs)
+        torch.set_num_threads(TORCH_DEFAULT)
+        print(f"| 2^{log2} | {times[False, 1]:.3f} | {times[False, 2]:.3f} | {times[True, 1]:.3f} | {times[True, 2]:.3f} |", flush=True)
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -143,7 +178,7 @@ def main() -> None:
     c = cores()
     n = os.cpu_count() or 1
     table = cases(args.models, args.epochs, args.fast_epochs, args.train_epochs)
-    chosen = [k for k in args.cases.split(",") if k]
+    chosen = [k for k in args.cases.split(",") if k and k != "ops"]
     print(f"torch {torch.__version__}, {c} cores for this process, {n} hog processes when busy, torch's default threads {TORCH_DEFAULT},"
           f" medians of {args.repeats}; fair bound (C + N) / C = {(c + n) / c:.2f}", flush=True)
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
@@ -173,6 +208,10 @@ def main() -> None:
             rows.append((label, when, threads, q, b, b / q, fair(threads, c, n)))
             print(f"  {label:44s} {when:6s} {threads:2d} threads  quiet {q:7.2f} s  busy {b:7.2f} s  ratio {b / q:5.2f}"
                   f"  fair {fair(threads, c, n):4.2f}   (quiet {min(quiet):.2f}-{max(quiet):.2f}, busy {min(busy):.2f}-{max(busy):.2f})", flush=True)
+    if "ops" in args.cases.split(","):
+        ops_part(args.repeats, n)
+    if not rows:
+        return
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())};"
           f" 1-minute load during busy runs {min(busy_loads):.1f}-{max(busy_loads):.1f}")
     print("\n| case | threads (before → after) | quiet s before | busy s before | ratio before | quiet s after | busy s after | ratio after | fair ratio (after's threads) |")
