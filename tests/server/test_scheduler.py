@@ -315,3 +315,42 @@ def test_a_save_finishes_the_epoch_in_progress_as_a_step_would() -> None:
     assert answers[-1]["type"] == "saved" and answers[-2]["type"] == "frame" and answers[-2]["epoch"] == 1
     steps = answers[-2]["steps"]  # 1 step before the save, the rest and one slice that ends the epoch during it
     assert lanes == [True] * STEP_SLICES + [False] * (steps - STEP_SLICES) + [True]
+
+
+def test_opening_the_grid_finishes_the_epoch_in_progress_as_a_step_would() -> None:
+    """The grid view opened mid-epoch: the session's epoch is finished in slices (interactive,
+    then play lane), so a slow spec's epoch holds no other tab's turn; then the grid is made."""
+
+    async def scenario() -> tuple[list[bool], list[dict]]:
+        s = Scheduler(workers=1, target=0.0)  # a play slice is one step
+        lanes: list[bool] = []
+        acquire = s.acquire
+
+        async def logged(interactive: bool) -> None:
+            lanes.append(interactive)
+            await acquire(interactive)
+
+        s.acquire = logged  # type: ignore[method-assign]
+        answers: list[dict] = []
+
+        async def send(text: str) -> None:
+            answers.append(json.loads(text))
+
+        tab = Session(send, scheduler=s)
+        await tab.receive(json.dumps({"type": "init"}))
+        assert tab.trainer is not None
+        next(c for c in tab.trainer.callbacks if isinstance(c, EpochSlicer)).budget = 0.0  # a slice is one step
+        async with tab._work:
+            assert not await tab._advance()  # one step in: the epoch is under way
+        lanes.clear()
+        await tab.receive(json.dumps({"type": "grid", "axes": [{"field": "lr", "values": "0.03, 0.3"}]}))
+        await tab.close()
+        return lanes, answers
+
+    lanes, answers = asyncio.run(scenario())
+    kinds = [a["type"] for a in answers]
+    assert kinds[-2:] == ["grid_state", "grid_frame"], kinds
+    epoch_end = answers[-3]  # the session's whole epoch, before the grid
+    assert epoch_end["type"] == "frame" and epoch_end["epoch"] == 1
+    steps = epoch_end["steps"]
+    assert lanes == [True] * STEP_SLICES + [False] * (steps - STEP_SLICES) + [True]

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import math
 from functools import cache
@@ -26,13 +27,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from torchground.explain.graph import extract_graph
 from torchground.viz.boundary import EXTENT, boundary_grid, data_box
+from torchground.viz.graph_render import to_dot
 from torchground.data.datasets import Splits
 from torchground.data.features import FEATURES
 
 __all__ = [
     "OUTPUT_SIZE", "NEURON_SIZE", "FEATURE_SIZE", "encode_map", "decode_map", "feature_maps", "model_maps",
     "param_lists", "grad_lists", "data_points", "data_view", "json_safe", "dumps", "metric_values",
+    "graph_message", "GRAPH_BATCH",
 ]
 
 OUTPUT_SIZE = 100
@@ -168,3 +172,24 @@ def dumps(obj: Any) -> str:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except ValueError:  # a non-finite number somewhere: rare, so only then walk the message
         return json.dumps(json_safe(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+#: Training points in the ``graph`` answer's forward pass.
+GRAPH_BATCH = 4
+
+
+def graph_message(trainer: Any) -> dict[str, Any]:
+    """The ``graph`` answer: the computation graph of one forward and backward pass of a
+    :class:`~torchground.train.trainer.Trainer`'s model on its first :data:`GRAPH_BATCH`
+    training points, as DOT text and as the graph's JSON (values included).
+
+    Runs on a copy of the model, so the live model's gradients stay as training left them.
+    """
+    model = copy.deepcopy(trainer.model)
+    model.train()
+    x, y = trainer.sets["train"]
+    x, y = x[:GRAPH_BATCH], y[:GRAPH_BATCH]  # (B, F), (B, 1)
+    loss = trainer.criterion(model(x), y)
+    loss.backward(retain_graph=True)
+    graph = extract_graph({"loss": loss}, params=model, with_values=True)
+    return {"type": "graph", "dot": to_dot(graph), "graph": json_safe(graph.to_dict())}

@@ -129,13 +129,12 @@ async def start(session: "Session", msg: Any) -> None:
     assert session.spec is not None and session.trainer is not None
     session.running = False
     axes = [(axis.field, axis.values) for axis in msg.axes]
+    if session.grid is None:  # the session's model waits whole: its epoch in progress finished, by turns
+        await session.finish_epoch()
     async with session._work:
         base = session.grid.run.base if session.grid is not None else session.spec
         run = await asyncio.to_thread(GridRun, base, axes)
-        if session.grid is None:  # the session's model waits whole: finish its epoch in progress
-            while _in_progress(session):
-                await session._advance()
-        else:
+        if session.grid is not None:
             session.grid.cancel()
         session.grid = GridMode(session, run)
         await session.grid.send_state()
@@ -167,9 +166,3 @@ async def leave(session: "Session", msg: Any) -> None:
     async with session._work:
         session._end_epoch()
         await session._send_state_and_frame()
-
-
-def _in_progress(session: "Session") -> bool:
-    trainer = session.trainer
-    assert trainer is not None
-    return any(isinstance(c, EpochSlicer) and c.in_progress for c in trainer.callbacks)

@@ -31,8 +31,6 @@ import torch
 
 from torchground.codegen import to_script
 from torchground.errors import TorchgroundError
-from torchground.explain.graph import extract_graph
-from torchground.viz.graph_render import to_dot
 from torchground.i18n import t
 from torchground.server import frames, grid_mode
 from torchground.server.bundles import BundleStore, bundle_name, make_bundle
@@ -49,14 +47,12 @@ from torchground.train.checkpoint import checkpointable, restore
 from torchground.data.tfpg_random import fresh_seed
 from torchground.train.tfpg_run import link_of, spec_from_link
 
-__all__ = ["Session", "LIVE_FIELDS", "GRAPH_BATCH"]
+__all__ = ["Session", "LIVE_FIELDS"]
 
 log = logging.getLogger("torchground.server")
 
 #: Spec fields a ``set`` applies to the running model (weights kept); the rest rebuild at epoch 0.
 LIVE_FIELDS = Trainer.LIVE_FIELDS
-#: Training points in the ``graph`` answer's forward pass.
-GRAPH_BATCH = 4
 
 Send = Callable[[str], Awaitable[None]]
 #: Client messages waiting for their turn; a tab that sends faster waits (its socket backs up).
@@ -262,18 +258,15 @@ class Session:
 
     async def _graph(self, msg: Any) -> None:
         async with self._work:
-            await self._send(await asyncio.to_thread(self._graph_message))
+            await self._send(await asyncio.to_thread(frames.graph_message, self.trainer))
 
     async def _fps(self, msg: Any) -> None:
         self.fps = int(msg.value)
 
     async def _save(self, msg: Any) -> None:
         """The session as a ``.tgsession`` file (an epoch under way is finished first)."""
-        self.running, slices = False, 0
-        while self.trainer is not None and _slicer(self.trainer).in_progress:  # slice by slice, as a step
-            async with self._work.lane(interactive=(first := slices < STEP_SLICES)):
-                slices += 1
-                await self._advance(background=not first)
+        self.running = False
+        await self.finish_epoch()
         async with self._work:
             assert self.trainer is not None
             if not checkpointable(self.trainer):
@@ -351,6 +344,15 @@ class Session:
             await self._send({"type": "diverged", "message": message})
         await self._send_frame(running=playing and outcome == "ok")
         return True
+
+    async def finish_epoch(self) -> None:
+        """Finish the epoch under way slice by slice, as a step does: the first slices in the
+        interactive lane, a long epoch's rest in the play lane (so no other tab waits on it)."""
+        slices = 0
+        while self.trainer is not None and _slicer(self.trainer).in_progress:
+            async with self._work.lane(interactive=(first := slices < STEP_SLICES)):
+                slices += 1
+                await self._advance(background=not first)
 
     def _epoch(self) -> tuple[str, str | None]:
         trainer = self.trainer
@@ -438,18 +440,6 @@ class Session:
             "neurons": neurons,
             "query": self.query(),
         })
-
-    def _graph_message(self) -> dict[str, Any]:
-        trainer = self.trainer
-        assert trainer is not None
-        model = copy.deepcopy(trainer.model)  # the live model's gradients stay as training left them
-        model.train()
-        x, y = trainer.sets["train"]
-        x, y = x[:GRAPH_BATCH], y[:GRAPH_BATCH]  # (B, F), (B, 1)
-        loss = trainer.criterion(model(x), y)
-        loss.backward(retain_graph=True)
-        graph = extract_graph({"loss": loss}, params=model, with_values=True)
-        return {"type": "graph", "dot": to_dot(graph), "graph": frames.json_safe(graph.to_dict())}
 
     async def _send_frame(self, running: bool | None = None) -> None:
         running = self.running if running is None else running
