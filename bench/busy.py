@@ -43,6 +43,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -161,6 +162,37 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def runnable() -> int:
+    """Threads runnable on the machine now, this one included (``/proc/loadavg``'s fourth field)."""
+    with open("/proc/loadavg") as f:
+        return int(f.read().split()[3].split("/")[0])
+
+
+def sampled(fn: Callable[[], object], samples: list[int]) -> float:
+    """``timed(fn)``, counting the machine's runnable threads every 20 ms meanwhile."""
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            samples.append(runnable())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        return timed(fn)
+    finally:
+        done.set()
+        sampler.join()
+
+
+def fair_with(threads: int, c: int, others_quiet: float, others_busy: float) -> float:
+    """As :func:`fair`, with the other runnable threads measured during the runs (background
+    load, and hogs when busy) in place of the idle machine's 0 and N."""
+    quiet = threads * min(1.0, c / (threads + others_quiet))
+    busy = threads * min(1.0, c / (threads + others_busy))
+    return quiet / busy
+
+
 def fair(threads: int, c: int, n: int) -> float:
     """The busy/quiet ratio of a run that loses only its fair share (module docstring)."""
     return min(threads, c) / (threads * min(1.0, c / (threads + n)))
@@ -197,28 +229,34 @@ def main() -> None:
                 rows.append((*rows[-1][:1], when, *rows[-1][2:]))
                 print(f"  {label:44s} {when:6s} {threads:2d} threads  the same as before", flush=True)
                 continue
-            quiet, busy = [], []
+            quiet, busy, q_seen, b_seen = [], [], [], []
             with forced_threads(count):
                 for _ in range(args.repeats):  # alternate, so both see the same background load
-                    quiet.append(timed(fn))
+                    quiet.append(sampled(fn, q_seen))
                     with hogs(n):
-                        busy.append(timed(fn))
+                        busy.append(sampled(fn, b_seen))
                         busy_loads.append(os.getloadavg()[0])
             q, b = statistics.median(quiet), statistics.median(busy)
-            rows.append((label, when, threads, q, b, b / q, fair(threads, c, n)))
+            # other runnable threads: the count less the run's own threads and the sampler
+            oq = max(0.0, statistics.mean(q_seen or [threads + 1]) - threads - 1)
+            ob = max(0.0, statistics.mean(b_seen or [threads + 1 + n]) - threads - 1)
+            fb = fair_with(threads, c, oq, ob)
+            rows.append((label, when, threads, q, b, b / q, fair(threads, c, n), oq, ob, fb))
             print(f"  {label:44s} {when:6s} {threads:2d} threads  quiet {q:7.2f} s  busy {b:7.2f} s  ratio {b / q:5.2f}"
-                  f"  fair {fair(threads, c, n):4.2f}   (quiet {min(quiet):.2f}-{max(quiet):.2f}, busy {min(busy):.2f}-{max(busy):.2f})", flush=True)
+                  f"  fair {fair(threads, c, n):4.2f}, with the others {fb:4.2f} ({oq:.1f} other threads quiet, {ob:.1f} busy)   (quiet {min(quiet):.2f}-{max(quiet):.2f}, busy {min(busy):.2f}-{max(busy):.2f})", flush=True)
     if "ops" in args.cases.split(","):
         ops_part(args.repeats, n)
     if not rows:
         return
     print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())};"
           f" 1-minute load during busy runs {min(busy_loads):.1f}-{max(busy_loads):.1f}")
-    print("\n| case | threads (before → after) | quiet s before | busy s before | ratio before | quiet s after | busy s after | ratio after | fair ratio (after's threads) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| case | threads (before → after) | quiet s before | busy s before | ratio before | quiet s after | busy s after"
+          " | ratio after | fair ratio, idle machine | fair ratio, measured others (quiet / busy) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for i in range(0, len(rows), 2):
-        (label, _, t0, q0, b0, r0, _), (_, _, t1, q1, b1, r1, f1) = rows[i], rows[i + 1]
-        print(f"| {label} | {t0} → {t1} | {q0:.2f} | {b0:.2f} | {r0:.2f} | {q1:.2f} | {b1:.2f} | {r1:.2f} | {f1:.2f} |")
+        (label, _, t0, q0, b0, r0, *_), (_, _, t1, q1, b1, r1, f1, oq, ob, fb) = rows[i], rows[i + 1]
+        print(f"| {label} | {t0} → {t1} | {q0:.2f} | {b0:.2f} | {r0:.2f} | {q1:.2f} | {b1:.2f} | {r1:.2f} | {f1:.2f}"
+              f" | {fb:.2f} ({oq:.1f} / {ob:.1f}) |")
 
 
 if __name__ == "__main__":
