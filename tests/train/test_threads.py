@@ -88,6 +88,14 @@ def test_cli_refuses_a_bad_override_before_writing(capsys, monkeypatch, tmp_path
     assert not out.exists()
 
 
+def test_cli_refuses_a_bad_override_in_the_language_asked_for(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV, "0")
+    assert main(["--lang", "ja", "train", "--epochs", "1", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "スレッド数" in err and f"{ENV}=0" in err
+    assert not (tmp_path / "run").exists()
+
+
 class _Seen(Callback):
     def __init__(self) -> None:
         self.threads: list[int] = []

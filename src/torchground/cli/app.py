@@ -64,7 +64,11 @@ def run_app(argv: list[str]) -> int:
         _check_out_options(argv)
         from torchground.train.threads import forced
 
-        forced()  # a bad TORCHGROUND_THREADS is refused before a command starts (nothing written)
+        try:
+            forced()  # a bad TORCHGROUND_THREADS is refused before a command starts (nothing written)
+        except TorchgroundError:
+            set_language(help_language(argv) or get_language())  # said in the --lang asked for
+            raise
         command = typer.main.get_command(app)  # what app() runs; built here to set its help's language
         from torchground.cli.conventions import typed_placeholders
 
