@@ -128,7 +128,7 @@ def sweep_command(
         raise TorchgroundError("cli.out_not_dir", path=str(out_dir))
     check_output_folder(out_dir)  # a read-only folder is refused now, not after the sweep
     console = Console(stderr=as_json, highlight=False, soft_wrap=True, quiet=quiet)  # --quiet: errors only (files still written)
-    with engine_notices(), Progress(
+    with engine_notices(quiet), Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=quiet or not console.is_terminal,
     ) as progress:

@@ -74,10 +74,10 @@ class _Report(Callback):
 
 
 @contextlib.contextmanager
-def engine_notices() -> Iterator[None]:
+def engine_notices(quiet: bool = False) -> Iterator[None]:
     """The engine's notices (``RuntimeWarning``: a fused kernel not used, a compilation that
     failed) shown as plain lines on stderr, each once, instead of Python's warning format
-    (a file, a line number and a line of source)."""
+    (a file, a line number and a line of source); none with ``quiet`` (``--quiet``)."""
     shown: set[str] = set()
     original = warnings.showwarning
 
@@ -86,6 +86,8 @@ def engine_notices() -> Iterator[None]:
             original(message, category, filename, lineno, file, line)
         elif str(message) not in shown:
             shown.add(str(message))
+            if quiet:
+                return
             err_console.print(str(message), highlight=False)
 
     with warnings.catch_warnings():
@@ -202,7 +204,7 @@ def _train(
     if engine != "eager":  # the stacked engine: same numbers, lines printed once it is done
         from torchground.engine import train_fast
 
-        with engine_notices():
+        with engine_notices(quiet):
             run = train_fast(spec, compile=engine == "compiled", fused=fused)
         for row in run.history.rows:
             report.on_epoch_end_lines(row)

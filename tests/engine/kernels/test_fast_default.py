@@ -125,3 +125,45 @@ def test_a_run_that_explodes_in_its_checked_epoch_stays_fused_and_diverges(recwa
     assert fused.summary["path"] == "fused" and fused.history.status == eager.history.status == "diverged"
     # the same epoch; the step may differ by float rounding (as between the trainer and the eager engine)
     assert fused.history.message[1]["epoch"] == eager.history.message[1]["epoch"] == 3
+
+
+@pytest.mark.parametrize("lr", [3.0, 10.0])
+def test_a_chaotic_learning_rate_keeps_the_fused_path(recwarn, lr):
+    # lr 3 and 10 on the circle: bounded but chaotic, rounding grows to the tolerance within the epoch
+    run = train_fast(Spec(lr=lr, epochs=2))
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert run.summary["path"] == "fused"
+
+
+def test_a_chaotic_neighbour_does_not_take_a_calm_model_off_the_fused_path(recwarn):
+    specs = [Spec(lr=lr, epochs=2) for lr in (0.03, 3.0, 100.0)]
+    result = run_sweep(specs)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert result.paths == ["fused"]
+    calm = run_sweep(specs[:1], fused=False)
+    assert result.rows[0]["val_loss"] == pytest.approx(calm.rows[0]["val_loss"], abs=1e-5)
+
+
+def test_a_wrong_kernel_beside_a_chaotic_model_is_still_refused(monkeypatch):
+    from torchground.engine.kernels.native import NativeSteps
+
+    original = NativeSteps._launch
+
+    def wrong(self, *args):
+        original(self, *args)
+        self.twin.params.add_(0.01)
+
+    monkeypatch.setattr(NativeSteps, "_launch", wrong)
+    with pytest.warns(RuntimeWarning, match="differs from the eager steps"):
+        result = run_sweep([Spec(lr=lr, epochs=2) for lr in (0.03, 3.0)])
+    assert result.paths == ["eager"]
+
+
+@pytest.mark.parametrize("command", [["train", "--engine", "fast"], ["sweep", "--grid", "lr=0.01,0.1"]])
+def test_quiet_keeps_the_engine_notices_back(tmp_path, capsys, monkeypatch, command):
+    def missing() -> str:
+        raise RuntimeError("no C compiler found (gcc, cc, clang or $CC)")
+
+    monkeypatch.setattr(build_cache, "compiler", missing)
+    assert main([*command, "--epochs", "2", "--n-samples", "120", "--out", str(tmp_path / "out"), "-q"]) == 0
+    assert capsys.readouterr().err == ""
