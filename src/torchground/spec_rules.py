@@ -16,7 +16,7 @@ import torch
 from pydantic import ValidationError
 
 from torchground.errors import RegistryError, SpecError
-from torchground.i18n import Text, t
+from torchground.i18n import Text
 
 __all__ = [
     "PRESETS", "parse_optimizer_args", "refuse_surrogates", "form_reason", "validate_form", "COUNT_LIMITS", "dummy_step",
@@ -53,7 +53,7 @@ def refuse_surrogates(value: Any, field: str = "-") -> None:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise SpecError("spec.invalid", field=field, value=ascii(value)[:60], allowed=t("safety.allowed_text")) from None
+            raise SpecError("spec.invalid", field=field, value=ascii(value)[:60], allowed=Text("safety.allowed_text")) from None
     elif isinstance(value, Mapping):
         for key, item in value.items():
             refuse_surrogates(key, "-")
@@ -63,9 +63,10 @@ def refuse_surrogates(value: Any, field: str = "-") -> None:
             refuse_surrogates(item, field)
 
 
-def form_reason(exc: BaseException) -> str:
-    """Why a config's text could not be read as data: nesting too deep, or an integer too long."""
-    return t("safety.too_deep") if isinstance(exc, RecursionError) else t("safety.int_digits")
+def form_reason(exc: BaseException) -> Text:
+    """Why a config's text could not be read as data: nesting too deep, or an integer too long
+    (rendered later, in the language the whole message is shown in)."""
+    return Text("safety.too_deep") if isinstance(exc, RecursionError) else Text("safety.int_digits")
 
 
 def validate_form(cls: Any, data: Any) -> Any:
@@ -73,7 +74,7 @@ def validate_form(cls: Any, data: Any) -> Any:
     try:
         return cls.model_validate(data)
     except RecursionError:
-        raise SpecError("spec.bad_file", format="data", line="?", reason=t("safety.too_deep")) from None
+        raise SpecError("spec.bad_file", format="data", line="?", reason=Text("safety.too_deep")) from None
 
 
 #: Optimiser settings that count iterations or kept steps: whole numbers from 1 to a limit (an
@@ -310,10 +311,12 @@ def to_spec_error(exc: ValidationError, data: Mapping[str, Any], fields: Iterabl
         return SpecError("spec.unknown_field", field=field, allowed=", ".join(fields))
     value = data.get(field, err.get("input"))
     allowed_key = f"spec.allowed.{field}"
+    # A Text, rendered with the error's message, so it comes out in the language asked for then.
+    allowed: Text | str
     if field == "optimizer_args":
-        allowed = t("spec.allowed.optimizer_args")
+        allowed = Text("spec.allowed.optimizer_args")
     else:
-        allowed = t(allowed_key) if allowed_key in ALLOWED_KEYS else err["msg"]
+        allowed = Text(allowed_key) if allowed_key in ALLOWED_KEYS else err["msg"]
     return SpecError("spec.invalid", field=field, value=fmt(value), allowed=allowed)
 
 

@@ -84,12 +84,17 @@ class GridRun:
         TorchgroundError: axes the grid refuses (:func:`grid_settings`), a variant beyond the
             server's caps, a setting the stacked engine cannot train (``grid.unsupported``,
             with the engine's reason), K classes, or more work per epoch than
-            :data:`~torchground.server.grid_axes.GRID_MAX_STEPS`.
+            :data:`~torchground.server.grid_axes.GRID_MAX_STEPS`, tiles of both problem kinds
+            (classification and regression data sets on a ``dataset`` axis).
     """
 
     def __init__(self, base: Spec, axes: Sequence[tuple[str, str]]) -> None:
         self.axes = [(field, text) for field, text in axes]
         self.shown, self.specs = grid_settings(base, self.axes)
+        problems = {spec.problem for spec in self.specs}
+        if len(problems) > 1:  # one loss scale, one colour scale and one metric per grid
+            names = {p: ", ".join(dict.fromkeys(s.dataset for s in self.specs if s.problem == p)) for p in problems}
+            raise TorchgroundError("grid.mixed_problems", classification=names["classification"], regression=names["regression"])
         for spec in self.specs:
             check_caps(spec)
             try:
@@ -106,7 +111,7 @@ class GridRun:
         if steps > GRID_MAX_STEPS:
             raise TorchgroundError("grid.too_much_work", steps=steps, max=GRID_MAX_STEPS, groups=len(indices))
         self.base = base
-        self.problem = base.problem or "classification"
+        self.problem = self.specs[0].problem or "classification"  # the tiles', not the base's: dataset may be an axis
         self.groups: list[_Group] = []
         for tiles in indices:
             # the fused kernel of each shape builds in the background (once: it is cached); a

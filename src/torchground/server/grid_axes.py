@@ -87,19 +87,43 @@ def grid_settings(base: Spec, axes: Sequence[tuple[str, str]]) -> tuple[list[dic
         count *= len(values)
     if count > GRID_MAX_MODELS:
         raise TorchgroundError("grid.too_many", count=count, max=GRID_MAX_MODELS)
-    settings: list[dict[str, Any]] = [{}]
-    for field, values in parsed:
-        settings = [{**s, field: v} for s in settings for v in values]
+    combos: list[tuple[int, ...]] = [()]  # each tile's value index on each axis
+    for _, values in parsed:
+        combos = [(*c, j) for c in combos for j in range(len(values))]
+    read: list[dict[int, Any]] = [{} for _ in parsed]  # per axis: value index -> the value as the spec holds it
     shown, specs = [], []
-    for setting in settings:
+    for combo in combos:
+        setting = {field: values[j] for (field, values), j in zip(parsed, combo)}
         try:
             one, spec = apply_setting(base, setting)
         except TorchgroundError as exc:
             field = str(exc.params.get("field", next(iter(setting))))
             raise TorchgroundError("grid.bad_values", field=field, reason=Text(exc.key, **exc.params)) from None
+        for axis, ((field, _), j) in enumerate(zip(parsed, combo)):
+            read[axis].setdefault(j, getattr(spec, field))
         shown.append(one)
         specs.append(spec)
+    for (field, values), held in zip(parsed, read):
+        _check_distinct(field, values, held)
     return shown, specs
+
+
+def _check_distinct(field: str, values: Sequence[Any], held: dict[int, Any]) -> None:
+    """Two values written differently that the spec reads as one (``0.1`` and ``1e-1``) would
+    train the same network twice: refused, naming both."""
+    first_of: dict[Any, int] = {}
+    for j in range(len(values)):
+        value = held[j]
+        if value in first_of:
+            i = first_of[value]
+            raise TorchgroundError("grid.same_value", field=field, first=values[i], second=values[j], value=_text(value))
+        first_of[value] = j
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def grid_meta() -> dict[str, Any]:

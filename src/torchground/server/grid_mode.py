@@ -9,7 +9,14 @@ optimiser step of every group, the same bound as one trainer), and frames are
 slices), so a paused grid shows whole epochs. The session's own model waits, whole: an
 epoch of it in progress is finished before the grid starts. ``grid_pick`` makes one tile
 the session's model (its spec, its weights after the epoch in progress) and leaves grid
-mode; ``grid_close`` leaves it unchanged.
+mode; ``grid_close`` leaves it unchanged (with no grid open it does nothing).
+
+While the grid is open, the messages that would change the session's own model (a ``set``
+of spec fields, ``reinit``, ``regenerate``, ``edit``) or train it (``save`` finishes its
+epoch) are refused with an error that says to close the grid or pick a tile first; ``set``
+of view options only, ``code``, ``graph``, ``link_of`` and ``fps`` are answered as always
+(they read the waiting model or change nothing of it); ``init``, ``open`` and ``link`` start
+a new session state and so leave the grid.
 """
 
 from __future__ import annotations
@@ -23,11 +30,12 @@ from torchground.server import frames
 from torchground.server.grid import GridRun
 from torchground.server.protocol import ProtocolError
 from torchground.server.slices import EpochSlicer
+from torchground.server.urlstate import VIEW_OPTIONS
 
 if TYPE_CHECKING:
     from torchground.server.session import Session
 
-__all__ = ["GridMode", "handlers", "end", "start", "pick", "leave", "pause_grid"]
+__all__ = ["SINGLE_MODEL", "GridMode", "handlers", "end", "start", "pick", "leave", "pause_grid"]
 
 
 class GridMode:
@@ -84,9 +92,16 @@ class GridMode:
         self.slicer.cancel()
 
 
+#: Messages that change (or, ``save``, train on) the session's own model: refused while the grid
+#: is open, which would otherwise leave it silently or change a model that is not on screen.
+SINGLE_MODEL = ("reinit", "regenerate", "edit", "save")
+
+
 def handlers(session: "Session") -> dict[str, Callable[[Any], Awaitable[None]]]:
-    """The session's handlers of the grid's messages, and of ``reset`` and ``pause``: the grid's while it is open."""
-    plain_reset, plain_pause = session._reset, session._pause
+    """The session's handlers of the grid's messages, of ``reset`` and ``pause`` (the grid's
+    while it is open), and of the messages refused while it is open (:data:`SINGLE_MODEL`,
+    and a ``set`` of spec fields; a ``set`` of view options only is answered as always)."""
+    plain_reset, plain_pause, plain_set = session._reset, session._pause, session._set
 
     async def reset(msg: Any) -> None:
         await (session.grid.reset() if session.grid is not None else plain_reset(msg))
@@ -94,8 +109,25 @@ def handlers(session: "Session") -> dict[str, Callable[[Any], Awaitable[None]]]:
     async def pause(msg: Any) -> None:
         await (pause_grid(session) if session.grid is not None else plain_pause(msg))
 
+    async def set_(msg: Any) -> None:
+        if session.grid is not None:
+            fields = [k for k in msg.changes if k not in VIEW_OPTIONS]
+            if fields:
+                raise ProtocolError("grid.open_set", fields=", ".join(fields), allowed=", ".join(VIEW_OPTIONS))
+        await plain_set(msg)
+
+    def refused_while_open(kind: str) -> Callable[[Any], Awaitable[None]]:
+        plain = getattr(session, f"_{kind}")
+
+        async def handle(msg: Any) -> None:
+            if session.grid is not None:
+                raise ProtocolError("grid.open_refused", type=kind)
+            await plain(msg)
+
+        return handle
+
     return {"grid": lambda m: start(session, m), "grid_pick": lambda m: pick(session, m), "grid_close": lambda m: leave(session, m),
-            "reset": reset, "pause": pause}
+            "reset": reset, "pause": pause, "set": set_, **{kind: refused_while_open(kind) for kind in SINGLE_MODEL}}
 
 
 async def pause_grid(session: "Session") -> None:
@@ -161,7 +193,10 @@ async def pick(session: "Session", msg: Any) -> None:
 
 
 async def leave(session: "Session", msg: Any) -> None:
-    """``grid_close``: back to the session's model as it was (``state`` and ``frame``)."""
+    """``grid_close``: back to the session's model as it was (``state`` and ``frame``); with no
+    grid open, nothing to do and no answer (closing is idempotent)."""
+    if session.grid is None:
+        return
     session.running = False
     async with session._work:
         session._end_epoch()

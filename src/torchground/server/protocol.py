@@ -3,7 +3,7 @@
 Every client message is validated against one discriminated union on ``"type"``
 (``docs/serve-protocol.md``); anything else — text that is not JSON, an unknown type, a
 missing or extra field, a value of the wrong type, a message over :data:`MAX_MESSAGE_BYTES`
-— becomes a :class:`ProtocolError` whose catalogue message says what was wrong and what is
+— or a key given twice in one object — becomes a :class:`ProtocolError` whose catalogue message says what was wrong and what is
 allowed. The server's caps on specs (smaller than the spec's own limits, so that a
 browser tab stays light) live here too, with :func:`check_caps`.
 
@@ -218,7 +218,9 @@ def parse_message(text: str | bytes) -> Any:
     if size > MAX_MESSAGE_BYTES:
         raise ProtocolError("server.too_large", size=size, limit=MAX_MESSAGE_BYTES)
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise ProtocolError("protocol.duplicate_key", name=_short(exc.key)) from None
     except (json.JSONDecodeError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         raise ProtocolError("server.not_json", reason=reason) from None
@@ -242,19 +244,51 @@ def parse_message(text: str | bytes) -> Any:
         raise _message_error(kind, data, exc) from None
 
 
+#: Fields whose items are messages of their own (their fields are named in an error about them).
+_NESTED: dict[tuple[str, str], type[BaseModel]] = {("grid", "axes"): GridAxis}
+
+
+class _DuplicateKey(Exception):
+    """A JSON object names a key twice (which of the two counts is no rule of JSON: refused)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def _message_error(kind: str, data: dict[str, Any], exc: ValidationError) -> ProtocolError:
     err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
+    loc = list(err["loc"])
     if loc and loc[0] == kind:  # the union's tag comes first
         loc = loc[1:]
-    field = loc[0] if loc else "?"
-    fields = [f for f in _MODELS[kind].model_fields if f != "type"]
+    top = str(loc[0]) if loc else "?"
+    path = _path(loc) if loc else "?"  # "axes[0].extra": the nested key itself, where it is one
+    model = _NESTED.get((kind, top)) if len(loc) > 1 else _MODELS[kind]
+    fields = [f for f in (model or _MODELS[kind]).model_fields if f != "type"]
     if err["type"] == "extra_forbidden":
-        return ProtocolError("server.field_unknown", type=kind, field=field, allowed=", ".join(fields) or "-")
+        return ProtocolError("server.field_unknown", type=kind, field=path, allowed=", ".join(fields) or "-")
     if err["type"] == "missing":
-        return ProtocolError("server.field_missing", type=kind, field=field)
-    allowed = _ALLOWED.get((kind, field), err["msg"])
-    return ProtocolError("server.field_invalid", type=kind, field=field, value=_short(data.get(field)), allowed=allowed)
+        return ProtocolError("server.field_missing", type=kind, field=path)
+    allowed = _ALLOWED.get((kind, top), err["msg"])
+    value = err.get("input") if len(loc) > 1 else data.get(top)
+    return ProtocolError("server.field_invalid", type=kind, field=path, value=_short(value), allowed=allowed)
+
+
+def _path(loc: list[Any]) -> str:
+    """A field's place in a message: ``axes[0].values``."""
+    out = str(loc[0])
+    for part in loc[1:]:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
 
 
 def _short(value: Any, limit: int = 60) -> str:
