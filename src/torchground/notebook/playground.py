@@ -24,9 +24,12 @@ From Python:
     >>> w.close()
 
 ``play()``, ``pause()``, ``step(n)``, ``reset()``, ``set(**changes)``; ``epoch``, ``running``,
-``metrics`` and ``spec_fields`` are traits (``w.observe(fn, names="epoch")``); ``spec``,
+``metrics`` and ``spec_fields`` are read-only traits (``w.observe(fn, names="epoch")``); ``spec``,
 ``history`` (the epochs' metric rows), ``model`` (the live ``nn.Module``), ``code`` (the
-PyTorch script of what is on screen) and ``closed`` are properties. Commands wait their
+PyTorch script of what is on screen), ``notes`` (what opening a link noted, also shown as
+warnings) and ``closed`` are properties. ``lang`` ("en" or "ja") may be set: the session's
+messages, errors and ``code`` follow it. A setting the page's server refuses (beyond its
+caps: layers, neurons, points) is refused here too, with the same message, in ``w.lang``. Commands wait their
 turn behind the page's and return once done; from an ``observe`` callback (which runs on the
 widget's thread, as frames arrive) they are queued instead.
 """
@@ -37,7 +40,9 @@ import asyncio
 import json
 import secrets
 import threading
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,12 +51,16 @@ import anywidget
 import traitlets
 from torch import nn
 
+from torchground.atomic import write_bytes
 from torchground.codegen import to_script
-from torchground.errors import TorchgroundError
-from torchground.i18n import LANGUAGES, explicit_language, resolve_language
+from torchground.data.csv_io import sha256_of
+from torchground.errors import DataError, TorchgroundError
+from torchground.i18n import LANGUAGES, Text, explicit_language, resolve_language
 from torchground.notebook.turns import ATTACH, TurnSession
 from torchground.server import frames
 from torchground.server.app import create_app
+from torchground.server.protocol import check_caps
+from torchground.server.uploads import MAX_UPLOAD_BYTES, check_data_file, upload_dir
 from torchground.server.urlstate import UrlState, to_query
 from torchground.spec import Spec
 
@@ -63,6 +72,8 @@ _PAGE_SUFFIXES = (".js", ".html", ".css")
 #: Folders of web/ whose modules the page imports on first use: sent when it asks (Graphviz is large).
 _ON_DEMAND = ("vendor/",)
 _TIMEOUT_S = 600.0
+#: The cell heights allowed, in pixels.
+MIN_HEIGHT, MAX_HEIGHT = 200, 5000
 
 
 def _page_files(on_demand: bool = False) -> dict[str, str]:
@@ -75,17 +86,74 @@ def _page_files(on_demand: bool = False) -> dict[str, str]:
     }
 
 
-def _spec_of(spec_or_link: Spec | str | None, overrides: Mapping[str, Any]) -> Spec:
-    """A spec from a Spec, a TensorFlow Playground link or nothing, with ``overrides`` applied."""
+def _spec_of(spec_or_link: Spec | str | None, overrides: Mapping[str, Any]) -> tuple[Spec, list[Text]]:
+    """A spec from a Spec, a TensorFlow Playground link or nothing, with ``overrides`` applied,
+    and the notes opening the link made; refused as the page's server refuses it."""
     if spec_or_link is not None and not isinstance(spec_or_link, (Spec, str)):
         raise TorchgroundError("notebook.bad_start", kind=type(spec_or_link).__name__)
+    notes: list[Text] = []
     if isinstance(spec_or_link, str):
         from torchground.train.tfpg_run import spec_from_link
 
-        spec, _notes = spec_from_link(spec_or_link, **overrides)
+        spec, notes = spec_from_link(spec_or_link, **overrides)
+    else:
+        spec = spec_or_link if spec_or_link is not None else Spec()
+        spec = spec.replace(**overrides) if overrides else spec
+    spec = _own_data(spec)
+    check_caps(spec)
+    check_data_file(spec)
+    return spec, notes
+
+
+def _own_data(spec: Spec) -> Spec:
+    """``spec`` with its data file (one of the kernel user's own, named from Python) kept among
+    the uploads, the one folder the session reads data files from, as an upload from the page is."""
+    if spec.data_file is None or Path(spec.data_file).parent.resolve() == upload_dir().resolve():
         return spec
-    spec = spec_or_link if spec_or_link is not None else Spec()
-    return spec.replace(**overrides) if overrides else spec
+    path = Path(spec.data_file)
+    try:
+        if path.stat().st_size > MAX_UPLOAD_BYTES:
+            raise TorchgroundError("data.csv_too_big", path=str(path), size=path.stat().st_size, max=MAX_UPLOAD_BYTES)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise TorchgroundError("data.csv_missing", path=str(path)) from None
+    except OSError as exc:
+        raise TorchgroundError("data.csv_unreadable", path=str(path), reason=exc.strerror or type(exc).__name__) from None
+    found = sha256_of(data)
+    if spec.data_sha256 is not None and found != spec.data_sha256:  # named here by the user's path, before any copy
+        raise DataError("classes.csv_changed", path=str(path), expected=spec.data_sha256[:12], found=found[:12])
+    target = upload_dir() / f"{found}.csv"
+    if not target.exists():
+        write_bytes(target, data)
+    return spec.replace(data_file=str(target))
+
+
+def _check_height(value: Any) -> int:
+    """``value`` as a cell height, or a clear refusal."""
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_HEIGHT <= value <= MAX_HEIGHT:
+        raise TorchgroundError("notebook.bad_height", value=repr(value), low=MIN_HEIGHT, high=MAX_HEIGHT)
+    return value
+
+
+@contextmanager
+def _speaking(lang: str) -> Iterator[None]:
+    """Refusals raised inside say their message in ``lang`` (not the kernel's language)."""
+    try:
+        yield
+    except TorchgroundError as exc:
+        exc.args = (exc.message(lang),)
+        raise
+
+
+def _in_language(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` of a widget, its refusals in the widget's language."""
+
+    def speaking(self: Playground, *args: Any, **kwargs: Any) -> Any:
+        with _speaking(self.lang):
+            return method(self, *args, **kwargs)
+
+    speaking.__name__, speaking.__qualname__, speaking.__doc__ = method.__name__, method.__qualname__, method.__doc__
+    return speaking
 
 
 class Playground(anywidget.AnyWidget):
@@ -97,12 +165,13 @@ class Playground(anywidget.AnyWidget):
         lang: "en" or "ja". Without it (and without ``TORCHGROUND_LANG``) the page speaks its
             browser's language, as ``serve``'s page does, and ``w.lang`` follows it once shown
             (until then: the kernel's locale). Picking a language in the page changes ``w.lang``.
-        height: the cell's height in pixels (default 900).
+        height: the cell's height in pixels (default 900; 200 to 5000).
         **overrides: spec fields (``dataset="xor"``, ``hidden=(4, 2)``, ``lr=0.1`` …).
 
     Raises:
-        SpecError: a setting the spec refuses, named with what is allowed.
-        TorchgroundError: a ``lang`` other than "en" or "ja".
+        SpecError: a setting the spec refuses, or one beyond the page's caps (as ``serve``
+            refuses it), named with what is allowed.
+        TorchgroundError: a ``lang`` other than "en" or "ja"; a ``height`` out of range.
     """
 
     _esm = WEB / "widget.js"
@@ -110,19 +179,22 @@ class Playground(anywidget.AnyWidget):
     lang = traitlets.Unicode("en").tag(sync=True)
     #: Whether the page takes its language from its browser (no ``lang=``, no ``TORCHGROUND_LANG``).
     browser_lang = traitlets.Bool(False).tag(sync=True)
-    height = traitlets.Int(900).tag(sync=True)
-    #: Epochs trained so far (observable).
-    epoch = traitlets.Int(0).tag(sync=True)
-    #: Whether it is playing (observable).
-    running = traitlets.Bool(False).tag(sync=True)
-    #: The last epoch's metrics: train_loss, test_loss, … (observable).
-    metrics = traitlets.Dict().tag(sync=True)
-    #: The spec as a dict (observable; changes from the page arrive here).
-    spec_fields = traitlets.Dict().tag(sync=True)
+    height = traitlets.Any(900).tag(sync=True)  # checked by _valid_height (a clear refusal, not a TraitError)
+    #: Epochs trained so far (observable; read-only: ``step``, ``reset`` change it).
+    epoch = traitlets.Int(0, read_only=True).tag(sync=True)
+    #: Whether it is playing (observable; read-only: ``play``, ``pause`` change it).
+    running = traitlets.Bool(False, read_only=True).tag(sync=True)
+    #: The last epoch's metrics: train_loss, test_loss, … (observable; read-only).
+    metrics = traitlets.Dict(read_only=True).tag(sync=True)
+    #: The spec as a dict (observable; changes from the page arrive here; read-only: ``set`` changes it).
+    spec_fields = traitlets.Dict(read_only=True).tag(sync=True)
 
     def __init__(self, spec_or_link: Spec | str | None = None, *, lang: str | None = None, height: int = 900, **overrides: Any) -> None:
         chosen = resolve_language(lang, "notebook.bad_lang")
-        start = _spec_of(spec_or_link, overrides)
+        with _speaking(chosen):
+            start, notes = _spec_of(spec_or_link, overrides)
+            _check_height(height)
+        self._notes = notes
         super().__init__(files=_page_files(), lang=chosen, browser_lang=explicit_language(lang) is None, height=height)
         self._views: set[str] = set()
         self._token = secrets.token_urlsafe(16)
@@ -134,36 +206,52 @@ class Playground(anywidget.AnyWidget):
         # the session opens the saved sessions the page posts to the app's /api/session
         self._session = TurnSession(self._from_session, self.lang, self._app.state.bundles)
         self.on_msg(self._from_page)
-        self._run({"type": "init", "query": to_query(UrlState(start, (), {})), "lang": self.lang})
+        try:
+            with _speaking(self.lang):
+                self._run({"type": "init", "query": to_query(UrlState(start, (), {})), "lang": self.lang})
+        except BaseException:  # refused by the session after all: no widget, no thread left behind
+            self.close()
+            raise
+        for note in self.notes:  # shown in the cell, and kept in w.notes
+            warnings.warn(note, stacklevel=2)
 
     # -- the Python API -------------------------------------------------------------------------
+    @_in_language
     def play(self) -> None:
         """Train on, an epoch per frame, until :meth:`pause` (the page shows it)."""
         self._run({"type": "play"})
-        self.running = self._session.running  # now, not at the first frame
+        self.set_trait("running", self._session.running)  # now, not at the first frame
 
+    @_in_language
     def pause(self) -> None:
         """Stop training at the next step boundary, and return once it has stopped."""
         self._run({"type": "pause"})  # takes effect on arrival, answered once the epoch's slice ended
-        self.running = False
+        self.set_trait("running", False)
 
+    @_in_language
     def step(self, n: int = 1) -> None:
         """Train ``n`` epochs now (pausing first if playing), then return."""
-        if not isinstance(n, int) or n < 1:
-            raise TorchgroundError("notebook.bad_steps", value=n)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise TorchgroundError("notebook.bad_steps", value=repr(n))
         self._run({"type": "pause"}, *({"type": "step"} for _ in range(n)))
 
+    @_in_language
     def reset(self) -> None:
         """Back to epoch 0 with the same initial weights."""
         self._run({"type": "reset"})
 
+    @_in_language
     def set(self, **changes: Any) -> None:
         """Change settings (spec fields), as the page's controls do; the page follows.
 
         Raises:
-            SpecError: a setting the spec refuses (nothing changes).
+            SpecError: a setting the spec refuses, or one beyond the page's caps (nothing changes).
         """
-        self.spec.replace(**changes)  # refused here, with the spec's message, rather than only in the page
+        new = _own_data(self.spec.replace(**changes))  # refused here, with the spec's message, rather than only in the page
+        check_caps(new)
+        check_data_file(new)
+        if "data_file" in changes:
+            changes = {**changes, "data_file": new.data_file}
         fields = {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
         self._run({"type": "set", "changes": fields})
         # the page changed nothing itself: its controls follow the spec (a live change sends it no state)
@@ -172,8 +260,13 @@ class Playground(anywidget.AnyWidget):
     @property
     def spec(self) -> Spec:
         """The spec on screen."""
-        assert self._session.spec is not None
+        assert self._session.spec is not None  # the constructor raised otherwise
         return self._session.spec
+
+    @property
+    def notes(self) -> list[str]:
+        """What opening a TensorFlow Playground link noted (a seed drawn, inputs ignored …), in ``w.lang``."""
+        return [note.render(self.lang) for note in self._notes]
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -184,7 +277,7 @@ class Playground(anywidget.AnyWidget):
     @property
     def model(self) -> nn.Module:
         """The live model (training changes it in place)."""
-        assert self._session.trainer is not None
+        assert self._session.trainer is not None  # the constructor raised otherwise
         return self._session.trainer.model
 
     @property
@@ -216,6 +309,26 @@ class Playground(anywidget.AnyWidget):
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(timeout=10)
 
+    @traitlets.validate("height")
+    def _valid_height(self, proposal: Mapping[str, Any]) -> int:
+        with _speaking(self.lang):
+            return _check_height(proposal["value"])
+
+    @traitlets.validate("lang")
+    def _valid_lang(self, proposal: Mapping[str, Any]) -> str:
+        value = proposal["value"]
+        if value not in LANGUAGES:
+            with _speaking(self.lang):
+                raise TorchgroundError("notebook.bad_lang_set", value=repr(value), allowed=", ".join(LANGUAGES))
+        return str(value)
+
+    @traitlets.observe("lang")
+    def _follow_lang(self, change: Mapping[str, Any]) -> None:
+        """The session's messages (errors, notices) follow ``w.lang``, however it changed."""
+        session = getattr(self, "_session", None)
+        if session is not None:
+            session.lang = change["new"]
+
     @traitlets.observe("comm")
     def _watch_comm(self, change: Mapping[str, Any]) -> None:
         """The front end closing the widget's channel ends the session, as ``close()`` does."""
@@ -243,14 +356,21 @@ class Playground(anywidget.AnyWidget):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(_TIMEOUT_S)
 
     def _run(self, *messages: dict[str, Any]) -> None:
-        """Queue ``messages`` behind the page's and return once the last has been handled."""
+        """Queue ``messages`` behind the page's and return once the last has been handled.
 
-        async def run() -> None:
+        Raises:
+            TorchgroundError: the refusal the session answered the last message with (the
+                page shows it too). Queued from an ``observe`` callback, nothing is raised.
+        """
+
+        async def run() -> TorchgroundError | None:
             for message in messages[:-1]:
                 await self._session.submit(json.dumps(message))
-            await self._session.run(json.dumps(messages[-1]))
+            return await self._session.run(json.dumps(messages[-1]))
 
-        self._call(run())
+        refusal = self._call(run())
+        if isinstance(refusal, TorchgroundError):
+            raise refusal
 
     async def _from_session(self, text: str) -> None:
         """A message of the session: to the page, and its news into the traits."""
@@ -259,12 +379,12 @@ class Playground(anywidget.AnyWidget):
         session = self._session
         if '"frame"' in head or '"state"' in head:
             trainer = session.trainer
-            self.epoch = trainer.history.epochs if trainer is not None else 0
-            self.running = session.running
+            self.set_trait("epoch", trainer.history.epochs if trainer is not None else 0)
+            self.set_trait("running", session.running)
             if trainer is not None:
-                self.metrics = {k: v for k, v in trainer.metrics_row().items() if isinstance(v, (int, float, str)) or v is None}
+                self.set_trait("metrics", {k: v for k, v in trainer.metrics_row().items() if isinstance(v, (int, float, str)) or v is None})
             if session.spec is not None:
-                self.spec_fields = json.loads(session.spec.to_json())
+                self.set_trait("spec_fields", json.loads(session.spec.to_json()))
 
     def _from_page(self, _widget: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict) or self.closed:
