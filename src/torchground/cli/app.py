@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import click
 import typer
+from typer._click import exceptions as typer_click_exceptions
+from typer.exceptions import Abort as TyperAbort
 from rich.console import Console
 
 import torchground
 from rich.markup import escape
 
 from torchground.cli.help_lang import help_language, translate_help
+from torchground.cli.usage_errors import show_usage_error
 from torchground.errors import TorchgroundError
 from torchground.i18n import LANGUAGES, detect_language, get_language, set_language, t
 
@@ -65,7 +68,8 @@ def run_app(argv: list[str]) -> int:
         from torchground.train.threads import forced
 
         try:
-            forced()  # a bad TORCHGROUND_THREADS is refused before a command starts (nothing written)
+            if not _asks_help_or_version(argv):  # --help and --version work whatever the environment
+                forced()  # a bad TORCHGROUND_THREADS is refused before a command starts (nothing written)
         except TorchgroundError:
             set_language(help_language(argv) or get_language())  # said in the --lang asked for
             raise
@@ -75,7 +79,17 @@ def run_app(argv: list[str]) -> int:
         typed_placeholders(command)  # --lr FLOAT, --epochs INTEGER, --out PATH
         asked = help_language(argv)  # --lang ja --help: the help in Japanese whatever the locale
         translate_help(command, asked or get_language())  # Click's own words (Usage:, Options:) too
-        command(args=argv, prog_name="torchground")
+        asked_lang = asked or get_language()
+        try:  # Click's own errors are printed here, in the command's language (usage_errors)
+            status = command.main(args=argv, prog_name="torchground", standalone_mode=False)
+        except typer_click_exceptions.ClickException as exc:
+            set_language(asked_lang)
+            show_usage_error(exc, err_console)
+            return exc.exit_code
+        except TyperAbort:
+            err_console.print(t("usage.aborted"), highlight=False)
+            return 1
+        return status if isinstance(status, int) else 0
     except SystemExit as exc:
         if isinstance(exc.__context__, click.exceptions.Abort) and isinstance(exc.__context__.__cause__, KeyboardInterrupt):
             return 130  # Ctrl-C inside a command: click answered it with "Aborted!"; the status says interrupted
@@ -98,6 +112,11 @@ def run_app(argv: list[str]) -> int:
             err_console.print(note, highlight=False)
         set_language(previous)  # --lang holds for one command, not for the caller's later calls
     return 0
+
+
+def _asks_help_or_version(argv: list[str]) -> bool:
+    """Whether ``argv`` asks only for help or the version (answered without any environment check)."""
+    return any(arg in ("--help", "--version") for arg in argv)
 
 
 def _check_out_options(argv: list[str]) -> None:

@@ -122,5 +122,8 @@ def translate_help(command: Any, lang: str) -> None:
         option = command.get_help_option(command.context_class(command))
         if option is not None:
             option.help = t("helplang.help_option", lang)
-    for sub in (getattr(command, "commands", None) or {}).values():
+    for name, sub in (getattr(command, "commands", None) or {}).items():
         translate_help(sub, lang)
+        short = catalogue(lang).get(f"usage.short.{name}")
+        if short is not None:  # the command list's line: Click would cut the help at a space
+            sub.short_help = short

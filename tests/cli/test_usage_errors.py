@@ -1,0 +1,56 @@
+"""Click's usage errors and the command list in the command's language; --help and --version whatever the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from torchground.cli import main
+
+
+def test_unknown_option_is_refused_in_japanese(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lang", "ja", "train", "--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "使い方:" in err and "ヘルプは 'torchground train --help' で表示できます。" in err
+    assert "エラー: そのようなオプションはありません: --bogus" in err
+    assert "Try '" not in err and "Error:" not in err and "No such option" not in err
+
+
+def test_unknown_command_is_refused_in_japanese(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lang", "ja", "trian"]) == 2
+    err = capsys.readouterr().err
+    assert "そのようなコマンドはありません: 'trian'。'train' のことですか？" in err
+    assert "No such command" not in err and "Try '" not in err
+
+
+def test_unknown_option_in_english_keeps_clicks_form(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lang", "en", "train", "--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "Usage: torchground train" in err and "Try 'torchground train --help' for help." in err
+    assert "Error: No such option: --bogus" in err
+
+
+def test_missing_value_is_refused_in_japanese(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lang", "ja", "train", "--epochs"]) == 2
+    assert "オプション '--epochs' には値が必要です。" in capsys.readouterr().err
+
+
+def test_japanese_command_list_is_not_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lang", "ja", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "PyTorch 入門のレッスンを実行します。" in out
+    assert "..." not in out.split("コマンド:")[1]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["train", "--help"]])
+def test_bad_threads_do_not_block_help_or_version(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TORCHGROUND_THREADS", "abc")
+    assert main(argv) == 0
+    assert "TORCHGROUND_THREADS" not in capsys.readouterr().err
+
+
+def test_bad_threads_still_refuse_a_command_in_japanese(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TORCHGROUND_THREADS", "abc")
+    assert main(["--lang", "ja", "list", "activations"]) == 2
+    assert "エラー: TORCHGROUND_THREADS=abc" in capsys.readouterr().err
