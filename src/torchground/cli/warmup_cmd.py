@@ -1,7 +1,8 @@
 """``torchground warmup``: build the fused C kernels of the common network shapes into the
 user's cache (:func:`~torchground.engine.kernels.prebuild.warm`), so that a first
 ``train --engine fast`` or ``sweep`` finds them built. Idempotent: a kernel already in the
-cache is kept and listed as cached. Exit status: 0 done, 1 no C compiler or a build failed.
+cache is kept and listed as cached. Exit status: 0 done, 1 no C compiler or a build failed
+(each failure says why: the compiler's exit status and first line on stderr).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ __all__ = ["warmup_command"]
 @app.command("warmup", help=t("fastpath.help.warmup"))
 def warmup_command(lang: Annotated[Optional[str], typer.Option("--lang", help=t("cli.help.lang"))] = None) -> None:
     apply_lang(lang)
-    from torchground.engine.kernels.build_cache import compiler, private_cache
+    from torchground.engine.kernels.build_cache import compiler, private_cache, reason
     from torchground.engine.kernels.prebuild import warm
 
     try:
         compiler()
-    except RuntimeError:
-        err_console.print(t("fastpath.warmup.no_compiler"), highlight=False)
+    except RuntimeError as exc:  # no C compiler: not a usage error, the machine lacks a tool (exit 1, as a failed build)
+        err_console.print(t("fastpath.warmup.no_compiler", reason=reason(exc)), highlight=False)
         raise typer.Exit(1) from None
     console = Console(highlight=False, soft_wrap=True)
 

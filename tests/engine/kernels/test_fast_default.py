@@ -105,17 +105,19 @@ def test_plain_sweep_command_reports_its_path(tmp_path, capsys, flags, path):
 
 
 @pytest.mark.parametrize("command", [["train", "--engine", "fast"], ["sweep", "--grid", "lr=0.01,0.1"]])
-def test_the_command_line_says_the_fallback_in_a_plain_line(tmp_path, capsys, monkeypatch, command):
-    def missing() -> str:
-        raise RuntimeError("no C compiler found (gcc, cc, clang or $CC)")
-
-    monkeypatch.setattr(build_cache, "compiler", missing)
-    assert main([*command, "--epochs", "2", "--n-samples", "120", "--out", str(tmp_path / "out"), "--json"]) == 0
+@pytest.mark.parametrize("lang, start, end", [
+    ("en", "the fused steps are not used (the C compiler $CC={cc} was not found)", "trains on eagerly"),
+    ("ja", "融合したステップは使いません（C コンパイラ $CC={cc} が見つかりません）", "学習を続けます"),
+])
+def test_the_command_line_says_the_fallback_in_a_plain_line(tmp_path, capsys, monkeypatch, command, lang, start, end):
+    cc = tmp_path / "no-such-cc"
+    monkeypatch.setenv("CC", str(cc))
+    assert main([*command, "--epochs", "2", "--n-samples", "120", "--out", str(tmp_path / "out"), "--json", "--lang", lang]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["path"] == "eager"
-    notice = [line for line in captured.err.splitlines() if "trains on eagerly" in line]
-    assert len(notice) == 1 and notice[0].startswith("the fused steps are not used (RuntimeError: no C compiler found")
-    assert "RuntimeWarning" not in captured.err and ".py:" not in captured.err
+    notice = [line for line in captured.err.splitlines() if line.endswith(end)]
+    assert len(notice) == 1 and notice[0].startswith(start.format(cc=cc))
+    assert "Error" not in captured.err and ".py:" not in captured.err
 
 
 def test_a_run_that_explodes_in_its_checked_epoch_stays_fused_and_diverges(recwarn):

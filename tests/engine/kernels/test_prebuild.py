@@ -77,13 +77,30 @@ def test_warmup_shapes_are_in_the_kernels_scope():
         assert prebuild.kernel_defines(group.net, group.n_train, group.batch, True, 1, True) is not None, label
 
 
-def test_warmup_without_a_compiler_says_so(cache, capsys, monkeypatch):
-    def missing() -> str:
-        raise RuntimeError("no C compiler found")
-
-    monkeypatch.setattr(build_cache, "compiler", missing)
+def test_warmup_without_a_compiler_says_so(cache, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
     assert main(["warmup"]) == 1
-    assert "No C compiler" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"the C compiler $CC={tmp_path / 'no-such-cc'} was not found: nothing can be built" in err
+    assert main(["warmup", "--lang", "ja"]) == 1
+    assert f"C コンパイラ $CC={tmp_path / 'no-such-cc'} が見つかりません。何もビルドできません" in capsys.readouterr().err
+
+
+def test_warmup_failures_say_why_and_which_kernel(cache, capsys, monkeypatch, tmp_path):
+    failing = tmp_path / "bad-cc"
+    failing.write_text("#!/bin/sh\necho 'bad-cc: error: no such flag' >&2\necho 'second line' >&2\nexit 3\n")
+    failing.chmod(0o755)
+    monkeypatch.setenv("CC", str(failing))
+    monkeypatch.setattr(prebuild, "WARM_SHAPES", (("2-3-1", Spec(hidden=(3,), n_samples=60), (1, 9)),))
+    monkeypatch.setattr("torchground.engine.batch_orders.agrees_with_torch", lambda torch_orders: False)
+    assert main(["warmup", "--lang", "ja"]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("失敗")]
+    assert len(lines) == 3 and len(set(lines)) == 3  # one model; nine with one batch order, nine with their own
+    assert all(f"C コンパイラ {failing} が終了ステータス 3 で失敗しました: bad-cc: error: no such flag" in line for line in lines)
+    failing.write_text("#!/bin/sh\nexit 1\n")
+    assert main(["warmup"]) == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("failed")]
+    assert lines and all(line.endswith("failed with exit status 1 and wrote nothing on stderr") for line in lines)
 
 
 @pytest.mark.parametrize("fields, settings", [(("lr", "init_seed"), {"lr": (0.01, 0.1), "init_seed": range(6)}),

@@ -37,7 +37,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-__all__ = ["build", "cache_dir", "cpu_flags", "FLAGS", "private_cache", "is_private_dir", "read_private", "write_private"]
+from torchground.i18n import t
+
+__all__ = ["BuildError", "reason", "build", "cache_dir", "cpu_flags", "FLAGS", "private_cache", "is_private_dir", "read_private", "write_private"]
 
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=gnu11", "-fopenmp", "-shared", "-fPIC")
 
@@ -131,20 +133,41 @@ def write_private(path: Path, data: bytes) -> None:
         raise
 
 
+class BuildError(RuntimeError):
+    """No C compiler, or a build that failed: its reason is a catalogue text (``engine.build.*``),
+    put in the language of the moment it is shown."""
+
+    def __init__(self, key: str, **fields: object) -> None:
+        super().__init__(key)
+        self.key, self.fields = key, fields
+
+    def __str__(self) -> str:
+        return t(self.key, **self.fields)
+
+
+def reason(exc: BaseException) -> str:
+    """Why ``exc`` stopped a build or a fused epoch, never empty: a :class:`BuildError`'s own
+    catalogue text, else the exception's kind and message (the kind alone where it has none)."""
+    if isinstance(exc, BuildError):
+        return str(exc)
+    detail = str(exc).strip()
+    return t("engine.build.other", kind=type(exc).__name__, detail=detail) if detail else type(exc).__name__
+
+
 def compiler() -> str:
     """The C compiler: ``$CC``, else gcc, cc or clang on the PATH.
 
     Raises:
-        RuntimeError: none found.
+        BuildError: none found.
     """
     named = os.environ.get("CC")
     if named:
         if not shutil.which(named):
-            raise RuntimeError(f"the C compiler $CC={named} was not found")
+            raise BuildError("engine.build.cc_missing", cc=named)
         return named
     cc = shutil.which("gcc") or shutil.which("cc") or shutil.which("clang")
     if not cc:
-        raise RuntimeError("no C compiler found (gcc, cc, clang or $CC)")
+        raise BuildError("engine.build.no_compiler")
     return cc
 
 
@@ -178,10 +201,18 @@ def _compile(cc: str, text: str, prefix: str, what: str, out_dir: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".build-"))
     src, out = tmp / f"{prefix}.c", tmp / f"{prefix}.so"
     src.write_text(text)
-    done = subprocess.run([cc, *FLAGS, str(src), "-o", str(out)], capture_output=True, text=True)
+    try:
+        done = subprocess.run([cc, *FLAGS, str(src), "-o", str(out)], capture_output=True, text=True, errors="replace")
+    except OSError as exc:  # not executable, …
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BuildError("engine.build.cannot_run", cc=cc, error=exc.strerror or type(exc).__name__) from None
     if done.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise RuntimeError(f"{cc} failed to build {what}: {done.stderr.strip()[-2000:]}")
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        line = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")  # the first error line
+        if line:
+            raise BuildError("engine.build.failed", cc=cc, status=done.returncode, line=line[:500])
+        raise BuildError("engine.build.failed_silent", cc=cc, status=done.returncode)
     return out
 
 
@@ -192,10 +223,11 @@ def build(source: Path, defines: dict[str, object], prefix: str, what: str) -> c
     otherwise it is built again and replaced.
 
     Args:
-        what: what the library is, for the error message ("the fused steps").
+        what: what the library is ("the fused steps"; the caller's notice names it).
 
     Raises:
-        RuntimeError: no C compiler, or the compiler failed (its message attached).
+        BuildError: no C compiler, or the compiler failed (its exit status and first line
+            on stderr attached).
     """
     cc = compiler()
     name, text = library_name(source, defines, prefix)

@@ -68,6 +68,7 @@ from torchground.engine.epoch import (
     steps_stats,
     train_epoch,
 )
+from torchground.engine.kernels.build_cache import reason
 from torchground.engine.kernels.fused_steps import Metrics
 from torchground.engine.net import StackedNet
 from torchground.i18n import t
@@ -226,7 +227,7 @@ class CompiledEpoch:
                 if self.ok:  # it compiled and ran before: a real error
                     raise
                 # ``net`` itself is untouched (only a successful epoch is copied back).
-                self.path, self.failed = Path.EAGER, f"{type(exc).__name__}: {exc}"
+                self.path, self.failed = Path.EAGER, reason(exc)
                 key = "engine.compile_failed" if self.fallback is Path.INDUCTOR else "fastpath.failed"
                 warnings.warn(t(key, error=self.failed), RuntimeWarning, stacklevel=2)
                 self._net = self._twin = self._kernel = None
@@ -297,7 +298,7 @@ class CompiledEpoch:
         try:
             (pred, stats), problem = kernel.epoch(data, N, batch, self.shared, metrics), None
         except Exception as exc:  # a compiler that cannot build the kernel, …
-            pred, stats, problem = None, None, f"{type(exc).__name__}: {exc}"
+            pred, stats, problem = None, None, reason(exc)
         if pred is not None:
             ref_gy = gy if self.shared else pick(gy)
             scale = ref.params.abs().amax(dim=0).clamp_min(1.0)  # each model's largest weight before the epoch (at least 1)

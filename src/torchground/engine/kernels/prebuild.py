@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from torchground.engine.kernels.build_cache import library_name, private_cache
+from torchground.engine.kernels.build_cache import library_name, private_cache, reason
 from torchground.engine.kernels.fused_steps import FusedSteps
 from torchground.engine.net import StackedNet
 from torchground.spec import Spec
@@ -70,7 +70,7 @@ class Prebuild:
         try:
             build(self.defines)
         except Exception as exc:  # no compiler, a failed build: the first fused epoch says so and falls back
-            self.error = f"{type(exc).__name__}: {exc}"
+            self.error = reason(exc)
         self.seconds = time.perf_counter() - self._start
 
 
