@@ -54,3 +54,9 @@ def test_bad_threads_still_refuse_a_command_in_japanese(monkeypatch: pytest.Monk
     monkeypatch.setenv("TORCHGROUND_THREADS", "abc")
     assert main(["--lang", "ja", "list", "activations"]) == 2
     assert "エラー: TORCHGROUND_THREADS=abc" in capsys.readouterr().err
+
+
+def test_sweep_summary_uses_singular_for_one(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--lang", "en", "sweep", "--grid", "lr=0.1", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "Trained 1 model in 1 group:" in out and "1 models" not in out and "1 groups" not in out
