@@ -177,3 +177,20 @@ def test_a_data_file_of_ones_own_is_kept_among_the_uploads_and_trains(tmp_path):
         assert own.spec.data_sha256 == spec.data_sha256 and own.epoch == 1
     finally:
         own.close()
+
+
+def test_lang_set_from_python_is_a_choice_the_page_keeps(monkeypatch):
+    monkeypatch.delenv("TORCHGROUND_LANG", raising=False)
+    free = Playground(dataset="xor", hidden=(2,), n_samples=100)  # no lang: the page's browser decides
+    try:
+        assert free.browser_lang
+        free._take_language(json.dumps({"type": "init", "query": "", "lang": "en"}), init=True)  # a browser in English
+        assert free.lang == "en" and free.browser_lang
+        free.lang = "ja"
+        assert not free.browser_lang and free._session.lang == "ja"
+        free._take_language(json.dumps({"type": "init", "query": "", "lang": "en"}), init=True)  # another view opens
+        assert free.lang == "ja" and free._session.lang == "ja"
+        free._take_language(json.dumps({"type": "set", "changes": {"lang": "en"}}), init=False)  # the learner's pick
+        assert free.lang == "en" and free._session.lang == "en"
+    finally:
+        free.close()

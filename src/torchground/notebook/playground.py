@@ -197,6 +197,7 @@ class Playground(anywidget.AnyWidget):
         self._notes = notes
         super().__init__(files=_page_files(), lang=chosen, browser_lang=explicit_language(lang) is None, height=height)
         self._views: set[str] = set()
+        self._page_lang = False  # whether the page is changing ``lang`` (not Python)
         self._token = secrets.token_urlsafe(16)
         self._app = create_app(self._token, lang=self.lang)  # answers the page's /api requests
         self._loop = asyncio.new_event_loop()
@@ -324,10 +325,13 @@ class Playground(anywidget.AnyWidget):
 
     @traitlets.observe("lang")
     def _follow_lang(self, change: Mapping[str, Any]) -> None:
-        """The session's messages (errors, notices) follow ``w.lang``, however it changed."""
+        """The session's messages (errors, notices) follow ``w.lang``, however it changed; set
+        from Python it is a choice, as ``lang=`` is: views opened later show it, not their browser's."""
         session = getattr(self, "_session", None)
         if session is not None:
             session.lang = change["new"]
+            if not self._page_lang:
+                self.browser_lang = False
 
     @traitlets.observe("comm")
     def _watch_comm(self, change: Mapping[str, Any]) -> None:
@@ -426,7 +430,11 @@ class Playground(anywidget.AnyWidget):
         changes = message.get("changes")
         lang = message.get("lang") if init else changes.get("lang") if isinstance(changes, dict) else None
         if lang in LANGUAGES and (self.browser_lang or not init):
-            self.lang = self._session.lang = lang
+            self._page_lang = True
+            try:
+                self.lang = self._session.lang = lang
+            finally:
+                self._page_lang = False
 
     async def _fetch(self, request: Mapping[str, Any], body: Any) -> None:
         """An ``/api/…`` request of the page, answered by the server's own application."""
