@@ -17,6 +17,7 @@ import uvicorn
 from rich.console import Console
 
 from torchground.cli.app import app, apply_lang, err_console
+from torchground.cli.train_cmd import engine_notices
 from torchground.errors import TorchgroundError
 from torchground.i18n import explicit_language, get_language, t
 from torchground.server import create_app
@@ -97,7 +98,8 @@ def serve_command(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # many small sessions in parallel threads: one intra-op thread each is fastest
     try:
-        server.run(sockets=[sock])
+        with engine_notices():  # the engine's notices (the grid's fused kernel) as plain lines, as train and sweep
+            server.run(sockets=[sock])
     finally:
         torch.set_num_threads(threads)
         sock.close()

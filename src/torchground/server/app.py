@@ -39,6 +39,7 @@ from torchground.server.scheduler import Scheduler
 from torchground.server.session import Session
 from torchground.server.bundles import MAX_BUNDLE_BYTES, BundleStore
 from torchground.server.urlstate import DEFAULT_SPEC
+from torchground.train.threads import forced
 
 __all__ = ["create_app", "WEB_DIR", "LEARNING_RATES", "REGULARIZATION_RATES", "WS_TOO_MANY"]
 
@@ -91,6 +92,7 @@ def create_app(token: str, lang: str | None = None, web_dir: Path | None = None,
         The FastAPI app, with :class:`~torchground.server.security.TokenGuard` in front of
         every route.
     """
+    forced()  # a bad TORCHGROUND_THREADS is refused before anything starts (serve, the notebook widget)
     lang_default = lang or get_language()
     root = web_dir or WEB_DIR
     slots = _Slots(max_sessions)

@@ -52,6 +52,7 @@ from torchground.server.grid_axes import GRID_MAP_SIZE, GRID_MAX_STEPS, grid_set
 from torchground.server.protocol import check_caps
 from torchground.spec import Spec
 from torchground.train.run import intra_op_threads
+from torchground.train.threads import threads_for
 
 __all__ = ["GRID_FUSED_SHAPES", "GRID_POINTS", "GridRun"]
 
@@ -129,8 +130,8 @@ class GridRun:
     # -- training ---------------------------------------------------------------------------
     def train_epoch(self, pause: Callable[[], None]) -> None:
         """One epoch of every network; ``pause()`` is called after every optimiser step."""
-        with intra_op_threads(1):  # tiny operations: one thread each (see StackedGroup._thread_count)
-            for g in self.groups:
+        for g in self.groups:  # each group's threads by the rule, or TORCHGROUND_THREADS (StackedGroup._thread_count)
+            with intra_op_threads(g.group._thread_count()):
                 self._group_epoch(g, pause)
         self.epoch += 1
 
@@ -194,9 +195,10 @@ class GridRun:
     def maps(self) -> bytes:
         """Every tile's output map, tile after tile: (tiles · R · R) bytes, row 0 at the top."""
         out = np.empty((len(self.specs), GRID_MAP_SIZE * GRID_MAP_SIZE), dtype=np.float64)
-        with torch.no_grad(), intra_op_threads(1):
+        with torch.no_grad():
             for g in self.groups:
-                values = _outputs(g.group.net, g.inputs)  # (M, R²)
+                with intra_op_threads(threads_for(len(g.tiles) * g.inputs.shape[1] * max(g.group.net.sizes))):  # the rule
+                    values = _outputs(g.group.net, g.inputs)  # (M, R²)
                 out[g.tiles] = values.to(torch.float64).numpy()
         out = np.clip(np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)
         return np.rint((out + 1.0) * 127.5).astype(np.uint8).tobytes()

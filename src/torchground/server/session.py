@@ -34,6 +34,7 @@ from torchground.errors import TorchgroundError
 from torchground.i18n import t
 from torchground.server import frames, grid_mode
 from torchground.server.bundles import BundleStore, bundle_name, make_bundle
+from torchground.train.threads import intra_op_threads
 from torchground.server.protocol import DEFAULT_FPS, MAX_EDIT_VALUE, ProtocolError, check_caps, parse_message
 from torchground.server.outbox import Outbox
 from torchground.server.rows import CompactRows
@@ -357,7 +358,8 @@ class Session:
     def _epoch(self) -> tuple[str, str | None]:
         trainer = self.trainer
         assert trainer is not None
-        row = trainer.run_epoch()
+        with intra_op_threads(trainer._threads()):  # the rule of train/threads.py, or TORCHGROUND_THREADS
+            row = trainer.run_epoch()
         history = trainer.history
         if row is None:  # diverged: the trainer put back the last finite weights
             self._diverged = history.message or ("train.diverged", {})
