@@ -78,3 +78,12 @@ def test_serve_shows_engine_notices_as_plain_lines(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "the fused steps are not used (a reason); the engine trains on eagerly" in err
     assert "RuntimeWarning" not in err and ".py:" not in err
+
+
+def test_the_notebook_widget_refuses_a_bad_thread_count(monkeypatch):
+    pytest.importorskip("anywidget")
+    from torchground.notebook.playground import Playground
+
+    monkeypatch.setenv("TORCHGROUND_THREADS", "abc")
+    with pytest.raises(TorchgroundError, match="TORCHGROUND_THREADS=abc"):
+        Playground()

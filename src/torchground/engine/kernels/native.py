@@ -77,7 +77,7 @@ def build(defines: dict[str, object]) -> ctypes.CDLL:
     """:func:`source` compiled with ``defines`` (see :func:`~torchground.engine.kernels.build_cache.build`).
 
     Raises:
-        RuntimeError: no C compiler, or the compiler failed (its message attached).
+        BuildError: no C compiler, or the compiler failed (its exit status and first error line attached).
     """
     lib = build_source(save(source(), "native", ".c"), defines, "steps", "the fused steps")
     lib.tg_epoch.argtypes = [ctypes.c_void_p]
