@@ -60,3 +60,18 @@ def test_sweep_summary_uses_singular_for_one(tmp_path, capsys: pytest.CaptureFix
     assert main(["--lang", "en", "sweep", "--grid", "lr=0.1", "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "s")]) == 0
     out = capsys.readouterr().out
     assert "Trained 1 model in 1 group:" in out and "1 models" not in out and "1 groups" not in out
+
+
+def test_no_fused_on_the_eager_engine_is_refused(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["--lang", "en", "train", "--no-fused", "--epochs", "1", "--device", "cpu", "--out", str(out)]) == 2
+    assert "--no-fused applies to --engine fast or compiled" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_eager_summary_names_its_path(tmp_path) -> None:
+    import json
+
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--device", "cpu", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "summary.json").read_text())["path"] == "trainer"

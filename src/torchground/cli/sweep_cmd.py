@@ -42,7 +42,6 @@ from torchground.atomic import write_text
 from torchground.viz.boundary import EXTENT, boundary_grid
 from torchground.cli.app import app, apply_lang
 from torchground.cli.out_check import check_output_folder
-from torchground.cli.usage_errors import counted
 from torchground.cli.spec_options import SpecOptions, with_spec_options
 from torchground.cli.train_cmd import engine_notices
 from torchground.engine import expand_grid, parse_grid, run_sweep
@@ -50,7 +49,7 @@ from torchground.engine.sweep.search import run_search
 from torchground.engine.sweep.space import parse_space
 from torchground.engine.sweep.runner import SweepResult
 from torchground.errors import TorchgroundError
-from torchground.i18n import t
+from torchground.i18n import plural, t
 from torchground.viz.plots import PLAYGROUND_CMAP, cjk_font, save_figure
 from torchground.train.rundir import jsonable
 
@@ -167,7 +166,7 @@ def sweep_command(
     if len(specs) > shown:
         console.print(t("sweep.pictures_capped", shown=shown, total=len(specs)))
     rate = summary["model_steps_per_s"] or 0
-    console.print(t("sweep.done", models_text=counted("models", len(specs)), groups_text=counted("groups", result.groups), model_steps=result.model_steps, wall_s=result.wall_s, rate=rate))
+    console.print(t("sweep.done", models_text=plural("usage.count.models", len(specs)), groups_text=plural("usage.count.groups", result.groups), model_steps=result.model_steps, wall_s=result.wall_s, rate=rate))
     if result.cluster is not None:
         c = result.cluster
         console.print(t("cluster.done", tasks=c["tasks"], per_task=c["models_per_task"], nodes=len(c["nodes"]), retried=len(c["retried"])))

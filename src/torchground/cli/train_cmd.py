@@ -132,6 +132,8 @@ def train_command(
     apply_lang(lang)
     if engine not in ENGINES:
         raise TorchgroundError("cli.bad_engine", value=engine, allowed=", ".join(ENGINES))
+    if no_fused and engine == "eager":  # the Trainer has no fused kernel: the flag would do nothing
+        raise TorchgroundError("usage.no_fused_eager")
     console = Console(stderr=as_json, highlight=False, soft_wrap=True, quiet=quiet)
     if resume is not None:
         if out is not None or spec_options.config is not None or spec_options.preset is not None or getattr(spec_options, "url", None) or any(
@@ -226,7 +228,9 @@ def _train(
         console.print(t("resume.from", path=str(out_dir), epoch=trainer.epoch, epochs=spec.epochs), highlight=False)
     elif resuming:
         console.print(t("resume.from_start", path=str(out_dir)), highlight=False)
-    return trainer.run(remaining_epochs(trainer), wall_s=wall_before)
+    run = trainer.run(remaining_epochs(trainer), wall_s=wall_before)
+    run.summary.setdefault("path", "trainer")  # which code trained it, as the stacked engine says too
+    return run
 
 
 def _print_summary(console: Console, run: Run, paths: dict[str, Path]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from torchground.i18n import t
 
-__all__ = ["show_usage_error", "usage_message", "counted"]
+__all__ = ["show_usage_error", "usage_message"]
 
 _NO_COMMAND = re.compile(r"No such command '(?P<name>.*)'\.(?: Did you mean (?P<close>.*)\?)?$", re.S)
 _REQUIRES = re.compile(r"Option '(?P<name>.*)' requires (?:an argument|(?P<n>\d+) arguments)\.$", re.S)
@@ -77,13 +77,3 @@ def show_usage_error(exc: Any, console: Any) -> None:
     message = usage_message(exc) if hasattr(exc, "ctx") else exc.format_message()
     console.print(f"{t('cli.error')} {message}", highlight=False, markup=False)
 
-
-def counted(noun: str, n: int) -> str:
-    """``n`` and ``noun`` in the current language, singular or plural (``usage.count.<noun>.one|other``).
-
-    >>> from torchground.i18n import set_language
-    >>> set_language("en")
-    >>> counted("models", 1), counted("groups", 3)
-    ('1 model', '3 groups')
-    """
-    return t(f"usage.count.{noun}.{'one' if n == 1 else 'other'}", n=n)
