@@ -41,9 +41,13 @@ def warmup_command(lang: Annotated[Optional[str], typer.Option("--lang", help=t(
         else:
             console.print(t("fastpath.warmup.cached", **fields))
 
-    records = warm(report=show)
+    from torchground.cli.train_cmd import engine_notices
+
+    with engine_notices():  # a cache folder that cannot be used: one line saying which one is used instead
+        records = warm(report=show)
+        folder = private_cache()
     built = sum(1 for r in records if r["built"] and not r["error"])
     cached = sum(1 for r in records if not r["built"])
-    console.print(t("fastpath.warmup.done", built=built, cached=cached, path=str(private_cache())))
+    console.print(t("fastpath.warmup.done", built=built, cached=cached, path=str(folder)))
     if any(r["error"] for r in records):
         raise typer.Exit(1)

@@ -35,6 +35,7 @@ import stat
 import subprocess
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 from torchground.i18n import t
@@ -99,12 +100,29 @@ def private_cache() -> Path:
     folder for this process (removed at exit): never a folder someone else could plant files in."""
     for directory in _cache_dirs():
         if _make_private(directory):
+            if directory != cache_dir() and os.environ.get("TORCHGROUND_CACHE"):
+                _fallback_notice(cache_dir(), directory)
             return directory
+    if os.environ.get("TORCHGROUND_CACHE"):
+        _fallback_notice(cache_dir(), None)
     if not _process_dir:
         made = Path(tempfile.mkdtemp(prefix="torchground-"))  # mkdtemp: 0700, a new name
         atexit.register(shutil.rmtree, made, ignore_errors=True)
         _process_dir.append(made)
     return _process_dir[0]
+
+
+def _fallback_notice(asked: Path, used: Path | None) -> None:
+    """Say (a ``RuntimeWarning``: the command line prints it as one line) that ``$TORCHGROUND_CACHE``
+    cannot be used, why, and which folder is used instead (``None``: a temporary one for this process)."""
+    if asked.exists() and not asked.is_dir():
+        why = t("usage.cache_why.not_dir")
+    elif asked.is_dir():
+        why = t("usage.cache_why.not_private")
+    else:
+        why = t("usage.cache_why.cannot_create")
+    where = str(used) if used is not None else t("usage.cache_why.temporary")
+    warnings.warn(t("usage.cache_fallback", asked=str(asked), why=why, used=where), RuntimeWarning, stacklevel=3)
 
 
 def read_private(path: Path) -> bytes | None:
