@@ -71,6 +71,7 @@ from torchground.engine.epoch import (
 from torchground.engine.kernels.build_cache import reason
 from torchground.engine.kernels.fused_steps import Metrics
 from torchground.engine.net import StackedNet
+from torchground.engine.optim import StackedOptimizer
 from torchground.i18n import t
 
 __all__ = ["CompiledEpoch", "Path"]
@@ -83,9 +84,12 @@ CHECKED_MODELS = 8
 #: the epoch is diverging: rounding differences grow without bound, so it is not compared.
 EXPLODING = 1000.0
 #: A chaotic model (a high learning rate) amplifies rounding differences: its eager steps are
-#: also run from a start moved by this relative amount, to measure how far rounding can go.
-NUDGE = 1e-5
-#: A chaotic model's kernel may end this many times as far from its eager steps as the moved start.
+#: also run from starts moved by this relative amount, to measure how far rounding can go.
+NUDGE = 1e-4
+#: How many such moved starts (each in its own random direction); the farthest counts.
+NUDGES = 3
+#: A chaotic or ill-conditioned model's kernel may end this many times as far from its eager
+#: steps as a moved start does, or as far from the float64 steps as the float32 eager steps.
 CHAOS_MARGIN = 10.0
 #: The first steps of a chaotic model, before rounding is amplified, must agree as a stable one's.
 EARLY_STEPS = 2
@@ -317,8 +321,8 @@ class CompiledEpoch:
             gap = _gap(mine, expected, mine_params, ref.params)  # per model: 1 = the tolerance
             exact = fine & (gap <= 1)
             chaotic = torch.zeros_like(fine)
-            if (fine & ~exact).any():  # chaotic models amplify rounding: measure how much, eagerly
-                chaotic = self._chaotic(fine & ~exact, gap, mine, expected, ref.params, (ref_gx, ref_gy, ref_steps), idx)
+            if (fine & ~exact).any():  # chaotic models amplify rounding: measure how much
+                chaotic = self._chaotic(fine & ~exact, gap, mine, mine_params, expected, ref.params, (ref_gx, ref_gy, ref_steps), idx)
             close = bool((exact | chaotic)[fine].all())
             if close and exact.any():
                 ref_stats = steps_stats(ref, expected, ref_gy, ref_steps, *_pick_metrics(metrics, idx))
@@ -336,27 +340,48 @@ class CompiledEpoch:
         return epoch_steps(twin, gx, gy, steps)  # the epoch again, eagerly
 
     def _chaotic(
-        self, suspect: Tensor, gap: Tensor, mine: list[Tensor], expected: list[Tensor], params: Tensor,
+        self, suspect: Tensor, gap: Tensor, mine: list[Tensor], mine_params: Tensor, expected: list[Tensor], params: Tensor,
         batches: tuple[Tensor, Tensor, list[tuple[int, int]]], idx: Tensor,
     ) -> Tensor:
-        """Which ``suspect`` checked models (a mask over ``idx``) differ from their eager steps
-        only as a chaotic model must: their first :data:`EARLY_STEPS` steps agree, and the eager
-        steps themselves, from a start moved by :data:`NUDGE` (a few roundings), end at least
-        as far apart (within :data:`CHAOS_MARGIN`) as the kernel's from them. ``params``: the
-        eager steps' parameters at the end of the epoch; ``batches``: theirs."""
+        """Which ``suspect`` checked models (a mask over ``idx``; ``gap``: theirs) differ from
+        their eager steps only as rounding can make them. Their first :data:`EARLY_STEPS` steps
+        must agree, and either (chaos) the eager steps from a start moved by :data:`NUDGE`
+        (far less than a kernel's mistake would move it), in one of :data:`NUDGES` directions,
+        end at least a :data:`CHAOS_MARGIN`-th as far from them as the kernel (``mine``,
+        ``mine_params``) does, or (ill-conditioning) the kernel ends within the tolerance of the
+        same steps taken in float64, or no more than :data:`CHAOS_MARGIN` times as far from
+        them as the float32 eager steps (``expected``, ending at ``params``)."""
         assert self._net is not None
-        nudged = self._net.select(idx).models_last()
-        noise = torch.rand(nudged.params.shape, generator=torch.Generator().manual_seed(0)).to(nudged.params.device)
-        nudged.params.mul_(1 + NUDGE * (2 * noise - 1))
-        spread = _gap(epoch_steps(nudged, *batches), expected, nudged.params, params)
-        early = _gap(mine[:EARLY_STEPS], expected[:EARLY_STEPS])
-        return suspect & (spread > 1) & (gap <= CHAOS_MARGIN * spread) & (early <= 1)
+        ok = suspect & (_gap(mine[:EARLY_STEPS], expected[:EARLY_STEPS]) <= 1)
+        spread = torch.zeros_like(gap)
+        for seed in range(NUDGES):
+            nudged = self._net.select(idx).models_last()
+            noise = torch.rand(nudged.params.shape, generator=torch.Generator().manual_seed(seed)).to(nudged.params.device)
+            nudged.params.mul_(1 + NUDGE * (2 * noise - 1))
+            spread = torch.maximum(spread, _gap(epoch_steps(nudged, *batches), expected, nudged.params, params).nan_to_num(0.0))
+        chaotic = ok & (gap <= CHAOS_MARGIN * spread)
+        if not (ok & ~chaotic).any():
+            return chaotic
+        gx, gy, shapes = batches
+        exact = _in_double(self._net.select(idx)).models_last()
+        truth = epoch_steps(exact, gx.double(), gy.double(), shapes)
+        eager_off = _gap(expected, truth, params, exact.params).nan_to_num(0.0)
+        kernel_off = _gap(mine, truth, mine_params, exact.params)
+        return chaotic | ok & (kernel_off <= torch.clamp(CHAOS_MARGIN * eager_off, min=1.0))
 
 
 def _versions(net: StackedNet) -> tuple[int, ...]:
     """The version counters of ``net``'s training state (torch bumps one on each in-place change)."""
     dead = () if net.dead is None else (net.dead._version,)
     return (net.params._version, *dead, *(v._version for v in net.opt.state.values()), net.opt.t._version)
+
+
+def _in_double(net: StackedNet) -> StackedNet:
+    """A float64 copy of ``net`` (models first): parameters, optimiser state and rates."""
+    dbl = lambda t: None if t is None else t.double() if t.is_floating_point() else t.clone()  # noqa: E731
+    o = net.opt
+    opt = StackedOptimizer(o.kind, o.flags, {k: dbl(v) for k, v in o.hp.items()}, {k: dbl(v) for k, v in o.state.items()}, dbl(o.t), o.steps)
+    return StackedNet(net.sizes, net.activation, net.output_activation, net.loss_name, dbl(net.params), opt, dbl(net.l1), dbl(net.l2), dbl(net.dead))
 
 
 def _gap(mine: Sequence[Tensor], expected: Sequence[Tensor], *params: Tensor) -> Tensor:
