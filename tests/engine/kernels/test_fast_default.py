@@ -146,6 +146,16 @@ def test_a_chaotic_neighbour_does_not_take_a_calm_model_off_the_fused_path(recwa
     assert result.rows[0]["val_loss"] == pytest.approx(calm.rows[0]["val_loss"], abs=1e-5)
 
 
+@pytest.mark.parametrize("dataset, activation, init_seed", [("gauss", "sigmoid", 5), ("spiral", "relu", 0), ("xor", "tanh", 0)])
+def test_high_learning_rates_across_activations_keep_the_fused_path(recwarn, dataset, activation, init_seed):
+    # cases where rounding grows past the tolerance: chaos (tanh), a kink crossed (relu), a
+    # saturated sigmoid whose float32 eager steps are themselves far from float64's
+    specs = [Spec(dataset=dataset, activation=activation, lr=lr, init_seed=init_seed, epochs=2) for lr in (0.03, 1, 3, 10, 30, 100)]
+    result = run_sweep(specs)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    assert result.paths == ["fused"]
+
+
 def test_a_wrong_kernel_beside_a_chaotic_model_is_still_refused(monkeypatch):
     from torchground.engine.kernels.native import NativeSteps
 
