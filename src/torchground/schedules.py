@@ -47,7 +47,7 @@ from torch.optim import lr_scheduler
 
 from torchground.errors import SpecError
 from torchground.i18n import Text
-from torchground.spec_rules import Allowed, setting_refusal, torch_refusal
+from torchground.spec_rules import Allowed, setting_refusal, torch_refusal, written_args
 
 __all__ = [
     "SCHEDULERS", "allowed_args", "scheduler_kwargs", "build_scheduler", "check_scheduler", "parse_name", "step",
@@ -152,7 +152,7 @@ def check_scheduler(name: str | None, args: Mapping[str, Any], build_optimizer: 
     for key in args:
         if key not in allowed:
             raise SpecError("schedule.arg_unknown", scheduler=name, name=key, allowed=", ".join(allowed))
-    shown = ", ".join(f"{k}={v}" for k, v in args.items()) or "-"
+    shown = written_args(args)
     reason = setting_refusal(args, {}, RULES)
     try:
         opt = build_optimizer([torch.zeros(1, requires_grad=True)])

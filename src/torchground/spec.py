@@ -43,7 +43,8 @@ from torchground.data.spec_data import CSV, carry_over, is_dataset, resolve_data
 from torchground.i18n import Text
 from torchground.registry import ACTIVATIONS, INITS, LOSSES, OPTIMIZERS, optimizer_params
 from torchground.spec_rules import (PRESETS, dummy_step, fmt, form_reason, in_range, optimizer_refusal, parse_optimizer_args,
-                                     refuse_surrogates, registry_name, strict_int, to_spec_error, torch_refusal, validate_form)
+                                     refuse_surrogates, registry_name, strict_int, to_spec_error, torch_refusal, validate_form,
+                                     written_args)
 from torchground.schedules import check_scheduler, parse_name as _scheduler_name
 
 __all__ = ["Spec", "PRESETS", "SPEC_FIELDS", "MAX_LAYERS", "MAX_WIDTH", "MAX_EPOCHS", "parse_optimizer_args"]
@@ -130,7 +131,7 @@ class Spec(BaseModel):
     weight_decay: float | None = None
     optimizer_args: dict[str, OptimizerArg] = {}
     scheduler: str | None = None
-    scheduler_args: dict[str, bool | int | float | str | tuple[float, ...] | None] = {}
+    scheduler_args: dict[str, bool | int | float | str | tuple[int | float, ...] | None] = {}  # milestones stay whole
     l1: float = 0.0
     l2: float = 0.0
     batch_size: int | Literal["full"] = 15
@@ -369,7 +370,7 @@ class Spec(BaseModel):
             except (ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError, KeyError, IndexError, AttributeError) as exc:
                 reason = torch_refusal(exc)
         if reason is not None:
-            raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=fmt(self.optimizer_args), reason=reason)
+            raise SpecError("spec.optimizer_arg_bad", optimizer=self.optimizer, args=written_args(self.optimizer_args), reason=reason)
 
     def _check_training_loop(self) -> None:
         """TensorFlow Playground's loop has no optimiser (so no schedule), one loss and no reshuffling."""

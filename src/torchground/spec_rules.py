@@ -21,7 +21,7 @@ from torchground.i18n import Text
 __all__ = [
     "PRESETS", "parse_optimizer_args", "refuse_surrogates", "form_reason", "validate_form", "COUNT_LIMITS", "dummy_step",
     "strict_int", "registry_name", "in_range", "fmt", "to_spec_error", "Allowed", "OPTIMIZER_RULES", "setting_refusal",
-    "optimizer_refusal", "torch_refusal",
+    "optimizer_refusal", "torch_refusal", "written", "written_args",
 ]
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -202,7 +202,7 @@ def setting_refusal(
             else:
                 continue
         if not rule.accepts(value):
-            shown = fmt(value) if not isinstance(value, str) else repr(value)
+            shown = written(value) if not isinstance(value, str) else repr(value)
             return Text("spec.setting.refused", name=key, value=shown, allowed=rule.text())
     return None
 
@@ -215,7 +215,7 @@ def optimizer_refusal(optimizer: str, args: Mapping[str, Any], defaults: Mapping
         reason = Text("spec.setting.nesterov")
     etas = args.get("etas")
     if reason is None and isinstance(etas, (tuple, list)) and len(etas) == 2 and not 0 < etas[0] < 1 < etas[1]:
-        reason = Text("spec.setting.etas", value=fmt(etas))
+        reason = Text("spec.setting.etas", value=written(etas))
     return reason
 
 
@@ -240,6 +240,8 @@ def parse_optimizer_args(items: Iterable[str], error_key: str = "spec.bad_optimi
         name, raw = name.strip(), raw.strip()
         if not sep or not name or not raw:
             raise SpecError(error_key, value=item)
+        if name in out:  # as the grid and the sweep do: a second value is refused, not silently taken
+            raise SpecError("optargs.duplicate", name=name)
         value: Any
         if raw.lower() in ("true", "false"):
             value = raw.lower() == "true"
@@ -247,16 +249,45 @@ def parse_optimizer_args(items: Iterable[str], error_key: str = "spec.bad_optimi
             value = None
         elif "," in raw:
             try:
-                value = tuple(float(v) for v in raw.split(","))
+                value = tuple(_number(v.strip()) for v in raw.split(","))
             except ValueError:
-                raise SpecError(error_key, value=item) from None
+                raise SpecError("optargs.bad_list", name=name, value=raw) from None
         else:
             try:
-                value = float(raw) if any(c in raw for c in ".eEn") else int(raw)
+                value = _number(raw)
             except ValueError:
                 value = raw
         out[name] = value
     return out
+
+
+def _number(raw: str) -> int | float:
+    """``"30"`` → ``30`` (a whole number stays one: milestones are saved as written), ``"0.9"`` → ``0.9``."""
+    return float(raw) if any(c in raw for c in ".eEn") else int(raw)
+
+
+def written(value: Any) -> str:
+    """A setting's value as a user writes it (``--opt``, a link): ``true``, ``none``, ``0.9,0.999``.
+
+    >>> written(True), written(None), written((0.9, 2.0)), written([30, 60]), written(0.5)
+    ('true', 'none', '0.9,2.0', '30,60', '0.5')
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, (tuple, list)):
+        return ",".join(written(v) for v in value)
+    return str(value)
+
+
+def written_args(args: Mapping[str, Any]) -> str:
+    """Settings as a user writes them, ``NAME=VALUE`` separated by spaces (``-`` for none).
+
+    >>> written_args({"momentum": 0, "nesterov": True, "betas": (0.9, 2.0)})
+    'momentum=0 nesterov=true betas=0.9,2.0'
+    """
+    return " ".join(f"{k}={written(v)}" for k, v in args.items()) or "-"
 
 
 def strict_int(v: Any) -> int:
