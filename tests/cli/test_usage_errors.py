@@ -75,3 +75,15 @@ def test_eager_summary_names_its_path(tmp_path) -> None:
     out = tmp_path / "run"
     assert main(["train", "--epochs", "1", "--device", "cpu", "--out", str(out), "--quiet"]) == 0
     assert json.loads((out / "summary.json").read_text())["path"] == "trainer"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--lang", "ja", "train", "--log-every", "abc"], "エラー: '--log-every' の値が正しくありません: 整数ではありません"),
+    (["--lang", "ja", "train", "--log-every", "-1"], "エラー: '--log-every' の値が正しくありません: 0 以上にしてください"),
+    (["--lang", "ja", "lesson"], "エラー: 引数 'number' がありません。"),
+    (["--lang", "en", "train", "--log-every", "abc"], "Error: Invalid value for '--log-every': not a whole number"),
+])
+def test_parameter_errors_are_in_the_command_language(argv, expected, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Input should" not in err

@@ -22,7 +22,17 @@ __all__ = ["show_usage_error", "usage_message"]
 _NO_COMMAND = re.compile(r"No such command '(?P<name>.*)'\.(?: Did you mean (?P<close>.*)\?)?$", re.S)
 _REQUIRES = re.compile(r"Option '(?P<name>.*)' requires (?:an argument|(?P<n>\d+) arguments)\.$", re.S)
 _EXTRA = re.compile(r"Got unexpected extra arguments? \((?P<args>.*)\)$", re.S)
-_MISSING = re.compile(r"Missing (?:option|argument|parameter) (?P<name>.*)\.$", re.S)
+_MISSING = re.compile(r"Missing (?P<kind>option|argument|parameter) (?P<name>.*)\.$", re.S)
+_INVALID = re.compile(r"Invalid value for (?P<name>.*?): (?P<detail>.*)$", re.S)
+#: The checks Typer's parameter types report (pydantic's wording) → catalogue keys.
+_DETAILS = (
+    (re.compile(r"Input should be a valid integer.*", re.S), "usage.detail.integer"),
+    (re.compile(r"Input should be a valid number.*", re.S), "usage.detail.number"),
+    (re.compile(r"Input should be greater than or equal to (?P<bound>\S+)$"), "usage.detail.at_least"),
+    (re.compile(r"Input should be less than or equal to (?P<bound>\S+)$"), "usage.detail.at_most"),
+    (re.compile(r"Input should be greater than (?P<bound>\S+)$"), "usage.detail.above"),
+    (re.compile(r"Input should be less than (?P<bound>\S+)$"), "usage.detail.below"),
+)
 
 
 def usage_message(exc: Any) -> str:
@@ -56,7 +66,16 @@ def usage_message(exc: Any) -> str:
         return t("usage.extra_arguments", args=found["args"])
     found = _MISSING.match(text)
     if found:
-        return t("usage.missing", name=found["name"])
+        return t(f"usage.missing_{found['kind']}", name=found["name"])
+    found = _INVALID.match(text)
+    if found:
+        detail = found["detail"]
+        for pattern, key in _DETAILS:
+            matched = pattern.match(detail)
+            if matched:
+                detail = t(key, **matched.groupdict())
+                break
+        return t("usage.invalid_value", name=found["name"], detail=detail)
     return text
 
 
