@@ -49,8 +49,12 @@ install-test: $(VENV)/.stamp-test system-deps-test
 run: install system-deps
 	$(VENV)/bin/torchground serve
 
+# Two worker processes, a test file each at a time (pytest-xdist): many tests wait on a
+# subprocess, a server or a browser, so two keep a small machine's cores busy. The tests that
+# start Ray instances run after, in one process: two Ray instances at once starve each other.
 test: install-test
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile -m "not ray"
+	$(PY) -m pytest -q -m ray tests/engine/sweep
 	$(MAKE) test-blas-paths
 	$(MAKE) test-wheel
 

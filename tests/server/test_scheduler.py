@@ -248,8 +248,9 @@ def test_a_step_is_answered_before_the_other_tabs_next_play_turns() -> None:
     assert s.busy == 0 and s.playing == 0 and s.waiting == (0, 0)  # closed tabs leave nothing behind
 
 
-def test_a_step_stays_interactive_for_its_first_slices_then_yields() -> None:
-    """A step whose epoch needs many slices: the first STEP_SLICES are interactive, the rest play-lane."""
+def _lanes_of(message: dict, mid_epoch: bool) -> tuple[list[bool], list[dict]]:
+    """The lanes (interactive or not) of every turn a tab takes to answer ``message``, and its
+    answers; one optimiser step a slice (``mid_epoch``: one step already taken before)."""
 
     async def scenario() -> tuple[list[bool], list[dict]]:
         s = Scheduler(workers=1, target=0.0)  # a play slice is one step
@@ -261,21 +262,29 @@ def test_a_step_stays_interactive_for_its_first_slices_then_yields() -> None:
             await acquire(interactive)
 
         s.acquire = logged  # type: ignore[method-assign]
-        frames: list[dict] = []
+        answers: list[dict] = []
 
         async def send(text: str) -> None:
-            frames.append(json.loads(text))
+            answers.append(json.loads(text))
 
         tab = Session(send, scheduler=s)
         await tab.receive(json.dumps({"type": "init"}))
         assert tab.trainer is not None
         next(c for c in tab.trainer.callbacks if isinstance(c, EpochSlicer)).budget = 0.0  # a slice is one step
+        if mid_epoch:
+            async with tab._work:
+                assert not await tab._advance()  # one step in: the epoch is under way
         lanes.clear()
-        await tab.receive(json.dumps({"type": "step"}))
+        await tab.receive(json.dumps(message))
         await tab.close()
-        return lanes, frames
+        return lanes, answers
 
-    lanes, frames = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_a_step_stays_interactive_for_its_first_slices_then_yields() -> None:
+    """A step whose epoch needs many slices: the first STEP_SLICES are interactive, the rest play-lane."""
+    lanes, frames = _lanes_of({"type": "step"}, mid_epoch=False)
     steps = frames[-1]["steps"]
     assert frames[-1]["type"] == "frame" and frames[-1]["epoch"] == 1 and steps > STEP_SLICES
     # one slice per step, and one that ends the epoch (it parks after its last step too)
@@ -284,34 +293,7 @@ def test_a_step_stays_interactive_for_its_first_slices_then_yields() -> None:
 
 def test_a_save_finishes_the_epoch_in_progress_as_a_step_would() -> None:
     """Saving mid-epoch: the rest of the epoch in slices (interactive, then play lane), then the file."""
-
-    async def scenario() -> tuple[list[bool], list[dict]]:
-        s = Scheduler(workers=1, target=0.0)  # a play slice is one step
-        lanes: list[bool] = []
-        acquire = s.acquire
-
-        async def logged(interactive: bool) -> None:
-            lanes.append(interactive)
-            await acquire(interactive)
-
-        s.acquire = logged  # type: ignore[method-assign]
-        answers: list[dict] = []
-
-        async def send(text: str) -> None:
-            answers.append(json.loads(text))
-
-        tab = Session(send, scheduler=s)
-        await tab.receive(json.dumps({"type": "init"}))
-        assert tab.trainer is not None
-        next(c for c in tab.trainer.callbacks if isinstance(c, EpochSlicer)).budget = 0.0  # a slice is one step
-        async with tab._work:
-            assert not await tab._advance()  # one step in: the epoch is under way
-        lanes.clear()
-        await tab.receive(json.dumps({"type": "save"}))
-        await tab.close()
-        return lanes, answers
-
-    lanes, answers = asyncio.run(scenario())
+    lanes, answers = _lanes_of({"type": "save"}, mid_epoch=True)
     assert answers[-1]["type"] == "saved" and answers[-2]["type"] == "frame" and answers[-2]["epoch"] == 1
     steps = answers[-2]["steps"]  # 1 step before the save, the rest and one slice that ends the epoch during it
     assert lanes == [True] * STEP_SLICES + [False] * (steps - STEP_SLICES) + [True]
@@ -320,34 +302,7 @@ def test_a_save_finishes_the_epoch_in_progress_as_a_step_would() -> None:
 def test_opening_the_grid_finishes_the_epoch_in_progress_as_a_step_would() -> None:
     """The grid view opened mid-epoch: the session's epoch is finished in slices (interactive,
     then play lane), so a slow spec's epoch holds no other tab's turn; then the grid is made."""
-
-    async def scenario() -> tuple[list[bool], list[dict]]:
-        s = Scheduler(workers=1, target=0.0)  # a play slice is one step
-        lanes: list[bool] = []
-        acquire = s.acquire
-
-        async def logged(interactive: bool) -> None:
-            lanes.append(interactive)
-            await acquire(interactive)
-
-        s.acquire = logged  # type: ignore[method-assign]
-        answers: list[dict] = []
-
-        async def send(text: str) -> None:
-            answers.append(json.loads(text))
-
-        tab = Session(send, scheduler=s)
-        await tab.receive(json.dumps({"type": "init"}))
-        assert tab.trainer is not None
-        next(c for c in tab.trainer.callbacks if isinstance(c, EpochSlicer)).budget = 0.0  # a slice is one step
-        async with tab._work:
-            assert not await tab._advance()  # one step in: the epoch is under way
-        lanes.clear()
-        await tab.receive(json.dumps({"type": "grid", "axes": [{"field": "lr", "values": "0.03, 0.3"}]}))
-        await tab.close()
-        return lanes, answers
-
-    lanes, answers = asyncio.run(scenario())
+    lanes, answers = _lanes_of({"type": "grid", "axes": [{"field": "lr", "values": "0.03, 0.3"}]}, mid_epoch=True)
     kinds = [a["type"] for a in answers]
     assert kinds[-2:] == ["grid_state", "grid_frame"], kinds
     epoch_end = answers[-3]  # the session's whole epoch, before the grid

@@ -84,9 +84,13 @@ class RestartableServer:
         self.server = None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium, headless (the tests are skipped without it or Playwright)."""
+    """Debian's Chromium, headless (the tests are skipped without it or Playwright).
+
+    One per test module: Playwright's sync API keeps an event loop running in the main thread
+    while it is open, and the tests that follow (``asyncio.run``, other Playwright users)
+    need it closed."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's /usr/bin/chromium is not installed")
     sync_api = pytest.importorskip("playwright.sync_api")

@@ -30,7 +30,7 @@ from torchground.spec import Spec
 
 ray = pytest.importorskip("ray")
 importlib.import_module("torchground.cli.sweep_cmd")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 OBJECT_STORE = str(100 * 2**20)
 

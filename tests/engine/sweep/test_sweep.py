@@ -228,6 +228,7 @@ def test_ray_missing_names_the_extra(monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_ray_backend_gives_the_local_results():
     ray = pytest.importorskip("ray")
     specs = [Spec(epochs=2, n_samples=120, lr=lr, hidden=h, init_seed=s) for lr in (0.03, 0.3) for h in ((3,), (4, 2)) for s in (0, 1)]
