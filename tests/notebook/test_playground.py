@@ -22,19 +22,6 @@ LINK = ("https://playground.tensorflow.org/#activation=relu&batchSize=10&dataset
         "&collectStats=false&problem=classification&initZero=false&hideText=false&regularization=none")
 
 
-@pytest.fixture
-def widgets():
-    made: list[Playground] = []
-
-    def make(*args, **kwargs) -> Playground:
-        made.append(Playground(*args, **kwargs))
-        return made[-1]
-
-    yield make
-    for w in made:
-        w.close()
-
-
 def test_steps_train_as_the_trainer_does(widgets):
     spec = Spec(dataset="xor", hidden=(4,), lr=0.1)
     w = widgets(spec)

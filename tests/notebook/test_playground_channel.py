@@ -18,19 +18,6 @@ from torchground.errors import TorchgroundError  # noqa: E402
 from torchground.notebook import Playground  # noqa: E402
 
 
-@pytest.fixture
-def widgets():
-    made: list[Playground] = []
-
-    def make(*args, **kwargs) -> Playground:
-        made.append(Playground(*args, **kwargs))
-        return made[-1]
-
-    yield make
-    for w in made:
-        w.close()
-
-
 def _listen(w: Playground) -> list[dict]:
     """What the page would receive (the widget's custom messages), from now on."""
     sent: list[dict] = []
