@@ -129,19 +129,24 @@ def test_trainer_work_is_batch_rows_times_widest_layer(batch, grain, expected, m
     assert seen.threads == [expected]
 
 
-@pytest.mark.parametrize("compile, grain, steps, kernel", [
-    (False, 4 * 10 * 8, 2, None), (False, 4 * 10 * 8 + 1, 1, None), (True, 4 * 30 * 8, 1, 2), (True, 4 * 30 * 8 + 1, 1, 1),
-    (True, 4 * 10 * 8, 2, 2),
-], ids=["eager-2", "eager-1", "fused-kernel-2", "fused-kernel-1", "fused-both-2"])
-def test_stacked_work_is_per_operation_or_per_fused_epoch(compile, grain, steps, kernel, monkeypatch):
-    """8 models 2-8-8-1, batch 10, 30 training points: the group's operations (eager steps, the
-    first epoch's check, bookkeeping) split by 8 x 10 x 8 elements an operation, the fused
-    kernel by 8 x 30 x 8 an epoch (one call)."""
+@pytest.mark.parametrize("compile, grain, models, others, steps, kernel", [
+    (False, 4 * 10 * 8, 8, 0, 2, None), (False, 4 * 10 * 8 + 1, 8, 0, 1, None),
+    (True, 4 * 10 * 8, 8, 0, 2, 1), (True, 4 * 10 * 8 + 1, 8, 0, 1, 1),
+    (True, 10**9, 128, 0, 1, 2), (True, 10**9, 128, 1, 1, 1), (True, 10**9, 127, 0, 1, 1),
+], ids=["eager-2", "eager-1", "fused-small-2", "fused-small-1", "fused-idle", "fused-busy", "fused-too-few"])
+def test_stacked_work_is_per_operation_or_per_fused_epoch(compile, grain, models, others, steps, kernel, monkeypatch):
+    """Models 2-8-8-1, batch 10, 30 training points: the group's operations (eager steps, the
+    first epoch's check, bookkeeping) split by models x 10 x 8 elements an operation; the fused
+    kernel's epoch (one call, results independent of the count) takes the free cores, from
+    twice the models a thread takes (native.MIN_MODELS_PER_THREAD) up."""
     from torchground.engine.kernels import native
 
     monkeypatch.delenv(ENV, raising=False)
     monkeypatch.setattr(threads, "GRAIN", grain)
     monkeypatch.setattr(threads, "cores", lambda: 2)
+    monkeypatch.setattr(threads, "others_running", lambda: others)
+    monkeypatch.setattr(threads, "_reading", [-1.0, 0.0])
+    assert native.MIN_MODELS_PER_THREAD == 64
     calls: list[int] = []
 
     def in_kernel(n):
@@ -149,7 +154,7 @@ def test_stacked_work_is_per_operation_or_per_fused_epoch(compile, grain, steps,
         return threads.intra_op_threads(n)
 
     monkeypatch.setattr(native, "intra_op_threads", in_kernel)
-    specs = [Spec(hidden=(8, 8), batch_size=10, epochs=2, n_samples=60, init_seed=i) for i in range(8)]
+    specs = [Spec(hidden=(8, 8), batch_size=10, epochs=2, n_samples=60, init_seed=i) for i in range(models)]
     seen: list[int] = []
     group = StackedGroup(specs, compile=compile)
     group.run(progress=lambda e, n: seen.append(torch.get_num_threads()))
@@ -188,3 +193,48 @@ def test_stacked_results_do_not_depend_on_the_thread_count(compile, monkeypatch)
     for env in ("2", None):
         np.testing.assert_array_equal(runs[env][1], runs["1"][1])  # every history row, bitwise
         np.testing.assert_array_equal(runs[env][2], runs["1"][2])  # every final weight, bitwise
+
+
+def test_kernel_threads_take_the_cores_others_leave(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(threads, "cores", lambda: 4)
+    got = []
+    for others in (0, 1, 3, 4, 50):
+        monkeypatch.setattr(threads, "_reading", [-1.0, 0.0])
+        monkeypatch.setattr(threads, "others_running", lambda others=others: others)
+        got.append(threads.kernel_threads())
+    assert got == [4, 3, 1, 1, 1]
+    monkeypatch.setattr(threads, "others_running", lambda: pytest.fail("work that cannot be split must not look"))
+    assert threads.kernel_threads(splittable=False) == 1
+    monkeypatch.setenv(ENV, "3")
+    assert threads.kernel_threads() == 3 and threads.kernel_threads(splittable=False) == 3
+
+
+def test_others_running_reads_the_runnable_count_less_our_own(tmp_path, monkeypatch):
+    (tmp_path / "loadavg").write_text("0.52 0.61 0.70 5/412 9981\n")
+    states = {"101": "R", "102": "S", "103": "R", "104": "D"}
+    for tid, state in states.items():
+        (tmp_path / "task" / tid).mkdir(parents=True)
+        # a thread name may hold ") R", so the state is read after the last ")"
+        (tmp_path / "task" / tid / "stat").write_text(f"{tid} (pt ) R main) {state} 1 2 3\n")
+    monkeypatch.setattr(threads, "LOADAVG", str(tmp_path / "loadavg"))
+    monkeypatch.setattr(threads, "TASKS", str(tmp_path / "task"))
+    assert threads.others_running() == 5 - 2
+    (tmp_path / "loadavg").write_text("garbage\n")
+    assert threads.others_running() == 0  # unreadable: as if idle
+    monkeypatch.setattr(threads, "LOADAVG", str(tmp_path / "missing"))
+    assert threads.others_running() == 0
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="Linux's /proc")
+def test_others_running_sees_another_busy_process():
+    import subprocess
+    import sys
+
+    hog = subprocess.Popen([sys.executable, "-c", "print('go', flush=True)\nwhile True: pass"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert hog.stdout is not None and hog.stdout.readline() == "go\n"
+        assert threads.others_running() >= 1  # the spinning process is always runnable
+    finally:
+        hog.kill()
+        hog.wait()

@@ -82,9 +82,14 @@ class ModelResult:
             row[col] = None if empty else (int(v) if col == "epoch" else v)
         return row
 
+    def row(self, epoch: int) -> dict[str, Any]:
+        """Row ``epoch`` (1-based; negative counts from the end) of :meth:`history`, made alone."""
+        return {**dict.fromkeys(self.columns), **self._row(self.metrics[epoch - 1 if epoch > 0 else epoch])}
+
     def history(self) -> History:
         """The eager trainer's :class:`~torchground.train.history.History` of this model."""
         h = History(self.spec.problem or "classification", classes=self.spec.classes or 2)
+        assert h.columns == self.columns
         h.rows = [{**dict.fromkeys(h.columns), **self._row(v)} for v in self.metrics]
         h.status, h.steps, h.message, h.best_epoch = self.status, self.steps, self.message, self.best_epoch  # type: ignore[assignment]
         return h

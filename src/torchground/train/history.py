@@ -14,6 +14,7 @@ the history keeps the confusion matrices of the last and the best epoch.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ __all__ = ["History", "Status", "metric_columns"]
 Status = Literal["running", "completed", "early_stopped", "diverged", "interrupted"]
 
 
+@functools.lru_cache(maxsize=64)  # read for every row of every model of a sweep
 def metric_columns(problem: str, classes: int = 2) -> tuple[str, ...]:
     """The history columns for ``problem`` (and ``classes``), in order."""
     sets = ("train", "val", "test")

@@ -13,9 +13,8 @@ for a descheduled sibling loses a small part of the run. Callers give their work
 two synchronisations (:func:`threads_for`):
 
 * the eager trainer: one step's operation, the batch's rows × the widest layer;
-* the stacked engine, eager steps: one operation, models × batch × the widest layer;
-* the stacked engine with its fused kernel: one epoch is one parallel call, so
-  models × training points × the widest layer.
+* the stacked engine, eager steps: one operation, models × batch × the widest layer
+  (its fused kernel: :func:`kernel_threads`, below).
 
 Deterministic by construction: the count depends only on the work's size and the cores
 this process may run on (:func:`cores`, its CPU affinity), never on the measured load, so
@@ -24,6 +23,12 @@ engine's results are also bitwise the same for any count — the fused kernel co
 model in one thread, and the eager steps' batched products and per-model sums keep their
 order; ``tests/train/test_threads.py`` holds both to it — while the eager trainer's large
 reductions may round differently when split.)
+
+The one exception, :func:`kernel_threads`, is for work whose results cannot depend on the
+count: the fused kernel's epoch, which hands whole vectors of models to threads as they
+come free (OpenMP's dynamic schedule). It takes the cores no other process is using at that
+moment (:func:`others_running`), so an idle machine gets every core and a busy one a single
+thread that waits for no sibling.
 
 ``TORCHGROUND_THREADS`` overrides the rule: a whole number of threads for all CPU training,
 or ``auto`` (the rule; also when unset). A forced count other than the rule's may change the
@@ -38,13 +43,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator, Mapping
 
 import torch
 
 from torchground.errors import TorchgroundError
 
-__all__ = ["ENV", "GRAIN", "MAX_THREADS", "cores", "forced", "intra_op_threads", "rule", "threads_for"]
+__all__ = ["ENV", "GRAIN", "MAX_THREADS", "cores", "forced", "intra_op_threads", "kernel_threads", "others_running", "rule", "threads_for"]
 
 #: Elements each thread must get between two synchronisations before work is split.
 GRAIN = 1 << 25
@@ -90,6 +96,47 @@ def threads_for(work: int, device_type: str = "cpu") -> int | None:
         return None
     n = forced()
     return n if n is not None else rule(work, cores())
+
+
+#: Where Linux says how many tasks are runnable, and lists this process's threads.
+LOADAVG, TASKS = "/proc/loadavg", "/proc/self/task"
+
+
+def others_running() -> int:
+    """Threads of other processes running or waiting for a core right now: the kernel's count
+    of runnable tasks (``/proc/loadavg``, Linux) less this process's own; 0 where the OS does not say."""
+    try:
+        with open(LOADAVG) as f:
+            runnable = int(f.read().split()[3].split("/")[0])
+        own = 0
+        for task in os.listdir(TASKS):
+            try:
+                with open(os.path.join(TASKS, task, "stat")) as f:
+                    stat = f.read()
+            except OSError:  # the thread ended meanwhile
+                continue
+            own += stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] == "R"  # the state follows the name
+        return max(0, runnable - own)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+#: Seconds a reading of :func:`others_running` is reused for (a reading costs tens of µs).
+_FRESH_S = 0.05
+_reading: list[float] = [-1.0, 0.0]  # when, and the free cores then
+
+
+def kernel_threads(splittable: bool = True) -> int:
+    """Threads for work whose results do not depend on the count (see the module docstring):
+    ``TORCHGROUND_THREADS`` if set, else the cores no other process uses now (at least one);
+    one where the work cannot be split (``splittable`` False), without looking."""
+    n = forced()
+    if n is not None or not splittable:
+        return n or 1
+    now = time.monotonic()
+    if now - _reading[0] > _FRESH_S:
+        _reading[:] = [now, max(1, cores() - others_running())]
+    return int(_reading[1])
 
 
 @contextlib.contextmanager

@@ -305,7 +305,7 @@ static void block(vf *restrict mem, const Args *A, int64_t mb, int nv) {
     for (int e = 0; e < NE; e++) eval_metrics(A, e, p, act, mb, nv);
 }
 
-/* The epoch of models [0, M), vectors spread over OpenMP's threads (the runtime torch
+/* The epoch of models [0, M), vectors handed to OpenMP's threads as they come free (the runtime torch
  * itself uses, so no second pool competes for the cores). 0 on success, 1 when scratch
  * memory could not be allocated. */
 int tg_epoch(const Args *A) {
@@ -316,7 +316,7 @@ int tg_epoch(const Args *A) {
     {
         vf *mem = aligned_alloc(64, bytes);
         failed |= !mem;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic) /* a thread the OS holds back keeps only its current vector */
         for (int64_t b = 0; b < blocks; b++) {
             int64_t mb = b * VB;
             if (mem) block(mem, A, mb, M - mb < VB ? (int)(M - mb) : VB);

@@ -46,7 +46,7 @@ from torchground.engine.kernels.fused_steps import OPTS, FusedSteps, Metrics
 from torchground.engine.kernels.generated import save
 from torchground.engine.kernels.rule_text import c_source
 from torchground.engine.net import StackedNet
-from torchground.train.threads import intra_op_threads, threads_for
+from torchground.train.threads import intra_op_threads, kernel_threads
 
 __all__ = ["NativeSteps", "Args", "build", "source", "cache_dir"]
 
@@ -157,7 +157,8 @@ class NativeSteps(FusedSteps):
         assert pred.is_contiguous() and pred.dtype == torch.float32 and sk.is_contiguous() and sk.dtype == torch.float32
         args.order, args.order_stride = order.data_ptr(), order.stride(0)
         args.pred, args.sk, args.stats = pred.data_ptr(), sk.data_ptr(), stats.data_ptr()
-        with intra_op_threads(threads_for(M * n * max(twin.sizes))):  # the epoch is one parallel call (train/threads.py)
+        # the epoch is one parallel call whose results do not depend on the count (train/threads.py)
+        with intra_op_threads(kernel_threads(M >= 2 * MIN_MODELS_PER_THREAD)):
             if self._fn(ctypes.byref(args)):
                 raise MemoryError("the fused steps could not allocate their scratch memory")
         return stats

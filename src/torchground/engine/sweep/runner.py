@@ -52,9 +52,11 @@ def group_specs(specs: Sequence[Spec], resolve: bool = True) -> list[list[int]]:
 
 def final_row(result: ModelResult) -> dict[str, Any]:
     """The row the model's final weights belong to (the best epoch's when they were restored), as ``summarize`` picks it."""
-    history = result.history()
-    restored = result.status == "early_stopped" and result.spec.restore_best and history.best_epoch is not None
-    return history.rows[history.best_epoch - 1] if restored and history.best_epoch else history.last
+    # one row made, not the model's whole history: a sweep has models × epochs of them
+    best = result.best_epoch
+    if result.status == "early_stopped" and result.spec.restore_best and best:
+        return result.row(best)
+    return result.row(-1) if len(result.metrics) else {}
 
 
 @dataclass
