@@ -47,6 +47,22 @@ INLINE vf loadn(const float *src, int nv) {
 
 INLINE void storen(float *dst, vf v, int nv) { memcpy(dst, &v, (size_t)nv * 4); }
 
+/* min(x, c) and max(x, c) that keep a NaN x (as the eager engine propagates it): one
+ * instruction where the vector is one register (x86's min/max return their second operand
+ * when either is NaN), else a compare and a select. */
+#if defined(__AVX512F__) && VB == 16
+#include <immintrin.h>
+INLINE vf vmin(vf x, float c) { return (vf)_mm512_min_ps((__m512)splat(c), (__m512)x); }
+INLINE vf vmax(vf x, float c) { return (vf)_mm512_max_ps((__m512)splat(c), (__m512)x); }
+#elif defined(__AVX__) && VB == 8
+#include <immintrin.h>
+INLINE vf vmin(vf x, float c) { return (vf)_mm256_min_ps((__m256)splat(c), (__m256)x); }
+INLINE vf vmax(vf x, float c) { return (vf)_mm256_max_ps((__m256)splat(c), (__m256)x); }
+#else
+INLINE vf vmin(vf x, float c) { return sel(x > c, splat(c), x); }
+INLINE vf vmax(vf x, float c) { return sel(x < c, splat(c), x); }
+#endif
+
 INLINE vf vsqrt(vf x) {
     vf r;
     for (int v = 0; v < VB; v++) r[v] = __builtin_sqrtf(x[v]);
@@ -57,12 +73,10 @@ INLINE vf vsqrt(vf x) {
  * error below 3e-9 before rounding), times 2ⁿ built in the exponent bits. Saturates to
  * +inf above about 88.7 and to 2⁻¹²⁶ below −87.3; NaN stays NaN. */
 INLINE vf vexp(vf x) {
-    x = sel(x > 89.0f, splat(89.0f), x);
-    x = sel(x < -87.3f, splat(-87.3f), x);
+    x = vmax(vmin(x, 89.0f), -87.3f);
     const vf big = splat(12582912.0f); /* 1.5·2²³: adding it rounds to an integer */
     vf t = x * 1.44269504088896341f + big;
     vf n = t - big;
-    vi e = (vi)t - (vi)big; /* n as an integer */
     vf r = (x - n * 0.693359375f) + n * 2.12194440e-4f; /* ln 2 in two parts */
     vf y = splat(1.0f / 5040.0f);
     y = y * r + 1.0f / 720.0f;
@@ -72,11 +86,12 @@ INLINE vf vexp(vf x) {
     y = y * r + 0.5f;
     y = y * r + 1.0f;
     y = y * r + 1.0f;
-    return y * (vf)((e + 127) << 23);
+    /* 2ⁿ: t's low bits hold n + 2²² (its mantissa), whose 2²² and above shift out */
+    return y * (vf)(((vi)t << 23) + (127 << 23));
 }
 
-/* |x| (−0 stays −0; NaN stays NaN). */
-INLINE vf vabs(vf x) { return sel(x < 0.0f, -x, x); }
+/* |x|: the sign bit cleared (as torch.abs: −0 becomes 0; NaN stays NaN). */
+INLINE vf vabs(vf x) { return (vf)((vi)x & 0x7fffffff); }
 
 /* The element-wise rules, generated from rules.py (native.py inserts them here): Hyper,
  * sign, act, act_back, loss_grad, batch_loss, hit, penalize, update, l1_dead. */
