@@ -11,9 +11,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # torch first, pinned, so the package's `torch>=2.4` is already satisfied by the CPU build.
+# Then the fused C kernels of the common shapes, once (`torchground warmup`), so that a first
+# `sweep` or `train --engine fast` finds them built; without a C compiler that is left.
 $(VENV)/.stamp-install: $(PY) pyproject.toml
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e .
+	$(VENV)/bin/torchground warmup || echo "note: no fused kernels were built ahead (see above); without a C compiler the engine trains on its eager steps"
 	touch $@
 
 $(VENV)/.stamp-test: $(VENV)/.stamp-install

@@ -35,7 +35,7 @@ _PY = {"cmp": 1, "|": 2, "&": 3, "+": 5, "-": 5, "*": 6, "/": 6, "neg": 7, "**":
 _C = {"|": 1, "&": 2, "==": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "neg": 7, "atom": 9}
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|"}
 _CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
-_MATH = ("where", "exp", "sqrt", "abs")
+_MATH = ("where", "clamp", "exp", "sqrt", "abs")
 
 
 class _Writer:
@@ -50,7 +50,7 @@ class _Writer:
         self.lang, self.name, self.cond = lang, name, cond
         self.prec = _C if lang == "c" else _PY
         self.calls = (
-            {"where": "sel", "exp": "vexp", "sqrt": "vsqrt", "abs": "vabs"} if lang == "c"
+            {"where": "sel", "clamp": "vclamp", "exp": "vexp", "sqrt": "vsqrt", "abs": "vabs"} if lang == "c"
             else {f: f"{'tl' if lang == 'triton' else 'torch'}.{f}" for f in _MATH}
         )
         if lang == "torch":  # the rule's definition, one kernel (the tests hold them equal)
@@ -103,6 +103,10 @@ class _Writer:
             args = [self._node(a)[0] for a in node.args]
             if self.lang == "c" and fn == "where":  # sel takes vectors: literals are splat
                 args = [f"splat({a})" if _is_literal(n) else a for a, n in zip(args, node.args)]
+            if fn == "clamp":
+                assert all(map(_is_literal, node.args[1:])), "clamp's bounds are literals"
+                if self.lang == "triton":  # Triton's clamp lets NaN through only when asked
+                    args.append("propagate_nan=tl.PropagateNan.ALL")
             return f"{self.calls.get(fn, fn)}({', '.join(args)})", P["atom"]
         raise ValueError(f"unsupported expression: {ast.unparse(node)}")
 

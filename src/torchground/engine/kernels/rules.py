@@ -11,7 +11,8 @@ which the tests compare with the eager engine's in-place forms (:mod:`~torchgrou
 :mod:`~torchground.engine.optim`), the eager trainer and the exported script.
 
 Expressions may use ``+ - * / **``, comparisons, ``&`` and ``|`` on masks, literals, and
-the calls ``where(mask, a, b)``, ``exp``, ``sqrt``, ``abs`` and the other rules by name.
+the calls ``where(mask, a, b)``, ``clamp(x, lo, hi)`` (NaN stays NaN), ``exp``, ``sqrt``,
+``abs`` and the other rules by name.
 The order of operations is the engine's (:mod:`~torchground.engine.ops`,
 :mod:`~torchground.engine.optim`), operation for operation: the renderers keep it.
 
@@ -85,12 +86,31 @@ class Activation:
     backward: str
 
 
+#: tanh's rational approximation x·P(x²)/Q(x²), coefficients lowest power first: made by
+#: :func:`~torchground.engine.kernels.tanh_fit.fit` (which says why), pinned here.
+TANH_P = (1.0, 0.13084006309509277, 0.0031039526220411062, 1.1154270396218635e-05, -2.0225066066359432e-08,
+          5.277868767028515e-11, -8.48850070095386e-14)
+TANH_Q = (1.0, 0.4641733467578888, 0.024495163932442665, 0.0002546139876358211)
+TANH_LIMIT = 9.0  # tanh_fit.LIMIT: tanh rounds to ±1 beyond
+
+
+def _horner(coefficients: tuple[float, ...], var: str) -> str:
+    """The polynomial with ``coefficients`` (lowest power first) in ``var``, as Horner's nested products."""
+    text = repr(coefficients[-1])
+    for c in reversed(coefficients[:-1]):
+        text = f"({text}) * {var} + {c!r}"
+    return text
+
+
 #: The kernels' activations, in id order (the id is the index).
 ACTIVATIONS: tuple[Activation, ...] = (
     Activation("identity", (Let("a", "z"),), "g"),
     Activation(
-        "tanh",  # tanh(|z|) = (1 − e) / (1 + e) with e = exp(−2|z|): no overflow
-        (Let("e", "exp(-2.0 * abs(z))"), Let("t", "(1.0 - e) / (1.0 + e)"), Let("a", "where(z < 0.0, -t, t)")),
+        "tanh",  # the fit on z clamped to ±TANH_LIMIT (NaN stays NaN), kept within ±1 as tanh is
+        (
+            Let("x", f"clamp(z, {-TANH_LIMIT!r}, {TANH_LIMIT!r})"), Let("s", "x * x"),
+            Let("a", f"clamp(x * ({_horner(TANH_P, 's')}) / ({_horner(TANH_Q, 's')}), -1.0, 1.0)"),
+        ),
         "g * (1.0 - a * a)",
     ),
     Activation("sigmoid", (Let("a", "1.0 / (1.0 + exp(-z))"),), "g * (1.0 - a) * a"),
