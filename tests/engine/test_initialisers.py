@@ -59,3 +59,32 @@ def test_the_exported_lines_are_the_ones_scripts_always_had():
         "kaiming": ('nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")', "nn.init.zeros_(m.bias)"),
         "torch": None,
     }
+
+
+@pytest.mark.parametrize("name", sorted(INIT_STEPS))
+@pytest.mark.parametrize("hidden", [(), (3,), (8, 8), (5, 1, 7)])
+def test_the_direct_draws_are_the_nn_init_calls(name, hidden):
+    """The engine draws straight on the generator (engine/data.py's _drawn): the same numbers
+    as nn.init's calls, for every initialiser and shape, on several seeds."""
+    from torchground.engine import data
+
+    sizes = (2, *hidden, 1)
+    assert data._draws_agree(sizes, name)
+    for seed in (3, 77, 2**31 - 1):
+        assert torch.equal(data._drawn(seed, sizes, name), data._replayed(seed, sizes, name))
+
+
+def test_draws_that_disagree_with_nn_init_fall_back_to_its_calls(monkeypatch):
+    """A torch whose nn.init computed other bounds would fail the once-per-shape probe: the
+    engine then replays nn.init's calls, and the weights stay the model's."""
+    from torchground.engine import data
+
+    monkeypatch.setattr(data, "_SQRT3", 1.7)  # every direct uniform bound off
+    data._draws_agree.cache_clear()
+    try:
+        spec = Spec(init="xavier", init_seed=8, hidden=(4, 3))
+        assert not data._draws_agree((2, 4, 3, 1), "xavier")
+        flat = torch.cat([p.detach().flatten() for p in build_model(spec).parameters()])
+        assert torch.equal(initial_params(spec), flat)
+    finally:
+        data._draws_agree.cache_clear()

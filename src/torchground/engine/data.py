@@ -9,9 +9,10 @@ of initial weights per seed):
   of the spec; stacked to (M, N, F) when the models' data differ, (1, N, F) when shared.
 * initial weights: what :func:`~torchground.model.build_model` gives — ``nn.Linear``'s
   construction draws, then the initialiser's, from a generator seeded with
-  ``init_seed`` — replayed on a ``torch.Generator`` without building modules (tested
-  equal for every initialiser; the initialiser's calls are the registry's own,
-  :func:`~torchground.registry.init_layer`).
+  ``init_seed`` — drawn on a ``torch.Generator`` without building modules, straight with
+  ``nn.init``'s bounds where a check against its own calls (the registry's,
+  :func:`~torchground.registry.init_layer`) passes once per shape, else by those calls
+  (tested equal for every initialiser).
 
 Example:
     >>> from torchground.spec import Spec
@@ -24,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -54,7 +56,14 @@ def initial_params(spec: Spec) -> Tensor:
     if name not in INIT_STEPS:  # an initialiser added to the registry without its calls as data: build the model
         model = build_model(spec)
         return torch.cat([p.detach().flatten() for p in model.parameters()])
-    g = torch.Generator().manual_seed(spec.init_seed)
+    if _draws_agree(sizes, name):  # the usual case: the same numbers, a quarter of the calls
+        return _drawn(spec.init_seed, sizes, name).to(getattr(torch, spec.dtype))
+    return _replayed(spec.init_seed, sizes, name).to(getattr(torch, spec.dtype))
+
+
+def _replayed(seed: int, sizes: Sequence[int], name: str) -> Tensor:
+    """The initial parameters (float32) by ``nn.Linear``'s and the initialiser's own ``nn.init`` calls."""
+    g = torch.Generator().manual_seed(seed)
     layers = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):  # nn.Linear.__init__ → reset_parameters
         w, b = torch.empty(fan_out, fan_in), torch.empty(fan_out)  # float32, as modules are built
@@ -64,7 +73,69 @@ def initial_params(spec: Spec) -> Tensor:
         layers.append((w, b))
     for w, b in layers:  # model.apply(init): the linear layers in order, from the same generator
         init_layer(name, w, b, g)
-    return torch.cat([t.flatten() for wb in layers for t in wb]).to(getattr(torch, spec.dtype))
+    return torch.cat([t.flatten() for wb in layers for t in wb])
+
+
+# Why our own: a sweep makes thousands of initial weight sets, and ``nn.init``'s wrappers
+# (gain and fan computations, a no-grad context per call) cost three times the draws
+# themselves. :func:`_drawn` makes the same draws straight on the generator, with the
+# bounds ``nn.init`` computes (its formulas, written out below); :func:`_draws_agree`
+# holds it to :func:`_replayed` once per process and shape, so a torch that computes them
+# differently gets the replay.
+_SQRT3 = math.sqrt(3.0)
+
+
+def _weight_draw(fn: str, args: tuple[float, ...], kwargs: dict[str, str], fan_in: int, fan_out: int) -> tuple[float, float] | float | None:
+    """What the ``nn.init`` call ``fn(weight, *args, **kwargs)`` does to a (fan_out, fan_in)
+    weight: a uniform draw's (low, high), a constant, or None where it is not written out here."""
+    if fn == "xavier_uniform_" and not args and not kwargs:
+        a = _SQRT3 * (1.0 * math.sqrt(2.0 / float(fan_in + fan_out)))
+        return (-a, a)
+    if fn == "kaiming_uniform_" and not args and kwargs == {"nonlinearity": "relu"}:
+        bound = _SQRT3 * (math.sqrt(2.0) / math.sqrt(fan_in))
+        return (-bound, bound)
+    if fn == "uniform_" and len(args) == 2 and not kwargs:
+        return (float(args[0]), float(args[1]))
+    if fn == "constant_" and len(args) == 1 and not kwargs:
+        return float(args[0])
+    if fn == "zeros_" and not args and not kwargs:
+        return 0.0
+    return None
+
+
+def _drawn(seed: int, sizes: Sequence[int], name: str) -> Tensor:
+    """:func:`_replayed`'s numbers by direct draws on one flat tensor (float32), in parameter order."""
+    g = torch.Generator().manual_seed(seed)
+    flat = torch.empty(sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:])))
+    layers, at = [], 0
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        w = flat[at : at + fan_in * fan_out].view(fan_out, fan_in)
+        b = flat[at + fan_in * fan_out : at + fan_in * fan_out + fan_out]
+        at += fan_in * fan_out + fan_out
+        gain = math.sqrt(2.0 / (1 + math.sqrt(5) ** 2))  # kaiming_uniform_(a=√5): leaky_relu's gain
+        bound = _SQRT3 * (gain / math.sqrt(fan_in))
+        w.uniform_(-bound, bound, generator=g)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        b.uniform_(-bound, bound, generator=g)
+        layers.append((w, b, fan_in, fan_out))
+    steps = INIT_STEPS[name]
+    for w, b, fan_in, fan_out in layers if steps else ():
+        for (fn, args, kwargs), t in zip(steps, (w, b)):
+            draw = _weight_draw(fn, args, kwargs, fan_in, fan_out)
+            if isinstance(draw, tuple):
+                t.uniform_(*draw, generator=g)
+            else:
+                t.fill_(draw)  # _draws_agree ruled out None
+    return flat
+
+
+@functools.lru_cache(maxsize=256)
+def _draws_agree(sizes: tuple[int, ...], name: str) -> bool:
+    """Whether :func:`_drawn` gives :func:`_replayed`'s numbers for these layer sizes and initialiser."""
+    steps = INIT_STEPS[name] or ()
+    if any(_weight_draw(fn, args, kwargs, 1, 1) is None for fn, args, kwargs in steps):
+        return False
+    return all(torch.equal(_drawn(seed, sizes, name), _replayed(seed, sizes, name)) for seed in (0, 1, 12345))
 
 
 # --- data -----------------------------------------------------------------------------------
