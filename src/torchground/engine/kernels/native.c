@@ -49,8 +49,15 @@ INLINE void storen(float *dst, vf v, int nv) { memcpy(dst, &v, (size_t)nv * 4); 
 
 /* min(x, c) and max(x, c) that keep a NaN x (as the eager engine propagates it): one
  * instruction where the vector is one register (x86's min/max return their second operand
- * when either is NaN), else a compare and a select. */
-#if defined(__AVX512F__) && VB == 16
+ * when either is NaN), else a compare and a select. GCC's own builtins, not <immintrin.h>,
+ * whose parsing was a fifth of a build; other compilers take the header. */
+#if defined(__AVX512F__) && VB == 16 && defined(__GNUC__) && !defined(__clang__)
+INLINE vf vmin(vf x, float c) { return __builtin_ia32_minps512_mask(splat(c), x, x, (unsigned short)-1, 4); }
+INLINE vf vmax(vf x, float c) { return __builtin_ia32_maxps512_mask(splat(c), x, x, (unsigned short)-1, 4); }
+#elif defined(__AVX__) && VB == 8 && defined(__GNUC__) && !defined(__clang__)
+INLINE vf vmin(vf x, float c) { return __builtin_ia32_minps256(splat(c), x); }
+INLINE vf vmax(vf x, float c) { return __builtin_ia32_maxps256(splat(c), x); }
+#elif defined(__AVX512F__) && VB == 16
 #include <immintrin.h>
 INLINE vf vmin(vf x, float c) { return (vf)_mm512_min_ps((__m512)splat(c), (__m512)x); }
 INLINE vf vmax(vf x, float c) { return (vf)_mm512_max_ps((__m512)splat(c), (__m512)x); }
