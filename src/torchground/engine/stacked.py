@@ -152,6 +152,12 @@ class StackedGroup:
         kernels = not any(s.scheduler for s in specs) and layer_sizes(s0)[-1] == 1
         self.compile = (compile or (self.fused and self.device.type == "cpu")) and kernels
         self.inductor = compile  # the fallback: torch.compile (compile) or the eager engine
+        # The net first, its weights after: the kernel's build needs only its shape and starts
+        # at once, while the initial weights and the data are made.
+        sizes = layer_sizes(s0)
+        n_params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
+        self.net = StackedNet.build(specs, torch.zeros(len(specs), n_params, dtype=self.dtype), self.dtype, self.device)
+        self._prebuild = self._start_build(specs) if self.compile and self.fused and self.device.type == "cpu" else None
         cache: dict[tuple[Any, ...], Tensor] = {}
         rows = []
         for s in specs:  # identical initial weights are made once
@@ -159,8 +165,7 @@ class StackedGroup:
             if k not in cache:
                 cache[k] = initial_params(s)
             rows.append(cache[k])
-        self.net = StackedNet.build(specs, torch.stack(rows), self.dtype, self.device)
-        self._prebuild = self._start_build(specs) if self.compile and self.fused and self.device.type == "cpu" else None
+        self.net.params.copy_(torch.stack(rows))
         self.data = GroupData.build(specs, self.dtype, self.device)  # while the kernel builds
         self.orders = BatchOrders(specs, self.n_train, native=self.compile)  # compiled groups draw many orders in C
         self.use_graph = cuda_graph and self.device.type == "cuda"

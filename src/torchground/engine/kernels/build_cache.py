@@ -42,7 +42,7 @@ from torchground.i18n import t
 
 __all__ = ["BuildError", "reason", "build", "cache_dir", "cpu_flags", "FLAGS", "private_cache", "is_private_dir", "read_private", "write_private"]
 
-FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=gnu11", "-fopenmp", "-shared", "-fPIC")
+FLAGS = ("-O2", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=gnu11", "-fopenmp", "-shared", "-fPIC")
 
 _libs: dict[str, ctypes.CDLL] = {}
 _lock = threading.Lock()
