@@ -191,3 +191,36 @@ def test_the_triton_cache_skips_a_folder_writable_by_others(tmp_path, monkeypatc
     module = triton_unrolled.kernels((2, 1))
     assert module.VALUE == 1 and not list(cache.iterdir())
     assert Path(module.__file__).parent.stat().st_mode & 0o022 == 0
+
+
+PARTS = """#if PART == 1
+int tg_one(void) { return 1; }
+#elif PART == 2
+int tg_two(void) { return 2; }
+#endif
+int tg_sum(void);
+#if PART == 2
+int tg_one(void);
+int tg_sum(void) { return tg_one() + tg_two(); }
+#endif
+"""
+
+
+def test_a_library_in_parts_compiles_each_and_links_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCHGROUND_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "parts.c"
+    src.write_text(PARTS)
+    lib = build_cache.build(src, {}, "parts", "the test library", parts=2)
+    assert lib.tg_sum() == 3
+    # another number of parts is another library
+    assert build_cache.library_name(src, {}, "parts", 2)[0] != build_cache.library_name(src, {}, "parts", 1)[0]
+
+
+def test_a_part_that_fails_names_its_first_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCHGROUND_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "broken.c"
+    src.write_text("#if PART == 2\n#error the second part is broken\n#endif\nint tg_x(void) { return 0; }\n")
+    with pytest.raises(build_cache.BuildError) as err:
+        build_cache.build(src, {}, "broken", "the test library", parts=3)
+    assert err.value.key == "engine.build.failed" and "the second part is broken" in str(err.value)
+    assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(("broken", ".build-"))]  # nothing half-written

@@ -27,9 +27,9 @@ def compiles(monkeypatch):
     built: list[str] = []
     real = build_cache._compile
 
-    def spy(cc, text, prefix, what, out_dir):
+    def spy(cc, text, prefix, what, out_dir, parts=1):
         built.append(prefix)
-        return real(cc, text, prefix, what, out_dir)
+        return real(cc, text, prefix, what, out_dir, parts)
 
     monkeypatch.setattr(build_cache, "_compile", spy)
     return built

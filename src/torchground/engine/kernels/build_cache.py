@@ -200,10 +200,10 @@ def cpu_flags() -> str:
     return platform.processor() or platform.machine()
 
 
-def library_name(source: Path, defines: dict[str, object], prefix: str) -> tuple[str, str]:
-    """``(file name, full source text)`` of the build of ``source`` with ``defines``."""
+def library_name(source: Path, defines: dict[str, object], prefix: str, parts: int = 1) -> tuple[str, str]:
+    """``(file name, full source text)`` of the build of ``source`` with ``defines`` (in ``parts``, see :func:`build`)."""
     text = "".join(f"#define {k} {v}\n" for k, v in defines.items()) + source.read_text()
-    key = hashlib.sha256("\0".join([compiler(), *FLAGS, cpu_flags(), text]).encode()).hexdigest()[:24]
+    key = hashlib.sha256("\0".join([compiler(), *FLAGS, cpu_flags(), f"parts={parts}", text]).encode()).hexdigest()[:24]
     return f"{prefix}-{key}.so", text
 
 
@@ -214,27 +214,54 @@ def _verified(path: Path) -> bool:
     return data is not None and recorded is not None and hashlib.sha256(data).hexdigest() == recorded.decode("ascii", "replace").strip()
 
 
-def _compile(cc: str, text: str, prefix: str, what: str, out_dir: Path) -> Path:
-    """Compile ``text`` in a temporary folder inside ``out_dir``; returns the built library (still in it)."""
+def _compile(cc: str, text: str, prefix: str, what: str, out_dir: Path, parts: int = 1) -> Path:
+    """Compile ``text`` in a temporary folder inside ``out_dir`` (in ``parts``, see :func:`build`);
+    returns the built library (still in it)."""
     tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".build-"))
     src, out = tmp / f"{prefix}.c", tmp / f"{prefix}.so"
     src.write_text(text)
+    if parts == 1:
+        commands = [[cc, *FLAGS, str(src), "-o", str(out)]]
+    else:  # each part an object file, compiled side by side, then one link
+        compile_only = [f for f in FLAGS if f != "-shared"]
+        objects = [tmp / f"{prefix}-{k}.o" for k in range(1, parts + 1)]
+        commands = [[cc, *compile_only, f"-DPART={k}", "-c", str(src), "-o", str(o)] for k, o in enumerate(objects, 1)]
     try:
-        done = subprocess.run([cc, *FLAGS, str(src), "-o", str(out)], capture_output=True, text=True, errors="replace")
-    except OSError as exc:  # not executable, …
+        _run_all(cc, commands)
+        if parts > 1:
+            _run_all(cc, [[cc, "-shared", "-fopenmp", *map(str, objects), "-o", str(out)]])
+    except BuildError:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise BuildError("engine.build.cannot_run", cc=cc, error=exc.strerror or type(exc).__name__) from None
-    if done.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
-        line = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")  # the first error line
-        if line:
-            raise BuildError("engine.build.failed", cc=cc, status=done.returncode, line=line[:500])
-        raise BuildError("engine.build.failed_silent", cc=cc, status=done.returncode)
+        raise
     return out
 
 
-def build(source: Path, defines: dict[str, object], prefix: str, what: str) -> ctypes.CDLL:
+def _run_all(cc: str, commands: list[list[str]]) -> None:
+    """Run the compiler ``commands`` at once and wait for all.
+
+    Raises:
+        BuildError: one could not run, or failed (the first failure's exit status and first error line).
+    """
+    running: list[subprocess.Popen[str]] = []
+    try:
+        for command in commands:
+            running.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"))
+    except OSError as exc:  # not executable, …
+        for proc in running:
+            proc.kill()
+            proc.wait()
+        raise BuildError("engine.build.cannot_run", cc=cc, error=exc.strerror or type(exc).__name__) from None
+    results = [(proc.wait(), proc.communicate()[1]) for proc in running]
+    for status, stderr in results:
+        if status != 0:
+            lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+            line = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")  # the first error line
+            if line:
+                raise BuildError("engine.build.failed", cc=cc, status=status, line=line[:500])
+            raise BuildError("engine.build.failed_silent", cc=cc, status=status)
+
+
+def build(source: Path, defines: dict[str, object], prefix: str, what: str, parts: int = 1) -> ctypes.CDLL:
     """``source`` compiled with ``defines`` into ``<cache>/<prefix>-<hash>.so`` and loaded.
 
     A cached library is used only when it passes the trust rules of the module docstring;
@@ -242,20 +269,23 @@ def build(source: Path, defines: dict[str, object], prefix: str, what: str) -> c
 
     Args:
         what: what the library is ("the fused steps"; the caller's notice names it).
+        parts: how many parts ``source`` is compiled in, side by side (one compiler process
+            each, so several cores shorten a build): part k is the source with ``PART`` defined
+            as k, compiled to an object file; the objects are then linked into the library.
 
     Raises:
         BuildError: no C compiler, or the compiler failed (its exit status and first line
             on stderr attached).
     """
     cc = compiler()
-    name, text = library_name(source, defines, prefix)
+    name, text = library_name(source, defines, prefix, parts)
     with _lock:
         if name in _libs:
             return _libs[name]
         directory = private_cache()
         path = directory / name
         if not _verified(path):
-            out = _compile(cc, text, prefix, what, directory)
+            out = _compile(cc, text, prefix, what, directory, parts)
             try:
                 digest = hashlib.sha256(out.read_bytes()).hexdigest()
                 os.replace(out, path)  # the library first, its hash last: a hash always names a whole file

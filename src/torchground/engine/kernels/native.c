@@ -31,6 +31,13 @@
  * operation they entered many times over. The eager engine keeps them; below 1.2e-38, they
  * change no output it shows.
  */
+/* PART: the library is three parts compiled side by side and linked (build_cache.py's parts):
+ * 1, the steps' forward halves; 2, their backward halves; 3, the rest (a block's epoch, the
+ * evaluation, tg_epoch). 0 (the default) is all of it in one. */
+#ifndef PART
+#define PART 0
+#endif
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,10 +176,20 @@ typedef struct {
     double loss[VB];    /* Σ step loss × step size */
 } Train;
 
-/* One step on points j0 .. j0 + cnt − 1 (cnt is B or REST, a constant once inlined). */
-INLINE void step(const int cnt, int64_t j0, int64_t s, const Args *A, vf *restrict p, vf *restrict s1,
-                 vf *restrict s2, vi *restrict dead, const Hyper *h, vf *restrict act, vf *restrict sig, Train *tr,
-                 int64_t mb, int nv) {
+/* A step on points j0 .. j0 + cnt − 1 is two halves, each in a part of its own: the forward
+ * passes, the step's loss and the gradient at the outputs (step_forward, part 1); the
+ * backward pass and the updates (step_backward, part 2). cnt is B or REST: each half has an
+ * entry point for each (…_b, …_rest), so that cnt stays a constant. */
+#define STEP_FORWARD_ARGS int64_t j0, int64_t s, const Args *A, const vf *restrict p, vf *restrict act, vf *restrict sig, Train *tr, int64_t mb, int nv
+#define STEP_BACKWARD_ARGS int64_t s, const Args *A, vf *restrict p, vf *restrict s1, vf *restrict s2, vi *restrict dead, const Hyper *h, const vf *restrict act, vf *restrict sig, int64_t mb, int nv
+void tg_step_forward_b(STEP_FORWARD_ARGS);
+void tg_step_forward_rest(STEP_FORWARD_ARGS);
+void tg_step_backward_b(STEP_BACKWARD_ARGS);
+void tg_step_backward_rest(STEP_BACKWARD_ARGS);
+
+#if PART == 0 || PART == 1 /* the forward halves */
+
+INLINE void step_forward(const int cnt, STEP_FORWARD_ARGS) {
     const int64_t M = A->M;
     vf sq = {0};
     /* forward, point by point; the loss gradient (MSE, or half of it), mean over the batch */
@@ -204,6 +221,17 @@ INLINE void step(const int cnt, int64_t j0, int64_t s, const Args *A, vf *restri
     put(A->stats, mb, nv, (int)s, loss);
     tr->sse += sq;
     for (int i = 0; i < nv; i++) tr->loss[i] += (double)loss[i] * cnt;
+}
+
+void tg_step_forward_b(STEP_FORWARD_ARGS) { step_forward(B, j0, s, A, p, act, sig, tr, mb, nv); }
+void tg_step_forward_rest(STEP_FORWARD_ARGS) { step_forward(REST, j0, s, A, p, act, sig, tr, mb, nv); }
+
+#endif
+
+#if PART == 0 || PART == 2 /* the backward halves */
+
+INLINE void step_backward(const int cnt, STEP_BACKWARD_ARGS) {
+    const int64_t M = A->M;
     vf step_size = {0}, bc2_sqrt = {0};
     if (OPT == 1) {
         step_size = loadn(A->sk + (2 * s) * M + mb, nv);
@@ -248,6 +276,13 @@ INLINE void step(const int cnt, int64_t j0, int64_t s, const Args *A, vf *restri
     }
 }
 
+void tg_step_backward_b(STEP_BACKWARD_ARGS) { step_backward(B, s, A, p, s1, s2, dead, h, act, sig, mb, nv); }
+void tg_step_backward_rest(STEP_BACKWARD_ARGS) { step_backward(REST, s, A, p, s1, s2, dead, h, act, sig, mb, nv); }
+
+#endif
+
+#if PART == 0 || PART == 3 /* the block's epoch, its evaluation and the epoch's loop */
+
 /* Column by column as epoch.py's epoch_stats: the training loss (size-weighted mean of the
  * step losses) and accuracy, or RMSE and R² (doubles from the float sums). */
 INLINE void train_metrics(const Args *A, const Train *tr, int64_t mb, int nv) {
@@ -262,6 +297,46 @@ INLINE void train_metrics(const Args *A, const Train *tr, int64_t mb, int nv) {
             row[2] = sst > 0 ? 1 - sse / sst : __builtin_nan("");
         }
     }
+}
+
+/* The epoch's steps of one vector of models, [mb, mb + nv), and its training metrics; the
+ * trained parameters stay in the scratch ``mem`` too, for the evaluation. */
+void tg_block_steps(vf *restrict mem, const Args *A, int64_t mb, int nv) {
+    const int64_t M = A->M;
+    const int state = OPT == 1 || MOMENTUM; /* whether s1 (and for Adam s2) are read */
+    vf *act = mem, *sig = act + (NL + 1) * B * W, *p = sig + 2 * B * W, *s1 = p + NP, *s2 = s1 + NP;
+    vi *dead = (vi *)(s2 + NP);
+    Hyper h;
+    vf *rows = (vf *)&h; /* the struct's fields are the table's rows, in order */
+    for (int r = 0; r < N_HYPER; r++) rows[r] = loadn(A->hp + r * M + mb, nv);
+    for (int u = 0; u < NP; u++) {
+        p[u] = loadn(A->p + u * M + mb, nv);
+        if (state) s1[u] = loadn(A->s1 + u * M + mb, nv);
+        if (OPT == 1) s2[u] = loadn(A->s2 + u * M + mb, nv);
+        if (L1) {
+            vi d = {0};
+            for (int i = 0; i < nv; i++) d[i] = A->dead[u * M + mb + i] ? -1 : 0;
+            dead[u] = d;
+        }
+    }
+    Train tr = {0};
+    int64_t s = 0;
+    for (; s < N / B; s++) {
+        tg_step_forward_b(s * B, s, A, p, act, sig, &tr, mb, nv);
+        tg_step_backward_b(s, A, p, s1, s2, dead, &h, act, sig, mb, nv);
+    }
+    if (REST) {
+        tg_step_forward_rest(s * B, s, A, p, act, sig, &tr, mb, nv);
+        tg_step_backward_rest(s, A, p, s1, s2, dead, &h, act, sig, mb, nv);
+    }
+    for (int u = 0; u < NP; u++) {
+        storen(A->p + u * M + mb, p[u], nv);
+        if (state) storen(A->s1 + u * M + mb, s1[u], nv);
+        if (OPT == 1) storen(A->s2 + u * M + mb, s2[u], nv);
+        if (L1)
+            for (int i = 0; i < nv; i++) A->dead[u * M + mb + i] = dead[u][i] != 0;
+    }
+    train_metrics(A, &tr, mb, nv);
 }
 
 /* An evaluation set's loss and accuracy, or RMSE and R², after the epoch: in float, then
@@ -303,35 +378,8 @@ INLINE void eval_metrics(const Args *A, int e, const vf *restrict p, vf *restric
 
 /* The epoch of one vector of models, [mb, mb + nv): steps, then metrics. */
 static void block(vf *restrict mem, const Args *A, int64_t mb, int nv) {
-    const int64_t M = A->M;
-    const int state = OPT == 1 || MOMENTUM; /* whether s1 (and for Adam s2) are read */
-    vf *act = mem, *sig = act + (NL + 1) * B * W, *p = sig + 2 * B * W, *s1 = p + NP, *s2 = s1 + NP;
-    vi *dead = (vi *)(s2 + NP);
-    Hyper h;
-    vf *rows = (vf *)&h; /* the struct's fields are the table's rows, in order */
-    for (int r = 0; r < N_HYPER; r++) rows[r] = loadn(A->hp + r * M + mb, nv);
-    for (int u = 0; u < NP; u++) {
-        p[u] = loadn(A->p + u * M + mb, nv);
-        if (state) s1[u] = loadn(A->s1 + u * M + mb, nv);
-        if (OPT == 1) s2[u] = loadn(A->s2 + u * M + mb, nv);
-        if (L1) {
-            vi d = {0};
-            for (int i = 0; i < nv; i++) d[i] = A->dead[u * M + mb + i] ? -1 : 0;
-            dead[u] = d;
-        }
-    }
-    Train tr = {0};
-    int64_t s = 0;
-    for (; s < N / B; s++) step(B, s * B, s, A, p, s1, s2, dead, &h, act, sig, &tr, mb, nv);
-    if (REST) step(REST, s * B, s, A, p, s1, s2, dead, &h, act, sig, &tr, mb, nv);
-    for (int u = 0; u < NP; u++) {
-        storen(A->p + u * M + mb, p[u], nv);
-        if (state) storen(A->s1 + u * M + mb, s1[u], nv);
-        if (OPT == 1) storen(A->s2 + u * M + mb, s2[u], nv);
-        if (L1)
-            for (int i = 0; i < nv; i++) A->dead[u * M + mb + i] = dead[u][i] != 0;
-    }
-    train_metrics(A, &tr, mb, nv);
+    tg_block_steps(mem, A, mb, nv);
+    vf *act = mem, *p = act + (NL + 3) * B * W; /* as tg_block_steps lays the scratch out */
     for (int e = 0; e < NE; e++) eval_metrics(A, e, p, act, mb, nv);
 }
 
@@ -362,3 +410,5 @@ int tg_epoch(const Args *A) {
     }
     return failed;
 }
+
+#endif

@@ -88,14 +88,14 @@ def kernel_defines(net: StackedNet, n: int, batch: int, shared: bool, sets: int,
 def start_build(net: StackedNet, n: int, batch: int, shared: bool, sets: int, classify: bool) -> Prebuild | None:
     """Start building the kernel of :func:`kernel_defines` in a thread; None where the kernel
     does not cover ``net`` or no C compiler is there (the first fused epoch then says so)."""
-    from torchground.engine.kernels.native import SOURCE, source
+    from torchground.engine.kernels.native import PARTS, SOURCE, source
     from torchground.engine.kernels.generated import save
 
     defines = kernel_defines(net, n, batch, shared, sets, classify)
     if defines is None:
         return None
     try:
-        name, _ = library_name(save(source(), SOURCE.stem, SOURCE.suffix), defines, "steps")
+        name, _ = library_name(save(source(), SOURCE.stem, SOURCE.suffix), defines, "steps", PARTS)
     except RuntimeError:  # no C compiler
         return None
     pre = Prebuild(defines, name, (private_cache() / name).is_file())
