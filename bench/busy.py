@@ -21,7 +21,9 @@ min(1, C / (T + N)) of a core; quiet, the run had min(T, C) cores. A run that lo
 nothing but that share takes min(T, C) / (T · min(1, C / (T + N))) times as long busy as
 quiet: 2.0 with T = C = N = 2, 1.5 with one thread (T = 1) beside two hogs. (Where the
 scheduler shares by session (Linux's autogroup), each of the N + 1 processes gets C / (N + 1)
-cores: the same 1.5 for one thread, 3.0 for two.) The issue's
+cores: the same 1.5 for one thread, 3.0 for two.) The fused kernel of a large group takes
+the cores no other process uses (``kernel_threads``): T = C quiet and T = 1 beside the hogs,
+a fair ratio of C / min(1, C / (1 + N)) = 3.0 here. The issue's
 bound, the share of the machine a process keeps beside N hogs, C / (C + N), allows
 (C + N) / C: 2.0 here. Other processes already running on the machine are not in the
 model: the load averages printed beside the table say how quiet "quiet" was.
@@ -54,6 +56,7 @@ from torchground import Spec
 from torchground.engine import run_sweep, train_fast
 from torchground.engine.net import layer_sizes
 from torchground.train import Trainer
+from torchground.engine.kernels.native import MIN_MODELS_PER_THREAD
 from torchground.train.threads import ENV, cores, threads_for
 
 TORCH_DEFAULT = torch.get_num_threads()  # what "leave torch's default" meant before the rule
@@ -70,13 +73,17 @@ def old_threads(kind: str, models: int, spec: Spec) -> int:
     return 1 if models * batch * widest < 20_000 else TORCH_DEFAULT
 
 
-def new_threads(kind: str, models: int, spec: Spec) -> int:
-    """The count the rule chooses (the same sizes as the engines give it); for the fused
-    cases, the kernel's (the group's own operations take the per-operation count)."""
+def new_threads(kind: str, models: int, spec: Spec) -> int | tuple[int, int]:
+    """The count the rule chooses (the same sizes as the engines give it); for a fused group
+    of 128 models or more (``sweep``), the kernel's: the free cores (``kernel_threads``),
+    as ``(quiet, busy)`` — every core quiet, one beside the hogs. The group's own operations
+    take the per-operation count."""
     widest = max(layer_sizes(spec))
     batch = spec.n_train if spec.batch_size == "full" else int(spec.batch_size)
     if kind == "train":
         return threads_for(batch * widest) or 1
+    if kind == "sweep" and models >= 2 * MIN_MODELS_PER_THREAD:
+        return (cores(), 1)
     return threads_for(models * (spec.n_train if kind in ("sweep", "fast") else batch) * widest) or 1
 
 
@@ -156,6 +163,11 @@ def ops_part(repeats: int, n: int) -> None:
         print(f"| 2^{log2} | {times[False, 1]:.3f} | {times[False, 2]:.3f} | {times[True, 1]:.3f} | {times[True, 2]:.3f} |", flush=True)
 
 
+def _count(threads: int | tuple[int, int]) -> str:
+    """A thread count as printed: ``2``, or ``2 quiet, 1 busy`` for the kernel's free cores."""
+    return f"{threads[0]} quiet, {threads[1]} busy" if isinstance(threads, tuple) else f"{threads:2d}"
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -185,17 +197,20 @@ def sampled(fn: Callable[[], object], samples: list[int]) -> float:
         sampler.join()
 
 
-def fair_with(threads: int, c: int, others_quiet: float, others_busy: float) -> float:
+def fair_with(threads: int | tuple[int, int], c: int, others_quiet: float, others_busy: float) -> float:
     """As :func:`fair`, with the other runnable threads measured during the runs (background
     load, and hogs when busy) in place of the idle machine's 0 and N."""
-    quiet = threads * min(1.0, c / (threads + others_quiet))
-    busy = threads * min(1.0, c / (threads + others_busy))
+    tq, tb = threads if isinstance(threads, tuple) else (threads, threads)
+    quiet = tq * min(1.0, c / (tq + others_quiet))
+    busy = tb * min(1.0, c / (tb + others_busy))
     return quiet / busy
 
 
-def fair(threads: int, c: int, n: int) -> float:
-    """The busy/quiet ratio of a run that loses only its fair share (module docstring)."""
-    return min(threads, c) / (threads * min(1.0, c / (threads + n)))
+def fair(threads: int | tuple[int, int], c: int, n: int) -> float:
+    """The busy/quiet ratio of a run that loses only its fair share (module docstring);
+    ``threads`` may differ quiet and busy: ``(quiet, busy)``."""
+    tq, tb = threads if isinstance(threads, tuple) else (threads, threads)
+    return min(tq, c) / (tb * min(1.0, c / (tb + n)))
 
 
 def main() -> None:
@@ -227,7 +242,7 @@ def main() -> None:
             threads = count if count is not None else new
             if when == "after" and old == new:  # the same count: the same run, measured once
                 rows.append((*rows[-1][:1], when, *rows[-1][2:]))
-                print(f"  {label:44s} {when:6s} {threads:2d} threads  the same as before", flush=True)
+                print(f"  {label:44s} {when:6s} {_count(threads)} threads  the same as before", flush=True)
                 continue
             quiet, busy, q_seen, b_seen = [], [], [], []
             with forced_threads(count):
@@ -237,12 +252,13 @@ def main() -> None:
                         busy.append(sampled(fn, b_seen))
                         busy_loads.append(os.getloadavg()[0])
             q, b = statistics.median(quiet), statistics.median(busy)
+            tq, tb = threads if isinstance(threads, tuple) else (threads, threads)
             # other runnable threads: the count less the run's own threads and the sampler
-            oq = max(0.0, statistics.mean(q_seen or [threads + 1]) - threads - 1)
-            ob = max(0.0, statistics.mean(b_seen or [threads + 1 + n]) - threads - 1)
+            oq = max(0.0, statistics.mean(q_seen or [tq + 1]) - tq - 1)
+            ob = max(0.0, statistics.mean(b_seen or [tb + 1 + n]) - tb - 1)
             fb = fair_with(threads, c, oq, ob)
             rows.append((label, when, threads, q, b, b / q, fair(threads, c, n), oq, ob, fb))
-            print(f"  {label:44s} {when:6s} {threads:2d} threads  quiet {q:7.2f} s  busy {b:7.2f} s  ratio {b / q:5.2f}"
+            print(f"  {label:44s} {when:6s} {_count(threads)} threads  quiet {q:7.2f} s  busy {b:7.2f} s  ratio {b / q:5.2f}"
                   f"  fair {fair(threads, c, n):4.2f}, with the others {fb:4.2f} ({oq:.1f} other threads quiet, {ob:.1f} busy)   (quiet {min(quiet):.2f}-{max(quiet):.2f}, busy {min(busy):.2f}-{max(busy):.2f})", flush=True)
     if "ops" in args.cases.split(","):
         ops_part(args.repeats, n)
@@ -255,7 +271,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for i in range(0, len(rows), 2):
         (label, _, t0, q0, b0, r0, *_), (_, _, t1, q1, b1, r1, f1, oq, ob, fb) = rows[i], rows[i + 1]
-        print(f"| {label} | {t0} → {t1} | {q0:.2f} | {b0:.2f} | {r0:.2f} | {q1:.2f} | {b1:.2f} | {r1:.2f} | {f1:.2f}"
+        print(f"| {label} | {_count(t0)} → {_count(t1)} | {q0:.2f} | {b0:.2f} | {r0:.2f} | {q1:.2f} | {b1:.2f} | {r1:.2f} | {f1:.2f}"
               f" | {fb:.2f} ({oq:.1f} / {ob:.1f}) |")
 
 
