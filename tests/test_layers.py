@@ -31,7 +31,9 @@ LAYERS = {
     "cli": 7, "__main__": 7,
 }
 # Modules that may read and write files although their layer is pure.
-FILE_IO = {"data.csv_io", "train.rundir", "train.checkpoint", "engine.kernels.build_cache", "engine.sweep.build_turn"}
+# Modules that may open files: the ones that read and write the user's, the kernels' cache,
+# and train.threads, which reads the OS's counts of runnable tasks (/proc).
+FILE_IO = {"data.csv_io", "train.rundir", "train.checkpoint", "engine.kernels.build_cache", "engine.sweep.build_turn", "train.threads"}
 MAX_ROOT_MODULES = 10
 MAX_LINES = 500
 

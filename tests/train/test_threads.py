@@ -198,6 +198,7 @@ def test_stacked_results_do_not_depend_on_the_thread_count(compile, monkeypatch)
 def test_kernel_threads_take_the_cores_others_leave(monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     monkeypatch.setattr(threads, "cores", lambda: 4)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
     got = []
     for others in (0, 1, 3, 4, 50):
         monkeypatch.setattr(threads, "_reading", [-1.0, 0.0])
@@ -231,10 +232,25 @@ def test_others_running_sees_another_busy_process():
     import subprocess
     import sys
 
-    hog = subprocess.Popen([sys.executable, "-c", "print('go', flush=True)\nwhile True: pass"], stdout=subprocess.PIPE, text=True)
+    hogs = [subprocess.Popen([sys.executable, "-c", "print('go', flush=True)\nwhile True: pass"], stdout=subprocess.PIPE, text=True)
+            for _ in range(3)]
     try:
-        assert hog.stdout is not None and hog.stdout.readline() == "go\n"
-        assert threads.others_running() >= 1  # the spinning process is always runnable
+        assert all(h.stdout is not None and h.stdout.readline() == "go\n" for h in hogs)
+        assert threads.others_running() >= 3  # spinning processes are always runnable
     finally:
-        hog.kill()
-        hog.wait()
+        for h in hogs:
+            h.kill()
+            h.wait()
+
+
+def test_kernel_threads_count_the_machine_but_take_only_our_cores(monkeypatch):
+    """A process confined to 2 of 16 cores: busy cores elsewhere do not take its threads away."""
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    got = []
+    for others in (0, 10, 14, 15, 40):
+        monkeypatch.setattr(threads, "_reading", [-1.0, 0.0])
+        monkeypatch.setattr(threads, "others_running", lambda others=others: others)
+        got.append(threads.kernel_threads())
+    assert got == [2, 2, 2, 1, 1]

@@ -77,7 +77,7 @@ def _replayed(seed: int, sizes: Sequence[int], name: str) -> Tensor:
 
 
 # Why our own: a sweep makes thousands of initial weight sets, and ``nn.init``'s wrappers
-# (gain and fan computations, a no-grad context per call) cost three times the draws
+# (gain and fan computations, a no-grad context per call) cost more than the draws
 # themselves. :func:`_drawn` makes the same draws straight on the generator, with the
 # bounds ``nn.init`` computes (its formulas, written out below); :func:`_draws_agree`
 # holds it to :func:`_replayed` once per process and shape, so a torch that computes them

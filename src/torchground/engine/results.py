@@ -84,6 +84,8 @@ class ModelResult:
 
     def row(self, epoch: int) -> dict[str, Any]:
         """Row ``epoch`` (1-based; negative counts from the end) of :meth:`history`, made alone."""
+        if epoch == 0:
+            raise IndexError("epochs count from 1")
         return {**dict.fromkeys(self.columns), **self._row(self.metrics[epoch - 1 if epoch > 0 else epoch])}
 
     def history(self) -> History:

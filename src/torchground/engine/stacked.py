@@ -47,7 +47,7 @@ from torchground.engine.epoch import (
     step_shapes,
     train_epoch,
 )
-from torchground.engine.net import StackedNet, layer_sizes
+from torchground.engine.net import StackedNet, layer_sizes, param_count
 from torchground.engine.ops import ACTIVATION_OPS, LOSS_OPS
 from torchground.engine.optim import OPTIMIZER_KINDS, check_optimizer, structure
 from torchground.engine.results import ModelResult, split_sizes
@@ -154,9 +154,8 @@ class StackedGroup:
         self.inductor = compile  # the fallback: torch.compile (compile) or the eager engine
         # The net first, its weights after: the kernel's build needs only its shape and starts
         # at once, while the initial weights and the data are made.
-        sizes = layer_sizes(s0)
-        n_params = sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))
-        self.net = StackedNet.build(specs, torch.zeros(len(specs), n_params, dtype=self.dtype), self.dtype, self.device)
+        zeros = torch.zeros(len(specs), param_count(layer_sizes(s0)), dtype=self.dtype)
+        self.net = StackedNet.build(specs, zeros, self.dtype, self.device)
         self._prebuild = self._start_build(specs) if self.compile and self.fused and self.device.type == "cpu" else None
         cache: dict[tuple[Any, ...], Tensor] = {}
         rows = []

@@ -121,21 +121,27 @@ def others_running() -> int:
         return 0
 
 
-#: Seconds a reading of :func:`others_running` is reused for (a reading costs tens of µs).
+#: Seconds a reading of :func:`others_running` is reused for (a reading lists this process's threads).
 _FRESH_S = 0.05
 _reading: list[float] = [-1.0, 0.0]  # when, and the free cores then
 
 
 def kernel_threads(splittable: bool = True) -> int:
     """Threads for work whose results do not depend on the count (see the module docstring):
-    ``TORCHGROUND_THREADS`` if set, else the cores no other process uses now (at least one);
-    one where the work cannot be split (``splittable`` False), without looking."""
+    ``TORCHGROUND_THREADS`` if set, else the machine's cores no other process uses now, at most
+    those this process may run on (at least one); one where the work cannot be split
+    (``splittable`` False), without looking.
+
+    The runnable count is the whole machine's (in a container, often the host's), so on a
+    busy host a process confined to a few idle cores may get fewer threads than it could use;
+    and two such calls running at once in one process each see the other's threads as its
+    own."""
     n = forced()
     if n is not None or not splittable:
         return n or 1
     now = time.monotonic()
-    if now - _reading[0] > _FRESH_S:
-        _reading[:] = [now, max(1, cores() - others_running())]
+    if now - _reading[0] > _FRESH_S:  # the machine's idle cores, as many as this process may use
+        _reading[:] = [now, max(1, min(cores(), (os.cpu_count() or 1) - others_running()))]
     return int(_reading[1])
 
 

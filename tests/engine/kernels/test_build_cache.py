@@ -224,3 +224,13 @@ def test_a_part_that_fails_names_its_first_error(tmp_path, monkeypatch):
         build_cache.build(src, {}, "broken", "the test library", parts=3)
     assert err.value.key == "engine.build.failed" and "the second part is broken" in str(err.value)
     assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(("broken", ".build-"))]  # nothing half-written
+
+
+def test_a_part_with_a_flood_of_errors_is_reported_not_stuck(tmp_path, monkeypatch):
+    """Thousands of error lines (far more than a pipe holds) from one part: read as they come."""
+    monkeypatch.setenv("TORCHGROUND_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "flood.c"
+    src.write_text("#if PART == 1\n" + "".join(f"int broken_{i} = undefined_{i};\n" for i in range(4000)) + "#endif\nint tg_y(void) { return 0; }\n")
+    with pytest.raises(build_cache.BuildError) as err:
+        build_cache.build(src, {}, "flood", "the test library", parts=2)
+    assert err.value.key == "engine.build.failed" and "undefined_0" in str(err.value)

@@ -12,7 +12,8 @@ from torchground.engine.kernels import native
 from torchground.spec import Spec
 
 CASES = {
-    "tanh-sgd-one-order": [Spec(hidden=(8, 8), batch_size=10, epochs=3, init_seed=i, lr=0.01 * (1 + i % 5)) for i in range(40)],
+    # 160 models: more than one thread's share (native.MIN_MODELS_PER_THREAD), where cores are free
+    "tanh-sgd-one-order": [Spec(hidden=(8, 8), batch_size=10, epochs=3, init_seed=i, lr=0.01 * (1 + i % 5)) for i in range(160)],
     "relu-adam-own-orders-last-batch": [
         Spec(hidden=(6, 3), activation="relu", optimizer="adam", batch_size=7, epochs=3, init_seed=i, shuffle_seed=i, lr=0.01)
         for i in range(20)

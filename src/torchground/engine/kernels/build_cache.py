@@ -219,7 +219,6 @@ def _compile(cc: str, text: str, prefix: str, what: str, out_dir: Path, parts: i
     returns the built library (still in it)."""
     tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".build-"))
     src, out = tmp / f"{prefix}.c", tmp / f"{prefix}.so"
-    src.write_text(text)
     if parts == 1:
         commands = [[cc, *FLAGS, str(src), "-o", str(out)]]
     else:  # each part an object file, compiled side by side, then one link
@@ -227,10 +226,11 @@ def _compile(cc: str, text: str, prefix: str, what: str, out_dir: Path, parts: i
         objects = [tmp / f"{prefix}-{k}.o" for k in range(1, parts + 1)]
         commands = [[cc, *compile_only, f"-DPART={k}", "-c", str(src), "-o", str(o)] for k, o in enumerate(objects, 1)]
     try:
+        src.write_text(text)
         _run_all(cc, commands)
         if parts > 1:
             _run_all(cc, [[cc, "-shared", "-fopenmp", *map(str, objects), "-o", str(out)]])
-    except BuildError:
+    except BaseException:  # a failed build, an interrupt, a full disk: nothing left behind
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
@@ -244,15 +244,19 @@ def _run_all(cc: str, commands: list[list[str]]) -> None:
     """
     running: list[subprocess.Popen[str]] = []
     try:
-        for command in commands:
-            running.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"))
-    except OSError as exc:  # not executable, …
+        try:
+            for command in commands:
+                running.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"))
+        except OSError as exc:  # not executable, …
+            raise BuildError("engine.build.cannot_run", cc=cc, error=exc.strerror or type(exc).__name__) from None
+        # communicate() reads each one's errors while it runs: a full pipe never stalls it
+        results = [(proc.communicate()[1], proc.returncode) for proc in running]
+    finally:  # an interrupt or an error: no compiler is left running
         for proc in running:
-            proc.kill()
-            proc.wait()
-        raise BuildError("engine.build.cannot_run", cc=cc, error=exc.strerror or type(exc).__name__) from None
-    results = [(proc.wait(), proc.communicate()[1]) for proc in running]
-    for status, stderr in results:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for stderr, status in results:
         if status != 0:
             lines = [line.strip() for line in stderr.splitlines() if line.strip()]
             line = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")  # the first error line

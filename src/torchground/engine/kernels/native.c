@@ -7,7 +7,7 @@
  *   NP           parameters per model;  W  the largest width
  *   N, B, REST   points per epoch, batch size, points of the last, shorter batch (0: none)
  *   VB           models per vector (one SIMD register of floats, or two)
- *   MIN_BLOCKS   fewest vectors a thread takes (fewer in all: the calling thread alone)
+ *   MIN_BLOCKS   fewer than twice this many vectors in all: the calling thread alone
  *   SHARED       1: one batch order on the same data for all models (a point is a scalar, broadcast)
  *   HID, OUT     activation ids (0 identity, 1 tanh, 2 sigmoid, 3 relu)
  *   HALF         half MSE;  OPT  0 SGD, 1 Adam(W);  MOMENTUM, NESTEROV, DECOUPLED, L2, L1  flags
@@ -44,6 +44,7 @@
 
 typedef float vf __attribute__((vector_size(VB * 4)));
 typedef int32_t vi __attribute__((vector_size(VB * 4)));
+typedef uint32_t vu __attribute__((vector_size(VB * 4)));
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -61,12 +62,17 @@ INLINE void storen(float *dst, vf v, int nv) { memcpy(dst, &v, (size_t)nv * 4); 
 
 /* min(x, c) and max(x, c) that keep a NaN x (as the eager engine propagates it): one
  * instruction where the vector is one register (x86's min/max return their second operand
- * when either is NaN), else a compare and a select. GCC's own builtins, not <immintrin.h>,
- * whose parsing was a fifth of a build; other compilers take the header. */
-#if defined(__AVX512F__) && VB == 16 && defined(__GNUC__) && !defined(__clang__)
+ * when either is NaN), else a compare and a select. GCC's own builtins where it has them,
+ * not <immintrin.h>, whose parsing took much of a build; other compilers take the header. */
+#if defined(__has_builtin) && !defined(__clang__)
+#define GCC_HAS(b) __has_builtin(b)
+#else
+#define GCC_HAS(b) 0
+#endif
+#if defined(__AVX512F__) && VB == 16 && GCC_HAS(__builtin_ia32_minps512_mask) && GCC_HAS(__builtin_ia32_maxps512_mask)
 INLINE vf vmin(vf x, float c) { return __builtin_ia32_minps512_mask(splat(c), x, x, (unsigned short)-1, 4); }
 INLINE vf vmax(vf x, float c) { return __builtin_ia32_maxps512_mask(splat(c), x, x, (unsigned short)-1, 4); }
-#elif defined(__AVX__) && VB == 8 && defined(__GNUC__) && !defined(__clang__)
+#elif defined(__AVX__) && VB == 8 && GCC_HAS(__builtin_ia32_minps256) && GCC_HAS(__builtin_ia32_maxps256)
 INLINE vf vmin(vf x, float c) { return __builtin_ia32_minps256(splat(c), x); }
 INLINE vf vmax(vf x, float c) { return __builtin_ia32_maxps256(splat(c), x); }
 #elif defined(__AVX512F__) && VB == 16
@@ -93,7 +99,8 @@ INLINE vf vsqrt(vf x) {
 
 /* e^x: x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its Taylor series to r⁷ (relative
  * error below 3e-9 before rounding), times 2ⁿ built in the exponent bits. Saturates to
- * +inf above about 88.7 and to 2⁻¹²⁶ below −87.3; NaN stays NaN. */
+ * +inf above about 88.7 and to 2⁻¹²⁶ below −87.3 (0 where tg_epoch flushes subnormals);
+ * NaN stays NaN. */
 INLINE vf vexp(vf x) {
     x = vmax(vmin(x, 89.0f), -87.3f);
     const vf big = splat(12582912.0f); /* 1.5·2²³: adding it rounds to an integer */
@@ -109,7 +116,7 @@ INLINE vf vexp(vf x) {
     y = y * r + 1.0f;
     y = y * r + 1.0f;
     /* 2ⁿ: t's low bits hold n + 2²² (its mantissa), whose 2²² and above shift out */
-    return y * (vf)(((vi)t << 23) + (127 << 23));
+    return y * (vf)(((vu)t << 23) + (127u << 23)); /* unsigned: the shift may carry out */
 }
 
 /* |x|: the sign bit cleared (as torch.abs: −0 becomes 0; NaN stays NaN). */

@@ -53,7 +53,7 @@ __all__ = ["NativeSteps", "Args", "build", "source", "cache_dir"]
 Tensor = torch.Tensor
 
 SOURCE = Path(__file__).with_name("native.c")
-#: Fewest models an OpenMP thread takes: for fewer than twice this, the calling thread alone.
+#: For fewer than twice this many models, the epoch runs in the calling thread alone.
 MIN_MODELS_PER_THREAD = 64
 #: ``native.c`` is built in three parts side by side (the steps' forward halves, their backward
 #: halves, the rest), which shortens a first run's wait for the compiler where cores are free.
