@@ -195,16 +195,25 @@ def test_stacked_results_do_not_depend_on_the_thread_count(compile, monkeypatch)
         np.testing.assert_array_equal(runs[env][2], runs["1"][2])  # every final weight, bitwise
 
 
-def test_kernel_threads_take_the_cores_others_leave(monkeypatch):
+@pytest.mark.parametrize("ours, machine, others, expected", [
+    (4, 4, (0, 1, 3, 4, 50), [4, 3, 1, 1, 1]),
+    # confined to 2 of 16 cores: busy cores elsewhere do not take its threads away
+    (2, 16, (0, 10, 14, 15, 40), [2, 2, 2, 1, 1]),
+], ids=["whole-machine", "confined"])
+def test_kernel_threads_take_the_idle_cores_up_to_ours(ours, machine, others, expected, monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
-    monkeypatch.setattr(threads, "cores", lambda: 4)
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(threads, "cores", lambda: ours)
+    monkeypatch.setattr(os, "cpu_count", lambda: machine)
     got = []
-    for others in (0, 1, 3, 4, 50):
+    for n in others:
         monkeypatch.setattr(threads, "_reading", [-1.0, 0.0])
-        monkeypatch.setattr(threads, "others_running", lambda others=others: others)
+        monkeypatch.setattr(threads, "others_running", lambda n=n: n)
         got.append(threads.kernel_threads())
-    assert got == [4, 3, 1, 1, 1]
+    assert got == expected
+
+
+def test_kernel_threads_look_only_where_work_splits_and_obey_the_override(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
     monkeypatch.setattr(threads, "others_running", lambda: pytest.fail("work that cannot be split must not look"))
     assert threads.kernel_threads(splittable=False) == 1
     monkeypatch.setenv(ENV, "3")
@@ -242,15 +251,3 @@ def test_others_running_sees_another_busy_process():
             h.kill()
             h.wait()
 
-
-def test_kernel_threads_count_the_machine_but_take_only_our_cores(monkeypatch):
-    """A process confined to 2 of 16 cores: busy cores elsewhere do not take its threads away."""
-    monkeypatch.delenv(ENV, raising=False)
-    monkeypatch.setattr(threads, "cores", lambda: 2)
-    monkeypatch.setattr(os, "cpu_count", lambda: 16)
-    got = []
-    for others in (0, 10, 14, 15, 40):
-        monkeypatch.setattr(threads, "_reading", [-1.0, 0.0])
-        monkeypatch.setattr(threads, "others_running", lambda others=others: others)
-        got.append(threads.kernel_threads())
-    assert got == [2, 2, 2, 1, 1]
