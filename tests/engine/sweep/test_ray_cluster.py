@@ -114,8 +114,9 @@ def test_cli_joins_the_cluster_of_ray_address(cluster, tmp_path, monkeypatch, ca
 
 def test_one_kernel_build_per_node(cluster, tmp_path):
     log = tmp_path / "cc.log"
-    cc = tmp_path / "cc"  # the C compiler, logging a digest of every source it is given
-    cc.write_text(f'#!/bin/sh\nfor a in "$@"; do case "$a" in *.c) sha256sum "$a" | cut -c1-16 >> {log};; esac; done\nexec gcc "$@"\n')
+    cc = tmp_path / "cc"  # the C compiler, logging a digest of every source it is given, and the part of it (-DPART)
+    cc.write_text('#!/bin/sh\npart=whole\nfor a in "$@"; do case "$a" in -DPART=*) part="$a";; esac; done\n'
+                  f'for a in "$@"; do case "$a" in *.c) echo "$(sha256sum "$a" | cut -c1-16)$part" >> {log};; esac; done\nexec gcc "$@"\n')
     cc.chmod(0o755)
     cache = tmp_path / "cache"
     cache.mkdir(mode=0o700)
@@ -124,7 +125,7 @@ def test_one_kernel_build_per_node(cluster, tmp_path):
     remote = run_sweep(specs, backend="ray", address=cluster.address, models_per_task=4, compile=True, runtime_env={"env_vars": env})
     assert remote.compiled and remote.summary()["cluster"]["tasks"] == 4
     built = Counter(log.read_text().split())
-    assert built and max(built.values()) == 1, built  # four tasks on a node of shared cache: each library built once
+    assert built and max(built.values()) == 1, built  # four tasks on a node of shared cache: each library (each part) built once
     local = run_sweep(specs, compile=True)
     for a, b in zip(local.results, remote.results):
         assert a.status == b.status and a.steps == b.steps
