@@ -375,3 +375,23 @@ def test_valid_text_with_a_wrong_value_is_refused_like_a_flag() -> None:
     with pytest.raises(SpecError) as info:
         Spec.from_json('{"colour": "red"}')
     assert "colour" in info.value.message()
+
+
+@pytest.mark.parametrize("field, value, en, ja", [
+    ("activation", None, "text (a string)", "テキスト（文字列）"),
+    ("classes", "three", "a whole number", "整数"),
+    ("standardize", "maybe", "true or false", "true か false"),
+    ("class_names", 5, "a list of values", "値のリスト"),
+    ("scheduler_args", 3, "names with values", "名前と値の組"),
+    ("input_mean", ["x"], "a number", "数"),
+])
+def test_a_value_of_the_wrong_kind_is_refused_in_the_language_asked(field, value, en, ja):
+    """Fields without a catalogue text of their own: what their kind allows, in each language,
+    never pydantic's own English ("Input should be ...")."""
+    from torchground.errors import TorchgroundError
+
+    with pytest.raises(TorchgroundError) as err:
+        Spec(**{field: value})
+    assert err.value.key == "spec.invalid"
+    assert en in err.value.message("en") and ja in err.value.message("ja")
+    assert "Input should" not in err.value.message("ja")

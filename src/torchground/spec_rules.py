@@ -329,6 +329,24 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+#: pydantic's error types → the catalogue's words for what is allowed (``spec.allowed.type.*``).
+_TYPE_TEXTS = {
+    "string_type": "text", "int_type": "whole_number", "int_parsing": "whole_number", "int_from_float": "whole_number",
+    "float_type": "number", "float_parsing": "number", "finite_number": "finite_number", "bool_type": "boolean",
+    "bool_parsing": "boolean", "dict_type": "mapping", "tuple_type": "list", "list_type": "list", "literal_error": "one_of",
+}
+
+
+def allowed_by_type(err: Mapping[str, Any]) -> Text | str:
+    """What a value of the kind pydantic's error ``err`` expected may be, as a catalogue text
+    (in the language of the message it ends up in); pydantic's own English words for a kind
+    of error the catalogue does not name."""
+    kind = _TYPE_TEXTS.get(err.get("type", ""))
+    if kind is None:
+        return str(err["msg"])
+    return Text(f"spec.allowed.type.{kind}", expected=(err.get("ctx") or {}).get("expected", ""))
+
+
 def to_spec_error(exc: ValidationError, data: Mapping[str, Any], fields: Iterable[str]) -> SpecError:
     """Turn pydantic's first error into one SpecError naming field, value and what is allowed
     (``fields``: the spec's field names, for an unknown one)."""
@@ -347,7 +365,7 @@ def to_spec_error(exc: ValidationError, data: Mapping[str, Any], fields: Iterabl
     if field == "optimizer_args":
         allowed = Text("spec.allowed.optimizer_args")
     else:
-        allowed = Text(allowed_key) if allowed_key in ALLOWED_KEYS else err["msg"]
+        allowed = Text(allowed_key) if allowed_key in ALLOWED_KEYS else allowed_by_type(err)
     return SpecError("spec.invalid", field=field, value=fmt(value), allowed=allowed)
 
 

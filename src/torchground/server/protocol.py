@@ -27,6 +27,7 @@ from torchground.errors import SpecError, TorchgroundError
 from torchground.i18n import LANGUAGES, Text
 from torchground.server.grid_axes import GRID_MAX_AXES
 from torchground.spec import Spec
+from torchground.spec_rules import allowed_by_type
 
 __all__ = [
     "MAX_SESSIONS", "MAX_MESSAGE_BYTES", "MAX_LAYERS", "MAX_NEURONS", "MAX_SAMPLES", "MAX_BATCH", "MAX_FPS",
@@ -278,7 +279,7 @@ def _message_error(kind: str, data: dict[str, Any], exc: ValidationError) -> Pro
         return ProtocolError("server.field_unknown", type=kind, field=path, allowed=", ".join(fields) or "-")
     if err["type"] == "missing":
         return ProtocolError("server.field_missing", type=kind, field=path)
-    allowed = _ALLOWED.get((kind, top), err["msg"])
+    allowed = _ALLOWED.get((kind, top)) or allowed_by_type(err)
     value = err.get("input") if len(loc) > 1 else data.get(top)
     return ProtocolError("server.field_invalid", type=kind, field=path, value=_short(value), allowed=allowed)
 
