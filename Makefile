@@ -11,11 +11,17 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # torch first, pinned, so the package's `torch>=2.4` is already satisfied by the CPU build.
-# Then the fused C kernels of the common shapes, once (`torchground warmup`), so that a first
-# `sweep` or `train --engine fast` finds them built; without a C compiler that is left.
 $(VENV)/.stamp-install: $(PY) pyproject.toml
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e .
+	touch $@
+
+# The fused C kernels of the common shapes (`torchground warmup`), so that a first `sweep` or
+# `train --engine fast` finds them built: again whenever the kernels' sources change (their
+# cache names do); without a C compiler that is left.
+KERNEL_SOURCES := $(wildcard src/torchground/engine/kernels/*.c) src/torchground/engine/kernels/rules.py \
+                  src/torchground/engine/kernels/rule_text.py src/torchground/engine/kernels/build_cache.py
+$(VENV)/.stamp-warm: $(VENV)/.stamp-install $(KERNEL_SOURCES)
 	$(VENV)/bin/torchground warmup || echo "note: no fused kernels were built ahead (see above); without a C compiler the engine trains on its eager steps"
 	touch $@
 
@@ -49,7 +55,7 @@ install: $(VENV)/.stamp-install
 
 install-test: $(VENV)/.stamp-test system-deps-test
 
-run: install system-deps
+run: install system-deps $(VENV)/.stamp-warm
 	$(VENV)/bin/torchground serve
 
 # Two worker processes, a test file each at a time (pytest-xdist): many tests wait on a
